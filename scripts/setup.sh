@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what otaflash needs to build, serve and test, from the package registries only
+# (crates.io, PyPI, npm, Debian). Idempotent: every step first checks what is present and
+# skips itself. Safe to run before every build; a warm run takes about a second.
+#
+#   scripts/setup.sh            everything (build + browser tests + esptool cross-checks)
+#   scripts/setup.sh --build    only what `trunk build` needs (no chromium, no esptool)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=132
+ESPTOOL_VERSION=5.6.0
+TOOLS=$ROOT/.tools            # project-local tools (npm binaryen, the esptool stub), git-ignored
+
+want_browser=1
+[ "${1:-}" = "--build" ] && want_browser=0
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif have sudo; then sudo "$@"; else say "need root for: $*"; return 1; fi; }
+
+# 1. Rust target for the page.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. wasm-bindgen-cli at exactly the version Cargo.lock pins (trunk and the test runner need it).
+WB_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WB_VERSION"
+  cargo install wasm-bindgen-cli --version "$WB_VERSION" --locked
+fi
+
+# 3. trunk 0.21.x (0.22 needs a newer Rust). A debug build halves its compile time.
+case "$(trunk --version 2>/dev/null)" in
+  "trunk 0.21."*) ;;
+  *) say "installing trunk $TRUNK_VERSION (debug build, a few minutes)"
+     cargo install trunk --version "$TRUNK_VERSION" --locked --debug ;;
+esac
+
+# 4. wasm-opt from npm binaryen (Debian's is too old to read Rust 1.95 output). Project-local.
+if [ "$("$TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "$BINARYEN_VERSION" ]; then
+  say "installing npm binaryen@$BINARYEN_VERSION into .tools/"
+  mkdir -p "$TOOLS"
+  npm install --silent --no-save --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
+fi
+
+# 5. Crate sources, so that every later build can run --offline.
+cargo fetch --locked >/dev/null 2>&1 || cargo fetch --locked
+
+if [ "$want_browser" = 1 ]; then
+  # 6. Headless Chromium + ChromeDriver for browser tests (Debian packages).
+  if ! have chromium || ! have chromedriver; then
+    say "installing Debian chromium + chromium-driver"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  fi
+  # 7. esptool from PyPI, for cross-checks and for the stub flasher it carries.
+  if [ "$(python3 -m esptool version 2>/dev/null | tail -n1)" != "$ESPTOOL_VERSION" ]; then
+    say "installing esptool==$ESPTOOL_VERSION from PyPI"
+    python3 -m pip install --quiet "esptool==$ESPTOOL_VERSION"
+  fi
+fi
+say "ok"

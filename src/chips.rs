@@ -1,0 +1,128 @@
+//! One table of per-chip constants. Every other module asks here; no chip fact lives elsewhere.
+//!
+//! Sources: esptool 5.6.0 `esptool/targets/*.py` (`CHIP_NAME`, `IMAGE_CHIP_ID`,
+//! `FLASH_FREQUENCY`, `BOOTLOADER_FLASH_OFFSET`) and ESP-IDF `esp_app_format.h` (`esp_chip_id_t`).
+
+/// Static description of one chip family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chip {
+    /// esptool's `--chip` name, e.g. `esp32s3`.
+    pub name: &'static str,
+    /// Human name as esptool prints it, e.g. `ESP32-S3`.
+    pub pretty: &'static str,
+    /// `esp_chip_id_t` in the image header (bytes 12-13).
+    pub image_chip_id: u16,
+    /// Where the second-stage bootloader sits in flash.
+    pub bootloader_offset: u32,
+    /// Image header flash-frequency codes, in esptool's dictionary order. Order matters:
+    /// esptool prints the *first* name whose code matches (ESP32-C6 maps both 80m and 40m to 0).
+    pub flash_freqs: &'static [(&'static str, u8)],
+}
+
+const FREQ_ESP32: &[(&str, u8)] = &[("80m", 0xF), ("40m", 0x0), ("26m", 0x1), ("20m", 0x2)];
+const FREQ_C2: &[(&str, u8)] = &[("60m", 0xF), ("30m", 0x0), ("20m", 0x1), ("15m", 0x2)];
+const FREQ_C6: &[(&str, u8)] = &[("80m", 0x0), ("40m", 0x0), ("20m", 0x2)];
+const FREQ_C5: &[(&str, u8)] = &[("80m", 0xF), ("40m", 0x0), ("20m", 0x2)];
+const FREQ_H2: &[(&str, u8)] = &[("48m", 0xF), ("24m", 0x0), ("16m", 0x1), ("12m", 0x2)];
+const FREQ_H4: &[(&str, u8)] = &[("48m", 0xF), ("24m", 0x0)];
+
+const fn chip(
+    name: &'static str,
+    pretty: &'static str,
+    image_chip_id: u16,
+    bootloader_offset: u32,
+    flash_freqs: &'static [(&'static str, u8)],
+) -> Chip {
+    Chip {
+        name,
+        pretty,
+        image_chip_id,
+        bootloader_offset,
+        flash_freqs,
+    }
+}
+
+/// Every chip whose images otaflash can name.
+pub const CHIPS: &[Chip] = &[
+    chip("esp32", "ESP32", 0x0000, 0x1000, FREQ_ESP32),
+    chip("esp32s2", "ESP32-S2", 0x0002, 0x1000, FREQ_ESP32),
+    chip("esp32c3", "ESP32-C3", 0x0005, 0x0, FREQ_ESP32),
+    chip("esp32s3", "ESP32-S3", 0x0009, 0x0, FREQ_ESP32),
+    chip("esp32c2", "ESP32-C2", 0x000C, 0x0, FREQ_C2),
+    chip("esp32c6", "ESP32-C6", 0x000D, 0x0, FREQ_C6),
+    chip("esp32h2", "ESP32-H2", 0x0010, 0x0, FREQ_H2),
+    chip("esp32p4", "ESP32-P4", 0x0012, 0x2000, FREQ_ESP32),
+    chip("esp32c61", "ESP32-C61", 0x0014, 0x0, FREQ_C5),
+    chip("esp32c5", "ESP32-C5", 0x0017, 0x2000, FREQ_C5),
+    chip("esp32h21", "ESP32-H21", 0x0019, 0x0, FREQ_H4),
+    chip("esp32h4", "ESP32-H4", 0x001C, 0x2000, FREQ_H4),
+    chip("esp32s31", "ESP32-S31", 0x0020, 0x2000, FREQ_C5),
+];
+
+/// The original ESP32, the chip otaflash supports end to end.
+pub const ESP32: &Chip = &CHIPS[0];
+
+/// Flash size codes in the image header's high nibble (same on every ESP32-class chip).
+pub const FLASH_SIZES: &[(&str, u8)] = &[
+    ("1MB", 0x0),
+    ("2MB", 0x1),
+    ("4MB", 0x2),
+    ("8MB", 0x3),
+    ("16MB", 0x4),
+    ("32MB", 0x5),
+    ("64MB", 0x6),
+    ("128MB", 0x7),
+];
+
+impl Chip {
+    pub fn by_image_id(id: u16) -> Option<&'static Chip> {
+        CHIPS.iter().find(|c| c.image_chip_id == id)
+    }
+
+    /// Look up by esptool name (`esp32s3`) or pretty name (`ESP32-S3`), case-insensitively.
+    pub fn by_name(name: &str) -> Option<&'static Chip> {
+        let n = name.to_ascii_lowercase().replace('-', "");
+        CHIPS.iter().find(|c| c.name == n)
+    }
+
+    /// esptool's name for a flash-frequency code, if this chip knows it.
+    pub fn flash_freq_name(&self, code: u8) -> Option<&'static str> {
+        self.flash_freqs
+            .iter()
+            .find(|(_, c)| *c == code)
+            .map(|(n, _)| *n)
+    }
+}
+
+/// esptool's name for a flash-size code (`2MB`), if valid.
+pub fn flash_size_name(code: u8) -> Option<&'static str> {
+    FLASH_SIZES
+        .iter()
+        .find(|(_, c)| *c == code)
+        .map(|(n, _)| *n)
+}
+
+/// Bytes of flash for a size code.
+pub fn flash_size_bytes(code: u8) -> Option<u32> {
+    (code <= 7).then(|| 0x10_0000u32 << code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups() {
+        assert_eq!(Chip::by_image_id(9).unwrap().name, "esp32s3");
+        assert_eq!(Chip::by_name("ESP32-C3").unwrap().image_chip_id, 5);
+        assert!(Chip::by_image_id(0xFFFF).is_none());
+        assert_eq!(
+            Chip::by_name("esp32c6").unwrap().flash_freq_name(0),
+            Some("80m")
+        );
+        assert_eq!(ESP32.flash_freq_name(0xF), Some("80m"));
+        assert_eq!(flash_size_name(0x2), Some("4MB"));
+        assert_eq!(flash_size_bytes(0x2), Some(4 << 20));
+        assert_eq!(flash_size_bytes(8), None);
+    }
+}

@@ -1,0 +1,58 @@
+//! ESP-IDF on-flash formats: pure functions over bytes, no I/O. Used by the CLI, the loader and
+//! the page alike. Facts and their upstream sources: `esp-facts.md` in the shared reference.
+
+pub mod image;
+pub mod numbers;
+pub mod otadata;
+pub mod partition;
+pub mod sniff;
+
+use std::fmt;
+
+/// Why some bytes could not be decoded. The message is meant for the user as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The input ends before the structure does.
+    Truncated(String),
+    /// The input is some other kind of file (wrong magic, wrong size class).
+    WrongKind(String),
+    /// The right kind of file, but its content is not acceptable.
+    Invalid(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Truncated(m) | Error::WrongKind(m) | Error::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Lower-case hex of some bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// MD5 digest of some bytes.
+pub fn md5(bytes: &[u8]) -> [u8; 16] {
+    use md5::Digest;
+    md5::Md5::digest(bytes).into()
+}
+
+/// SHA-256 digest of some bytes.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}

@@ -1,0 +1,9 @@
+//! otaflash: flash and inspect ESP32 OTA slots. The same engine drives the web page (wasm32)
+//! and the native `otaflash` command-line tool.
+//!
+//! Layers, each fact in one place:
+//! - [`formats`]: partition table, otadata, app image (pure functions over bytes);
+//! - [`chips`]: per-chip constants.
+
+pub mod chips;
+pub mod formats;
