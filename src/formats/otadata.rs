@@ -472,15 +472,27 @@ pub fn erase() -> Otadata {
     Otadata::blank()
 }
 
-/// The power-cut-safe order of sector writes from `old` to `new`: only sectors that change, the
-/// one that is not active in `old` first. After each write the caller must read the sector back
-/// and compare before going on. At every point a cut leaves one of: the old entry still active,
-/// or the new entry active.
+/// The sector a bootloader with rollback enabled takes as active: there, a PENDING_VERIFY entry
+/// is aborted before selection. Without rollback it may be the other sector.
+pub fn confirmed_active(o: &Otadata) -> Option<usize> {
+    let mut e = o.entries();
+    for x in &mut e {
+        if x.state == OtaState::PendingVerify.raw() {
+            *x = x.with_state(OtaState::Aborted);
+        }
+    }
+    active_of(&e)
+}
+
+/// The power-cut-safe order of sector writes from `old` to `new`: only sectors that change, and
+/// first the one the bootloader can do without. That is the sector not active in `old`, where
+/// "active" counts a PENDING_VERIFY entry as aborted when that makes a difference (with rollback
+/// enabled the bootloader aborts it; without, falling back to the last confirmed app is safe).
+/// After each write the caller must read the sector back and compare before going on. A cut at
+/// any point leaves the old entry, the last confirmed entry, or the new entry in charge.
 pub fn write_order(old: &Otadata, new: &Otadata) -> Vec<usize> {
-    let first = match old.active() {
-        Some(a) => 1 - a,
-        None => 1,
-    };
+    let keep = confirmed_active(old).or(old.active());
+    let first = keep.map_or(1, |a| 1 - a);
     [first, 1 - first]
         .into_iter()
         .filter(|&s| old.sector(s) != new.sector(s))
