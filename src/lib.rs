@@ -7,3 +7,6 @@
 
 pub mod chips;
 pub mod formats;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;

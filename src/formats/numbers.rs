@@ -65,9 +65,9 @@ pub fn parse_u32_arg(text: &str) -> Result<u32, String> {
 
 /// Human size: `4 MB`, `1280 KB`, `0x1a3f bytes`.
 pub fn human_size(n: u64) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MB", n >> 20)
-    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
         format!("{} KB", n >> 10)
     } else {
         format!("{n} bytes")

@@ -237,9 +237,9 @@ impl Partition {
 
 /// gen_esp32part.py prints sizes as `NM` or `NK` when they divide evenly, else hex.
 fn csv_size(size: u32) -> String {
-    if size % 0x100000 == 0 {
+    if size.is_multiple_of(0x100000) {
         format!("{}M", size / 0x100000)
-    } else if size % 0x400 == 0 {
+    } else if size.is_multiple_of(0x400) {
         format!("{}K", size / 0x400)
     } else {
         format!("0x{size:x}")

@@ -1,0 +1,164 @@
+//! The offline commands: partitions, otadata, image (files in, files out).
+
+use super::{
+    print_json, read_input, report, write_output, CliResult, Failure, ImageArgs, OtadataArgs,
+    PartitionsArgs,
+};
+use crate::chips::Chip;
+use crate::formats::image::Image;
+use crate::formats::otadata::{self, predict_boot, Otadata};
+use crate::formats::partition::{Layout, Md5Status, PartitionTable, TABLE_SECTOR_SIZE};
+use crate::formats::sniff::{self, Kind};
+
+/// A table from a file that is either a bare table (≤ 4 KiB) or a full flash dump.
+fn load_table(bytes: &[u8], offset: u32) -> Result<(PartitionTable, Option<u32>), Failure> {
+    if bytes.len() <= TABLE_SECTOR_SIZE {
+        return Ok((PartitionTable::parse(bytes)?, None));
+    }
+    match sniff::detect(bytes) {
+        Kind::Otadata | Kind::AppImage => Err(Failure(format!(
+            "not a partition table: {} bytes, and this looks like {} (give a binary table or a full flash dump)",
+            bytes.len(),
+            sniff::describe(bytes).unwrap_or("something else")
+        ))),
+        _ => Ok((PartitionTable::from_flash(bytes, offset)?, Some(bytes.len() as u32))),
+    }
+}
+
+pub fn partitions(a: PartitionsArgs) -> CliResult {
+    let bytes = read_input(&a.file)?;
+    if a.from_csv {
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Failure(format!(
+                "{} is not CSV text (not UTF-8); drop --from-csv to read a binary table",
+                a.file.display()
+            ))
+        })?;
+        let table = PartitionTable::from_csv(&text, a.offset)?;
+        let bin = table.to_bytes_with(!a.no_md5)?;
+        let layout = Layout {
+            table_offset: a.offset,
+            flash_size: a.flash_size,
+        };
+        let warnings = table.warnings(&layout);
+        write_output(a.output.as_deref().expect("clap: requires output"), &bin)?;
+        if a.json {
+            print_json(&report::partitions_json(&table, &warnings));
+        } else {
+            print!("{}", report::partitions_text(&table, &warnings));
+        }
+        return Ok(());
+    }
+    let (table, dump_size) = load_table(&bytes, a.offset)?;
+    if a.to_csv {
+        let csv = table.to_csv();
+        match &a.output {
+            Some(out) => write_output(out, csv.as_bytes())?,
+            None => print!("{csv}"),
+        }
+        return Ok(());
+    }
+    let layout = Layout {
+        table_offset: a.offset,
+        flash_size: a.flash_size.or(dump_size),
+    };
+    let warnings = table.warnings(&layout);
+    if a.json {
+        print_json(&report::partitions_json(&table, &warnings));
+    } else {
+        print!("{}", report::partitions_text(&table, &warnings));
+    }
+    Ok(())
+}
+
+pub fn otadata(a: OtadataArgs) -> CliResult {
+    let bytes = read_input(&a.file)?;
+    let is_dump = bytes.len() > otadata::OTADATA_LEN;
+    let (table, flash_size) = match (&a.table, is_dump) {
+        (Some(path), _) => load_table(&read_input(path)?, a.offset)?,
+        (None, true) => load_table(&bytes, a.offset)?,
+        (None, false) => {
+            return Err(Failure(
+                "give the partition table with --table (a binary table or a flash dump); otadata alone cannot say which partition boots".into(),
+            ))
+        }
+    };
+    if table.md5 != Md5Status::Absent && table.md5 != Md5Status::Ok {
+        return Err(Failure("the partition table's MD5 does not match: the bootloader would reject it, so no prediction is possible".into()));
+    }
+    let current = if is_dump {
+        Otadata::from_flash(&bytes, &table)?
+    } else {
+        if sniff::detect(&bytes) != Kind::Otadata {
+            let what = sniff::describe(&bytes).unwrap_or("not otadata");
+            return Err(Failure(format!(
+                "{} is {what}, not an 8 KiB otadata image",
+                a.file.display()
+            )));
+        }
+        Otadata::parse(&bytes)?
+    };
+    // In a flash dump the slots' content is known: the bootloader skips slots whose image
+    // does not verify. Otherwise every slot counts as bootable.
+    let bootable = |p: &crate::formats::partition::Partition| -> bool {
+        if !is_dump {
+            return true;
+        }
+        let start = p.offset as usize;
+        let end = (start + p.size as usize).min(bytes.len());
+        start < end
+            && Image::parse(&bytes[start..end])
+                .is_ok_and(|i| i.checksum_ok() && i.sha256_ok() != Some(false))
+    };
+    let layout = Layout {
+        table_offset: a.offset,
+        flash_size,
+    };
+    let warnings = table.warnings(&layout);
+
+    let next = if let Some(label) = &a.set_boot {
+        Some(otadata::set_boot(&table, &current, label, a.state)?)
+    } else if a.erase {
+        Some(otadata::erase())
+    } else if a.mark_valid || a.mark_invalid {
+        Some(otadata::mark_running(&current, a.mark_valid)?)
+    } else {
+        None
+    };
+    let shown = next.as_ref().unwrap_or(&current);
+    let boot = predict_boot(&table, shown, a.rollback, &bootable);
+    if let Some(next) = &next {
+        let out = a.output.as_deref().expect("clap: requires output");
+        write_output(out, next.as_bytes())?;
+        if !a.json {
+            println!("wrote {} (8192 bytes). After flashing it:", out.display());
+        }
+    }
+    if a.json {
+        print_json(&report::otadata_json(&table, &boot, &warnings));
+    } else {
+        print!("{}", report::otadata_text(&table, &boot, &warnings));
+    }
+    Ok(())
+}
+
+pub fn image(a: ImageArgs) -> CliResult {
+    let bytes = read_input(&a.file)?;
+    let img = Image::parse(&bytes)?;
+    if a.json {
+        print_json(&report::image_json(&img));
+    } else {
+        print!("{}", report::image_text(&img));
+    }
+    if let Some(name) = &a.chip {
+        let chip = Chip::by_name(name).ok_or_else(|| Failure(format!("unknown chip '{name}'")))?;
+        let problems = img.problems_for(chip, a.slot_size);
+        if !problems.is_empty() {
+            return Err(Failure(format!(
+                "this image must not be flashed: {}",
+                problems.join("; ")
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The native `otaflash` command line: the scripting face of the same engine the page uses.
+//! Human-readable output by default, `--json` for scripts. Bad input exits non-zero with a
+//! clear message and writes nothing.
+
+mod files;
+mod report;
+
+use crate::formats::numbers::parse_u32_arg;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flash and inspect ESP32 OTA slots.
+#[derive(Parser, Debug)]
+#[command(name = "otaflash", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Decode a partition table (bare, or inside a full flash dump), or convert it to/from CSV.
+    Partitions(PartitionsArgs),
+    /// Decode otadata and predict the boot slot, or write a new otadata image.
+    Otadata(OtadataArgs),
+    /// Decode an app or bootloader image.
+    Image(ImageArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PartitionsArgs {
+    /// A binary table (≤ 4 KiB), a full flash dump, or CSV with --from-csv.
+    file: PathBuf,
+    /// Where the table sits in a flash dump (and, with --from-csv, where it will be flashed).
+    #[arg(long, default_value = "0x8000", value_parser = parse_u32_arg)]
+    offset: u32,
+    /// Flash size for the "past the end of flash" check (a dump's own size by default).
+    #[arg(long, value_parser = parse_u32_arg)]
+    flash_size: Option<u32>,
+    #[arg(long)]
+    json: bool,
+    /// Print the table as gen_esp32part.py CSV.
+    #[arg(long, conflicts_with_all = ["from_csv", "json"])]
+    to_csv: bool,
+    /// Read FILE as CSV and write the binary table to -o.
+    #[arg(long, requires = "output")]
+    from_csv: bool,
+    /// With --from-csv: leave out the MD5 row (gen_esp32part.py --disable-md5sum).
+    #[arg(long, requires = "from_csv")]
+    no_md5: bool,
+    /// Output file (binary for --from-csv, CSV for --to-csv).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct OtadataArgs {
+    /// An 8 KiB otadata image, or a full flash dump.
+    file: PathBuf,
+    /// The partition table: a binary table or a flash dump (default: FILE, when it is a dump).
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// Where the table sits in a flash dump.
+    #[arg(long, default_value = "0x8000", value_parser = parse_u32_arg)]
+    offset: u32,
+    /// Predict as a bootloader built with rollback enabled (PENDING_VERIFY becomes ABORTED).
+    #[arg(long)]
+    rollback: bool,
+    #[arg(long)]
+    json: bool,
+    /// Make LABEL boot next: both sectors get the same new entry. `factory` means erase.
+    #[arg(long, value_name = "LABEL", group = "op", requires = "output")]
+    set_boot: Option<String>,
+    /// State of the new entry: undefined (default), new, pending_verify, valid, invalid, aborted.
+    #[arg(long, requires = "set_boot", value_parser = parse_state, default_value = "undefined")]
+    state: crate::formats::otadata::OtaState,
+    /// Erase otadata (all 0xFF): boots factory, or ota_0 without a factory app.
+    #[arg(long, group = "op", requires = "output")]
+    erase: bool,
+    /// Mark the running entry valid (esp_ota_mark_app_valid_cancel_rollback).
+    #[arg(long, group = "op", requires = "output")]
+    mark_valid: bool,
+    /// Mark the running entry invalid; the other sector's app boots (rollback).
+    #[arg(long, group = "op", requires = "output")]
+    mark_invalid: bool,
+    /// Where to write the new 8 KiB otadata image.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageArgs {
+    file: PathBuf,
+    #[arg(long)]
+    json: bool,
+    /// Also check the image for this chip (e.g. esp32); exit 1 if it must not be flashed.
+    #[arg(long)]
+    chip: Option<String>,
+    /// With --chip: the size of the slot it is meant for.
+    #[arg(long, value_parser = parse_u32_arg, requires = "chip")]
+    slot_size: Option<u32>,
+}
+
+fn parse_state(s: &str) -> Result<crate::formats::otadata::OtaState, String> {
+    crate::formats::otadata::OtaState::parse(s).ok_or_else(|| {
+        format!(
+            "unknown state '{s}': use undefined, new, pending_verify, valid, invalid or aborted"
+        )
+    })
+}
+
+/// An error for the user: printed as `error: …`, exit code 1.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+pub type CliResult = Result<(), Failure>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Partitions(a) => files::partitions(a),
+        Command::Otadata(a) => files::otadata(a),
+        Command::Image(a) => files::image(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a JSON value, pretty.
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).expect("JSON"));
+}
+
+/// Writes a file all at once via a temporary name, so a failure never leaves a partial file.
+fn write_output(path: &std::path::Path, bytes: &[u8]) -> CliResult {
+    let tmp = path.with_extension("otaflash-tmp");
+    std::fs::write(&tmp, bytes)
+        .map_err(|e| Failure(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))
+}
+
+fn read_input(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
+}

@@ -1,0 +1,224 @@
+//! JSON and text renderings of decoded formats. The JSON field names are a contract (scripts
+//! depend on them); numbers are JSON integers.
+
+use crate::formats::image::Image;
+use crate::formats::numbers::human_size;
+use crate::formats::otadata::{self, Boot, Entry};
+use crate::formats::partition::PartitionTable;
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+pub fn partitions_json(t: &PartitionTable, warnings: &[String]) -> Value {
+    json!({
+        "md5": t.md5.as_str(),
+        "entries": t.entries.iter().map(|p| json!({
+            "label": p.name(),
+            "type": p.ty,
+            "subtype": p.subtype,
+            "type_name": p.type_name(),
+            "subtype_name": p.subtype_name(),
+            "offset": p.offset,
+            "size": p.size,
+            "encrypted": p.encrypted(),
+            "readonly": p.readonly(),
+        })).collect::<Vec<_>>(),
+        "warnings": warnings,
+    })
+}
+
+pub fn partitions_text(t: &PartitionTable, warnings: &[String]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Partition table: {} entries, MD5 {}",
+        t.entries.len(),
+        t.md5.as_str()
+    );
+    let _ = writeln!(
+        s,
+        "  {:<16} {:<6} {:<9} {:>10} {:>10}  {:<10} flags",
+        "label", "type", "subtype", "offset", "size", ""
+    );
+    for p in &t.entries {
+        let mut flags = vec![];
+        if p.encrypted() {
+            flags.push("encrypted");
+        }
+        if p.readonly() {
+            flags.push("readonly");
+        }
+        let _ = writeln!(
+            s,
+            "  {:<16} {:<6} {:<9} {:>10} {:>10}  {:<10} {}",
+            p.name(),
+            p.type_name(),
+            p.subtype_name(),
+            format!("0x{:x}", p.offset),
+            format!("0x{:x}", p.size),
+            human_size(p.size as u64),
+            flags.join(",")
+        );
+    }
+    push_warnings(&mut s, warnings);
+    s
+}
+
+fn push_warnings(s: &mut String, warnings: &[String]) {
+    for w in warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+}
+
+fn sector_json(e: &Entry) -> Value {
+    json!({
+        "seq": e.seq,
+        "state": otadata::state_name(e.state),
+        "state_raw": e.state,
+        "crc": e.crc,
+        "crc_ok": e.crc_ok(),
+        "valid": e.valid(),
+    })
+}
+
+pub fn otadata_json(t: &PartitionTable, boot: &Boot, warnings: &[String]) -> Value {
+    json!({
+        "sectors": boot.seen.iter().map(sector_json).collect::<Vec<_>>(),
+        "active_sector": boot.active,
+        "boot": boot.booted_partition(t).map(|p| json!({"label": p.name(), "offset": p.offset})),
+        "bootloader_writes": boot.writes.iter().map(|(i, e)| json!({"sector": i, "entry": sector_json(e)})).collect::<Vec<_>>(),
+        "warnings": warnings,
+    })
+}
+
+pub fn otadata_text(t: &PartitionTable, boot: &Boot, warnings: &[String]) -> String {
+    let mut s = String::new();
+    for (i, e) in boot.seen.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "sector {i}: seq {:<10} state {:<14} crc 0x{:08x} {:<9} {}{}",
+            e.seq,
+            otadata::state_name(e.state),
+            e.crc,
+            if e.crc_ok() { "(ok)" } else { "(bad)" },
+            if e.valid() { "valid" } else { "invalid" },
+            if boot.active == Some(i) {
+                "  <- active"
+            } else {
+                ""
+            }
+        );
+    }
+    match boot.booted_partition(t) {
+        Some(p) => {
+            let _ = writeln!(s, "boots: {} at 0x{:x}", p.name(), p.offset);
+        }
+        None => {
+            let _ = writeln!(s, "boots: nothing (no bootable app partition)");
+        }
+    }
+    for (i, e) in &boot.writes {
+        let _ = writeln!(
+            s,
+            "note: the bootloader itself rewrites sector {i} while booting (seq {}, state {})",
+            e.seq,
+            otadata::state_name(e.state)
+        );
+    }
+    push_warnings(&mut s, warnings);
+    s
+}
+
+pub fn image_json(img: &Image) -> Value {
+    json!({
+        "chip": img.chip().map(|c| c.name),
+        "chip_id": img.chip_id,
+        "entry": img.entry,
+        "segments": img.segments.iter().map(|s| json!({"load_addr": s.load_addr, "len": s.len})).collect::<Vec<_>>(),
+        "flash_mode": img.flash_mode_name(),
+        "flash_freq": img.flash_freq_name(),
+        "flash_size": img.flash_size_name(),
+        "checksum_ok": img.checksum_ok(),
+        "hash_appended": img.hash_appended,
+        "sha256_ok": img.sha256_ok(),
+        "min_rev_full": img.min_rev_full,
+        "max_rev_full": img.max_rev_full,
+        "size": img.len,
+        "app": img.app.as_ref().map(|a| json!({
+            "project_name": a.project_name,
+            "version": a.version,
+            "idf_ver": a.idf_ver,
+            "date": a.date,
+            "time": a.time,
+            "secure_version": a.secure_version,
+        })),
+    })
+}
+
+pub fn image_text(img: &Image) -> String {
+    let mut s = String::new();
+    let chip = img.chip().map_or_else(
+        || format!("unknown chip id {}", img.chip_id),
+        |c| c.pretty.to_string(),
+    );
+    let _ = writeln!(
+        s,
+        "{chip} image, {} bytes, entry 0x{:08x}",
+        img.len, img.entry
+    );
+    let _ = writeln!(
+        s,
+        "flash: {} {} {}",
+        img.flash_mode_name(),
+        img.flash_freq_name().unwrap_or("?"),
+        img.flash_size_name().unwrap_or("?")
+    );
+    let _ = writeln!(
+        s,
+        "chip revision: v{}.{} to v{}.{}",
+        img.min_rev_full / 100,
+        img.min_rev_full % 100,
+        img.max_rev_full / 100,
+        img.max_rev_full % 100
+    );
+    for (i, seg) in img.segments.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  segment {i}: 0x{:08x} {:>8} bytes",
+            seg.load_addr, seg.len
+        );
+    }
+    let _ = writeln!(
+        s,
+        "checksum: 0x{:02x} ({})",
+        img.checksum_stored,
+        if img.checksum_ok() {
+            "valid"
+        } else {
+            "INVALID"
+        }
+    );
+    match img.sha256_ok() {
+        Some(ok) => {
+            let _ = writeln!(s, "SHA-256: {}", if ok { "valid" } else { "INVALID" });
+        }
+        None => {
+            let _ = writeln!(s, "SHA-256: not appended");
+        }
+    }
+    match &img.app {
+        Some(a) => {
+            let _ = writeln!(
+                s,
+                "app: {} {} (ESP-IDF {}, built {} {}, secure version {})",
+                a.project_name, a.version, a.idf_ver, a.date, a.time, a.secure_version
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "app: no esp_app_desc (a bootloader, or not built with ESP-IDF)"
+            );
+        }
+    }
+    s
+}
