@@ -6,8 +6,8 @@
 #   scripts/setup.sh            everything (build + browser tests + esptool cross-checks)
 #   scripts/setup.sh --build    only what `trunk build` needs (no chromium, no esptool)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
 
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132

@@ -3,10 +3,16 @@
 //!
 //! Layers, each fact in one place:
 //! - [`formats`]: partition table, otadata, app image (pure functions over bytes);
-//! - [`chips`]: per-chip constants.
+//! - [`chips`]: per-chip constants;
+//! - [`workbench`]: files opened without a device, decoded for display;
+//! - `web` (wasm32): the Yew page; `cli` (native): the command line.
 
 pub mod chips;
 pub mod formats;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
+pub mod workbench;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

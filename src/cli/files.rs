@@ -6,9 +6,10 @@ use super::{
 };
 use crate::chips::Chip;
 use crate::formats::image::Image;
-use crate::formats::otadata::{self, predict_boot, Otadata};
-use crate::formats::partition::{Layout, Md5Status, PartitionTable, TABLE_SECTOR_SIZE};
+use crate::formats::otadata::{self, Otadata};
+use crate::formats::partition::{Layout, PartitionTable, TABLE_SECTOR_SIZE};
 use crate::formats::sniff::{self, Kind};
+use crate::workbench;
 
 /// A table from a file that is either a bare table (≤ 4 KiB) or a full flash dump.
 fn load_table(bytes: &[u8], offset: u32) -> Result<(PartitionTable, Option<u32>), Failure> {
@@ -83,9 +84,6 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
             ))
         }
     };
-    if table.md5 != Md5Status::Absent && table.md5 != Md5Status::Ok {
-        return Err(Failure("the partition table's MD5 does not match: the bootloader would reject it, so no prediction is possible".into()));
-    }
     let current = if is_dump {
         Otadata::from_flash(&bytes, &table)?
     } else {
@@ -100,16 +98,7 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
     };
     // In a flash dump the slots' content is known: the bootloader skips slots whose image
     // does not verify. Otherwise every slot counts as bootable.
-    let bootable = |p: &crate::formats::partition::Partition| -> bool {
-        if !is_dump {
-            return true;
-        }
-        let start = p.offset as usize;
-        let end = (start + p.size as usize).min(bytes.len());
-        start < end
-            && Image::parse(&bytes[start..end])
-                .is_ok_and(|i| i.checksum_ok() && i.sha256_ok() != Some(false))
-    };
+    let slots = is_dump.then(|| workbench::dump_slots(&bytes, &table));
     let layout = Layout {
         table_offset: a.offset,
         flash_size,
@@ -126,7 +115,8 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
         None
     };
     let shown = next.as_ref().unwrap_or(&current);
-    let boot = predict_boot(&table, shown, a.rollback, &bootable);
+    let boot =
+        workbench::prediction(&table, shown, a.rollback, slots.as_deref()).map_err(Failure)?;
     if let Some(next) = &next {
         let out = a.output.as_deref().expect("clap: requires output");
         write_output(out, next.as_bytes())?;

@@ -1,0 +1,8 @@
+# Sourced by the scripts: the environment every build and test runs in.
+# A RUSTFLAGS variable would replace .cargo/config.toml's rustflags (and drop the
+# web_sys_unstable_apis cfg the Serial API needs), so it is never set.
+unset RUSTFLAGS
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$ROOT/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}

@@ -1,0 +1,218 @@
+//! The page: open .bin files (or drop them) and see what they hold.
+
+use super::views::{ImageView, OtadataView, PartitionTableView, SlotsView};
+use crate::formats::partition::PartitionTable;
+use crate::workbench::{self, Content, OpenedFile};
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use web_sys::{DragEvent, HtmlInputElement};
+use yew::prelude::*;
+
+/// State of the offline workbench.
+#[derive(Default, PartialEq)]
+pub struct Workbench {
+    /// Opened files with a stable id each (the key of their card).
+    pub files: Vec<(u64, Rc<OpenedFile>)>,
+    pub next_id: u64,
+    pub rollback: bool,
+}
+
+pub enum WorkbenchAction {
+    Opened(Box<OpenedFile>),
+    /// Close the file with this id.
+    Remove(u64),
+    SetRollback(bool),
+}
+
+impl Reducible for Workbench {
+    type Action = WorkbenchAction;
+
+    fn reduce(self: Rc<Self>, action: Self::Action) -> Rc<Self> {
+        let mut next = Workbench {
+            files: self.files.clone(),
+            next_id: self.next_id,
+            rollback: self.rollback,
+        };
+        match action {
+            WorkbenchAction::Opened(f) => {
+                next.files.push((next.next_id, Rc::from(f)));
+                next.next_id += 1;
+            }
+            WorkbenchAction::Remove(id) => next.files.retain(|(i, _)| *i != id),
+            WorkbenchAction::SetRollback(r) => next.rollback = r,
+        }
+        Rc::new(next)
+    }
+}
+
+impl Workbench {
+    /// The table an otadata file is read against: the most recently opened table or dump.
+    fn table(&self) -> Option<&PartitionTable> {
+        self.files.iter().rev().find_map(|(_, f)| f.table())
+    }
+}
+
+fn open_files(list: web_sys::FileList, dispatch: UseReducerDispatcher<Workbench>) {
+    for i in 0..list.length() {
+        let Some(file) = list.get(i) else { continue };
+        let dispatch = dispatch.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let opened = match super::read_file(&file).await {
+                Ok(bytes) => workbench::open(&file.name(), bytes),
+                Err(e) => OpenedFile {
+                    name: file.name(),
+                    bytes: vec![],
+                    content: Content::Unreadable(e),
+                },
+            };
+            dispatch.dispatch(WorkbenchAction::Opened(Box::new(opened)));
+        });
+    }
+}
+
+#[component]
+pub fn App() -> Html {
+    let state = use_reducer(Workbench::default);
+    let dragging = use_state(|| false);
+
+    let on_pick = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target().unwrap().unchecked_into();
+            if let Some(list) = input.files() {
+                open_files(list, dispatch.clone());
+            }
+            input.set_value("");
+        })
+    };
+    let on_drop = {
+        let dispatch = state.dispatcher();
+        let dragging = dragging.clone();
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            dragging.set(false);
+            if let Some(list) = e.data_transfer().and_then(|d| d.files()) {
+                open_files(list, dispatch.clone());
+            }
+        })
+    };
+    let on_drag_over = {
+        let dragging = dragging.clone();
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            dragging.set(true);
+        })
+    };
+    let on_drag_leave = {
+        let dragging = dragging.clone();
+        Callback::from(move |_: DragEvent| dragging.set(false))
+    };
+    let on_rollback = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target().unwrap().unchecked_into();
+            dispatch.dispatch(WorkbenchAction::SetRollback(input.checked()));
+        })
+    };
+
+    html! {
+        <>
+        <header>
+            <h1>{"otaflash"}</h1>
+            <p class="tagline">{"ESP32 partitions, otadata and firmware images — in the browser, nothing installed, nothing uploaded."}</p>
+        </header>
+        <main>
+            <section class={classes!("open", (*dragging).then_some("dragging"))}
+                     ondrop={on_drop} ondragover={on_drag_over} ondragleave={on_drag_leave}>
+                <h2>{"Open .bin files"}</h2>
+                <p>{"A partition table, an otadata partition (8 KiB), an app or bootloader image, or a full flash dump. Drop them here or "}
+                    <label class="button">{"choose files"}
+                        <input type="file" accept=".bin,application/octet-stream" multiple=true
+                               data-testid="open-file" onchange={on_pick} />
+                    </label>
+                </p>
+                <label class="option">
+                    <input type="checkbox" data-testid="rollback" checked={state.rollback} onchange={on_rollback} />
+                    {" Bootloader built with rollback (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE)"}
+                </label>
+                <p class="privacy">{"Files are decoded in this page; they never leave your computer."}</p>
+            </section>
+            <div class="files">
+                { for state.files.iter().rev().map(|(id, f)| file_card(&state, *id, f)) }
+            </div>
+        </main>
+        </>
+    }
+}
+
+fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Html {
+    let remove = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_| dispatch.dispatch(WorkbenchAction::Remove(id)))
+    };
+    let body = match &f.content {
+        Content::Table { table, warnings } => html! {
+            <PartitionTableView table={table.clone()} warnings={warnings.clone()} />
+        },
+        Content::Otadata(o) => {
+            let table = state.table().cloned();
+            let boot = table
+                .as_ref()
+                .map(|t| workbench::prediction(t, o, state.rollback, None));
+            html! { <OtadataView otadata={o.clone()} boot={boot} table={table} /> }
+        }
+        Content::Image(i) => html! { <ImageView image={i.clone()} /> },
+        Content::Dump {
+            table,
+            warnings,
+            otadata,
+            slots,
+            flash_size,
+        } => {
+            let od = match otadata {
+                Some(Ok(o)) => {
+                    let boot = workbench::prediction(table, o, state.rollback, Some(slots));
+                    let booted = boot
+                        .as_ref()
+                        .ok()
+                        .and_then(|b| b.booted_partition(table))
+                        .map(|p| p.name());
+                    (
+                        html! { <OtadataView otadata={o.clone()} boot={Some(boot)} table={Some(table.clone())} /> },
+                        booted,
+                    )
+                }
+                Some(Err(e)) => (
+                    html! { <p class="error">{ format!("otadata: {e}") }</p> },
+                    None,
+                ),
+                None => (
+                    html! { <p class="hint">{"No otadata partition: the bootloader boots the factory app."}</p> },
+                    None,
+                ),
+            };
+            html! { <>
+                <h3>{"Partition table at 0x8000"}</h3>
+                <PartitionTableView table={table.clone()} warnings={warnings.clone()} booted={od.1} flash_size={Some(*flash_size)} />
+                <h3>{"otadata"}</h3>
+                { od.0 }
+                <h3>{"App slots"}</h3>
+                <SlotsView slots={slots.clone()} />
+            </> }
+        }
+        Content::Unreadable(msg) => html! {
+            <p class="error" data-testid="file-error">{ msg.clone() }</p>
+        },
+    };
+    html! {
+        <section key={id} class="card" data-testid="file-card" data-kind={f.kind_label()}>
+            <header>
+                <h2>{ &f.name }</h2>
+                <span class="kind">{ f.kind_label() }</span>
+                <span class="size">{ format!("{} bytes", f.bytes.len()) }</span>
+                <button class="close" title="Close" aria-label="Close" onclick={remove}>{"×"}</button>
+            </header>
+            { body }
+        </section>
+    }
+}

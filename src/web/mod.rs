@@ -1,0 +1,24 @@
+//! The web page (wasm32): Yew function components over the same engine as the CLI.
+
+mod app;
+mod views;
+
+pub use app::App;
+
+/// Mounts the page on `<body>`.
+pub fn start() {
+    yew::Renderer::<App>::new().render();
+}
+
+/// Mounts the page on a given element (tests mount it on a fresh `<div>`).
+pub fn start_in(root: web_sys::Element) -> yew::AppHandle<App> {
+    yew::Renderer::<App>::with_root(root).render()
+}
+
+/// Reads a browser `File` into bytes.
+pub async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| format!("cannot read {}: {e:?}", file.name()))?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}

@@ -1,0 +1,249 @@
+//! Presentational components: they render decoded formats and own no state.
+
+use crate::formats::image::Image;
+use crate::formats::numbers::human_size;
+use crate::formats::otadata::{self, Boot, Otadata};
+use crate::formats::partition::{PartitionTable, TABLE_SECTOR_SIZE};
+use crate::workbench::SlotContent;
+use yew::prelude::*;
+
+fn hex32(v: u32) -> String {
+    format!("0x{v:x}")
+}
+
+#[derive(Properties, PartialEq)]
+pub struct WarningsProps {
+    pub items: Vec<String>,
+}
+
+#[component]
+pub fn Warnings(p: &WarningsProps) -> Html {
+    if p.items.is_empty() {
+        return html! {};
+    }
+    html! {
+        <ul class="warnings" data-testid="warnings">
+            { for p.items.iter().map(|w| html! { <li>{ w }</li> }) }
+        </ul>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct TableProps {
+    pub table: PartitionTable,
+    #[prop_or_default]
+    pub warnings: Vec<String>,
+    /// Label of the partition that boots next, to highlight it.
+    #[prop_or_default]
+    pub booted: Option<String>,
+    /// For the map: the flash size, if known.
+    #[prop_or_default]
+    pub flash_size: Option<u32>,
+}
+
+#[component]
+pub fn PartitionTableView(p: &TableProps) -> Html {
+    let t = &p.table;
+    html! {
+        <div class="ptable">
+            <p class="meta">
+                { format!("{} partitions · MD5 ", t.entries.len()) }
+                <span class={classes!("md5", t.md5.as_str())} data-testid="table-md5">{ t.md5.as_str() }</span>
+            </p>
+            <FlashMap table={t.clone()} flash_size={p.flash_size} booted={p.booted.clone()} />
+            <table>
+                <thead><tr>
+                    <th>{"label"}</th><th>{"type"}</th><th>{"subtype"}</th>
+                    <th class="num">{"offset"}</th><th class="num">{"size"}</th><th>{"flags"}</th>
+                </tr></thead>
+                <tbody>
+                { for t.entries.iter().map(|e| {
+                    let name = e.name();
+                    let boots = p.booted.as_deref() == Some(name.as_str());
+                    let mut flags = vec![];
+                    if e.encrypted() { flags.push("encrypted"); }
+                    if e.readonly() { flags.push("readonly"); }
+                    html! {
+                        <tr data-testid="partition-row" data-label={name.clone()} class={classes!(boots.then_some("boots"))}>
+                            <td>{ name }{ if boots { html!{ <span class="badge">{"boots next"}</span> } } else { html!{} } }</td>
+                            <td>{ e.type_name() }</td>
+                            <td>{ e.subtype_name() }</td>
+                            <td class="num mono">{ hex32(e.offset) }</td>
+                            <td class="num mono" title={hex32(e.size)}>{ human_size(e.size as u64) }</td>
+                            <td>{ flags.join(", ") }</td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+            <Warnings items={p.warnings.clone()} />
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct MapProps {
+    pub table: PartitionTable,
+    pub flash_size: Option<u32>,
+    pub booted: Option<String>,
+}
+
+/// The flash drawn to scale: bootloader area, table, then each partition.
+#[component]
+pub fn FlashMap(p: &MapProps) -> Html {
+    let end = p.table.entries.iter().map(|e| e.end()).max().unwrap_or(0);
+    let total = p
+        .flash_size
+        .map(|f| f as u64)
+        .unwrap_or(end)
+        .max(end)
+        .max(1);
+    let pct = |n: u64| format!("{:.3}%", n as f64 * 100.0 / total as f64);
+    let mut parts: Vec<(u64, u64, String, &'static str)> =
+        vec![(0, 0x8000, "boot".into(), "reserved")];
+    parts.push((0x8000, TABLE_SECTOR_SIZE as u64, "table".into(), "reserved"));
+    for e in &p.table.entries {
+        let kind = if e.is_app() {
+            "app"
+        } else if e.is_otadata() {
+            "otadata"
+        } else {
+            "data"
+        };
+        parts.push((e.offset as u64, e.size as u64, e.name(), kind));
+    }
+    html! {
+        <div class="flashmap" data-testid="flash-map" role="img"
+             aria-label={format!("flash map, {}", human_size(total))}>
+            { for parts.into_iter().map(|(off, size, name, kind)| {
+                let boots = p.booted.as_deref() == Some(name.as_str());
+                html! {
+                    <div class={classes!("seg", kind, boots.then_some("boots"))}
+                         style={format!("left:{};width:{}", pct(off), pct(size))}
+                         title={format!("{name}: 0x{off:x}, {}", human_size(size))}>
+                        <span>{ name }</span>
+                    </div>
+                }
+            }) }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct OtadataProps {
+    pub otadata: Otadata,
+    /// The prediction, when a table is known (Err: why none).
+    pub boot: Option<Result<Boot, String>>,
+    #[prop_or_default]
+    pub table: Option<PartitionTable>,
+}
+
+#[component]
+pub fn OtadataView(p: &OtadataProps) -> Html {
+    let (seen, active) = match &p.boot {
+        Some(Ok(b)) => (b.seen, b.active),
+        _ => (p.otadata.entries(), p.otadata.active()),
+    };
+    let booted = match (&p.boot, &p.table) {
+        (Some(Ok(b)), Some(t)) => b.booted_partition(t).map(|x| (x.name(), x.offset)),
+        _ => None,
+    };
+    html! {
+        <div class="otadata">
+            <div class="sectors">
+            { for seen.iter().enumerate().map(|(i, e)| {
+                let state = otadata::state_name(e.state);
+                html! {
+                    <div data-testid="otadata-sector" data-seq={e.seq.to_string()} data-state={state}
+                         class={classes!("sector", (active == Some(i)).then_some("active"), (!e.valid()).then_some("invalid"))}>
+                        <h4>{ format!("sector {i}") }{ if active == Some(i) { html!{ <span class="badge">{"active"}</span> } } else { html!{} } }</h4>
+                        <dl>
+                            <dt>{"seq"}</dt><dd class="mono">{ if e.seq == otadata::SEQ_ERASED { "erased".to_string() } else { e.seq.to_string() } }</dd>
+                            <dt>{"state"}</dt><dd>{ state }</dd>
+                            <dt>{"CRC"}</dt><dd class="mono">{ format!("0x{:08x} ", e.crc) }{ if e.crc_ok() { "ok" } else { "bad" } }</dd>
+                            <dt>{"valid"}</dt><dd>{ if e.valid() { "yes" } else { "no" } }</dd>
+                        </dl>
+                    </div>
+                }
+            }) }
+            </div>
+            {
+                match (&p.boot, booted) {
+                    (Some(Ok(b)), Some((name, off))) => html! {
+                        <p class="boot">{"Boots next: "}<strong data-testid="boot-slot">{ name }</strong>
+                            { format!(" at 0x{off:x}") }
+                            { if b.writes.is_empty() { html!{} } else { html!{ <span class="note">{" (the bootloader rewrites otadata while booting)"}</span> } } }
+                        </p>
+                    },
+                    (Some(Ok(_)), None) => html! { <p class="boot error" data-testid="boot-slot">{"Nothing bootable"}</p> },
+                    (Some(Err(e)), _) => html! { <p class="boot error">{ e.clone() }</p> },
+                    (None, _) => html! { <p class="hint">{"Open the partition table (or a flash dump) too, to see which slot boots."}</p> },
+                }
+            }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ImageProps {
+    pub image: Image,
+}
+
+#[component]
+pub fn ImageView(p: &ImageProps) -> Html {
+    let i = &p.image;
+    let chip = i.chip().map_or_else(
+        || format!("unknown chip (id {})", i.chip_id),
+        |c| c.pretty.to_string(),
+    );
+    let ok = |b: bool| if b { "ok" } else { "MISMATCH" };
+    html! {
+        <div class="image">
+            <dl>
+                { match &i.app {
+                    Some(a) => html! { <>
+                        <dt>{"project"}</dt><dd data-testid="image-project">{ &a.project_name }</dd>
+                        <dt>{"version"}</dt><dd>{ &a.version }</dd>
+                        <dt>{"ESP-IDF"}</dt><dd>{ &a.idf_ver }</dd>
+                        <dt>{"built"}</dt><dd>{ format!("{} {}", a.date, a.time) }</dd>
+                    </> },
+                    None => html! { <><dt>{"app"}</dt><dd>{"no app description (a bootloader, or not built with ESP-IDF)"}</dd></> },
+                } }
+                <dt>{"chip"}</dt><dd data-testid="image-chip">{ chip }</dd>
+                <dt>{"size"}</dt><dd>{ format!("{} bytes ({})", i.len, human_size(i.len as u64)) }</dd>
+                <dt>{"flash"}</dt><dd>{ format!("{} {} {}", i.flash_mode_name(), i.flash_freq_name().unwrap_or("?"), i.flash_size_name().unwrap_or("?")) }</dd>
+                <dt>{"segments"}</dt><dd>{ i.segments.len() }</dd>
+                <dt>{"checksum"}</dt><dd data-testid="image-checksum">{ ok(i.checksum_ok()) }</dd>
+                <dt>{"SHA-256"}</dt><dd>{ i.sha256_ok().map_or("not appended", ok) }</dd>
+            </dl>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SlotsProps {
+    pub slots: Vec<SlotContent>,
+}
+
+#[component]
+pub fn SlotsView(p: &SlotsProps) -> Html {
+    html! {
+        <table class="slots">
+            <thead><tr><th>{"slot"}</th><th>{"content"}</th><th>{"bootable"}</th></tr></thead>
+            <tbody>
+            { for p.slots.iter().map(|s| html! {
+                <tr data-testid="slot-row" data-label={s.label.clone()}>
+                    <td>{ &s.label }</td>
+                    <td>{ match &s.image {
+                        Ok(i) => i.app.as_ref().map_or_else(
+                            || format!("image, {}", human_size(i.len as u64)),
+                            |a| format!("{} {} ({})", a.project_name, a.version, human_size(i.len as u64))),
+                        Err(e) => e.clone(),
+                    } }</td>
+                    <td>{ if s.bootable() { "yes" } else { "no" } }</td>
+                </tr>
+            }) }
+            </tbody>
+        </table>
+    }
+}
