@@ -553,6 +553,93 @@ mod tests {
         assert_eq!(state_name(7), "unknown");
     }
 
+    fn table(csv: &str) -> PartitionTable {
+        PartitionTable::from_csv(csv, 0x8000).unwrap()
+    }
+
+    const NO_FACTORY: &str = "otadata,data,ota,0xd000,0x2000\na,app,ota_0,,1M\nb,app,ota_1,,1M\n";
+    const WITH_FACTORY: &str =
+        "otadata,data,ota,0xd000,0x2000\nf,app,factory,,1M\na,app,ota_0,,1M\nb,app,ota_1,,1M\n";
+
+    #[test]
+    fn garbage_otadata_tries_all_partitions_and_writes_nothing() {
+        let mut bad = Entry::new(6, OtaState::Valid);
+        bad.crc ^= 0x100;
+        let mut o = Otadata::blank();
+        o.put(0, bad);
+        // Not "both invalid" (seq is not erased), but nothing valid either: FACTORY_INDEX, then
+        // the walk goes up from ota_0.
+        let t = table(NO_FACTORY);
+        let b = predict_boot(&t, &o, false, &all_bootable);
+        assert_eq!(b.selected, Selected::Factory);
+        assert_eq!(b.booted_partition(&t).unwrap().name(), "a");
+        assert!(b.writes.is_empty());
+        let t = table(WITH_FACTORY);
+        let b = predict_boot(&t, &o, false, &all_bootable);
+        assert_eq!(b.booted_partition(&t).unwrap().name(), "f");
+        // Blank otadata without factory: ota_0, and the bootloader writes seq 1 VALID.
+        let t = table(NO_FACTORY);
+        let b = predict_boot(&t, &Otadata::blank(), false, &all_bootable);
+        assert_eq!(b.writes, vec![(0, Entry::new(1, OtaState::Valid))]);
+        // ...unless ota_0 holds nothing bootable: then ota_1 (seq 2).
+        let b = predict_boot(&t, &Otadata::blank(), false, &|p| p.name() == "b");
+        assert_eq!(b.booted_partition(&t).unwrap().name(), "b");
+        assert_eq!(b.writes, vec![(0, Entry::new(2, OtaState::Valid))]);
+    }
+
+    #[test]
+    fn rollback_states() {
+        let t = table(NO_FACTORY);
+        let mut o = Otadata::blank();
+        o.put(0, Entry::new(1, OtaState::Valid));
+        o.put(1, Entry::new(2, OtaState::New));
+        let b = predict_boot(&t, &o, true, &all_bootable);
+        assert_eq!(b.booted_partition(&t).unwrap().name(), "b");
+        assert_eq!(
+            b.after.entry(1).state,
+            OtaState::PendingVerify.raw(),
+            "NEW becomes PENDING_VERIFY"
+        );
+        let b2 = predict_boot(&t, &b.after, true, &all_bootable);
+        assert_eq!(
+            b2.seen[1].state,
+            OtaState::Aborted.raw(),
+            "unconfirmed: aborted"
+        );
+        assert_eq!(b2.booted_partition(&t).unwrap().name(), "a", "rolled back");
+        let b3 = predict_boot(&t, &b.after, false, &all_bootable);
+        assert_eq!(
+            b3.booted_partition(&t).unwrap().name(),
+            "b",
+            "no rollback compiled in"
+        );
+    }
+
+    #[test]
+    fn mark_invalid_hands_over_to_the_other_sector() {
+        let t = table(NO_FACTORY);
+        let mut o = Otadata::blank();
+        o.put(0, Entry::new(1, OtaState::Valid));
+        o.put(1, Entry::new(2, OtaState::PendingVerify));
+        let bad = mark_running(&o, false).unwrap();
+        assert_eq!(bad.entry(0), o.entry(0), "the other sector is untouched");
+        assert_eq!(bad.entry(1).state, OtaState::Invalid.raw());
+        assert_eq!(
+            predict_boot(&t, &bad, false, &all_bootable)
+                .booted_partition(&t)
+                .unwrap()
+                .name(),
+            "a"
+        );
+        let good = mark_running(&o, true).unwrap();
+        assert_eq!(good.entry(1).state, OtaState::Valid.raw());
+        assert_eq!(
+            mark_running(&good, true).unwrap(),
+            good,
+            "already valid: no change"
+        );
+    }
+
     #[test]
     fn write_order_inactive_first() {
         let mut old = Otadata::blank();

@@ -740,15 +740,20 @@ impl PartitionTable {
             }
         }
         let slots = OtaSlots::of(self);
-        if slots.bootloader_count != slots.app_count {
+        let distinct = slots.by_index.iter().flatten().count() as u32;
+        if distinct > slots.app_count {
+            let unreachable = slots.unreachable_names(self);
             warn(
                 false,
                 format!(
-                    "the ota_N numbers have a gap: the bootloader counts {} OTA slots, the app side (esp_ota_*, otatool.py) only {} (ota_0..ota_{}); {} can never be selected by otadata",
+                    "the ota_N numbers have a gap: the bootloader counts {} OTA slots, the app side (esp_ota_*, otatool.py) only {} (consecutive from ota_0){}",
                     slots.bootloader_count,
                     slots.app_count,
-                    slots.app_count as i32 - 1,
-                    slots.unreachable_names(self).join(", ")
+                    if unreachable.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} can never be selected by otadata", unreachable.join(", "))
+                    }
                 ),
             );
         }
