@@ -12,6 +12,9 @@ cd "$ROOT"
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132
 ESPTOOL_VERSION=5.6.0
+# The esptool 5.6.0 source distribution on PyPI, which carries the flasher stub
+# (esp-flasher-stub v1.4.1, MIT OR Apache-2.0) under esptool/targets/stub_flasher/2/.
+ESPTOOL_SDIST_SHA256=86c7249e9cc3a824e032ede9ba20abad057a2c49e231418cc4f02b177bb36f42
 TOOLS=$ROOT/.tools            # project-local tools (npm binaryen, the esptool stub), git-ignored
 
 want_browser=1
@@ -45,20 +48,34 @@ esac
 if [ "$("$TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "$BINARYEN_VERSION" ]; then
   say "installing npm binaryen@$BINARYEN_VERSION into .tools/"
   mkdir -p "$TOOLS"
-  npm install --silent --no-save --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
+  npm install --no-save --no-fund --no-audit --loglevel=error --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
 fi
 
 # 5. Crate sources, so that every later build can run --offline.
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch --locked
 
+# 6. The flasher stub, from the pinned esptool sdist (checked by SHA-256), with its licences.
+#    Never committed; the CLI embeds it at build time, the page loads it when needed.
+STUB_DIR=$TOOLS/stub
+if [ ! -f "$STUB_DIR/esp32.json" ] || [ ! -f "$STUB_DIR/LICENSE-MIT" ]; then
+  say "fetching the flasher stub from esptool==$ESPTOOL_VERSION (PyPI sdist)"
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --no-binary :all: "esptool==$ESPTOOL_VERSION" -d "$tmp"
+  echo "$ESPTOOL_SDIST_SHA256  $tmp/esptool-$ESPTOOL_VERSION.tar.gz" | sha256sum -c --quiet
+  mkdir -p "$STUB_DIR"
+  tar xzf "$tmp/esptool-$ESPTOOL_VERSION.tar.gz" -C "$STUB_DIR" --strip-components=5 \
+    "esptool-$ESPTOOL_VERSION/esptool/targets/stub_flasher/2/"
+  rm -rf "$tmp"
+fi
+
 if [ "$want_browser" = 1 ]; then
-  # 6. Headless Chromium + ChromeDriver for browser tests (Debian packages).
+  # 7. Headless Chromium + ChromeDriver for browser tests (Debian packages).
   if ! have chromium || ! have chromedriver; then
     say "installing Debian chromium + chromium-driver"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
   fi
-  # 7. esptool from PyPI, for cross-checks and for the stub flasher it carries.
+  # 8. esptool from PyPI, for cross-checks and for the stub flasher it carries.
   if [ "$(python3 -m esptool version 2>/dev/null | tail -n1)" != "$ESPTOOL_VERSION" ]; then
     say "installing esptool==$ESPTOOL_VERSION from PyPI"
     python3 -m pip install --quiet "esptool==$ESPTOOL_VERSION"

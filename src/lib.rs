@@ -9,6 +9,7 @@
 
 pub mod chips;
 pub mod formats;
+pub mod wire;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

@@ -1,14 +1,13 @@
 //! ESP32-class app and bootloader images: `esp_image_header_t` (24 bytes incl. the extended
 //! header), segments, the XOR checksum, the optional appended SHA-256, and `esp_app_desc_t`.
 
-use super::{le16, le32, sha256, Error, Result};
+use super::{esp_checksum, esp_checksum_update, le16, le32, sha256, Error, Result};
 use crate::chips::{self, Chip};
 
 pub const IMAGE_MAGIC: u8 = 0xE9;
 pub const HEADER_LEN: usize = 24;
 const SEGMENT_HEADER_LEN: usize = 8;
 pub const MAX_SEGMENTS: u8 = 16;
-const CHECKSUM_SEED: u8 = 0xEF;
 pub const APP_DESC_MAGIC: u32 = 0xABCD_5432;
 const APP_DESC_LEN: usize = 256;
 
@@ -118,7 +117,7 @@ impl Image {
         }
         let mut segments = vec![];
         let mut pos = HEADER_LEN;
-        let mut checksum = CHECKSUM_SEED;
+        let mut checksum = esp_checksum(&[]);
         for i in 0..segment_count {
             if pos + SEGMENT_HEADER_LEN > bytes.len() {
                 return Err(Error::Truncated(format!(
@@ -136,9 +135,7 @@ impl Image {
                     bytes.len()
                 )));
             }
-            checksum = bytes[data_offset..end as usize]
-                .iter()
-                .fold(checksum, |c, b| c ^ b);
+            checksum = esp_checksum_update(checksum, &bytes[data_offset..end as usize]);
             segments.push(Segment {
                 load_addr,
                 len,
@@ -285,7 +282,7 @@ mod tests {
         while (b.len() + 1) % 16 != 0 {
             b.push(0);
         }
-        b.push(data.iter().fold(CHECKSUM_SEED, |c, x| c ^ x));
+        b.push(esp_checksum(data));
         if digest {
             let d = sha256(&b);
             b.extend_from_slice(&d);

@@ -37,6 +37,17 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The ESP checksum: 0xEF XOR every byte. Used for image segment data and for the payload of
+/// the loader's data commands alike.
+pub fn esp_checksum(bytes: &[u8]) -> u8 {
+    esp_checksum_update(0xEF, bytes)
+}
+
+/// Continues an ESP checksum over more bytes.
+pub fn esp_checksum_update(state: u8, bytes: &[u8]) -> u8 {
+    bytes.iter().fold(state, |c, b| c ^ b)
+}
+
 /// MD5 digest of some bytes.
 pub fn md5(bytes: &[u8]) -> [u8; 16] {
     use md5::Digest;

@@ -1,0 +1,6 @@
+//! The serial protocol, sans-IO: bytes in, bytes out. SLIP framing and the command set.
+
+pub mod command;
+pub mod slip;
+
+pub use command::{op, Command, DeviceError, Response, StatusError};
