@@ -17,7 +17,17 @@ pub struct Chip {
     /// Image header flash-frequency codes, in esptool's dictionary order. Order matters:
     /// esptool prints the *first* name whose code matches (ESP32-C6 maps both 80m and 40m to 0).
     pub flash_freqs: &'static [(&'static str, u8)],
+    /// Values of CHIP_DETECT_MAGIC_REG_ADDR (0x40001000) that identify the chip (esptool's
+    /// `CHIP_DETECT_MAGIC_VALUE`); newer chips are told by GET_SECURITY_INFO's chip id instead.
+    pub magic: &'static [u32],
+    /// Whether otaflash drives this chip end to end (register map, stub, flash set-up).
+    pub supported: bool,
 }
+
+/// CHIP_DETECT_MAGIC_REG_ADDR, read when GET_SECURITY_INFO is not available.
+pub const CHIP_DETECT_MAGIC_REG: u32 = 0x4000_1000;
+/// The ESP8266's magic value: a chip otaflash names but does not handle.
+pub const ESP8266_MAGIC: u32 = 0xFFF0_C101;
 
 const FREQ_ESP32: &[(&str, u8)] = &[("80m", 0xF), ("40m", 0x0), ("26m", 0x1), ("20m", 0x2)];
 const FREQ_C2: &[(&str, u8)] = &[("60m", 0xF), ("30m", 0x0), ("20m", 0x1), ("15m", 0x2)];
@@ -32,6 +42,7 @@ const fn chip(
     image_chip_id: u16,
     bootloader_offset: u32,
     flash_freqs: &'static [(&'static str, u8)],
+    magic: &'static [u32],
 ) -> Chip {
     Chip {
         name,
@@ -39,24 +50,78 @@ const fn chip(
         image_chip_id,
         bootloader_offset,
         flash_freqs,
+        magic,
+        supported: false,
     }
 }
 
 /// Every chip whose images otaflash can name.
 pub const CHIPS: &[Chip] = &[
-    chip("esp32", "ESP32", 0x0000, 0x1000, FREQ_ESP32),
-    chip("esp32s2", "ESP32-S2", 0x0002, 0x1000, FREQ_ESP32),
-    chip("esp32c3", "ESP32-C3", 0x0005, 0x0, FREQ_ESP32),
-    chip("esp32s3", "ESP32-S3", 0x0009, 0x0, FREQ_ESP32),
-    chip("esp32c2", "ESP32-C2", 0x000C, 0x0, FREQ_C2),
-    chip("esp32c6", "ESP32-C6", 0x000D, 0x0, FREQ_C6),
-    chip("esp32h2", "ESP32-H2", 0x0010, 0x0, FREQ_H2),
-    chip("esp32p4", "ESP32-P4", 0x0012, 0x2000, FREQ_ESP32),
-    chip("esp32c61", "ESP32-C61", 0x0014, 0x0, FREQ_C5),
-    chip("esp32c5", "ESP32-C5", 0x0017, 0x2000, FREQ_C5),
-    chip("esp32h21", "ESP32-H21", 0x0019, 0x0, FREQ_H4),
-    chip("esp32h4", "ESP32-H4", 0x001C, 0x2000, FREQ_H4),
-    chip("esp32s31", "ESP32-S31", 0x0020, 0x2000, FREQ_C5),
+    Chip {
+        supported: true,
+        ..chip("esp32", "ESP32", 0x0000, 0x1000, FREQ_ESP32, &[0x00F0_1D83])
+    },
+    chip(
+        "esp32s2",
+        "ESP32-S2",
+        0x0002,
+        0x1000,
+        FREQ_ESP32,
+        &[0x0000_07C6],
+    ),
+    chip(
+        "esp32c3",
+        "ESP32-C3",
+        0x0005,
+        0x0,
+        FREQ_ESP32,
+        &[0x6921_506F, 0x1B31_506F, 0x4881_606F, 0x4361_606F],
+    ),
+    chip(
+        "esp32s3",
+        "ESP32-S3",
+        0x0009,
+        0x0,
+        FREQ_ESP32,
+        &[0x0000_0009],
+    ),
+    chip(
+        "esp32c2",
+        "ESP32-C2",
+        0x000C,
+        0x0,
+        FREQ_C2,
+        &[0x6F51_306F, 0x7C41_A06F, 0x0C21_E06F],
+    ),
+    chip("esp32c6", "ESP32-C6", 0x000D, 0x0, FREQ_C6, &[0x2CE0_806F]),
+    chip("esp32h2", "ESP32-H2", 0x0010, 0x0, FREQ_H2, &[0xD7B7_3E80]),
+    chip(
+        "esp32p4",
+        "ESP32-P4",
+        0x0012,
+        0x2000,
+        FREQ_ESP32,
+        &[0x0ADD_BAD0],
+    ),
+    chip(
+        "esp32c61",
+        "ESP32-C61",
+        0x0014,
+        0x0,
+        FREQ_C5,
+        &[0x33F0_206F, 0x2421_606F],
+    ),
+    chip(
+        "esp32c5",
+        "ESP32-C5",
+        0x0017,
+        0x2000,
+        FREQ_C5,
+        &[0x1101_406F],
+    ),
+    chip("esp32h21", "ESP32-H21", 0x0019, 0x0, FREQ_H4, &[]),
+    chip("esp32h4", "ESP32-H4", 0x001C, 0x2000, FREQ_H4, &[]),
+    chip("esp32s31", "ESP32-S31", 0x0020, 0x2000, FREQ_C5, &[]),
 ];
 
 /// The original ESP32, the chip otaflash supports end to end.
@@ -75,6 +140,10 @@ pub const FLASH_SIZES: &[(&str, u8)] = &[
 ];
 
 impl Chip {
+    pub fn by_magic(value: u32) -> Option<&'static Chip> {
+        CHIPS.iter().find(|c| c.magic.contains(&value))
+    }
+
     pub fn by_image_id(id: u16) -> Option<&'static Chip> {
         CHIPS.iter().find(|c| c.image_chip_id == id)
     }
@@ -114,6 +183,9 @@ mod tests {
     #[test]
     fn lookups() {
         assert_eq!(Chip::by_image_id(9).unwrap().name, "esp32s3");
+        assert_eq!(Chip::by_magic(0x00F0_1D83), Some(ESP32));
+        assert_eq!(Chip::by_magic(0x1B31_506F).unwrap().name, "esp32c3");
+        assert!(ESP32.supported && !Chip::by_name("esp32s3").unwrap().supported);
         assert_eq!(Chip::by_name("ESP32-C3").unwrap().image_chip_id, 5);
         assert!(Chip::by_image_id(0xFFFF).is_none());
         assert_eq!(

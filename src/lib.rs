@@ -9,6 +9,8 @@
 
 pub mod chips;
 pub mod formats;
+pub mod loader;
+pub mod sim;
 pub mod wire;
 
 #[cfg(not(target_arch = "wasm32"))]

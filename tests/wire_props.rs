@@ -62,14 +62,18 @@ fn garbage_never_panics() {
 fn slip_round_trips_under_any_chunking() {
     let mut rng = Rng(42);
     for _ in 0..2_000 {
-        let payloads: Vec<Vec<u8>> = (0..1 + rng.below(5)).map(|_| {
-            let n = 1 + rng.below(600);
-            rng.bytes(n)
-        }).collect();
+        let payloads: Vec<Vec<u8>> = (0..1 + rng.below(5))
+            .map(|_| {
+                let n = 1 + rng.below(600);
+                rng.bytes(n)
+            })
+            .collect();
         let mut wire = vec![];
         for p in &payloads {
             // Noise between frames, as a chip printing its banner would make.
-            let noise: Vec<u8> = (0..rng.below(4)).map(|_| b'a' + rng.below(26) as u8).collect();
+            let noise: Vec<u8> = (0..rng.below(4))
+                .map(|_| b'a' + rng.below(26) as u8)
+                .collect();
             wire.extend(noise);
             slip::encode_into(p, &mut wire);
         }
@@ -99,21 +103,70 @@ fn commands_round_trip() {
     for _ in 0..5_000 {
         let w = |r: &mut Rng| r.next() as u32;
         let cmd = match rng.below(9) {
-            0 => Command::FlashDeflData { seq: w(&mut rng), data: { let n = rng.below(0x4000); rng.bytes(n) } },
-            1 => Command::MemData { seq: w(&mut rng), data: { let n = rng.below(0x1800); rng.bytes(n) } },
-            2 => Command::FlashBegin { size: w(&mut rng), blocks: w(&mut rng), block_size: 0x400, offset: w(&mut rng), encrypted: None },
-            3 => Command::FlashDeflBegin { size: w(&mut rng), blocks: w(&mut rng), block_size: 0x4000, offset: w(&mut rng), encrypted: Some(0) },
-            4 => Command::WriteReg((0..1 + rng.below(4)).map(|_| RegWrite { addr: w(&mut rng), value: w(&mut rng), mask: w(&mut rng), delay_us: w(&mut rng) }).collect()),
-            5 => Command::ReadFlash { offset: w(&mut rng), size: w(&mut rng), packet_size: 0x1000, max_in_flight: 64 },
-            6 => Command::SpiFlashMd5 { offset: w(&mut rng), size: w(&mut rng) },
-            7 => Command::ChangeBaud { new: w(&mut rng), old: w(&mut rng) },
-            _ => Command::EraseRegion { offset: w(&mut rng), size: w(&mut rng) },
+            0 => Command::FlashDeflData {
+                seq: w(&mut rng),
+                data: {
+                    let n = rng.below(0x4000);
+                    rng.bytes(n)
+                },
+            },
+            1 => Command::MemData {
+                seq: w(&mut rng),
+                data: {
+                    let n = rng.below(0x1800);
+                    rng.bytes(n)
+                },
+            },
+            2 => Command::FlashBegin {
+                size: w(&mut rng),
+                blocks: w(&mut rng),
+                block_size: 0x400,
+                offset: w(&mut rng),
+                encrypted: None,
+            },
+            3 => Command::FlashDeflBegin {
+                size: w(&mut rng),
+                blocks: w(&mut rng),
+                block_size: 0x4000,
+                offset: w(&mut rng),
+                encrypted: Some(0),
+            },
+            4 => Command::WriteReg(
+                (0..1 + rng.below(4))
+                    .map(|_| RegWrite {
+                        addr: w(&mut rng),
+                        value: w(&mut rng),
+                        mask: w(&mut rng),
+                        delay_us: w(&mut rng),
+                    })
+                    .collect(),
+            ),
+            5 => Command::ReadFlash {
+                offset: w(&mut rng),
+                size: w(&mut rng),
+                packet_size: 0x1000,
+                max_in_flight: 64,
+            },
+            6 => Command::SpiFlashMd5 {
+                offset: w(&mut rng),
+                size: w(&mut rng),
+            },
+            7 => Command::ChangeBaud {
+                new: w(&mut rng),
+                old: w(&mut rng),
+            },
+            _ => Command::EraseRegion {
+                offset: w(&mut rng),
+                size: w(&mut rng),
+            },
         };
         let framed = slip::encode(&cmd.encode());
         let mut dec = Decoder::new(0x5000);
         let mut ev = vec![];
         dec.push(&framed, &mut ev);
-        let [Event::Frame(pkt)] = &ev[..] else { panic!("{ev:?}") };
+        let [Event::Frame(pkt)] = &ev[..] else {
+            panic!("{ev:?}")
+        };
         let (back, chk) = Command::decode(pkt).unwrap();
         assert_eq!(back, cmd);
         assert_eq!(chk, cmd.checksum());

@@ -75,36 +75,99 @@ pub struct RegWrite {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// ROM: `size` = bytes to erase; stub: exact size. `encrypted` is absent for the ESP32 ROM.
-    FlashBegin { size: u32, blocks: u32, block_size: u32, offset: u32, encrypted: Option<u32> },
-    FlashData { seq: u32, data: Vec<u8> },
+    FlashBegin {
+        size: u32,
+        blocks: u32,
+        block_size: u32,
+        offset: u32,
+        encrypted: Option<u32>,
+    },
+    FlashData {
+        seq: u32,
+        data: Vec<u8>,
+    },
     /// `run`: false = reboot, true = stay / run user code.
-    FlashEnd { run: bool },
-    MemBegin { size: u32, blocks: u32, block_size: u32, addr: u32 },
-    MemEnd { entry: Option<u32> },
-    MemData { seq: u32, data: Vec<u8> },
+    FlashEnd {
+        run: bool,
+    },
+    MemBegin {
+        size: u32,
+        blocks: u32,
+        block_size: u32,
+        addr: u32,
+    },
+    MemEnd {
+        entry: Option<u32>,
+    },
+    MemData {
+        seq: u32,
+        data: Vec<u8>,
+    },
     Sync,
     WriteReg(Vec<RegWrite>),
-    ReadReg { addr: u32 },
-    SpiSetParams { id: u32, total_size: u32, block_size: u32, sector_size: u32, page_size: u32, status_mask: u32 },
+    ReadReg {
+        addr: u32,
+    },
+    SpiSetParams {
+        id: u32,
+        total_size: u32,
+        block_size: u32,
+        sector_size: u32,
+        page_size: u32,
+        status_mask: u32,
+    },
     /// ROM: config + is_legacy byte (8 bytes); stub: config only (4 bytes).
-    SpiAttach { config: u32, rom_form: bool },
-    ReadFlashSlow { offset: u32, len: u32 },
+    SpiAttach {
+        config: u32,
+        rom_form: bool,
+    },
+    ReadFlashSlow {
+        offset: u32,
+        len: u32,
+    },
     /// `old`: 0 for the ROM, the current baud for the stub.
-    ChangeBaud { new: u32, old: u32 },
+    ChangeBaud {
+        new: u32,
+        old: u32,
+    },
     /// ROM: `size` rounded up to the 0x400 block; stub: exact uncompressed size.
-    FlashDeflBegin { size: u32, blocks: u32, block_size: u32, offset: u32, encrypted: Option<u32> },
-    FlashDeflData { seq: u32, data: Vec<u8> },
-    FlashDeflEnd { run: bool },
-    SpiFlashMd5 { offset: u32, size: u32 },
+    FlashDeflBegin {
+        size: u32,
+        blocks: u32,
+        block_size: u32,
+        offset: u32,
+        encrypted: Option<u32>,
+    },
+    FlashDeflData {
+        seq: u32,
+        data: Vec<u8>,
+    },
+    FlashDeflEnd {
+        run: bool,
+    },
+    SpiFlashMd5 {
+        offset: u32,
+        size: u32,
+    },
     GetSecurityInfo,
     EraseFlash,
-    EraseRegion { offset: u32, size: u32 },
-    ReadFlash { offset: u32, size: u32, packet_size: u32, max_in_flight: u32 },
+    EraseRegion {
+        offset: u32,
+        size: u32,
+    },
+    ReadFlash {
+        offset: u32,
+        size: u32,
+        packet_size: u32,
+        max_in_flight: u32,
+    },
     RunUserCode,
 }
 
 fn words(p: &[u8]) -> Vec<u32> {
-    p.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    p.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 fn put(out: &mut Vec<u8>, ws: &[u32]) {
@@ -151,8 +214,20 @@ impl Command {
         use Command::*;
         let mut p = vec![];
         match self {
-            FlashBegin { size, blocks, block_size, offset, encrypted }
-            | FlashDeflBegin { size, blocks, block_size, offset, encrypted } => {
+            FlashBegin {
+                size,
+                blocks,
+                block_size,
+                offset,
+                encrypted,
+            }
+            | FlashDeflBegin {
+                size,
+                blocks,
+                block_size,
+                offset,
+                encrypted,
+            } => {
                 put(&mut p, &[*size, *blocks, *block_size, *offset]);
                 if let Some(e) = encrypted {
                     put(&mut p, &[*e]);
@@ -163,7 +238,12 @@ impl Command {
                 p.extend_from_slice(data);
             }
             FlashEnd { run } | FlashDeflEnd { run } => put(&mut p, &[*run as u32]),
-            MemBegin { size, blocks, block_size, addr } => put(&mut p, &[*size, *blocks, *block_size, *addr]),
+            MemBegin {
+                size,
+                blocks,
+                block_size,
+                addr,
+            } => put(&mut p, &[*size, *blocks, *block_size, *addr]),
             MemEnd { entry } => put(&mut p, &[entry.is_none() as u32, entry.unwrap_or(0)]),
             Sync => p.extend_from_slice(&SYNC_PAYLOAD),
             WriteReg(ws) => {
@@ -172,9 +252,24 @@ impl Command {
                 }
             }
             ReadReg { addr } => put(&mut p, &[*addr]),
-            SpiSetParams { id, total_size, block_size, sector_size, page_size, status_mask } => {
-                put(&mut p, &[*id, *total_size, *block_size, *sector_size, *page_size, *status_mask])
-            }
+            SpiSetParams {
+                id,
+                total_size,
+                block_size,
+                sector_size,
+                page_size,
+                status_mask,
+            } => put(
+                &mut p,
+                &[
+                    *id,
+                    *total_size,
+                    *block_size,
+                    *sector_size,
+                    *page_size,
+                    *status_mask,
+                ],
+            ),
             SpiAttach { config, rom_form } => {
                 put(&mut p, &[*config]);
                 if *rom_form {
@@ -186,9 +281,12 @@ impl Command {
             SpiFlashMd5 { offset, size } => put(&mut p, &[*offset, *size, 0, 0]),
             GetSecurityInfo | EraseFlash | RunUserCode => {}
             EraseRegion { offset, size } => put(&mut p, &[*offset, *size]),
-            ReadFlash { offset, size, packet_size, max_in_flight } => {
-                put(&mut p, &[*offset, *size, *packet_size, *max_in_flight])
-            }
+            ReadFlash {
+                offset,
+                size,
+                packet_size,
+                max_in_flight,
+            } => put(&mut p, &[*offset, *size, *packet_size, *max_in_flight]),
         }
         p
     }
@@ -196,9 +294,9 @@ impl Command {
     /// The checksum field: the ESP checksum of the data for data commands, else 0.
     pub fn checksum(&self) -> u32 {
         match self {
-            Command::FlashData { data, .. } | Command::MemData { data, .. } | Command::FlashDeflData { data, .. } => {
-                esp_checksum(data) as u32
-            }
+            Command::FlashData { data, .. }
+            | Command::MemData { data, .. }
+            | Command::FlashDeflData { data, .. } => esp_checksum(data) as u32,
             _ => 0,
         }
     }
@@ -228,7 +326,13 @@ impl Command {
             return Err(DecodeError::BadLength(opcode));
         }
         let w = words(p);
-        let need = |n: usize| if p.len() >= n * 4 { Ok(()) } else { Err(DecodeError::BadLength(opcode)) };
+        let need = |n: usize| {
+            if p.len() >= n * 4 {
+                Ok(())
+            } else {
+                Err(DecodeError::BadLength(opcode))
+            }
+        };
         let data_cmd = |w: &[u32]| -> Result<(u32, Vec<u8>), DecodeError> {
             if p.len() < 16 || w[0] as usize != p.len() - 16 {
                 return Err(DecodeError::BadLength(opcode));
@@ -241,11 +345,24 @@ impl Command {
                 if p.len() != 16 && p.len() != 20 {
                     return Err(DecodeError::BadLength(opcode));
                 }
-                let (size, blocks, block_size, offset, encrypted) = (w[0], w[1], w[2], w[3], w.get(4).copied());
+                let (size, blocks, block_size, offset, encrypted) =
+                    (w[0], w[1], w[2], w[3], w.get(4).copied());
                 if opcode == op::FLASH_BEGIN {
-                    FlashBegin { size, blocks, block_size, offset, encrypted }
+                    FlashBegin {
+                        size,
+                        blocks,
+                        block_size,
+                        offset,
+                        encrypted,
+                    }
                 } else {
-                    FlashDeflBegin { size, blocks, block_size, offset, encrypted }
+                    FlashDeflBegin {
+                        size,
+                        blocks,
+                        block_size,
+                        offset,
+                        encrypted,
+                    }
                 }
             }
             op::FLASH_DATA => {
@@ -270,11 +387,18 @@ impl Command {
             }
             op::MEM_BEGIN => {
                 need(4)?;
-                MemBegin { size: w[0], blocks: w[1], block_size: w[2], addr: w[3] }
+                MemBegin {
+                    size: w[0],
+                    blocks: w[1],
+                    block_size: w[2],
+                    addr: w[3],
+                }
             }
             op::MEM_END => {
                 need(2)?;
-                MemEnd { entry: (w[0] == 0).then_some(w[1]) }
+                MemEnd {
+                    entry: (w[0] == 0).then_some(w[1]),
+                }
             }
             op::SYNC => {
                 if p != SYNC_PAYLOAD {
@@ -283,12 +407,17 @@ impl Command {
                 Sync
             }
             op::WRITE_REG => {
-                if p.is_empty() || p.len() % 16 != 0 {
+                if p.is_empty() || !p.len().is_multiple_of(16) {
                     return Err(DecodeError::BadLength(opcode));
                 }
                 WriteReg(
                     w.chunks_exact(4)
-                        .map(|g| RegWrite { addr: g[0], value: g[1], mask: g[2], delay_us: g[3] })
+                        .map(|g| RegWrite {
+                            addr: g[0],
+                            value: g[1],
+                            mask: g[2],
+                            delay_us: g[3],
+                        })
                         .collect(),
                 )
             }
@@ -309,29 +438,49 @@ impl Command {
             }
             op::SPI_ATTACH => {
                 need(1)?;
-                SpiAttach { config: w[0], rom_form: p.len() >= 8 }
+                SpiAttach {
+                    config: w[0],
+                    rom_form: p.len() >= 8,
+                }
             }
             op::READ_FLASH_SLOW => {
                 need(2)?;
-                ReadFlashSlow { offset: w[0], len: w[1] }
+                ReadFlashSlow {
+                    offset: w[0],
+                    len: w[1],
+                }
             }
             op::CHANGE_BAUDRATE => {
                 need(2)?;
-                ChangeBaud { new: w[0], old: w[1] }
+                ChangeBaud {
+                    new: w[0],
+                    old: w[1],
+                }
             }
             op::SPI_FLASH_MD5 => {
                 need(2)?;
-                SpiFlashMd5 { offset: w[0], size: w[1] }
+                SpiFlashMd5 {
+                    offset: w[0],
+                    size: w[1],
+                }
             }
             op::GET_SECURITY_INFO => GetSecurityInfo,
             op::ERASE_FLASH => EraseFlash,
             op::ERASE_REGION => {
                 need(2)?;
-                EraseRegion { offset: w[0], size: w[1] }
+                EraseRegion {
+                    offset: w[0],
+                    size: w[1],
+                }
             }
             op::READ_FLASH => {
                 need(4)?;
-                ReadFlash { offset: w[0], size: w[1], packet_size: w[2], max_in_flight: w[3] }
+                ReadFlash {
+                    offset: w[0],
+                    size: w[1],
+                    packet_size: w[2],
+                    max_in_flight: w[3],
+                }
             }
             op::RUN_USER_CODE => RunUserCode,
             other => return Err(DecodeError::Unknown(other)),
@@ -349,7 +498,9 @@ impl Command {
             Command::FlashBegin { size, .. } | Command::FlashDeflBegin { size, .. } if !stub => {
                 per_mb(ERASE_REGION_PER_MB, *size as u64)
             }
-            Command::FlashData { data, .. } if !stub => per_mb(ERASE_WRITE_PER_MB, data.len() as u64),
+            Command::FlashData { data, .. } if !stub => {
+                per_mb(ERASE_WRITE_PER_MB, data.len() as u64)
+            }
             Command::SpiFlashMd5 { size, .. } => per_mb(MD5_PER_MB, *size as u64),
             Command::EraseRegion { size, .. } => per_mb(ERASE_REGION_PER_MB, *size as u64),
             Command::EraseFlash => CHIP_ERASE,
@@ -536,7 +687,10 @@ impl Response {
         }
         let s = &self.data[data_len..data_len + 2];
         if s[0] != 0 {
-            return Err(StatusError::Device(DeviceError { status: s[0], code: s[1] }));
+            return Err(StatusError::Device(DeviceError {
+                status: s[0],
+                code: s[1],
+            }));
         }
         Ok(&self.data[..data_len])
     }
@@ -577,7 +731,10 @@ mod tests {
     use crate::formats::hex;
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// Packets esptool 5.6 sent, verbatim (shared reference KEY_PACKETS.md).
@@ -614,7 +771,12 @@ mod tests {
         ];
         for (cmd, wire) in cases {
             let pkt = cmd.encode();
-            assert_eq!(hex(&crate::wire::slip::encode(&pkt)), wire, "{}", cmd.name());
+            assert_eq!(
+                hex(&crate::wire::slip::encode(&pkt)),
+                wire,
+                "{}",
+                cmd.name()
+            );
             let (back, _) = Command::decode(&pkt).unwrap();
             assert_eq!(back, cmd);
         }
@@ -623,7 +785,10 @@ mod tests {
     #[test]
     fn data_checksum_field() {
         let data = unhex("149a0040e0950040");
-        let cmd = Command::FlashData { seq: 7, data: data.clone() };
+        let cmd = Command::FlashData {
+            seq: 7,
+            data: data.clone(),
+        };
         let pkt = cmd.encode();
         assert_eq!(pkt[4] as u32, esp_checksum(&data) as u32);
         assert_eq!(&pkt[8..12], &(data.len() as u32).to_le_bytes());
@@ -638,24 +803,62 @@ mod tests {
         // ROM refusing GET_SECURITY_INFO: status 1, error 5.
         let r = Response::parse(&unhex("011404000000000001050000")).unwrap();
         let e = r.check(0).unwrap_err();
-        assert_eq!(e.to_string(), "invalid message (command not supported?) (error 0x05)");
+        assert_eq!(
+            e.to_string(),
+            "invalid message (command not supported?) (error 0x05)"
+        );
         // Stub MD5: 16 raw bytes then 2 status bytes.
-        let r = Response::parse(&unhex("0113120000000000ddee158395799e215dff5c93d8f780970000")).unwrap();
-        assert_eq!(hex(r.check(16).unwrap()), "ddee158395799e215dff5c93d8f78097");
+        let r = Response::parse(&unhex(
+            "0113120000000000ddee158395799e215dff5c93d8f780970000",
+        ))
+        .unwrap();
+        assert_eq!(
+            hex(r.check(16).unwrap()),
+            "ddee158395799e215dff5c93d8f78097"
+        );
         // Stub error: code first.
-        let r = Response::parse(&Response::encode(op::FLASH_DEFL_DATA, 0, &[], &[0xC1, 0])).unwrap();
-        let StatusError::Device(e) = r.check(0).unwrap_err() else { panic!() };
-        assert_eq!((e.number(), e.message()), (0xC100, "bad data checksum (error 0xC1)".to_string()));
+        let r =
+            Response::parse(&Response::encode(op::FLASH_DEFL_DATA, 0, &[], &[0xC1, 0])).unwrap();
+        let StatusError::Device(e) = r.check(0).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(
+            (e.number(), e.message()),
+            (0xC100, "bad data checksum (error 0xC1)".to_string())
+        );
         assert!(Response::parse(&[0x00, 1, 2]).is_none());
     }
 
     #[test]
     fn timeouts_scale_like_esptool() {
         assert_eq!(Command::Sync.timeout(false), timeouts::SYNC);
-        assert_eq!(Command::SpiFlashMd5 { offset: 0, size: 1_000_000 }.timeout(true), Duration::from_secs(8));
-        assert_eq!(Command::SpiFlashMd5 { offset: 0, size: 1000 }.timeout(true), timeouts::DEFAULT);
-        let begin = Command::FlashBegin { size: 0x200000, blocks: 1, block_size: 0x400, offset: 0, encrypted: None };
-        assert!(begin.timeout(false) > Duration::from_secs(80) && begin.timeout(true) == timeouts::DEFAULT);
+        assert_eq!(
+            Command::SpiFlashMd5 {
+                offset: 0,
+                size: 1_000_000
+            }
+            .timeout(true),
+            Duration::from_secs(8)
+        );
+        assert_eq!(
+            Command::SpiFlashMd5 {
+                offset: 0,
+                size: 1000
+            }
+            .timeout(true),
+            timeouts::DEFAULT
+        );
+        let begin = Command::FlashBegin {
+            size: 0x200000,
+            blocks: 1,
+            block_size: 0x400,
+            offset: 0,
+            encrypted: None,
+        };
+        assert!(
+            begin.timeout(false) > Duration::from_secs(80)
+                && begin.timeout(true) == timeouts::DEFAULT
+        );
         assert_eq!(data_block_timeout(0x4000, false), timeouts::DEFAULT);
         assert!(data_block_timeout(0x20000, true) > Duration::from_secs(13));
     }
@@ -663,7 +866,13 @@ mod tests {
     #[test]
     fn decode_rejects_garbage() {
         assert_eq!(Command::decode(&[1, 2]), Err(DecodeError::NotARequest));
-        assert_eq!(Command::decode(&[0, 0x0A, 4, 0, 0, 0, 0, 0, 1]), Err(DecodeError::BadLength(0x0A)));
-        assert_eq!(Command::decode(&[0, 0x77, 0, 0, 0, 0, 0, 0]), Err(DecodeError::Unknown(0x77)));
+        assert_eq!(
+            Command::decode(&[0, 0x0A, 4, 0, 0, 0, 0, 0, 1]),
+            Err(DecodeError::BadLength(0x0A))
+        );
+        assert_eq!(
+            Command::decode(&[0, 0x77, 0, 0, 0, 0, 0, 0]),
+            Err(DecodeError::Unknown(0x77))
+        );
     }
 }

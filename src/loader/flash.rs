@@ -1,0 +1,450 @@
+//! Writing, verifying, reading and erasing flash.
+//!
+//! Writes are zlib level 9 (FLASH_DEFL_*), in 0x4000-byte blocks to the stub and 0x400-byte
+//! blocks to the ROM. The stub receives one block while it programs the previous one (it has
+//! two receive buffers), so up to two blocks are in flight; the ROM polls a 128-byte FIFO, so
+//! it gets one at a time. Unchanged 64 KiB regions are skipped after comparing MD5s, and the
+//! written range is always verified by MD5 at the end.
+
+use super::{Error, Loader, Phase, Port, Progress, Result};
+use crate::formats::md5;
+use crate::wire::command::{data_block_timeout, op, Command};
+use std::time::Duration;
+
+const STUB_BLOCK: usize = 0x4000;
+const ROM_BLOCK: usize = 0x400;
+/// Granularity of the "already there?" check.
+pub const REGION: usize = 0x10000;
+const ATTEMPTS: u32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Compare region MD5s first and leave unchanged 64 KiB regions alone.
+    pub skip_unchanged: bool,
+    /// Compressed blocks (always with the stub; the ROM takes both).
+    pub compress: bool,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            skip_unchanged: true,
+            compress: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteReport {
+    pub offset: u32,
+    pub bytes: u64,
+    /// Bytes actually written (the rest was already there).
+    pub written: u64,
+    /// Bytes sent as block payload (compressed when compressing).
+    pub wire_bytes: u64,
+    pub elapsed: Duration,
+    pub retries: u32,
+    pub md5: [u8; 16],
+}
+
+impl<P: Port> Loader<P> {
+    /// Writes `data` at `offset` and verifies it by MD5. Regions whose MD5 already matches are
+    /// skipped when `opts.skip_unchanged`.
+    pub async fn write_flash(
+        &mut self,
+        offset: u32,
+        data: &[u8],
+        opts: WriteOptions,
+    ) -> Result<WriteReport> {
+        let flash = self.flash_info().await?;
+        let end = offset as u64 + data.len() as u64;
+        if end > flash.size as u64 {
+            return Err(Error::Refused(format!(
+                "0x{:x} bytes at 0x{offset:x} end at 0x{end:x}, past the end of the {} MB flash",
+                data.len(),
+                flash.size >> 20
+            )));
+        }
+        let started = self.now();
+        let want = md5(data);
+        let mut report = WriteReport {
+            offset,
+            bytes: data.len() as u64,
+            md5: want,
+            ..Default::default()
+        };
+        if data.is_empty() {
+            return Ok(report);
+        }
+        // Which regions need writing?
+        let regions: Vec<(usize, usize)> = (0..data.len())
+            .step_by(REGION)
+            .map(|s| (s, (s + REGION).min(data.len())))
+            .collect();
+        let mut todo = vec![true; regions.len()];
+        if opts.skip_unchanged {
+            self.progress(Progress {
+                phase: Phase::Checking,
+                done: 0,
+                total: data.len() as u64,
+                elapsed: Duration::ZERO,
+            });
+            if self.flash_md5(offset, data.len() as u32).await? == want {
+                self.log(format!(
+                    "0x{offset:08x}: all {} bytes already there (MD5 matches)",
+                    data.len()
+                ));
+                report.elapsed = self.now() - started;
+                return Ok(report);
+            }
+            if regions.len() > 1 {
+                let sums = self.region_md5s(offset, &regions).await?;
+                for (i, (s, e)) in regions.iter().enumerate() {
+                    todo[i] = sums[i] != md5(&data[*s..*e]);
+                }
+            }
+        }
+        // Consecutive changed regions become one stream.
+        let mut runs: Vec<(usize, usize)> = vec![];
+        for (i, (s, e)) in regions.iter().enumerate() {
+            if !todo[i] {
+                continue;
+            }
+            match runs.last_mut() {
+                Some(r) if r.1 == *s => r.1 = *e,
+                _ => runs.push((*s, *e)),
+            }
+        }
+        let total: u64 = runs.iter().map(|(s, e)| (e - s) as u64).sum();
+        let write_started = self.now();
+        let mut done = 0u64;
+        for (s, e) in runs {
+            let mut attempt = 0;
+            loop {
+                match self
+                    .write_run(
+                        offset + s as u32,
+                        &data[s..e],
+                        opts.compress,
+                        done,
+                        total,
+                        write_started,
+                    )
+                    .await
+                {
+                    Ok(wire) => {
+                        report.wire_bytes += wire;
+                        break;
+                    }
+                    Err(err @ (Error::Timeout(_) | Error::Device(_) | Error::Protocol(_)))
+                        if attempt + 1 < ATTEMPTS =>
+                    {
+                        attempt += 1;
+                        report.retries += 1;
+                        self.log(format!(
+                            "write at 0x{:08x} failed ({err}); retrying ({attempt}/{})",
+                            offset + s as u32,
+                            ATTEMPTS - 1
+                        ));
+                        self.recover().await?;
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+            done += (e - s) as u64;
+            report.written += (e - s) as u64;
+        }
+        // Always verify what is now in flash.
+        self.progress(Progress {
+            phase: Phase::Verifying,
+            done: 0,
+            total: data.len() as u64,
+            elapsed: Duration::ZERO,
+        });
+        let got = self.flash_md5(offset, data.len() as u32).await?;
+        if got != want {
+            return Err(Error::Verify(format!(
+                "verification failed at 0x{offset:08x}: flash MD5 {} but the data's MD5 is {}",
+                crate::formats::hex(&got),
+                crate::formats::hex(&want)
+            )));
+        }
+        self.progress(Progress {
+            phase: Phase::Verifying,
+            done: data.len() as u64,
+            total: data.len() as u64,
+            elapsed: self.now() - write_started,
+        });
+        report.elapsed = self.now() - started;
+        Ok(report)
+    }
+
+    /// MD5s of many regions, with two requests in flight to the stub.
+    async fn region_md5s(
+        &mut self,
+        offset: u32,
+        regions: &[(usize, usize)],
+    ) -> Result<Vec<[u8; 16]>> {
+        if !self.is_stub {
+            let mut v = vec![];
+            for (s, e) in regions {
+                v.push(self.flash_md5(offset + *s as u32, (e - s) as u32).await?);
+            }
+            return Ok(v);
+        }
+        let cmds: Vec<Command> = regions
+            .iter()
+            .map(|(s, e)| Command::SpiFlashMd5 {
+                offset: offset + *s as u32,
+                size: (e - s) as u32,
+            })
+            .collect();
+        let mut out = vec![];
+        let mut sent = 0;
+        while out.len() < cmds.len() {
+            while sent < cmds.len() && sent - out.len() < 2 {
+                self.send(&cmds[sent]).await?;
+                sent += 1;
+            }
+            let timeout = cmds[out.len()].timeout(true);
+            let (_, d) = self.response(op::SPI_FLASH_MD5, 16, timeout).await?;
+            let mut m = [0u8; 16];
+            m.copy_from_slice(&d);
+            out.push(m);
+        }
+        Ok(out)
+    }
+
+    /// After a failed block: let the device finish talking, drop what it said, resync.
+    async fn recover(&mut self) -> Result<()> {
+        self.port.sleep(Duration::from_millis(100)).await;
+        self.flush_input().await?;
+        for _ in 0..5 {
+            if self.sync().await? {
+                self.flush_input().await?;
+                return Ok(());
+            }
+        }
+        Err(Error::NoAnswer(
+            "the device stopped answering during the write".into(),
+        ))
+    }
+
+    /// One BEGIN / DATA... / END stream. Returns the payload bytes sent.
+    async fn write_run(
+        &mut self,
+        at: u32,
+        data: &[u8],
+        compress: bool,
+        done_before: u64,
+        total: u64,
+        started: Duration,
+    ) -> Result<u64> {
+        let stub = self.is_stub;
+        let compress = compress || stub;
+        let block = if stub { STUB_BLOCK } else { ROM_BLOCK };
+        let payload: Vec<u8> = if compress {
+            miniz_oxide::deflate::compress_to_vec_zlib(data, 9)
+        } else {
+            let mut p = data.to_vec();
+            p.resize(data.len().div_ceil(block) * block, 0xFF);
+            p
+        };
+        let blocks = payload.len().div_ceil(block) as u32;
+        // ROM: erase size, rounded up to the block; stub: exact size (it erases as it goes).
+        let size = if stub {
+            data.len() as u32
+        } else {
+            (data.len().div_ceil(block) * block) as u32
+        };
+        let encrypted = stub.then_some(0);
+        let begin = if compress {
+            Command::FlashDeflBegin {
+                size,
+                blocks,
+                block_size: block as u32,
+                offset: at,
+                encrypted,
+            }
+        } else {
+            Command::FlashBegin {
+                size,
+                blocks,
+                block_size: block as u32,
+                offset: at,
+                encrypted,
+            }
+        };
+        self.command(&begin, 0).await?;
+        let window = if stub { 2 } else { 1 };
+        let data_op = if compress {
+            op::FLASH_DEFL_DATA
+        } else {
+            op::FLASH_DATA
+        };
+        // Each block inflates to about this much; the timeout allows for erasing it.
+        let per_block = (data.len() as u64 * block as u64 / payload.len().max(1) as u64) as usize;
+        let timeout = data_block_timeout(per_block.max(block) * 2, stub);
+        let chunks: Vec<&[u8]> = payload.chunks(block).collect();
+        let (mut sent, mut acked) = (0usize, 0usize);
+        while acked < chunks.len() {
+            while sent < chunks.len() && sent - acked < window {
+                let d = chunks[sent].to_vec();
+                let cmd = if compress {
+                    Command::FlashDeflData {
+                        seq: sent as u32,
+                        data: d,
+                    }
+                } else {
+                    Command::FlashData {
+                        seq: sent as u32,
+                        data: d,
+                    }
+                };
+                self.send(&cmd).await?;
+                sent += 1;
+            }
+            self.response(data_op, 0, timeout).await?;
+            acked += 1;
+            let done = done_before + (data.len() as u64 * acked as u64 / chunks.len() as u64);
+            let elapsed = self.now() - started;
+            self.progress(Progress {
+                phase: Phase::Writing,
+                done,
+                total,
+                elapsed,
+            });
+        }
+        if stub {
+            // "Stay in the loader" (the ROM would leave download mode on FLASH_END).
+            let end = if compress {
+                Command::FlashDeflEnd { run: true }
+            } else {
+                Command::FlashEnd { run: true }
+            };
+            self.command(&end, 0).await?;
+        }
+        Ok(payload.len() as u64)
+    }
+
+    /// Reads `size` bytes at `offset` (stub READ_FLASH with acknowledgements and an MD5 check;
+    /// ROM READ_FLASH_SLOW, 64 bytes at a time).
+    pub async fn read_flash(&mut self, offset: u32, size: u32) -> Result<Vec<u8>> {
+        let flash = self.flash_info().await?;
+        if offset as u64 + size as u64 > flash.size as u64 {
+            return Err(Error::Refused(format!(
+                "0x{size:x} bytes at 0x{offset:x} run past the end of the flash"
+            )));
+        }
+        let started = self.now();
+        let mut data = Vec::with_capacity(size as usize);
+        if self.is_stub {
+            const PACKET: u32 = 0x1000;
+            self.command(
+                &Command::ReadFlash {
+                    offset,
+                    size,
+                    packet_size: PACKET,
+                    max_in_flight: 64,
+                },
+                0,
+            )
+            .await?;
+            while data.len() < size as usize {
+                let frame = self
+                    .next_frame(Duration::from_secs(3))
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Timeout(format!(
+                            "reading flash stopped at 0x{:x}",
+                            offset as usize + data.len()
+                        ))
+                    })?;
+                if frame.len() != PACKET as usize && data.len() + frame.len() != size as usize {
+                    return Err(Error::Protocol(format!(
+                        "read flash: a {}-byte packet where 0x1000 was expected",
+                        frame.len()
+                    )));
+                }
+                data.extend_from_slice(&frame);
+                self.port
+                    .write(&crate::wire::slip::encode(
+                        &(data.len() as u32).to_le_bytes(),
+                    ))
+                    .await?;
+                let elapsed = self.now() - started;
+                self.progress(Progress {
+                    phase: Phase::Reading,
+                    done: data.len() as u64,
+                    total: size as u64,
+                    elapsed,
+                });
+            }
+            let digest = self
+                .next_frame(Duration::from_secs(3))
+                .await?
+                .ok_or_else(|| Error::Timeout("no MD5 after reading flash".into()))?;
+            if digest[..] != md5(&data)[..] {
+                return Err(Error::Verify(format!(
+                    "read flash: data MD5 {} differs from the device's {}",
+                    crate::formats::hex(&md5(&data)),
+                    crate::formats::hex(&digest)
+                )));
+            }
+        } else {
+            while data.len() < size as usize {
+                let n = (size as usize - data.len()).min(64) as u32;
+                let at = offset + data.len() as u32;
+                let (_, d) = self
+                    .command(&Command::ReadFlashSlow { offset: at, len: n }, 64)
+                    .await?;
+                data.extend_from_slice(&d[..n as usize]);
+                if data.len() % 1024 == 0 || data.len() == size as usize {
+                    let elapsed = self.now() - started;
+                    self.progress(Progress {
+                        phase: Phase::Reading,
+                        done: data.len() as u64,
+                        total: size as u64,
+                        elapsed,
+                    });
+                }
+            }
+        }
+        Ok(data)
+    }
+
+    /// Erases whole sectors (stub ERASE_REGION; the ROM erases through FLASH_BEGIN).
+    pub async fn erase_region(&mut self, offset: u32, size: u32) -> Result<()> {
+        if !offset.is_multiple_of(0x1000) || !size.is_multiple_of(0x1000) {
+            return Err(Error::Refused(format!(
+                "erase 0x{offset:x}+0x{size:x}: offset and size must be multiples of 4 KiB"
+            )));
+        }
+        let flash = self.flash_info().await?;
+        if offset as u64 + size as u64 > flash.size as u64 {
+            return Err(Error::Refused(
+                "the region runs past the end of the flash".into(),
+            ));
+        }
+        self.progress(Progress {
+            phase: Phase::Erasing,
+            done: 0,
+            total: size as u64,
+            elapsed: Duration::ZERO,
+        });
+        if self.is_stub {
+            self.command(&Command::EraseRegion { offset, size }, 0)
+                .await?;
+        } else {
+            let begin = Command::FlashBegin {
+                size,
+                blocks: 0,
+                block_size: ROM_BLOCK as u32,
+                offset,
+                encrypted: None,
+            };
+            self.command(&begin, 0).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,822 @@
+//! The async ROM-loader / flasher-stub client, generic over one small [`Port`] trait. The page
+//! (Web Serial, WebSocket, in-page simulator) and the CLI (TCP) drive this same engine.
+//!
+//! - [`Loader::connect`]: reset into download mode, SYNC, detect the chip, read its identity.
+//! - [`Loader::run_stub`], [`Loader::change_baud`]: the stub is uploaded at 115200 and the baud
+//!   switched afterwards (the stub re-derives its UART divider from the ROM's recorded baud,
+//!   which esptool's ROM crystal correction skews; switching through the stub is exact).
+//! - `flash`: compressed, pipelined, verified writes; reads; erases.
+//! - `device`: partition table, otadata, slots, the power-cut-safe otadata switch.
+
+mod device;
+mod flash;
+pub mod port;
+pub mod stub;
+
+pub use device::SlotWrite;
+pub use flash::{WriteOptions, WriteReport};
+pub use port::{Port, PortError};
+
+use crate::chips::{self, Chip};
+use crate::wire::command::{op, timeouts, Command, RegWrite, Response, StatusError};
+use crate::wire::slip;
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+pub const ROM_BAUD: u32 = 115_200;
+pub const DEFAULT_BAUD: u32 = 921_600;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    Port(PortError),
+    /// No answer in time.
+    Timeout(String),
+    /// The device answered with an error status.
+    Device(String),
+    /// Could not get the chip into download mode; the text says what to try.
+    NoAnswer(String),
+    Unsupported(String),
+    /// Written data does not read back as sent.
+    Verify(String),
+    /// Refused before anything was written (bad image, wrong slot, ...).
+    Refused(String),
+    Protocol(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Port(e) => e.fmt(f),
+            Error::Timeout(m)
+            | Error::Device(m)
+            | Error::NoAnswer(m)
+            | Error::Unsupported(m)
+            | Error::Verify(m)
+            | Error::Refused(m)
+            | Error::Protocol(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<PortError> for Error {
+    fn from(e: PortError) -> Self {
+        Error::Port(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// How to get the chip into download mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reset {
+    /// Alternate the classic DTR/RTS sequence and the USB-JTAG-serial one (esptool's default).
+    Auto,
+    /// Two-transistor auto-reset circuit on a USB-UART bridge.
+    Classic,
+    /// The USB-Serial-JTAG peripheral of C3/S3/C6 chips.
+    UsbJtag,
+    /// The chip is already in download mode (or was put there by hand).
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    UploadingStub,
+    Checking,
+    Writing,
+    Verifying,
+    Reading,
+    Erasing,
+}
+
+/// Progress of a long operation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub phase: Phase,
+    pub done: u64,
+    pub total: u64,
+    /// Time since the phase began.
+    pub elapsed: Duration,
+}
+
+impl Progress {
+    /// Bytes per second so far.
+    pub fn rate(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.done as f64 / s
+        } else {
+            0.0
+        }
+    }
+
+    pub fn eta(&self) -> Option<Duration> {
+        let r = self.rate();
+        (r > 0.0 && self.done <= self.total)
+            .then(|| Duration::from_secs_f64((self.total - self.done) as f64 / r))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Log(String),
+    Progress(Progress),
+}
+
+/// What the chip told us about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChipInfo {
+    pub chip: &'static Chip,
+    /// e.g. "ESP32-D0WD-V3 (revision v3.1)".
+    pub description: String,
+    pub revision: (u32, u32),
+    pub mac: [u8; 6],
+    pub crystal_mhz: u32,
+    pub features: Vec<String>,
+}
+
+impl ChipInfo {
+    pub fn mac_string(&self) -> String {
+        self.mac
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
+/// The flash chip behind the SPI bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashInfo {
+    pub jedec_id: u32,
+    pub size: u32,
+}
+
+pub struct Loader<P: Port> {
+    port: P,
+    decoder: slip::Decoder,
+    frames: VecDeque<Vec<u8>>,
+    console: Vec<u8>,
+    is_stub: bool,
+    baud: u32,
+    info: Option<ChipInfo>,
+    flash: Option<FlashInfo>,
+    events: Box<dyn FnMut(Event)>,
+}
+
+/// ESP32 register addresses the loader reads (esptool targets/esp32.py).
+mod reg {
+    pub const EFUSE_BASE: u32 = 0x3FF5_A000;
+    pub const APB_CTL_DATE: u32 = 0x3FF6_607C;
+    pub const UART_CLKDIV: u32 = 0x3FF4_0014;
+    pub const RTCCALICFG1: u32 = 0x3FF5_F06C;
+    pub const SPI_BASE: u32 = 0x3FF4_2000;
+    pub const SPI_CMD: u32 = SPI_BASE;
+    pub const SPI_USR: u32 = SPI_BASE + 0x1C;
+    pub const SPI_USR2: u32 = SPI_BASE + 0x24;
+    pub const SPI_MISO_DLEN: u32 = SPI_BASE + 0x2C;
+    pub const SPI_W0: u32 = SPI_BASE + 0x80;
+}
+
+impl<P: Port> Loader<P> {
+    pub fn new(port: P) -> Self {
+        Loader {
+            port,
+            decoder: slip::Decoder::new(0x10000),
+            frames: VecDeque::new(),
+            console: vec![],
+            is_stub: false,
+            baud: ROM_BAUD,
+            info: None,
+            flash: None,
+            events: Box::new(|_| {}),
+        }
+    }
+
+    /// Receive log lines and progress.
+    pub fn on_event(&mut self, f: impl FnMut(Event) + 'static) {
+        self.events = Box::new(f);
+    }
+
+    pub fn port(&mut self) -> &mut P {
+        &mut self.port
+    }
+
+    pub fn into_port(self) -> P {
+        self.port
+    }
+
+    pub fn is_stub(&self) -> bool {
+        self.is_stub
+    }
+
+    pub fn baud(&self) -> u32 {
+        self.baud
+    }
+
+    pub fn info(&self) -> Option<&ChipInfo> {
+        self.info.as_ref()
+    }
+
+    /// Text the chip printed outside protocol frames (boot banner, app console).
+    pub fn take_console(&mut self) -> Vec<u8> {
+        self.console.extend(self.decoder.take_noise());
+        std::mem::take(&mut self.console)
+    }
+
+    fn log(&mut self, msg: impl Into<String>) {
+        (self.events)(Event::Log(msg.into()));
+    }
+
+    fn progress(&mut self, p: Progress) {
+        (self.events)(Event::Progress(p));
+    }
+
+    fn now(&self) -> Duration {
+        self.port.elapsed()
+    }
+
+    /// The next SLIP frame, or None after `timeout`.
+    async fn next_frame(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>> {
+        let deadline = self.now() + timeout;
+        let mut buf = vec![0u8; 0x4000];
+        let mut events = vec![];
+        loop {
+            if let Some(f) = self.frames.pop_front() {
+                return Ok(Some(f));
+            }
+            let now = self.now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let n = self.port.read(&mut buf, deadline - now).await?;
+            if n == 0 {
+                continue;
+            }
+            self.decoder.push(&buf[..n], &mut events);
+            for e in events.drain(..) {
+                if let slip::Event::Frame(f) = e {
+                    self.frames.push_back(f);
+                }
+            }
+            let noise = self.decoder.take_noise();
+            self.console.extend(noise);
+        }
+    }
+
+    /// Discards whatever is waiting (after a reset or a baud change).
+    /// Text outside frames is kept as console output.
+    async fn flush_input(&mut self) -> Result<()> {
+        let mut buf = vec![0u8; 0x4000];
+        let mut events = vec![];
+        for _ in 0..64 {
+            let n = self.port.read(&mut buf, Duration::from_millis(5)).await?;
+            if n == 0 {
+                break;
+            }
+            self.decoder.push(&buf[..n], &mut events);
+            let noise = self.decoder.take_noise();
+            self.console.extend(noise);
+        }
+        self.frames.clear();
+        self.decoder.reset();
+        Ok(())
+    }
+
+    pub async fn send(&mut self, cmd: &Command) -> Result<()> {
+        self.port.write(&slip::encode(&cmd.encode())).await?;
+        Ok(())
+    }
+
+    /// Waits for the response to `opcode` (skipping other frames), checks its status after
+    /// `data_len` bytes of data, returns (value, data).
+    async fn response(
+        &mut self,
+        opcode: u8,
+        data_len: usize,
+        timeout: Duration,
+    ) -> Result<(u32, Vec<u8>)> {
+        let deadline = self.now() + timeout;
+        loop {
+            let left = deadline.saturating_sub(self.now());
+            let Some(frame) = self.next_frame(left).await? else {
+                return Err(Error::Timeout(format!(
+                    "no answer to {} within {:.1} s",
+                    crate::wire::command::op_name(opcode),
+                    timeout.as_secs_f64()
+                )));
+            };
+            let Some(r) = Response::parse(&frame) else {
+                continue;
+            };
+            if r.op != opcode {
+                continue;
+            }
+            return match r.check(data_len) {
+                Ok(d) => Ok((r.value, d.to_vec())),
+                Err(StatusError::Device(e)) => Err(Error::Device(format!(
+                    "{} failed: {} ({})",
+                    crate::wire::command::op_name(opcode),
+                    e,
+                    if self.is_stub { "stub" } else { "ROM" }
+                ))),
+                Err(e) => Err(Error::Protocol(format!(
+                    "{}: {e}",
+                    crate::wire::command::op_name(opcode)
+                ))),
+            };
+        }
+    }
+
+    /// Sends a command and waits for its response with esptool's timeout for it.
+    pub async fn command(&mut self, cmd: &Command, data_len: usize) -> Result<(u32, Vec<u8>)> {
+        let t = cmd.timeout(self.is_stub);
+        self.command_timeout(cmd, data_len, t).await
+    }
+
+    pub async fn command_timeout(
+        &mut self,
+        cmd: &Command,
+        data_len: usize,
+        timeout: Duration,
+    ) -> Result<(u32, Vec<u8>)> {
+        self.send(cmd).await?;
+        self.response(cmd.op(), data_len, timeout).await
+    }
+
+    pub async fn read_reg(&mut self, addr: u32) -> Result<u32> {
+        Ok(self.command(&Command::ReadReg { addr }, 0).await?.0)
+    }
+
+    pub async fn write_regs(&mut self, writes: &[(u32, u32)]) -> Result<()> {
+        let groups: Vec<RegWrite> = writes
+            .iter()
+            .map(|&(addr, value)| RegWrite {
+                addr,
+                value,
+                mask: 0xFFFF_FFFF,
+                delay_us: 0,
+            })
+            .collect();
+        if self.is_stub {
+            // The stub takes many writes in one command.
+            self.command(&Command::WriteReg(groups), 0).await?;
+        } else {
+            for g in groups {
+                self.command(&Command::WriteReg(vec![g]), 0).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn reset(&mut self, how: Reset) -> Result<()> {
+        let ms = |n| Duration::from_millis(n);
+        match how {
+            Reset::None => {}
+            Reset::Classic => {
+                // IO0 high + EN low (in reset), then IO0 low + EN high (boot, sampling IO0).
+                self.port.set_signals(false, true).await?;
+                self.port.sleep(ms(100)).await;
+                self.port.set_signals(true, false).await?;
+                self.port.sleep(ms(50)).await;
+                self.port.set_signals(false, false).await?;
+            }
+            Reset::UsbJtag | Reset::Auto => {
+                self.port.set_signals(false, false).await?;
+                self.port.sleep(ms(100)).await;
+                self.port.set_signals(true, false).await?;
+                self.port.sleep(ms(100)).await;
+                self.port.set_signals(true, true).await?;
+                self.port.set_signals(false, true).await?;
+                self.port.sleep(ms(100)).await;
+                self.port.set_signals(false, false).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resets the chip into its app (EN pulse with IO0 high).
+    pub async fn hard_reset(&mut self) -> Result<()> {
+        self.port.set_signals(false, true).await?;
+        self.port.sleep(Duration::from_millis(100)).await;
+        self.port.set_signals(false, false).await?;
+        self.is_stub = false;
+        self.baud = ROM_BAUD;
+        self.port.set_baud(ROM_BAUD).await?;
+        Ok(())
+    }
+
+    /// One SYNC: true if answered. Records whether a stub answered (value 0).
+    async fn sync(&mut self) -> Result<bool> {
+        match self.command(&Command::Sync, 0).await {
+            Ok((value, _)) => {
+                self.is_stub = value == 0;
+                // The ROM answers a SYNC 8 times: take the rest now so that they do not
+                // linger in front of the next answer.
+                if !self.is_stub {
+                    let until = self.now() + Duration::from_millis(10);
+                    while self.now() < until {
+                        if self.next_frame(Duration::from_millis(2)).await?.is_none() {
+                            break;
+                        }
+                    }
+                }
+                Ok(true)
+            }
+            Err(Error::Timeout(_) | Error::Device(_) | Error::Protocol(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Resets into download mode, syncs and identifies the chip.
+    pub async fn connect(&mut self, reset: Reset, attempts: u32) -> Result<ChipInfo> {
+        let can_reset = self.port.can_reset();
+        if reset != Reset::None && !can_reset {
+            self.log(
+                "this port cannot reset the chip (no DTR/RTS): put it into download mode by hand",
+            );
+        }
+        for attempt in 0..attempts.max(1) {
+            if can_reset {
+                let how = match reset {
+                    Reset::Auto if attempt % 2 == 0 => Reset::Classic,
+                    Reset::Auto => Reset::UsbJtag,
+                    other => other,
+                };
+                self.reset(how).await?;
+            }
+            self.flush_input().await?;
+            for _ in 0..5 {
+                if self.sync().await? {
+                    self.baud = ROM_BAUD;
+                    let info = self.detect().await?;
+                    self.info = Some(info.clone());
+                    return Ok(info);
+                }
+            }
+        }
+        let console = String::from_utf8_lossy(&self.take_console())
+            .trim()
+            .to_string();
+        Err(Error::NoAnswer(format!(
+            "the chip did not answer in download mode. Hold BOOT (IO0) while pressing EN/RESET and try again; use a data USB cable (not charge-only); check the USB-serial driver (CP210x, CH34x, FTDI); make sure no other program or browser tab has the port open.{}",
+            if console.is_empty() { String::new() } else { format!(" The port printed: {console:?}") }
+        )))
+    }
+
+    /// GET_SECURITY_INFO's chip id where the ROM has it, else the magic register.
+    async fn detect(&mut self) -> Result<ChipInfo> {
+        self.send(&Command::GetSecurityInfo).await?;
+        let chip = match self.next_security_info().await? {
+            Some(id) => Chip::by_image_id(id as u16).ok_or_else(|| {
+                Error::Unsupported(format!("unknown chip id {id} in GET_SECURITY_INFO"))
+            })?,
+            None => {
+                let magic = self.read_reg(chips::CHIP_DETECT_MAGIC_REG).await?;
+                if magic == chips::ESP8266_MAGIC {
+                    return Err(Error::Unsupported(
+                        "an ESP8266 answered: otaflash supports the ESP32 family only".into(),
+                    ));
+                }
+                Chip::by_magic(magic).ok_or_else(|| {
+                    Error::Unsupported(format!("unknown chip (magic value 0x{magic:08x})"))
+                })?
+            }
+        };
+        if chip.supported {
+            self.esp32_info(chip).await
+        } else {
+            Ok(ChipInfo {
+                chip,
+                description: chip.pretty.to_string(),
+                revision: (0, 0),
+                mac: [0; 6],
+                crystal_mhz: 40,
+                features: vec![],
+            })
+        }
+    }
+
+    /// The chip id from a GET_SECURITY_INFO answer (20 bytes; ESP32-S2 sends 12, without it).
+    async fn next_security_info(&mut self) -> Result<Option<u32>> {
+        let deadline = self.now() + timeouts::DEFAULT;
+        loop {
+            let left = deadline.saturating_sub(self.now());
+            let Some(frame) = self.next_frame(left).await? else {
+                return Ok(None);
+            };
+            let Some(r) = Response::parse(&frame) else {
+                continue;
+            };
+            if r.op != op::GET_SECURITY_INFO {
+                continue;
+            }
+            return Ok(match r.check(20) {
+                Ok(d) => Some(u32::from_le_bytes([d[12], d[13], d[14], d[15]])),
+                Err(_) => None,
+            });
+        }
+    }
+
+    async fn esp32_info(&mut self, chip: &'static Chip) -> Result<ChipInfo> {
+        let mut efuse = [0u32; 7];
+        for (n, w) in efuse.iter_mut().enumerate() {
+            *w = self.read_reg(reg::EFUSE_BASE + 4 * n as u32).await?;
+        }
+        let apb_date = self.read_reg(reg::APB_CTL_DATE).await?;
+        let clkdiv = self.read_reg(reg::UART_CLKDIV).await? & 0xFFFFF;
+        let pkg = ((efuse[3] >> 9) & 7) | (((efuse[3] >> 2) & 1) << 3);
+        let rev_bits =
+            ((apb_date >> 31) & 1) << 2 | ((efuse[5] >> 20) & 1) << 1 | ((efuse[3] >> 15) & 1);
+        let major = match rev_bits {
+            1 => 1,
+            3 => 2,
+            7 => 3,
+            _ => 0,
+        };
+        let minor = (efuse[5] >> 24) & 3;
+        let single_core = efuse[3] & 1 != 0;
+        let rev3 = major == 3;
+        let name = match pkg {
+            0 if single_core => "ESP32-S0WDQ6",
+            0 if rev3 => "ESP32-D0WDQ6-V3",
+            0 => "ESP32-D0WDQ6",
+            1 if single_core => "ESP32-S0WD",
+            1 if rev3 => "ESP32-D0WD-V3",
+            1 => "ESP32-D0WD",
+            2 => "ESP32-D2WD",
+            4 => "ESP32-U4WDH",
+            5 if rev3 => "ESP32-PICO-V3",
+            5 => "ESP32-PICO-D4",
+            6 => "ESP32-PICO-V3-02",
+            7 => "ESP32-D0WDR2-V3",
+            _ => "Unknown ESP32",
+        };
+        let mut features = vec!["Wi-Fi".to_string()];
+        if efuse[3] & 2 == 0 {
+            features.push("BT".into());
+        }
+        features.push(
+            if single_core {
+                "Single Core"
+            } else {
+                "Dual Core"
+            }
+            .into(),
+        );
+        let w2 = efuse[2].to_be_bytes();
+        let w1 = efuse[1].to_be_bytes();
+        let mac = [w2[2], w2[3], w1[0], w1[1], w1[2], w1[3]];
+        let est = ROM_BAUD as f64 * clkdiv as f64 / 1e6;
+        let crystal_mhz = if est > 33.0 { 40 } else { 26 };
+        Ok(ChipInfo {
+            chip,
+            description: format!("{name} (revision v{major}.{minor})"),
+            revision: (major, minor),
+            mac,
+            crystal_mhz,
+            features,
+        })
+    }
+
+    fn require_supported(&self) -> Result<&'static Chip> {
+        let info = self
+            .info
+            .as_ref()
+            .ok_or_else(|| Error::Protocol("not connected".into()))?;
+        if info.chip.supported {
+            Ok(info.chip)
+        } else {
+            Err(Error::Unsupported(format!(
+                "{} detected: otaflash supports the original ESP32 end to end; this chip is not supported yet (its register map, stub and flash set-up are not done)",
+                info.chip.pretty
+            )))
+        }
+    }
+
+    /// Uploads the flasher stub into RAM and starts it (MEM_BEGIN/DATA/END, then "OHAI").
+    pub async fn run_stub(&mut self, stub: &stub::StubImage) -> Result<()> {
+        self.require_supported()?;
+        if self.is_stub {
+            return Ok(());
+        }
+        const RAM_BLOCK: usize = 0x1800;
+        let total = stub.len() as u64;
+        let started = self.now();
+        let mut done = 0u64;
+        for (addr, data) in &stub.segments {
+            let blocks = data.len().div_ceil(RAM_BLOCK) as u32;
+            self.command(
+                &Command::MemBegin {
+                    size: data.len() as u32,
+                    blocks,
+                    block_size: RAM_BLOCK as u32,
+                    addr: *addr,
+                },
+                0,
+            )
+            .await?;
+            for (seq, chunk) in data.chunks(RAM_BLOCK).enumerate() {
+                self.command(
+                    &Command::MemData {
+                        seq: seq as u32,
+                        data: chunk.to_vec(),
+                    },
+                    0,
+                )
+                .await?;
+                done += chunk.len() as u64;
+                let elapsed = self.now() - started;
+                self.progress(Progress {
+                    phase: Phase::UploadingStub,
+                    done,
+                    total,
+                    elapsed,
+                });
+            }
+        }
+        // The ROM may not answer MEM_END before jumping (esptool ignores that).
+        self.send(&Command::MemEnd {
+            entry: Some(stub.entry),
+        })
+        .await?;
+        let deadline = self.now() + timeouts::DEFAULT;
+        while self.now() < deadline {
+            let left = deadline - self.now();
+            match self.next_frame(left).await? {
+                Some(f) if f == b"OHAI" => {
+                    self.is_stub = true;
+                    self.flash = None;
+                    self.log("stub flasher running");
+                    return Ok(());
+                }
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        Err(Error::Timeout(
+            "the flasher stub did not start (no OHAI)".into(),
+        ))
+    }
+
+    /// The ROM's own crystal estimate from its CK8M calibration (esptool
+    /// `get_rom_cal_crystal_freq`), in Hz.
+    async fn rom_crystal_estimate(&mut self) -> Result<f64> {
+        let cali = (self.read_reg(reg::RTCCALICFG1).await? >> 7) & 0x01FF_FFFF;
+        let ck8m = self.read_reg(reg::EFUSE_BASE + 4 * 4).await? & 0xFF;
+        Ok(cali as f64 * 15625.0 * ck8m as f64 / 40.0)
+    }
+
+    /// Switches the link to `baud`, checks it, and falls back to the old rate if the new one
+    /// does not work. Returns the baud in use afterwards.
+    pub async fn change_baud(&mut self, baud: u32) -> Result<u32> {
+        self.require_supported()?;
+        if baud == self.baud {
+            return Ok(baud);
+        }
+        let old = self.baud;
+        let (value, second) = if self.is_stub {
+            (baud, old)
+        } else {
+            // The ESP32 ROM derives its divider from a drifting crystal estimate; send the
+            // number that makes it land on `baud` (esptool's ESP32 workaround).
+            let est = self.rom_crystal_estimate().await?;
+            let valid = if est > 33e6 { 40e6 } else { 26e6 };
+            ((baud as f64 * est / valid) as u32, 0)
+        };
+        self.command(
+            &Command::ChangeBaud {
+                new: value,
+                old: second,
+            },
+            0,
+        )
+        .await?;
+        self.port.set_baud(baud).await?;
+        self.port.sleep(Duration::from_millis(50)).await;
+        self.flush_input().await?;
+        self.baud = baud;
+        if self.link_ok().await? {
+            self.log(format!("baud rate {baud}"));
+            return Ok(baud);
+        }
+        // The new rate does not work (adapter limit, noise): go back.
+        self.log(format!("baud rate {baud} did not work; back to {old}"));
+        self.port.set_baud(old).await?;
+        self.flush_input().await?;
+        self.baud = old;
+        if self.link_ok().await? {
+            return Ok(old);
+        }
+        Err(Error::NoAnswer(format!(
+            "the link stopped working after switching to {baud} baud; reset the chip and try a lower --baud"
+        )))
+    }
+
+    async fn link_ok(&mut self) -> Result<bool> {
+        for _ in 0..3 {
+            match self
+                .command_timeout(
+                    &Command::ReadReg {
+                        addr: chips::CHIP_DETECT_MAGIC_REG,
+                    },
+                    0,
+                    Duration::from_millis(300),
+                )
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(Error::Port(e)) => return Err(Error::Port(e)),
+                Err(_) => self.flush_input().await?,
+            }
+        }
+        Ok(false)
+    }
+
+    /// Reads the SPI flash JEDEC ID through the SPI controller's user command (RDID, 0x9F).
+    async fn read_flash_id(&mut self) -> Result<u32> {
+        let old_usr = self.read_reg(reg::SPI_USR).await?;
+        let old_usr2 = self.read_reg(reg::SPI_USR2).await?;
+        self.write_regs(&[
+            (reg::SPI_MISO_DLEN, 24 - 1),
+            (reg::SPI_USR, 1 << 31 | 1 << 28), // USR_COMMAND | USR_MISO
+            (reg::SPI_USR2, 7 << 28 | 0x9F),
+            (reg::SPI_W0, 0),
+            (reg::SPI_CMD, 1 << 18), // USR: run it
+        ])
+        .await?;
+        for _ in 0..10 {
+            if self.read_reg(reg::SPI_CMD).await? & (1 << 18) == 0 {
+                let id = self.read_reg(reg::SPI_W0).await? & 0xFF_FFFF;
+                self.write_regs(&[(reg::SPI_USR, old_usr), (reg::SPI_USR2, old_usr2)])
+                    .await?;
+                return Ok(id);
+            }
+        }
+        Err(Error::Timeout("the SPI flash did not answer RDID".into()))
+    }
+
+    /// Attaches the SPI flash (ROM), reads its ID and size, and tells the loader the geometry.
+    pub async fn flash_info(&mut self) -> Result<FlashInfo> {
+        if let Some(f) = self.flash {
+            return Ok(f);
+        }
+        self.require_supported()?;
+        if !self.is_stub {
+            self.command(
+                &Command::SpiAttach {
+                    config: 0,
+                    rom_form: true,
+                },
+                0,
+            )
+            .await?;
+        }
+        let id = self.read_flash_id().await?;
+        let cap = (id >> 16) & 0xFF;
+        let size = if (0x12..=0x1A).contains(&cap) {
+            1u32 << cap
+        } else {
+            return Err(Error::Unsupported(format!(
+                "flash JEDEC ID 0x{id:06x}: cannot tell the flash size (no flash, or a chip otaflash does not know)"
+            )));
+        };
+        self.command(
+            &Command::SpiSetParams {
+                id: 0,
+                total_size: size,
+                block_size: 0x10000,
+                sector_size: 0x1000,
+                page_size: 0x100,
+                status_mask: 0xFFFF,
+            },
+            0,
+        )
+        .await?;
+        let info = FlashInfo { jedec_id: id, size };
+        self.flash = Some(info);
+        Ok(info)
+    }
+
+    /// MD5 of a flash region, computed by the chip.
+    pub async fn flash_md5(&mut self, offset: u32, size: u32) -> Result<[u8; 16]> {
+        let cmd = Command::SpiFlashMd5 { offset, size };
+        let mut out = [0u8; 16];
+        if self.is_stub {
+            let (_, d) = self.command(&cmd, 16).await?;
+            out.copy_from_slice(&d);
+        } else {
+            let (_, d) = self.command(&cmd, 32).await?;
+            let text = std::str::from_utf8(&d)
+                .map_err(|_| Error::Protocol("MD5 reply is not hex text".into()))?;
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = u8::from_str_radix(text.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)
+                    .map_err(|_| Error::Protocol(format!("MD5 reply {text:?} is not hex")))?;
+            }
+        }
+        Ok(out)
+    }
+}

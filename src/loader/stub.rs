@@ -1,0 +1,110 @@
+//! The flasher stub as esptool ships it: JSON with base64 `text`/`data` segments, their load
+//! addresses and the entry point. esp-flasher-stub v1.4.1 (MIT OR Apache-2.0) comes from the
+//! pinned esptool 5.6.0 sdist on PyPI (scripts/setup.sh); it is never committed.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StubImage {
+    pub entry: u32,
+    pub segments: Vec<(u32, Vec<u8>)>,
+}
+
+#[derive(Deserialize)]
+struct Json {
+    entry: u32,
+    text: String,
+    text_start: u32,
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    data_start: Option<u32>,
+}
+
+impl StubImage {
+    pub fn from_json(text: &str) -> Result<StubImage, String> {
+        let j: Json = serde_json::from_str(text).map_err(|e| format!("stub JSON: {e}"))?;
+        let mut segments = vec![(j.text_start, base64(&j.text)?)];
+        if let (Some(d), Some(at)) = (j.data, j.data_start) {
+            segments.push((at, base64(&d)?));
+        }
+        Ok(StubImage {
+            entry: j.entry,
+            segments,
+        })
+    }
+
+    /// The ESP32 stub built into this binary (native builds made after scripts/setup.sh).
+    pub fn embedded_esp32() -> Option<StubImage> {
+        let json = include_str!(concat!(env!("OUT_DIR"), "/stub_esp32.json"));
+        (!json.is_empty())
+            .then(|| Self::from_json(json).ok())
+            .flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.segments.iter().map(|(_, d)| d.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Standard base64 (with padding), as the stub JSON uses.
+pub fn base64(s: &str) -> Result<Vec<u8>, String> {
+    let val = |c: u8| -> Result<u32, String> {
+        Ok(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return Err(format!("bad base64 character {:?}", c as char)),
+        } as u32)
+    };
+    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    if !clean.len().is_multiple_of(4) {
+        return Err("base64 length is not a multiple of 4".into());
+    }
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    for q in clean.chunks(4) {
+        let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
+        let mut n = 0u32;
+        for &c in &q[..4 - pad] {
+            n = n << 6 | val(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..4 - pad]);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes() {
+        assert_eq!(base64("T0hBSQ==").unwrap(), b"OHAI");
+        assert_eq!(base64("YWJj").unwrap(), b"abc");
+        assert_eq!(base64("YQ==").unwrap(), b"a");
+        assert!(base64("YQ=").is_err());
+        let s = StubImage::from_json(r#"{"entry": 16, "text": "AAEC", "text_start": 1073741824, "data": "AwQ=", "data_start": 1073479680, "bss_start": 0}"#).unwrap();
+        assert_eq!(
+            s.segments,
+            vec![(0x4000_0000, vec![0, 1, 2]), (0x3FFC_0000, vec![3, 4])]
+        );
+        assert_eq!(s.len(), 5);
+    }
+
+    #[test]
+    fn embedded_stub_when_set_up() {
+        // scripts/setup.sh (which scripts/test.sh runs first) fetches esp-flasher-stub.
+        let s = StubImage::embedded_esp32().expect("no embedded stub: run scripts/setup.sh");
+        assert_eq!(s.segments.len(), 2);
+        assert!(s.len() > 4000 && s.len() < 64 * 1024, "{}", s.len());
+        assert!((0x4000_0000..0x4010_0000).contains(&s.entry));
+    }
+}

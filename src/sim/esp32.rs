@@ -1,0 +1,1145 @@
+//! A simulated ESP32 in download mode, faithful enough that esptool itself accepts it.
+//!
+//! Sans-IO: the host side hands it bytes with the time they were written
+//! ([`Esp32::receive`]) and takes out bytes with the time they become readable
+//! ([`Esp32::take_output`]). In between it models the link (UART byte time at the current baud,
+//! USB latency each way) and the chip: the ESP32 ROM loader (4 status bytes, 4-word BEGIN,
+//! 0x400 blocks, hex MD5, erase up front, a 128-byte RX FIFO, no GET_SECURITY_INFO, SPI_ATTACH
+//! needed before flash access, CHANGE_BAUDRATE through its CK8M crystal estimate) and, after any
+//! RAM upload started with MEM_END, the flasher stub (OHAI, 2 status bytes, 0x4000 blocks, raw
+//! MD5, erase-ahead overlapped with receiving, READ_FLASH with acknowledgements, 0xD0-0xD3).
+//! It does not execute code: an upload is "the stub" whatever its bytes are.
+
+use super::flash::{Flash, FlashError, FlashTiming, BLOCK, SECTOR};
+use crate::formats::otadata::{predict_boot, Otadata};
+use crate::formats::partition::{PartitionTable, DEFAULT_TABLE_OFFSET};
+use crate::formats::{hex, image::Image, md5};
+use crate::wire::command::{op, rom_err, stub_err, Command, DecodeError, Response};
+use crate::wire::slip;
+use miniz_oxide::inflate::stream::InflateState;
+use miniz_oxide::{DataFormat, MZFlush, MZStatus};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+pub const ROM_BAUD: u32 = 115_200;
+const XTAL_HZ: f64 = 40e6;
+const RX_FIFO: u64 = 128;
+/// Value of CHIP_DETECT_MAGIC_REG_ADDR (0x40001000) on an ESP32.
+pub const ESP32_MAGIC: u32 = 0x00F0_1D83;
+
+/// Link and chip timing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Bytes take 10 bit times at the current baud each way.
+    pub uart: bool,
+    /// USB-to-UART bridge latency, host to device and device to host.
+    pub usb_h2d: Duration,
+    pub usb_d2h: Duration,
+    pub flash: FlashTiming,
+    /// CPU time per command, and per KiB inflated.
+    pub cpu_per_command: Duration,
+    pub cpu_per_kib: Duration,
+}
+
+impl Timing {
+    /// A CP210x/CH34x-class bridge and a W25Q-class flash.
+    pub const REALISTIC: Timing = Timing {
+        uart: true,
+        usb_h2d: Duration::from_micros(500),
+        usb_d2h: Duration::from_millis(2),
+        flash: FlashTiming::W25Q,
+        cpu_per_command: Duration::from_micros(50),
+        cpu_per_kib: Duration::from_micros(40),
+    };
+    /// Everything instantaneous (protocol tests that do not care about time).
+    pub const NONE: Timing = Timing {
+        uart: false,
+        usb_h2d: Duration::ZERO,
+        usb_d2h: Duration::ZERO,
+        flash: FlashTiming::INSTANT,
+        cpu_per_command: Duration::ZERO,
+        cpu_per_kib: Duration::ZERO,
+    };
+}
+
+/// Faults to inject, by byte or operation count (reproducible).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Indices (0-based, since power-on) of host-to-device bytes to corrupt / drop.
+    pub corrupt_h2d: Vec<u64>,
+    pub drop_h2d: Vec<u64>,
+    /// Indices of device-to-host bytes to corrupt / drop.
+    pub corrupt_d2h: Vec<u64>,
+    pub drop_d2h: Vec<u64>,
+    /// The connection drops once this many host-to-device bytes have arrived.
+    pub disconnect_after_h2d: Option<u64>,
+    /// Power is cut after this many flash operations (sector/block erase, page program).
+    pub power_cut_after_flash_ops: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub mac: [u8; 6],
+    /// JEDEC ID as the SPI W0 register reads it (manufacturer | type << 8 | capacity << 16).
+    pub flash_id: u32,
+    /// The crystal frequency the ROM believes in (from its CK8M calibration). esptool corrects
+    /// the ROM's CHANGE_BAUDRATE value for it; a host that does not lands off-baud.
+    pub rom_xtal_estimate_hz: f64,
+    pub timing: Timing,
+    pub faults: Faults,
+}
+
+impl Config {
+    pub fn new(flash_size: u32, timing: Timing) -> Self {
+        let capacity = flash_size.max(1).trailing_zeros();
+        Config {
+            mac: [0x24, 0x0A, 0xC4, 0x0E, 0x51, 0x4D],
+            flash_id: 0xEF | 0x40 << 8 | capacity << 16,
+            rom_xtal_estimate_hz: 41.5e6,
+            timing,
+            faults: Faults::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Held in reset, or power lost.
+    Off,
+    /// Booted from flash (running an app, or stuck in the bootloader).
+    App,
+    Rom,
+    Stub,
+}
+
+struct WriteOp {
+    compressed: bool,
+    offset: u32,
+    /// ROM: bytes erased up front. Stub: exact bytes expected.
+    size: u32,
+    blocks: u32,
+    block_size: u32,
+    next_seq: u32,
+    written: u32,
+    /// Stub: flash erased up to this address.
+    erased_to: u32,
+    inflate: Option<Box<InflateState>>,
+}
+
+struct ReadOp {
+    next: u32,
+    end: u32,
+    packet: u32,
+    window: u32,
+    sent: u32,
+    acked: u32,
+    md5: md5::Md5,
+    total: u32,
+}
+
+use ::md5::Digest as _;
+
+/// The simulated chip plus its link.
+pub struct Esp32 {
+    pub config: Config,
+    pub flash: Flash,
+    mode: Mode,
+    baud: u32,
+    /// The ROM's own record of its baud: 115200, or the last CHANGE_BAUDRATE value as sent
+    /// (esptool's crystal-corrected number). The stub reprograms its UART for this value.
+    rom_baud_value: u32,
+    host_baud: Option<u32>,
+    decoder: slip::Decoder,
+    out: VecDeque<(Duration, Vec<u8>)>,
+    h2d_free: Duration,
+    d2h_free: Duration,
+    cpu_free: Duration,
+    chip_free: Duration,
+    prev_start: Duration,
+    frame_first_byte: Option<Duration>,
+    h2d_count: u64,
+    d2h_count: u64,
+    disconnected: bool,
+    spi_attached: bool,
+    flash_size_param: Option<u32>,
+    write: Option<WriteOp>,
+    read: Option<ReadOp>,
+    mem_loaded: bool,
+    spi_regs: [u32; 64],
+    signals: (bool, bool),
+    /// What the last boot from flash decided (label, offset), for tests and the console.
+    pub last_boot: Option<(String, u32)>,
+    /// Every frame handled: (op name, ok) — a cheap trace for tests.
+    pub trace: Vec<(&'static str, bool)>,
+}
+
+/// Where esptool's ESP32 target reads things (esptool targets/esp32.py).
+mod reg {
+    pub const CHIP_DETECT_MAGIC: u32 = 0x4000_1000;
+    pub const EFUSE_BASE: u32 = 0x3FF5_A000;
+    pub const APB_CTL_DATE: u32 = 0x3FF6_607C;
+    pub const UART_CLKDIV: u32 = 0x3FF4_0014;
+    pub const RTCCALICFG1: u32 = 0x3FF5_F06C;
+    pub const GPIO_STRAP: u32 = 0x3FF4_4038;
+    pub const SPI_BASE: u32 = 0x3FF4_2000;
+    pub const SPI_CMD_USR: u32 = 1 << 18;
+}
+
+impl Esp32 {
+    /// A chip in download mode, as if just reset with IO0 held low.
+    pub fn new(flash: Vec<u8>, config: Config) -> Self {
+        let mut flash = Flash::new(flash, config.timing.flash);
+        if let Some(n) = config.faults.power_cut_after_flash_ops {
+            flash.cut_power_after(n);
+        }
+        let mut d = Esp32 {
+            config,
+            flash,
+            mode: Mode::Off,
+            baud: ROM_BAUD,
+            rom_baud_value: ROM_BAUD,
+            host_baud: None,
+            decoder: slip::Decoder::new(0x4000 + 64),
+            out: VecDeque::new(),
+            h2d_free: Duration::ZERO,
+            d2h_free: Duration::ZERO,
+            cpu_free: Duration::ZERO,
+            chip_free: Duration::ZERO,
+            prev_start: Duration::ZERO,
+            frame_first_byte: None,
+            h2d_count: 0,
+            d2h_count: 0,
+            disconnected: false,
+            spi_attached: false,
+            flash_size_param: None,
+            write: None,
+            read: None,
+            mem_loaded: false,
+            spi_regs: [0; 64],
+            signals: (false, false),
+            last_boot: None,
+            trace: vec![],
+        };
+        d.reset(Duration::ZERO, true);
+        d
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn baud(&self) -> u32 {
+        self.baud
+    }
+
+    pub fn disconnected(&self) -> bool {
+        self.disconnected
+    }
+
+    /// The host's port baud, when the link knows it (in-process); None over TCP.
+    pub fn set_host_baud(&mut self, baud: Option<u32>) {
+        self.host_baud = baud;
+    }
+
+    fn byte_time(&self) -> Duration {
+        if self.config.timing.uart {
+            Duration::from_secs_f64(10.0 / self.baud as f64)
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Host and chip disagree on the baud by more than a UART tolerates.
+    fn baud_mismatch(&self) -> bool {
+        self.host_baud
+            .is_some_and(|h| (h as f64 - self.baud as f64).abs() / self.baud as f64 > 0.03)
+    }
+
+    /// Reset the chip (EN released) at time `t`, into the ROM loader or booting from flash.
+    pub fn reset(&mut self, t: Duration, download: bool) {
+        if !self.flash.powered() {
+            self.flash.power_on();
+        }
+        self.baud = ROM_BAUD;
+        self.rom_baud_value = ROM_BAUD;
+        self.decoder.reset();
+        self.out.clear();
+        self.write = None;
+        self.read = None;
+        self.mem_loaded = false;
+        self.spi_attached = false;
+        self.flash_size_param = None;
+        self.frame_first_byte = None;
+        self.cpu_free = t;
+        self.chip_free = t;
+        self.prev_start = t;
+        self.h2d_free = t;
+        self.d2h_free = t;
+        let banner = "ets Jun  8 2016 00:22:57\r\n\r\n";
+        if download {
+            self.mode = Mode::Rom;
+            let text = format!(
+                "{banner}rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download\r\n"
+            );
+            self.emit_raw(t, text.into_bytes());
+        } else {
+            self.mode = Mode::App;
+            let mut text =
+                format!("{banner}rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n");
+            text.push_str(&self.boot_from_flash());
+            self.emit_raw(t, text.into_bytes());
+        }
+    }
+
+    /// The second-stage bootloader's decision, applied to the flash (it writes otadata itself
+    /// in some cases), and what it prints. The simulator does not run the app.
+    fn boot_from_flash(&mut self) -> String {
+        self.last_boot = None;
+        let flash = self.flash.contents();
+        if Image::parse(&flash[0x1000..]).is_err() {
+            return "flash read err, 1000\r\nets_main.c 371\r\n".into();
+        }
+        let Ok(table) = PartitionTable::from_flash(flash, DEFAULT_TABLE_OFFSET) else {
+            return "E (50) flash_parts: partition table invalid\r\nE (55) boot: Failed to verify partition table\r\n".into();
+        };
+        let otadata = table.otadata().and_then(|p| {
+            let s = p.offset as usize;
+            flash
+                .get(s..s + 0x2000)
+                .and_then(|b| Otadata::parse(b).ok())
+        });
+        let bootable = |p: &crate::formats::partition::Partition| {
+            let s = p.offset as usize;
+            let e = (s + p.size as usize).min(flash.len());
+            s < e
+                && Image::parse(&flash[s..e]).is_ok_and(|i| {
+                    i.checksum_ok() && i.sha256_ok() != Some(false) && i.chip_id == 0
+                })
+        };
+        let boot = predict_boot(
+            &table,
+            otadata.as_ref().unwrap_or(&Otadata::blank()),
+            false,
+            &bootable,
+        );
+        let mut log =
+            String::from("I (29) boot: ESP-IDF 2nd stage bootloader (otaflash simulator)\r\n");
+        let writes = boot.writes.clone();
+        let booted = boot
+            .booted_partition(&table)
+            .map(|p| (p.name(), p.offset, p.size));
+        if let Some(part) = table.otadata() {
+            for (sector, entry) in writes {
+                let at = part.offset + sector as u32 * SECTOR;
+                if self.flash.erase(at, SECTOR).is_ok() {
+                    let _ = self.flash.program(at, &entry.to_bytes());
+                }
+            }
+        }
+        match booted {
+            Some((label, offset, size)) => {
+                log.push_str(&format!(
+                    "I (120) boot: Loaded app from partition at offset 0x{offset:x}\r\n"
+                ));
+                let s = offset as usize;
+                let e = (s + size as usize).min(self.flash.contents().len());
+                let app = Image::parse(&self.flash.contents()[s..e])
+                    .ok()
+                    .and_then(|i| i.app);
+                let what = app.map_or("an app".to_string(), |a| {
+                    format!("\"{}\" {}", a.project_name, a.version)
+                });
+                log.push_str(&format!(
+                    "[otaflash sim] {label} holds {what}; the simulator does not execute it\r\n"
+                ));
+                self.last_boot = Some((label, offset));
+            }
+            None => {
+                log.push_str("E (120) boot: No bootable app partitions in the partition table\r\n")
+            }
+        }
+        log
+    }
+
+    /// DTR/RTS as the host sets them (true = asserted), through the classic two-transistor
+    /// auto-reset circuit: EN is low while RTS && !DTR, IO0 is low while DTR && !RTS. The chip
+    /// leaves reset when EN rises and samples IO0 then.
+    pub fn set_signals(&mut self, t: Duration, dtr: bool, rts: bool) {
+        let en_low = |(d, r): (bool, bool)| r && !d;
+        let before = self.signals;
+        self.signals = (dtr, rts);
+        if en_low(self.signals) && !en_low(before) {
+            self.mode = Mode::Off;
+            self.out.clear();
+        } else if en_low(before) && !en_low(self.signals) {
+            let io0_low = dtr && !rts;
+            self.reset(t, io0_low);
+        }
+    }
+
+    fn emit_raw(&mut self, at: Duration, bytes: Vec<u8>) {
+        let start = at.max(self.d2h_free);
+        let end = start + self.byte_time() * bytes.len() as u32;
+        self.d2h_free = end;
+        let mut bytes = bytes;
+        self.apply_d2h_faults(&mut bytes);
+        if self.baud_mismatch() {
+            garble(&mut bytes);
+        }
+        self.out
+            .push_back((end + self.config.timing.usb_d2h, bytes));
+    }
+
+    fn apply_d2h_faults(&mut self, bytes: &mut Vec<u8>) {
+        let first = self.d2h_count;
+        self.d2h_count += bytes.len() as u64;
+        let f = &self.config.faults;
+        if f.corrupt_d2h.is_empty() && f.drop_d2h.is_empty() {
+            return;
+        }
+        let mut kept = Vec::with_capacity(bytes.len());
+        for (i, &b) in bytes.iter().enumerate() {
+            let n = first + i as u64;
+            if f.drop_d2h.contains(&n) {
+                continue;
+            }
+            kept.push(if f.corrupt_d2h.contains(&n) {
+                b ^ 0x24
+            } else {
+                b
+            });
+        }
+        *bytes = kept;
+    }
+
+    fn emit_frame(&mut self, at: Duration, payload: &[u8]) {
+        self.emit_raw(at, slip::encode(payload));
+    }
+
+    fn status_len(&self) -> usize {
+        if self.mode == Mode::Stub {
+            2
+        } else {
+            4
+        }
+    }
+
+    /// A response: ok, or an error code (ROM: status 1 + code; stub: code + 0).
+    fn respond(&mut self, at: Duration, opcode: u8, value: u32, data: &[u8], err: Option<u8>) {
+        let status: Vec<u8> = match (err, self.mode == Mode::Stub) {
+            (None, stub) => vec![0; if stub { 2 } else { 4 }],
+            (Some(code), false) => vec![1, code, 0, 0],
+            (Some(code), true) => vec![code, 0],
+        };
+        debug_assert_eq!(status.len(), self.status_len());
+        self.trace
+            .push((crate::wire::command::op_name(opcode), err.is_none()));
+        self.emit_frame(at, &Response::encode(opcode, value, data, &status));
+    }
+
+    /// Bytes the host wrote at `t`.
+    pub fn receive(&mut self, t: Duration, bytes: &[u8]) {
+        if self.disconnected {
+            return;
+        }
+        let bt = self.byte_time();
+        let mut arrival = (t + self.config.timing.usb_h2d).max(self.h2d_free);
+        let mismatch = self.baud_mismatch();
+        let mut events = vec![];
+        for &b in bytes {
+            let n = self.h2d_count;
+            self.h2d_count += 1;
+            arrival += bt;
+            if self
+                .config
+                .faults
+                .disconnect_after_h2d
+                .is_some_and(|d| n >= d)
+            {
+                self.disconnected = true;
+                self.mode = Mode::Off;
+                break;
+            }
+            if self.config.faults.drop_h2d.contains(&n) {
+                continue;
+            }
+            let mut b = b;
+            if self.config.faults.corrupt_h2d.contains(&n) {
+                b ^= 0x24;
+            }
+            if mismatch {
+                b = b.rotate_left(3) ^ 0x5A;
+            }
+            if self.mode == Mode::Off || self.mode == Mode::App {
+                continue;
+            }
+            self.frame_first_byte.get_or_insert(arrival);
+            self.decoder.push(&[b], &mut events);
+            for e in events.drain(..) {
+                let first = self.frame_first_byte.take().unwrap_or(arrival);
+                if let slip::Event::Frame(f) = e {
+                    self.on_frame(first, arrival, f);
+                }
+            }
+        }
+        self.h2d_free = arrival;
+        let _ = self.decoder.take_noise();
+    }
+
+    /// Bytes readable by the host at time `now`.
+    pub fn take_output(&mut self, now: Duration) -> Vec<u8> {
+        let mut v = vec![];
+        while self.out.front().is_some_and(|(at, _)| *at <= now) {
+            v.extend(self.out.pop_front().unwrap().1);
+        }
+        v
+    }
+
+    /// When the next output becomes readable.
+    pub fn next_output_at(&self) -> Option<Duration> {
+        self.out.front().map(|(at, _)| *at)
+    }
+
+    fn on_frame(&mut self, first_byte: Duration, arrival: Duration, frame: Vec<u8>) {
+        if self.mode == Mode::Stub && self.read.is_some() && frame.len() == 4 {
+            self.on_read_ack(
+                arrival,
+                u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]),
+            );
+            return;
+        }
+        let start = arrival.max(self.cpu_free);
+        match self.mode {
+            Mode::Rom => {
+                // The ROM polls a 128-byte FIFO; what arrives while it is busy overflows.
+                if self.cpu_free > first_byte {
+                    let busy_bytes = (self.cpu_free - first_byte).as_secs_f64()
+                        / self.byte_time().as_secs_f64().max(1e-12);
+                    if busy_bytes > RX_FIFO as f64 && self.config.timing.uart {
+                        self.trace.push(("RX overflow", false));
+                        return;
+                    }
+                }
+            }
+            Mode::Stub => {
+                // Double-buffered: one frame may wait while another is processed.
+                if self.prev_start > arrival {
+                    self.trace.push(("RX overflow", false));
+                    return;
+                }
+            }
+            _ => return,
+        }
+        self.prev_start = start;
+        let t = start + self.config.timing.cpu_per_command;
+        let done = match Command::decode(&frame) {
+            Ok((cmd, chk)) => self.on_command(t, cmd, chk),
+            Err(DecodeError::NotARequest) => t,
+            Err(DecodeError::BadLength(o)) => {
+                let code = if self.mode == Mode::Stub {
+                    stub_err::BAD_DATA_LEN
+                } else {
+                    rom_err::INVALID_MESSAGE
+                };
+                self.respond(t, o, 0, &[], Some(code));
+                t
+            }
+            Err(DecodeError::Unknown(o)) => {
+                let code = if self.mode == Mode::Stub {
+                    stub_err::INVALID_COMMAND
+                } else {
+                    rom_err::INVALID_MESSAGE
+                };
+                self.respond(t, o, 0, &[], Some(code));
+                t
+            }
+        };
+        self.cpu_free = done;
+    }
+
+    fn flash_err(&self, e: FlashError) -> u8 {
+        match (e, self.mode == Mode::Stub) {
+            (FlashError::OutOfRange, false) => rom_err::INVALID_PARAM,
+            (FlashError::OutOfRange, true) => stub_err::BAD_DATA_LEN,
+            (_, false) => rom_err::FLASH_WRITE,
+            (_, true) => 0xC4,
+        }
+    }
+
+    /// Handles one command at time `t`; returns when the CPU is free again.
+    fn on_command(&mut self, t: Duration, cmd: Command, chk: u32) -> Duration {
+        let stub = self.mode == Mode::Stub;
+        let opc = cmd.op();
+        let bad_param = if stub {
+            stub_err::BAD_DATA_LEN
+        } else {
+            rom_err::INVALID_PARAM
+        };
+        match cmd {
+            Command::Sync => {
+                if stub {
+                    self.respond(t, opc, 0, &[], None);
+                } else {
+                    for _ in 0..8 {
+                        self.respond(t, opc, 0x2012_0707, &[], None);
+                    }
+                }
+                t
+            }
+            Command::ReadReg { addr } => {
+                let v = self.read_reg(addr);
+                self.respond(t, opc, v, &[], None);
+                t
+            }
+            Command::WriteReg(ws) => {
+                for w in ws {
+                    self.write_reg(w.addr, w.value, w.mask);
+                }
+                self.respond(t, opc, 0, &[], None);
+                t
+            }
+            Command::GetSecurityInfo => {
+                // The ESP32 ROM has no GET_SECURITY_INFO; the stub does not implement it either.
+                let code = if stub {
+                    stub_err::NOT_IMPLEMENTED
+                } else {
+                    rom_err::INVALID_MESSAGE
+                };
+                self.respond(t, opc, 0, &[], Some(code));
+                t
+            }
+            Command::SpiAttach { rom_form, .. } => {
+                if !stub && !rom_form {
+                    self.respond(t, opc, 0, &[], Some(rom_err::INVALID_MESSAGE));
+                } else {
+                    self.spi_attached = true;
+                    self.respond(t, opc, 0, &[], None);
+                }
+                t
+            }
+            Command::SpiSetParams { total_size, .. } => {
+                self.flash_size_param = Some(total_size);
+                self.respond(t, opc, 0, &[], None);
+                t
+            }
+            Command::ChangeBaud { new, old } => {
+                let ok = (300..=5_000_000).contains(&new) && (stub || old == 0);
+                self.respond(t, opc, 0, &[], (!ok).then_some(bad_param));
+                if ok {
+                    // The reply goes out at the old rate; then the UART switches.
+                    self.baud = if stub {
+                        new
+                    } else {
+                        self.rom_baud_value = new;
+                        (new as f64 * XTAL_HZ / self.config.rom_xtal_estimate_hz).round() as u32
+                    };
+                    self.decoder.reset();
+                }
+                t
+            }
+            Command::MemBegin { .. } => {
+                self.mem_loaded = false;
+                self.respond(t, opc, 0, &[], None);
+                t
+            }
+            Command::MemData { data, .. } => {
+                let ok = chk as u8 == crate::formats::esp_checksum(&data);
+                let code = if stub {
+                    stub_err::BAD_DATA_CHECKSUM
+                } else {
+                    rom_err::CHECKSUM
+                };
+                self.mem_loaded |= ok;
+                self.respond(t, opc, 0, &[], (!ok).then_some(code));
+                t
+            }
+            Command::MemEnd { entry } => {
+                self.respond(t, opc, 0, &[], None);
+                if entry.is_some() && self.mem_loaded && !stub {
+                    // Jump to the uploaded code: the stub starts and says hello. It boosts the
+                    // CPU clock and reprograms the UART for the ROM's recorded baud, exactly:
+                    // after a ROM baud change that value was crystal-corrected, so the link
+                    // ends up off by the ROM's crystal error (esptool changes baud after the
+                    // stub is running for this reason).
+                    self.mode = Mode::Stub;
+                    self.spi_attached = true;
+                    self.baud = self.rom_baud_value;
+                    let hello = t + Duration::from_millis(5);
+                    self.emit_frame(hello, b"OHAI");
+                    return hello;
+                }
+                t
+            }
+            Command::FlashBegin {
+                size,
+                blocks,
+                block_size,
+                offset,
+                encrypted,
+            }
+            | Command::FlashDeflBegin {
+                size,
+                blocks,
+                block_size,
+                offset,
+                encrypted,
+            } => {
+                let compressed = opc == op::FLASH_DEFL_BEGIN;
+                self.flash_begin(
+                    t, opc, compressed, size, blocks, block_size, offset, encrypted,
+                )
+            }
+            Command::FlashData { seq, data } => self.flash_data(t, opc, false, seq, data, chk),
+            Command::FlashDeflData { seq, data } => self.flash_data(t, opc, true, seq, data, chk),
+            Command::FlashEnd { run } | Command::FlashDeflEnd { run } => {
+                self.write = None;
+                self.respond(t, opc, 0, &[], None);
+                let done = t.max(self.chip_free);
+                if !stub || !run {
+                    // The ROM leaves download mode; run=0 reboots.
+                    let at = self.d2h_free;
+                    self.reset(at.max(done), false);
+                }
+                done
+            }
+            Command::SpiFlashMd5 { offset, size } => {
+                if !self.spi_attached {
+                    self.respond(t, opc, 0, &[], Some(rom_err::FLASH_READ));
+                    return t;
+                }
+                let t = t.max(self.chip_free);
+                match self.flash.read(offset, size) {
+                    Ok(bytes) => {
+                        let digest = md5(bytes);
+                        let done = t + self.config.timing.flash.read(size as usize);
+                        if stub {
+                            self.respond(done, opc, 0, &digest, None);
+                        } else {
+                            self.respond(done, opc, 0, hex(&digest).as_bytes(), None);
+                        }
+                        done
+                    }
+                    Err(e) => {
+                        let code = self.flash_err(e);
+                        self.respond(t, opc, 0, &[], Some(code));
+                        t
+                    }
+                }
+            }
+            Command::ReadFlashSlow { offset, len } => {
+                if stub || !self.spi_attached || len > 64 {
+                    let code = if stub {
+                        stub_err::INVALID_COMMAND
+                    } else if len > 64 {
+                        rom_err::FLASH_READ_LEN
+                    } else {
+                        rom_err::FLASH_READ
+                    };
+                    self.respond(t, opc, 0, &[], Some(code));
+                    return t;
+                }
+                match self.flash.read(offset, len) {
+                    Ok(b) => {
+                        let mut buf = b.to_vec();
+                        buf.resize(64, 0);
+                        self.respond(t, opc, 0, &buf, None);
+                    }
+                    Err(e) => {
+                        let code = self.flash_err(e);
+                        self.respond(t, opc, 0, &[], Some(code));
+                    }
+                }
+                t
+            }
+            Command::EraseFlash
+            | Command::EraseRegion { .. }
+            | Command::ReadFlash { .. }
+            | Command::RunUserCode
+                if !stub =>
+            {
+                self.respond(t, opc, 0, &[], Some(rom_err::INVALID_MESSAGE));
+                t
+            }
+            Command::EraseFlash => {
+                let size = self.flash.size();
+                self.erase_cmd(t, opc, 0, size)
+            }
+            Command::EraseRegion { offset, size } => self.erase_cmd(t, opc, offset, size),
+            Command::ReadFlash {
+                offset,
+                size,
+                packet_size,
+                max_in_flight,
+            } => {
+                if self.flash.read(offset, size).is_err() || packet_size == 0 || max_in_flight == 0
+                {
+                    self.respond(t, opc, 0, &[], Some(stub_err::BAD_DATA_LEN));
+                    return t;
+                }
+                self.respond(t, opc, 0, &[], None);
+                self.read = Some(ReadOp {
+                    next: offset,
+                    end: offset + size,
+                    packet: packet_size,
+                    window: max_in_flight,
+                    sent: 0,
+                    acked: 0,
+                    md5: md5::Md5::new(),
+                    total: size,
+                });
+                self.pump_read(t.max(self.chip_free))
+            }
+            Command::RunUserCode => {
+                self.respond(t, opc, 0, &[], None);
+                let at = self.d2h_free;
+                self.reset(at, false);
+                t
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn flash_begin(
+        &mut self,
+        t: Duration,
+        opc: u8,
+        compressed: bool,
+        size: u32,
+        blocks: u32,
+        block_size: u32,
+        offset: u32,
+        encrypted: Option<u32>,
+    ) -> Duration {
+        let stub = self.mode == Mode::Stub;
+        // The ESP32 ROM takes exactly 4 words; the stub 5.
+        if encrypted.is_some() != stub {
+            let code = if stub {
+                stub_err::BAD_DATA_LEN
+            } else {
+                rom_err::INVALID_MESSAGE
+            };
+            self.respond(t, opc, 0, &[], Some(code));
+            return t;
+        }
+        if !self.spi_attached {
+            self.respond(t, opc, 0, &[], Some(rom_err::FLASH_WRITE));
+            return t;
+        }
+        let bad = |s: &mut Self, code| {
+            s.respond(t, opc, 0, &[], Some(code));
+            t
+        };
+        if encrypted.unwrap_or(0) != 0 {
+            return bad(self, stub_err::NOT_IMPLEMENTED);
+        }
+        if block_size == 0 || block_size > 0x4000 || (stub && block_size < 0x400) {
+            return bad(
+                self,
+                if stub {
+                    stub_err::BAD_BLOCKSIZE
+                } else {
+                    rom_err::INVALID_PARAM
+                },
+            );
+        }
+        if (offset as u64 + size as u64) > self.flash.size() as u64 {
+            return bad(
+                self,
+                if stub {
+                    stub_err::BAD_DATA_LEN
+                } else {
+                    rom_err::INVALID_PARAM
+                },
+            );
+        }
+        let mut done = t;
+        if !stub && size > 0 {
+            // The ROM erases everything up front, sector-aligned.
+            let start = offset / SECTOR * SECTOR;
+            let end = (offset + size).div_ceil(SECTOR) * SECTOR;
+            match self.flash.erase(start, end - start) {
+                Ok(busy) => done = t + busy,
+                Err(e) => {
+                    let code = self.flash_err(e);
+                    return bad(self, code);
+                }
+            }
+        }
+        self.write = Some(WriteOp {
+            compressed,
+            offset,
+            size,
+            blocks,
+            block_size,
+            next_seq: 0,
+            written: 0,
+            erased_to: offset / SECTOR * SECTOR,
+            inflate: compressed.then(|| InflateState::new_boxed(DataFormat::Zlib)),
+        });
+        self.respond(done, opc, 0, &[], None);
+        done
+    }
+
+    fn flash_data(
+        &mut self,
+        t: Duration,
+        opc: u8,
+        compressed: bool,
+        seq: u32,
+        data: Vec<u8>,
+        chk: u32,
+    ) -> Duration {
+        let stub = self.mode == Mode::Stub;
+        let fail = |s: &mut Self, rom_code: u8, stub_code: u8| {
+            s.respond(
+                t,
+                opc,
+                0,
+                &[],
+                Some(if stub { stub_code } else { rom_code }),
+            );
+            t
+        };
+        if chk as u8 != crate::formats::esp_checksum(&data) {
+            return fail(self, rom_err::CHECKSUM, stub_err::BAD_DATA_CHECKSUM);
+        }
+        let Some(w) = self.write.as_mut() else {
+            return fail(self, rom_err::INVALID_MESSAGE, stub_err::NOT_IN_FLASH_MODE);
+        };
+        if w.compressed != compressed || seq != w.next_seq || seq >= w.blocks {
+            return fail(self, rom_err::INVALID_PARAM, stub_err::BAD_DATA_LEN);
+        }
+        if data.len() as u32 > w.block_size
+            || (!compressed && !stub && data.len() as u32 != w.block_size)
+        {
+            return fail(self, rom_err::INVALID_PARAM, stub_err::BAD_DATA_LEN);
+        }
+        // Turn the block into the bytes to program.
+        let plain = if compressed {
+            let st = w.inflate.as_mut().unwrap();
+            let mut out = vec![0u8; 0x20000];
+            let mut produced = vec![];
+            let mut input = &data[..];
+            loop {
+                let r = miniz_oxide::inflate::stream::inflate(st, input, &mut out, MZFlush::None);
+                produced.extend_from_slice(&out[..r.bytes_written]);
+                input = &input[r.bytes_consumed..];
+                match r.status {
+                    Ok(MZStatus::StreamEnd) => break,
+                    Ok(_) if input.is_empty() && r.bytes_written < out.len() => break,
+                    Ok(_) => continue,
+                    Err(_) => {
+                        self.write = None;
+                        return fail(self, rom_err::DEFLATE, stub_err::INFLATE);
+                    }
+                }
+            }
+            produced
+        } else {
+            data
+        };
+        let w = self.write.as_mut().unwrap();
+        let mut plain = plain;
+        if stub && !compressed {
+            // The stub writes exactly `size` bytes.
+            let left = w.size.saturating_sub(w.written) as usize;
+            plain.truncate(left);
+        }
+        // The ROM writes whole blocks (esptool pads the last one with 0xFF); the stub exactly
+        // the announced size.
+        let limit = if stub || compressed {
+            w.size
+        } else {
+            w.blocks * w.block_size
+        };
+        if w.written as u64 + plain.len() as u64 > limit as u64 {
+            self.write = None;
+            return fail(self, rom_err::INVALID_PARAM, stub_err::TOO_MUCH_DATA);
+        }
+        w.next_seq += 1;
+        let at = w.offset + w.written;
+        w.written += plain.len() as u32;
+        let (write_end, total_end, mut erased_to) = (
+            (w.offset + w.written).div_ceil(SECTOR) * SECTOR,
+            (w.offset + w.size).div_ceil(SECTOR) * SECTOR,
+            w.erased_to,
+        );
+        let mut now = t + self.config.timing.cpu_per_kib * (plain.len() as u32 / 1024);
+        if stub {
+            // Erase what this block needs (waiting for the chip), program it, then start
+            // erasing the next block ahead without waiting: that erase overlaps with receiving.
+            while erased_to < write_end {
+                let unit = if erased_to % BLOCK == 0 && total_end - erased_to >= BLOCK {
+                    BLOCK
+                } else {
+                    SECTOR
+                };
+                match self.flash.erase(erased_to, unit) {
+                    Ok(busy) => self.chip_free = self.chip_free.max(now) + busy,
+                    Err(e) => {
+                        let code = self.flash_err(e);
+                        return fail(self, rom_err::FLASH_WRITE, code);
+                    }
+                }
+                erased_to += unit;
+            }
+            now = now.max(self.chip_free);
+            match self.flash.program(at, &plain) {
+                Ok(busy) => {
+                    now += busy;
+                    self.chip_free = now;
+                }
+                Err(e) => {
+                    let code = self.flash_err(e);
+                    return fail(self, rom_err::FLASH_WRITE, code);
+                }
+            }
+            if erased_to < total_end {
+                let unit = if erased_to % BLOCK == 0 && total_end - erased_to >= BLOCK {
+                    BLOCK
+                } else {
+                    SECTOR
+                };
+                if let Ok(busy) = self.flash.erase(erased_to, unit) {
+                    self.chip_free = now + busy;
+                    erased_to += unit;
+                }
+            }
+            self.write.as_mut().unwrap().erased_to = erased_to;
+        } else {
+            match self.flash.program(at, &plain) {
+                Ok(busy) => now += busy,
+                Err(e) => {
+                    let code = self.flash_err(e);
+                    return fail(self, code, stub_err::INVALID_COMMAND);
+                }
+            }
+        }
+        self.respond(now, opc, 0, &[], None);
+        now
+    }
+
+    fn erase_cmd(&mut self, t: Duration, opc: u8, offset: u32, size: u32) -> Duration {
+        let t = t.max(self.chip_free);
+        match self.flash.erase(offset, size) {
+            Ok(busy) => {
+                let done = t + busy;
+                self.chip_free = done;
+                self.respond(done, opc, 0, &[], None);
+                done
+            }
+            Err(FlashError::Unaligned) => {
+                self.respond(t, opc, 0, &[], Some(stub_err::BAD_DATA_LEN));
+                t
+            }
+            Err(e) => {
+                let code = self.flash_err(e);
+                self.respond(t, opc, 0, &[], Some(code));
+                t
+            }
+        }
+    }
+
+    /// READ_FLASH: send packets while the window allows, then the MD5 once all are acked.
+    fn pump_read(&mut self, mut t: Duration) -> Duration {
+        let timing = self.config.timing.flash;
+        loop {
+            let Some(r) = self.read.as_mut() else {
+                return t;
+            };
+            if r.next < r.end && r.sent - r.acked < r.window * r.packet {
+                let len = r.packet.min(r.end - r.next);
+                let off = r.next;
+                r.next += len;
+                r.sent += len;
+                let bytes = self
+                    .flash
+                    .read(off, len)
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
+                self.read.as_mut().unwrap().md5.update(&bytes);
+                t += timing.read(bytes.len());
+                self.emit_frame(t, &bytes);
+                continue;
+            }
+            if r.acked >= r.total {
+                let digest: [u8; 16] = std::mem::replace(&mut r.md5, md5::Md5::new())
+                    .finalize()
+                    .into();
+                self.read = None;
+                self.emit_frame(t, &digest);
+            }
+            return t;
+        }
+    }
+
+    fn on_read_ack(&mut self, at: Duration, total: u32) {
+        if let Some(r) = self.read.as_mut() {
+            r.acked = total.min(r.sent);
+            let t = at.max(self.cpu_free);
+            self.cpu_free = self.pump_read(t);
+        }
+    }
+
+    fn efuse_word(&self, n: u32) -> u32 {
+        let m = self.config.mac;
+        match n {
+            // MAC: word 2 = CRC(8) | 0(8) | mac0 | mac1 ; word 1 = mac2..mac5 (esptool read_mac).
+            1 => u32::from_be_bytes([m[2], m[3], m[4], m[5]]),
+            2 => u32::from_be_bytes([0x00, 0x5A, m[0], m[1]]),
+            // CHIP_VER_REV1 (bit 15) and package D0WD (1 << 9): with word 5 bit 20 and the APB
+            // date bit, an ESP32-D0WD-V3 revision v3.1.
+            3 => (1 << 15) | (1 << 9),
+            4 => 0x80, // CK8M frequency calibration
+            5 => (1 << 20) | (1 << 24),
+            _ => 0,
+        }
+    }
+
+    fn read_reg(&self, addr: u32) -> u32 {
+        match addr {
+            reg::CHIP_DETECT_MAGIC => ESP32_MAGIC,
+            a if (reg::EFUSE_BASE..reg::EFUSE_BASE + 0x100).contains(&a) => {
+                self.efuse_word((a - reg::EFUSE_BASE) / 4)
+            }
+            reg::APB_CTL_DATE => 1 << 31,
+            reg::UART_CLKDIV => (XTAL_HZ / self.baud as f64).round() as u32,
+            // RTC calibration such that the ROM's crystal estimate is rom_xtal_estimate_hz:
+            // est = cali * 15625 * ck8m / 40, ck8m = 0x80.
+            reg::RTCCALICFG1 => {
+                let cali =
+                    (self.config.rom_xtal_estimate_hz * 40.0 / (15625.0 * 128.0)).round() as u32;
+                cali << 7
+            }
+            reg::GPIO_STRAP => 0x13,
+            a if (reg::SPI_BASE..reg::SPI_BASE + 0x100).contains(&a) => {
+                self.spi_regs[((a - reg::SPI_BASE) / 4) as usize]
+            }
+            _ => 0,
+        }
+    }
+
+    fn write_reg(&mut self, addr: u32, value: u32, mask: u32) {
+        if !(reg::SPI_BASE..reg::SPI_BASE + 0x100).contains(&addr) {
+            return;
+        }
+        let i = ((addr - reg::SPI_BASE) / 4) as usize;
+        self.spi_regs[i] = (self.spi_regs[i] & !mask) | (value & mask);
+        if i == 0 && self.spi_regs[0] & reg::SPI_CMD_USR != 0 {
+            // Run the user command in USER2's low bits; the answer lands in W0.
+            let command = self.spi_regs[0x24 / 4] & 0xFFFF;
+            self.spi_regs[0x80 / 4] = match command {
+                0x9F => self.config.flash_id, // RDID
+                _ => 0,                       // status 0, no SFDP, resets
+            };
+            self.spi_regs[0] = 0;
+        }
+    }
+}
+
+/// What a UART at the wrong baud reads.
+fn garble(bytes: &mut [u8]) {
+    for b in bytes {
+        *b = b.rotate_left(3) ^ 0x5A;
+    }
+}
