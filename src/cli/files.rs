@@ -73,11 +73,29 @@ pub fn partitions(a: PartitionsArgs) -> CliResult {
 }
 
 pub fn otadata(a: OtadataArgs) -> CliResult {
-    let bytes = read_input(&a.file)?;
+    if let Some(port) = &a.port {
+        use super::device::OtadataOp;
+        let op = if let Some(label) = &a.set_boot {
+            OtadataOp::SetBoot(label.clone(), a.state)
+        } else if a.erase {
+            OtadataOp::Erase
+        } else if a.mark_valid || a.mark_invalid {
+            OtadataOp::Mark(a.mark_valid)
+        } else {
+            OtadataOp::Show
+        };
+        return super::device::otadata_on_device(port, &a.link, op, a.json);
+    }
+    let changes = a.set_boot.is_some() || a.erase || a.mark_valid || a.mark_invalid;
+    if changes && a.output.is_none() {
+        return Err(Failure("give -o FILE for the new otadata image".into()));
+    }
+    let file = a.file.as_deref().expect("clap: FILE without --port");
+    let bytes = read_input(file)?;
     let is_dump = bytes.len() > otadata::OTADATA_LEN;
     let (table, flash_size) = match (&a.table, is_dump) {
-        (Some(path), _) => load_table(&read_input(path)?, a.offset)?,
-        (None, true) => load_table(&bytes, a.offset)?,
+        (Some(path), _) => load_table(&read_input(path)?, a.link.table_offset)?,
+        (None, true) => load_table(&bytes, a.link.table_offset)?,
         (None, false) => {
             return Err(Failure(
                 "give the partition table with --table (a binary table or a flash dump); otadata alone cannot say which partition boots".into(),
@@ -91,7 +109,7 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
             let what = sniff::describe(&bytes).unwrap_or("not otadata");
             return Err(Failure(format!(
                 "{} is {what}, not an 8 KiB otadata image",
-                a.file.display()
+                file.display()
             )));
         }
         Otadata::parse(&bytes)?
@@ -100,7 +118,7 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
     // does not verify. Otherwise every slot counts as bootable.
     let slots = is_dump.then(|| workbench::dump_slots(&bytes, &table));
     let layout = Layout {
-        table_offset: a.offset,
+        table_offset: a.link.table_offset,
         flash_size,
     };
     let warnings = table.warnings(&layout);

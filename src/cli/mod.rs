@@ -2,8 +2,10 @@
 //! Human-readable output by default, `--json` for scripts. Bad input exits non-zero with a
 //! clear message and writes nothing.
 
+mod device;
 mod files;
 mod report;
+mod tcp;
 
 use crate::formats::numbers::parse_u32_arg;
 use clap::{Args, Parser, Subcommand};
@@ -26,6 +28,14 @@ enum Command {
     Otadata(OtadataArgs),
     /// Decode an app or bootloader image.
     Image(ImageArgs),
+    /// Chip, flash, partition table, otadata and boot prediction of a device.
+    Info(device::InfoArgs),
+    /// Write an image to a slot (verified by MD5), or bytes at an offset.
+    Flash(device::FlashArgs),
+    /// Read a partition or a region of flash into a file.
+    Read(device::ReadArgs),
+    /// Serve a simulated ESP32 over TCP and/or WebSocket.
+    Sim(device::SimArgs),
 }
 
 #[derive(Args, Debug)]
@@ -56,36 +66,39 @@ pub struct PartitionsArgs {
 
 #[derive(Args, Debug)]
 pub struct OtadataArgs {
-    /// An 8 KiB otadata image, or a full flash dump.
-    file: PathBuf,
-    /// The partition table: a binary table or a flash dump (default: FILE, when it is a dump).
+    /// An 8 KiB otadata image, or a full flash dump (not with --port).
+    #[arg(required_unless_present = "port", conflicts_with = "port")]
+    file: Option<PathBuf>,
+    /// Work on a device instead: tcp://HOST:PORT.
     #[arg(long)]
+    port: Option<String>,
+    #[command(flatten)]
+    link: device::Link,
+    /// The partition table: a binary table or a flash dump (default: FILE, when it is a dump).
+    #[arg(long, conflicts_with = "port")]
     table: Option<PathBuf>,
-    /// Where the table sits in a flash dump.
-    #[arg(long, default_value = "0x8000", value_parser = parse_u32_arg)]
-    offset: u32,
     /// Predict as a bootloader built with rollback enabled (PENDING_VERIFY becomes ABORTED).
     #[arg(long)]
     rollback: bool,
     #[arg(long)]
     json: bool,
     /// Make LABEL boot next: both sectors get the same new entry. `factory` means erase.
-    #[arg(long, value_name = "LABEL", group = "op", requires = "output")]
+    #[arg(long, value_name = "LABEL", group = "op")]
     set_boot: Option<String>,
     /// State of the new entry: undefined (default), new, pending_verify, valid, invalid, aborted.
     #[arg(long, requires = "set_boot", value_parser = parse_state, default_value = "undefined")]
     state: crate::formats::otadata::OtaState,
     /// Erase otadata (all 0xFF): boots factory, or ota_0 without a factory app.
-    #[arg(long, group = "op", requires = "output")]
+    #[arg(long, group = "op")]
     erase: bool,
     /// Mark the running entry valid (esp_ota_mark_app_valid_cancel_rollback).
-    #[arg(long, group = "op", requires = "output")]
+    #[arg(long, group = "op")]
     mark_valid: bool,
     /// Mark the running entry invalid; the other sector's app boots (rollback).
-    #[arg(long, group = "op", requires = "output")]
+    #[arg(long, group = "op")]
     mark_invalid: bool,
-    /// Where to write the new 8 KiB otadata image.
-    #[arg(short, long)]
+    /// Where to write the new 8 KiB otadata image (file mode).
+    #[arg(short, long, conflicts_with = "port")]
     output: Option<PathBuf>,
 }
 
@@ -102,7 +115,7 @@ pub struct ImageArgs {
     slot_size: Option<u32>,
 }
 
-fn parse_state(s: &str) -> Result<crate::formats::otadata::OtaState, String> {
+pub(crate) fn parse_state(s: &str) -> Result<crate::formats::otadata::OtaState, String> {
     crate::formats::otadata::OtaState::parse(s).ok_or_else(|| {
         format!(
             "unknown state '{s}': use undefined, new, pending_verify, valid, invalid or aborted"
@@ -128,6 +141,10 @@ pub fn main() -> ExitCode {
         Command::Partitions(a) => files::partitions(a),
         Command::Otadata(a) => files::otadata(a),
         Command::Image(a) => files::image(a),
+        Command::Info(a) => device::info(a),
+        Command::Flash(a) => device::flash(a),
+        Command::Read(a) => device::read(a),
+        Command::Sim(a) => device::sim(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

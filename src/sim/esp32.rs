@@ -236,6 +236,12 @@ impl Esp32 {
         self.disconnected
     }
 
+    /// A new connection after a dropped one (the disconnect fault fires once).
+    pub fn clear_disconnect(&mut self) {
+        self.disconnected = false;
+        self.config.faults.disconnect_after_h2d = None;
+    }
+
     /// The host's port baud, when the link knows it (in-process); None over TCP.
     pub fn set_host_baud(&mut self, baud: Option<u32>) {
         self.host_baud = baud;

@@ -3,6 +3,8 @@
 
 pub mod esp32;
 pub mod flash;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod server;
 
 pub use esp32::{Config, Esp32, Faults, Mode, Timing};
 

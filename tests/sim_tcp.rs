@@ -1,0 +1,372 @@
+//! `otaflash sim` over TCP: esptool 5.6 (from PyPI) cannot tell it from an ESP32 in download
+//! mode, and the `otaflash` CLI drives it over the same socket. The flash file is checked byte
+//! for byte after every step.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running `otaflash sim`, killed when dropped.
+struct Sim {
+    child: Child,
+    port: u16,
+    flash: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sim {
+    fn start(timing: &str, initial: Option<&[u8]>) -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        let flash = dir.path().join("flash.bin");
+        if let Some(b) = initial {
+            std::fs::write(&flash, b).unwrap();
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
+            .args([
+                "sim",
+                "--flash",
+                flash.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--timing",
+                timing,
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut port = 0;
+        for _ in 0..5 {
+            let line = lines.next().unwrap().unwrap();
+            if let Some(addr) = line.strip_prefix("tcp ") {
+                port = addr.rsplit(':').next().unwrap().parse().unwrap();
+                break;
+            }
+        }
+        assert!(port != 0, "sim did not report its port");
+        Sim {
+            child,
+            port,
+            flash,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("socket://127.0.0.1:{}", self.port)
+    }
+
+    fn flash(&self) -> Vec<u8> {
+        std::fs::read(&self.flash).unwrap()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs esptool 5.6; returns its output, failing the test when it fails.
+fn esptool(sim: &Sim, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .args(["-m", "esptool", "--port", &sim.url()])
+        .args(args)
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "esptool {args:?} failed (scripts/setup.sh installs esptool 5.6.0):\n{text}"
+    );
+    text
+}
+
+fn otaflash(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_otaflash"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn write_tmp(dir: &Path, name: &str, b: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, b).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn esptool_accepts_the_simulator() {
+    let sim = Sim::start("none", None);
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = esptool(&sim, &["chip-id"]);
+    assert!(out.contains("Detecting chip type... ESP32"), "{out}");
+    assert!(
+        out.contains("Chip type:          ESP32-D0WD-V3 (revision v3.1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("MAC:                24:0a:c4:0e:51:4d"),
+        "{out}"
+    );
+    assert!(out.contains("Stub flasher running."), "{out}");
+    assert!(
+        !out.contains("Connecting...."),
+        "connects on the first SYNC: {out}"
+    );
+
+    let out = esptool(&sim, &["flash-id"]);
+    assert!(
+        out.contains("Manufacturer: ef") && out.contains("Device: 4016"),
+        "{out}"
+    );
+    assert!(out.contains("Detected flash size: 4MB"), "{out}");
+
+    // write-flash with the stub (compressed by default), at 921600.
+    let app = firmware_like(300_000);
+    let app_path = write_tmp(dir.path(), "app.bin", &app);
+    let out = esptool(
+        &sim,
+        &["--baud", "921600", "write-flash", "0x10000", &app_path],
+    );
+    assert!(
+        out.contains("Changing baud rate to 921600") && out.contains("Hash of data verified."),
+        "{out}"
+    );
+    assert_eq!(sim.flash()[0x10000..0x10000 + app.len()], app[..]);
+
+    // write-flash through the ROM only, compressed.
+    let other = firmware_like(70_000)
+        .iter()
+        .map(|b| b.rotate_left(1))
+        .collect::<Vec<u8>>();
+    let other_path = write_tmp(dir.path(), "other.bin", &other);
+    let out = esptool(
+        &sim,
+        &[
+            "--no-stub",
+            "write-flash",
+            "--compress",
+            "0x200000",
+            &other_path,
+        ],
+    );
+    assert!(
+        out.contains("Compressed 70000 bytes") && out.contains("Hash of data verified."),
+        "{out}"
+    );
+    assert_eq!(sim.flash()[0x200000..0x200000 + other.len()], other[..]);
+
+    let out = esptool(
+        &sim,
+        &[
+            "verify-flash",
+            "0x10000",
+            &app_path,
+            "0x200000",
+            &other_path,
+        ],
+    );
+    assert!(
+        out.matches("Verification successful (digest matched)")
+            .count()
+            == 2,
+        "{out}"
+    );
+
+    let back = dir.path().join("back.bin");
+    esptool(
+        &sim,
+        &[
+            "--baud",
+            "921600",
+            "read-flash",
+            "0x10000",
+            "300000",
+            back.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read(&back).unwrap(), app);
+
+    let out = esptool(&sim, &["erase-region", "0x10000", "0x2000"]);
+    assert!(out.contains("erased successfully"), "{out}");
+    let f = sim.flash();
+    assert!(f[0x10000..0x12000].iter().all(|&b| b == 0xFF));
+    assert_eq!(f[0x12000..0x10000 + app.len()], app[0x2000..]);
+}
+
+#[test]
+fn esptool_with_real_timing() {
+    // The link enforces the baud: 4 KiB read at 115200 takes ≥ 0.36 s of wire time.
+    let sim = Sim::start("real", Some(&arduino_flash()));
+    let dir = tempfile::tempdir().unwrap();
+    let back = dir.path().join("od.bin");
+    let t = std::time::Instant::now();
+    let out = esptool(
+        &sim,
+        &["read-flash", "0xe000", "0x2000", back.to_str().unwrap()],
+    );
+    assert!(t.elapsed().as_secs_f64() > 0.7, "{out}");
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        read("firmware/arduino_boot_app0.bin")
+    );
+}
+
+#[test]
+fn otaflash_cli_over_tcp() {
+    let sim = Sim::start("none", Some(&arduino_flash()));
+    let url = format!("tcp://127.0.0.1:{}", sim.port);
+    let dir = tempfile::tempdir().unwrap();
+
+    let (ok, out) = otaflash(&["info", "--port", &url, "--json"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["chip"], "esp32");
+    assert_eq!(v["description"], "ESP32-D0WD-V3 (revision v3.1)");
+    assert_eq!(v["mac"], "24:0a:c4:0e:51:4d");
+    assert_eq!(v["flash_size"], 4 << 20);
+    assert_eq!(v["stub"], true);
+    assert_eq!(v["partitions"]["entries"][2]["label"], "app0");
+    assert_eq!(v["otadata"]["boot"]["label"], "app0");
+
+    // Flash the second slot, verified, then boot it.
+    let hello = data("firmware/idf-v5.2.2_hello_world.bin");
+    let (ok, out) = otaflash(&[
+        "flash",
+        "--port",
+        &url,
+        "--slot",
+        "app1",
+        "--set-boot",
+        hello.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Hash of data verified.") && out.contains("boots app1 next"),
+        "{out}"
+    );
+    assert!(out.contains("kbit/s"), "{out}");
+    let f = sim.flash();
+    let img = read("firmware/idf-v5.2.2_hello_world.bin");
+    assert_eq!(f[0x150000..0x150000 + img.len()], img[..]);
+    assert_eq!(f[0xE000..0xE020], f[0xF000..0xF020], "matched sectors");
+
+    // Flashing the same again skips everything.
+    let (ok, out) = otaflash(&[
+        "flash",
+        "--port",
+        &url,
+        "--slot",
+        "app0",
+        "--force",
+        hello.to_str().unwrap(),
+    ]);
+    assert!(ok && out.contains("already there"), "{out}");
+
+    // Refusals write nothing: wrong chip, running slot.
+    let s3 = data("app_images/esptool_test_images/helloworld-esp32s3.bin");
+    let (ok, out) = otaflash(&[
+        "flash",
+        "--port",
+        &url,
+        "--slot",
+        "app0",
+        s3.to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("built for ESP32-S3"), "{out}");
+    let (ok, out) = otaflash(&[
+        "flash",
+        "--port",
+        &url,
+        "--slot",
+        "app1",
+        hello.to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("boots now"), "{out}");
+
+    // Read a partition back; switch otadata from the command line.
+    let back = dir.path().join("otadata.bin");
+    let (ok, out) = otaflash(&[
+        "read",
+        "--port",
+        &url,
+        "--partition",
+        "otadata",
+        "-o",
+        back.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read(&back).unwrap(), sim.flash()[0xE000..0x10000]);
+    let (ok, out) = otaflash(&["otadata", "--port", &url, "--set-boot", "app0", "--json"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["boot"]["label"], "app0");
+    assert_eq!(v["sectors"][0]["seq"], 3);
+    let (ok, out) = otaflash(&["otadata", "--port", &url, "--erase"]);
+    assert!(ok && out.contains("boots: app0"), "{out}");
+    assert!(sim.flash()[0xE000..0x10000].iter().all(|&b| b == 0xFF));
+
+    // Raw bytes at an offset, ROM only, at 115200.
+    let raw = write_tmp(dir.path(), "raw.bin", &[1, 2, 3, 4, 5]);
+    let (ok, out) = otaflash(&[
+        "flash",
+        "--port",
+        &url,
+        "--no-stub",
+        "--baud",
+        "115200",
+        "--offset",
+        "0x300000",
+        &raw,
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(sim.flash()[0x300000..0x300005], [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn no_device_gives_a_clear_error() {
+    // A listener that accepts and never answers.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let c = l.accept();
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        drop(c);
+    });
+    let (ok, out) = otaflash(&[
+        "info",
+        "--port",
+        &format!("tcp://127.0.0.1:{port}"),
+        "--before",
+        "no-reset",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("did not answer") && out.contains("BOOT"),
+        "{out}"
+    );
+    let (ok, out) = otaflash(&["info", "--port", "tcp://127.0.0.1:1"]);
+    assert!(!ok && out.contains("127.0.0.1:1"), "{out}");
+    let (ok, out) = otaflash(&["info", "--port", "/dev/ttyUSB0"]);
+    assert!(!ok && out.contains("tcp://"), "{out}");
+    t.join().unwrap();
+}
