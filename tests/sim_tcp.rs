@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 struct Sim {
     child: Child,
     port: u16,
+    ws_port: u16,
     flash: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -26,11 +27,11 @@ impl Sim {
             std::fs::write(&flash, b).unwrap();
         }
         let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
+            .args(["sim", "--flash", flash.to_str().unwrap()])
             .args([
-                "sim",
-                "--flash",
-                flash.to_str().unwrap(),
                 "--listen",
+                "127.0.0.1:0",
+                "--ws",
                 "127.0.0.1:0",
                 "--timing",
                 timing,
@@ -39,18 +40,22 @@ impl Sim {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut port = 0;
+        let (mut port, mut ws_port) = (0, 0);
         for _ in 0..5 {
             let line = lines.next().unwrap().unwrap();
+            let num = |a: &str| a.rsplit(':').next().unwrap().parse().unwrap();
             if let Some(addr) = line.strip_prefix("tcp ") {
-                port = addr.rsplit(':').next().unwrap().parse().unwrap();
+                port = num(addr);
+            } else if let Some(addr) = line.strip_prefix("ws ") {
+                ws_port = num(addr);
                 break;
             }
         }
-        assert!(port != 0, "sim did not report its port");
+        assert!(port != 0 && ws_port != 0, "sim did not report its ports");
         Sim {
             child,
             port,
+            ws_port,
             flash,
             _dir: dir,
         }
@@ -369,4 +374,86 @@ fn no_device_gives_a_clear_error() {
     let (ok, out) = otaflash(&["info", "--port", "/dev/ttyUSB0"]);
     assert!(!ok && out.contains("tcp://"), "{out}");
     t.join().unwrap();
+}
+
+#[test]
+fn websocket_carries_serial_bytes_and_control_lines() {
+    use futures_util::{SinkExt, StreamExt};
+    use otaflash::wire::command::{Command, Response};
+    use otaflash::wire::slip;
+    use tokio_tungstenite::tungstenite::Message;
+    let sim = Sim::start("none", Some(&arduino_flash()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("ws://127.0.0.1:{}", sim.ws_port);
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        // Read binary frames until `pred` holds on what arrived (bounded).
+        async fn until(
+            ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+                      + Unpin),
+            pred: impl Fn(&[u8]) -> bool,
+        ) -> Vec<u8> {
+            let mut got = vec![];
+            for _ in 0..100 {
+                let m = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+                    .await
+                    .expect("ws answer")
+                    .unwrap()
+                    .unwrap();
+                match m {
+                    Message::Binary(b) => got.extend_from_slice(&b),
+                    other => panic!("only binary frames expected, got {other:?}"),
+                }
+                if pred(&got) {
+                    return got;
+                }
+            }
+            panic!("no match in {got:?}");
+        }
+        ws.send(Message::Binary(
+            slip::encode(&Command::Sync.encode()).into(),
+        ))
+        .await
+        .unwrap();
+        let got = until(&mut ws, |g| g.len() >= 14).await;
+        let mut d = slip::Decoder::new(1024);
+        let mut ev = vec![];
+        d.push(&got, &mut ev);
+        let slip::Event::Frame(f) = &ev[0] else {
+            panic!()
+        };
+        let r = Response::parse(f).unwrap();
+        assert_eq!((r.op, r.value), (0x08, 0x2012_0707));
+        // Reset through the control lines: EN low, then IO0 low + EN high = download mode.
+        ws.send(Message::Text(r#"{"dtr":false,"rts":true}"#.into()))
+            .await
+            .unwrap();
+        ws.send(Message::Text(r#"{"dtr":true,"rts":false}"#.into()))
+            .await
+            .unwrap();
+        let got = until(&mut ws, |g| {
+            String::from_utf8_lossy(g).contains("waiting for download")
+        })
+        .await;
+        assert!(String::from_utf8_lossy(&got).contains("DOWNLOAD_BOOT"));
+        // And a plain reset (IO0 high) boots the app from flash.
+        ws.send(Message::Text(r#"{"dtr":false,"rts":true}"#.into()))
+            .await
+            .unwrap();
+        ws.send(Message::Text(r#"{"dtr":false,"rts":false}"#.into()))
+            .await
+            .unwrap();
+        let got = until(&mut ws, |g| {
+            String::from_utf8_lossy(g).contains("Loaded app")
+        })
+        .await;
+        assert!(
+            String::from_utf8_lossy(&got).contains("offset 0x10000"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
+    });
 }

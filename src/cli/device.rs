@@ -198,7 +198,7 @@ fn kbit(bytes: u64, secs: f64) -> f64 {
 }
 
 fn print_write(r: &WriteReport) {
-    let secs = r.elapsed.as_secs_f64();
+    let secs = r.write_time.as_secs_f64();
     if r.written == 0 {
         println!(
             "Skipped {} bytes at 0x{:08x}: already there (MD5 matches).",
@@ -212,10 +212,13 @@ fn print_write(r: &WriteReport) {
             r.bytes - r.written,
             r.offset,
             secs,
-            kbit(r.bytes, secs)
+            kbit(r.written, secs)
         );
     }
-    println!("Hash of data verified.");
+    println!(
+        "Hash of data verified ({:.1} seconds in all, checks included).",
+        r.elapsed.as_secs_f64()
+    );
 }
 
 /// Slots whose first byte is an image magic count as bootable in device predictions (reading

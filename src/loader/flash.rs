@@ -42,7 +42,10 @@ pub struct WriteReport {
     pub written: u64,
     /// Bytes sent as block payload (compressed when compressing).
     pub wire_bytes: u64,
+    /// Whole operation: checks, writing, verification.
     pub elapsed: Duration,
+    /// Writing only (first BEGIN to the last block's answer), as esptool reports it.
+    pub write_time: Duration,
     pub retries: u32,
     pub md5: [u8; 16],
 }
@@ -89,7 +92,8 @@ impl<P: Port> Loader<P> {
                 total: data.len() as u64,
                 elapsed: Duration::ZERO,
             });
-            if self.flash_md5(offset, data.len() as u32).await? == want {
+            let whole = self.flash_md5(offset, data.len() as u32).await?;
+            if whole == want {
                 self.log(format!(
                     "0x{offset:08x}: all {} bytes already there (MD5 matches)",
                     data.len()
@@ -97,7 +101,12 @@ impl<P: Port> Loader<P> {
                 report.elapsed = self.now() - started;
                 return Ok(report);
             }
-            if regions.len() > 1 {
+            if whole == md5(&vec![0xFF; data.len()]) {
+                // Blank: exactly the regions that are not all 0xFF need writing.
+                for (i, (s, e)) in regions.iter().enumerate() {
+                    todo[i] = data[*s..*e].iter().any(|&b| b != 0xFF);
+                }
+            } else if regions.len() > 1 {
                 let sums = self.region_md5s(offset, &regions).await?;
                 for (i, (s, e)) in regions.iter().enumerate() {
                     todo[i] = sums[i] != md5(&data[*s..*e]);
@@ -154,6 +163,7 @@ impl<P: Port> Loader<P> {
             done += (e - s) as u64;
             report.written += (e - s) as u64;
         }
+        report.write_time = self.now() - write_started;
         // Always verify what is now in flash.
         self.progress(Progress {
             phase: Phase::Verifying,

@@ -262,14 +262,28 @@ impl Esp32 {
     }
 
     /// Reset the chip (EN released) at time `t`, into the ROM loader or booting from flash.
+    /// Whatever was still on its way out is lost.
     pub fn reset(&mut self, t: Duration, download: bool) {
         if !self.flash.powered() {
             self.flash.power_on();
         }
+        self.out.clear();
+        self.d2h_free = t;
+        self.restart(t, Some("0x1 (POWERON_RESET)"), download);
+    }
+
+    /// Software reset: the strapping pins stay latched, so a chip in download mode comes back
+    /// to the ROM loader. Bytes already sent keep going.
+    fn software_reset(&mut self, t: Duration) {
+        self.restart(t, Some("0xc (SW_CPU_RESET)"), true);
+    }
+
+    /// Back to the ROM's start (`cause` printed in its banner), or, without a cause, a jump
+    /// from the loader straight into the app (no banner).
+    fn restart(&mut self, t: Duration, cause: Option<&str>, download: bool) {
         self.baud = ROM_BAUD;
         self.rom_baud_value = ROM_BAUD;
         self.decoder.reset();
-        self.out.clear();
         self.write = None;
         self.read = None;
         self.mem_loaded = false;
@@ -280,21 +294,24 @@ impl Esp32 {
         self.chip_free = t;
         self.prev_start = t;
         self.h2d_free = t;
-        self.d2h_free = t;
-        let banner = "ets Jun  8 2016 00:22:57\r\n\r\n";
-        if download {
+        let banner = |boot: &str| {
+            cause.map_or(String::new(), |c| {
+                format!("ets Jun  8 2016 00:22:57\r\n\r\nrst:{c},boot:{boot}\r\n")
+            })
+        };
+        let text = if download {
             self.mode = Mode::Rom;
-            let text = format!(
-                "{banner}rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download\r\n"
-            );
-            self.emit_raw(t, text.into_bytes());
+            banner("0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))") + "waiting for download\r\n"
         } else {
             self.mode = Mode::App;
-            let mut text =
-                format!("{banner}rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n");
-            text.push_str(&self.boot_from_flash());
-            self.emit_raw(t, text.into_bytes());
-        }
+            banner("0x13 (SPI_FAST_FLASH_BOOT)") + &self.boot_from_flash()
+        };
+        self.emit_raw(t, text.into_bytes());
+    }
+
+    /// The ROM leaves the loader and runs the app in flash (no reset: no ROM banner).
+    fn run_app(&mut self, t: Duration) {
+        self.restart(t, None, false);
     }
 
     /// The second-stage bootloader's decision, applied to the flash (it writes otadata itself
@@ -700,11 +717,14 @@ impl Esp32 {
             Command::FlashEnd { run } | Command::FlashDeflEnd { run } => {
                 self.write = None;
                 self.respond(t, opc, 0, &[], None);
-                let done = t.max(self.chip_free);
-                if !stub || !run {
-                    // The ROM leaves download mode; run=0 reboots.
-                    let at = self.d2h_free;
-                    self.reset(at.max(done), false);
+                let done = t.max(self.chip_free).max(self.d2h_free);
+                match (stub, run) {
+                    // The stub stays; esptool sends END(1) to keep it.
+                    (true, true) => {}
+                    // The ROM runs the app (esptool's "run user code" from the ROM).
+                    (false, true) => self.run_app(done),
+                    // "Reboot": a software reset, which comes back to the ROM loader.
+                    (_, false) => self.software_reset(done),
                 }
                 done
             }
@@ -798,7 +818,7 @@ impl Esp32 {
             Command::RunUserCode => {
                 self.respond(t, opc, 0, &[], None);
                 let at = self.d2h_free;
-                self.reset(at, false);
+                self.run_app(at);
                 t
             }
         }

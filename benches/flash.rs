@@ -1,0 +1,195 @@
+//! Benchmark: flash the same 1.5 MB firmware-like image to the simulated ESP32 over a link that
+//! enforces the baud (`otaflash sim --timing real`: UART byte times, USB latency, flash erase
+//! and program times), once with esptool 5.6 and once with otaflash, at 921600 and 2000000
+//! baud; then re-flash the unchanged image with both. Prints wall-clock times, the ratio, and
+//! the fraction of the wire limit (compressed bytes × 10 / baud) otaflash reached.
+//!
+//! `cargo bench --bench flash` (needs esptool 5.6 on python3: scripts/setup.sh).
+
+#![cfg_attr(target_arch = "wasm32", allow(unused))]
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+#[cfg(not(target_arch = "wasm32"))]
+use std::io::{BufRead, BufReader};
+#[cfg(not(target_arch = "wasm32"))]
+use std::process::{Child, Command, Stdio};
+#[cfg(not(target_arch = "wasm32"))]
+use std::time::Instant;
+
+#[cfg(not(target_arch = "wasm32"))]
+struct Sim {
+    child: Child,
+    port: u16,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Sim {
+    fn start(flash: &std::path::Path) -> Sim {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
+            .args([
+                "sim",
+                "--flash",
+                flash.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--timing",
+                "real",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("otaflash sim");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = loop {
+            let line = lines.next().expect("sim output").unwrap();
+            if let Some(a) = line.strip_prefix("tcp ") {
+                break a.rsplit(':').next().unwrap().parse().unwrap();
+            }
+        };
+        Sim { child, port }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// Runs a command; returns (wall seconds, the "in X seconds" figure it printed, output).
+fn timed(cmd: &mut Command) -> (f64, Option<f64>, String) {
+    let t = Instant::now();
+    let out = cmd.output().expect("run");
+    let secs = t.elapsed().as_secs_f64();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    let phase = text
+        .lines()
+        .filter(|l| l.contains(" in ") && l.contains("seconds"))
+        .filter_map(|l| {
+            l.split(" in ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .next_back();
+    (secs, phase, text)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    // `cargo test --benches` would run this too; keep that cheap.
+    if std::env::args().any(|a| a == "--test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = common::firmware_like(1536 * 1024);
+    let image_path = dir.path().join("app.bin");
+    std::fs::write(&image_path, &image).unwrap();
+    let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&image, 9).len();
+    println!(
+        "image: {} bytes, {} compressed with zlib level 9 ({:.1} %)",
+        image.len(),
+        compressed,
+        compressed as f64 * 100.0 / image.len() as f64
+    );
+    // What the simulated flash chip alone needs: a 64 KiB block erase per block, a page
+    // program per 256 bytes (W25Q typical times). No tool can write faster than this.
+    let t = otaflash::sim::flash::FlashTiming::W25Q;
+    let chip = t.block_erase.as_secs_f64() * image.len().div_ceil(0x10000) as f64
+        + t.page_program.as_secs_f64() * image.len().div_ceil(0x100) as f64;
+    println!("flash limit (W25Q typical erase + program times): {chip:.2} s");
+    for baud in [921_600u32, 2_000_000] {
+        let wire = compressed as f64 * 10.0 / baud as f64;
+        println!(
+            "\n== {baud} baud: wire limit {wire:.2} s; the flash allows at best {:.0} % of it",
+            (wire / chip).min(1.0) * 100.0
+        );
+        let esptool = |port: u16| {
+            let mut c = Command::new("python3");
+            c.args([
+                "-m",
+                "esptool",
+                "--port",
+                &format!("socket://127.0.0.1:{port}"),
+                "--baud",
+                &baud.to_string(),
+            ]);
+            c.args([
+                "--after",
+                "no-reset",
+                "write-flash",
+                "0x10000",
+                image_path.to_str().unwrap(),
+            ]);
+            c
+        };
+        let otaflash = |port: u16| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_otaflash"));
+            c.args([
+                "flash",
+                "--port",
+                &format!("tcp://127.0.0.1:{port}"),
+                "--baud",
+                &baud.to_string(),
+            ]);
+            c.args(["--offset", "0x10000", image_path.to_str().unwrap()]);
+            c
+        };
+        // Fresh writes, each to a blank 4 MB flash.
+        let f1 = dir.path().join(format!("e{baud}.bin"));
+        let sim = Sim::start(&f1);
+        let (e_total, e_phase, _) = timed(&mut esptool(sim.port));
+        let (e_again, _, _) = timed(&mut esptool(sim.port));
+        drop(sim);
+        let f2 = dir.path().join(format!("o{baud}.bin"));
+        let sim = Sim::start(&f2);
+        let (o_total, o_phase, out) = timed(&mut otaflash(sim.port));
+        let (o_again, _, again_out) = timed(&mut otaflash(sim.port));
+        drop(sim);
+        assert!(again_out.contains("already there"), "{again_out}");
+        let flashed = std::fs::read(&f2).unwrap();
+        assert_eq!(
+            flashed[0x10000..0x10000 + image.len()],
+            image[..],
+            "otaflash wrote the image"
+        );
+        assert_eq!(
+            std::fs::read(&f1).unwrap()[0x10000..0x10000 + image.len()],
+            image[..],
+            "esptool wrote the image"
+        );
+        let o_phase = o_phase.unwrap_or(o_total);
+        println!(
+            "fresh write   esptool {e_total:6.2} s (its write phase {:.2} s)",
+            e_phase.unwrap_or(f64::NAN)
+        );
+        println!("              otaflash {o_total:6.2} s (its write phase {o_phase:.2} s)");
+        println!("              ratio {:.2}x", e_total / o_total);
+        println!(
+            "              otaflash reached {:.0} % of the wire limit in its write phase, {:.0} % end to end",
+            wire * 100.0 / o_phase,
+            wire * 100.0 / o_total
+        );
+        println!(
+            "unchanged     esptool {e_again:6.2} s, otaflash {o_again:6.2} s: ratio {:.1}x",
+            e_again / o_again
+        );
+        let wrote = out.lines().find(|l| l.starts_with("Wrote")).unwrap_or("");
+        println!("              otaflash: {wrote}");
+    }
+}
