@@ -266,7 +266,7 @@ fn otaflash_cli_over_tcp() {
     ]);
     assert!(ok, "{out}");
     assert!(
-        out.contains("Hash of data verified.") && out.contains("boots app1 next"),
+        out.contains("Hash of data verified") && out.contains("boots app1 next"),
         "{out}"
     );
     assert!(out.contains("kbit/s"), "{out}");
