@@ -445,3 +445,98 @@ fn backup_a_partition() {
     assert_eq!(&app0[..hello.len()], &hello[..]);
     assert!(l.port().dev.mode() == Mode::Stub);
 }
+
+// ---- other chips, fall-backs, a flash that does not take the data ----
+
+#[test]
+fn other_chips_are_detected_named_and_refused() {
+    use otaflash::sim::Identity;
+    for (identity, name) in [
+        (Identity::Magic(0x0000_07C6), "ESP32-S2"),
+        (Identity::SecurityInfo(9), "ESP32-S3"),
+        (Identity::SecurityInfo(5), "ESP32-C3"),
+        (Identity::SecurityInfo(13), "ESP32-C6"),
+    ] {
+        let p = port_with(|c| c.identity = identity);
+        block_on(async {
+            let mut l = Loader::new(p);
+            let info = l.connect(Reset::Classic, 2).await.unwrap();
+            assert_eq!(info.chip.pretty, name);
+            let e = l.run_stub(&stub()).await.unwrap_err();
+            assert!(
+                matches!(e, Error::Unsupported(ref m) if m.contains(name) && m.contains("not supported yet")),
+                "{e}"
+            );
+            let e = l.flash_info().await.unwrap_err();
+            assert!(e.to_string().contains("not supported yet"), "{e}");
+        });
+    }
+}
+
+fn session(stub: bool, baud: u32) -> otaflash::loader::SessionOptions {
+    otaflash::loader::SessionOptions {
+        reset: Reset::Classic,
+        attempts: 3,
+        stub: stub.then(self::stub),
+        baud,
+    }
+}
+
+#[test]
+fn rom_loader_when_the_stub_does_not_start() {
+    let p = port_with(|c| c.faults.stub_fails = true);
+    block_on(async {
+        let mut l = Loader::new(p);
+        l.open(&session(true, 921_600)).await.unwrap();
+        assert!(!l.is_stub());
+        assert_eq!(l.baud(), 921_600, "the ROM switched the baud");
+        let image = firmware_like(50_000);
+        l.write_flash(0x150000, &image, WriteOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            l.flash_md5(0x150000, image.len() as u32).await.unwrap(),
+            md5(&image)
+        );
+    });
+}
+
+#[test]
+fn back_to_115200_when_the_adapter_cannot_do_the_baud() {
+    // The adapter tops out at 1 Mbaud; 2 Mbaud garbles. The stub cannot be talked back down,
+    // so the session resets the chip, reconnects and restarts the stub at 115200.
+    let p = port_with(|c| c.faults.adapter_max_baud = Some(1_000_000));
+    block_on(async {
+        let mut l = Loader::new(p);
+        l.open(&session(true, 2_000_000)).await.unwrap();
+        assert_eq!(l.baud(), 115_200);
+        assert!(l.is_stub());
+        let image = firmware_like(30_000);
+        l.write_flash(0x150000, &image, WriteOptions::default())
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_slot_whose_md5_does_not_match_never_boots() {
+    // One byte of app1 does not take programming: the write completes, the MD5 check catches
+    // it, and otadata is left alone.
+    let p = port_with(|c| c.faults.stuck_bytes = vec![0x150000 + 5000]);
+    let mut l = connected(p, true, 921_600);
+    let table = table_of(&mut l);
+    let od_before = block_on(l.read_otadata(&table)).unwrap();
+    let r = block_on(l.flash_and_boot(
+        &table,
+        "app1",
+        &read("firmware/idf-v5.2.2_hello_world.bin"),
+        OtaState::Undefined,
+        false,
+    ));
+    let e = r.unwrap_err();
+    assert!(
+        matches!(e, Error::Verify(ref m) if m.contains("verification failed")),
+        "{e}"
+    );
+    assert_eq!(block_on(l.read_otadata(&table)).unwrap(), od_before);
+}

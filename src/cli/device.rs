@@ -7,7 +7,7 @@ use crate::formats::numbers::parse_u32_arg;
 use crate::formats::otadata::{self, OtaState};
 use crate::formats::partition::{Layout, PartitionTable};
 use crate::loader::stub::StubImage;
-use crate::loader::{Event, Loader, Phase, Port, Reset, WriteOptions, WriteReport, ROM_BAUD};
+use crate::loader::{Event, Loader, Phase, Port, Reset, SessionOptions, WriteOptions, WriteReport};
 use clap::{Args, ValueEnum};
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -156,35 +156,36 @@ fn printer(quiet: bool) -> impl FnMut(Event) {
     }
 }
 
-/// Connects, starts the stub (unless told not to) and switches the baud.
+/// Connects, starts the stub (unless told not to) and switches the baud, with fall-backs.
 async fn session(port: &str, link: &Link, quiet: bool) -> Result<Loader<TcpPort>, Failure> {
     let p = TcpPort::open(port).await.map_err(Failure)?;
     let mut l = Loader::new(p);
     l.on_event(printer(quiet));
-    let reset = match link.before {
-        Before::DefaultReset => Reset::Auto,
-        Before::NoReset => Reset::None,
+    let stub = if link.no_stub {
+        None
+    } else {
+        let s = StubImage::embedded_esp32();
+        if s.is_none() && !quiet {
+            eprintln!("no flasher stub in this build (run scripts/setup.sh): using the ROM loader");
+        }
+        s
     };
-    let info = l.connect(reset, 7).await?;
+    let opts = SessionOptions {
+        reset: match link.before {
+            Before::DefaultReset => Reset::Auto,
+            Before::NoReset => Reset::None,
+        },
+        attempts: 7,
+        stub,
+        baud: link.baud,
+    };
+    let info = l.open(&opts).await?;
     if !quiet {
         eprintln!(
             "Connected to {} (MAC {})",
             info.description,
             info.mac_string()
         );
-    }
-    if !link.no_stub && !l.is_stub() {
-        match StubImage::embedded_esp32() {
-            Some(stub) => l.run_stub(&stub).await?,
-            None => {
-                if !quiet {
-                    eprintln!("no flasher stub in this build (run scripts/setup.sh): using the ROM loader");
-                }
-            }
-        }
-    }
-    if link.baud != ROM_BAUD {
-        l.change_baud(link.baud).await?;
     }
     Ok(l)
 }

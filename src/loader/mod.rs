@@ -11,11 +11,13 @@
 mod device;
 mod flash;
 pub mod port;
+mod session;
 pub mod stub;
 
 pub use device::SlotWrite;
 pub use flash::{WriteOptions, WriteReport};
 pub use port::{Port, PortError};
+pub use session::SessionOptions;
 
 use crate::chips::{self, Chip};
 use crate::wire::command::{op, timeouts, Command, RegWrite, Response, StatusError};

@@ -75,6 +75,24 @@ pub struct Faults {
     pub disconnect_after_h2d: Option<u64>,
     /// Power is cut after this many flash operations (sector/block erase, page program).
     pub power_cut_after_flash_ops: Option<u64>,
+    /// Flash addresses whose bits stay 1 when programmed (a worn or damaged flash): writes
+    /// complete, and only a read-back or MD5 shows the difference.
+    pub stuck_bytes: Vec<u32>,
+    /// The USB-serial adapter's highest baud: above it the link garbles both ways.
+    pub adapter_max_baud: Option<u32>,
+    /// The stub upload does not start (no OHAI): the ROM keeps answering.
+    pub stub_fails: bool,
+}
+
+/// What the chip answers to GET_SECURITY_INFO and the magic register: an ESP32 (the chip this
+/// simulator models), or another chip for detection tests only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    Esp32,
+    /// A chip whose ROM answers GET_SECURITY_INFO with this image chip id (C3 and later).
+    SecurityInfo(u32),
+    /// A chip told by its magic value only, whose ROM sends the 12-byte security info (S2).
+    Magic(u32),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +105,7 @@ pub struct Config {
     pub rom_xtal_estimate_hz: f64,
     pub timing: Timing,
     pub faults: Faults,
+    pub identity: Identity,
 }
 
 impl Config {
@@ -98,6 +117,7 @@ impl Config {
             rom_xtal_estimate_hz: 41.5e6,
             timing,
             faults: Faults::default(),
+            identity: Identity::Esp32,
         }
     }
 }
@@ -189,6 +209,7 @@ impl Esp32 {
     /// A chip in download mode, as if just reset with IO0 held low.
     pub fn new(flash: Vec<u8>, config: Config) -> Self {
         let mut flash = Flash::new(flash, config.timing.flash);
+        flash.stuck = config.faults.stuck_bytes.clone();
         if let Some(n) = config.faults.power_cut_after_flash_ops {
             flash.cut_power_after(n);
         }
@@ -257,8 +278,15 @@ impl Esp32 {
 
     /// Host and chip disagree on the baud by more than a UART tolerates.
     fn baud_mismatch(&self) -> bool {
-        self.host_baud
-            .is_some_and(|h| (h as f64 - self.baud as f64).abs() / self.baud as f64 > 0.03)
+        let over_adapter = self
+            .config
+            .faults
+            .adapter_max_baud
+            .is_some_and(|m| self.baud > m);
+        over_adapter
+            || self
+                .host_baud
+                .is_some_and(|h| (h as f64 - self.baud as f64).abs() / self.baud as f64 > 0.03)
     }
 
     /// Reset the chip (EN released) at time `t`, into the ROM loader or booting from flash.
@@ -622,13 +650,23 @@ impl Esp32 {
                 t
             }
             Command::GetSecurityInfo => {
-                // The ESP32 ROM has no GET_SECURITY_INFO; the stub does not implement it either.
-                let code = if stub {
-                    stub_err::NOT_IMPLEMENTED
-                } else {
-                    rom_err::INVALID_MESSAGE
-                };
-                self.respond(t, opc, 0, &[], Some(code));
+                match self.config.identity {
+                    // The ESP32 ROM has no GET_SECURITY_INFO; its stub does not either.
+                    Identity::Esp32 => {
+                        let code = if stub {
+                            stub_err::NOT_IMPLEMENTED
+                        } else {
+                            rom_err::INVALID_MESSAGE
+                        };
+                        self.respond(t, opc, 0, &[], Some(code));
+                    }
+                    Identity::SecurityInfo(id) => {
+                        let mut d = vec![0u8; 20];
+                        d[12..16].copy_from_slice(&id.to_le_bytes());
+                        self.respond(t, opc, 0, &d, None);
+                    }
+                    Identity::Magic(_) => self.respond(t, opc, 0, &[0u8; 12], None),
+                }
                 t
             }
             Command::SpiAttach { rom_form, .. } => {
@@ -678,7 +716,7 @@ impl Esp32 {
             }
             Command::MemEnd { entry } => {
                 self.respond(t, opc, 0, &[], None);
-                if entry.is_some() && self.mem_loaded && !stub {
+                if entry.is_some() && self.mem_loaded && !stub && !self.config.faults.stub_fails {
                     // Jump to the uploaded code: the stub starts and says hello. It boosts the
                     // CPU clock and reprograms the UART for the ROM's recorded baud, exactly:
                     // after a ROM baud change that value was crystal-corrected, so the link
@@ -1124,7 +1162,10 @@ impl Esp32 {
 
     fn read_reg(&self, addr: u32) -> u32 {
         match addr {
-            reg::CHIP_DETECT_MAGIC => ESP32_MAGIC,
+            reg::CHIP_DETECT_MAGIC => match self.config.identity {
+                Identity::Magic(m) => m,
+                _ => ESP32_MAGIC,
+            },
             a if (reg::EFUSE_BASE..reg::EFUSE_BASE + 0x100).contains(&a) => {
                 self.efuse_word((a - reg::EFUSE_BASE) / 4)
             }

@@ -59,6 +59,8 @@ pub struct Flash {
     powered: bool,
     dirty: Vec<Range<usize>>,
     pub timing: FlashTiming,
+    /// Addresses that do not take programming (bits stuck at 1).
+    pub stuck: Vec<u32>,
 }
 
 impl Flash {
@@ -70,6 +72,7 @@ impl Flash {
             powered: true,
             dirty: vec![],
             timing,
+            stuck: vec![],
         }
     }
 
@@ -181,8 +184,10 @@ impl Flash {
                 self.dirty.push(at..chunk_end);
                 return Err(FlashError::PowerLost);
             }
-            for (d, b) in self.data[at..chunk_end].iter_mut().zip(src) {
-                *d &= b;
+            for (i, (d, b)) in self.data[at..chunk_end].iter_mut().zip(src).enumerate() {
+                if !self.stuck.contains(&((at + i) as u32)) {
+                    *d &= b;
+                }
             }
             self.dirty.push(at..chunk_end);
             busy += self.timing.page_program;

@@ -1,0 +1,70 @@
+//! Opening a session the way a field technician needs it: connect, start the stub (or carry on
+//! with the ROM loader if it does not start), switch to the fast baud (or fall back to 115200).
+
+use super::stub::StubImage;
+use super::{ChipInfo, Error, Loader, Port, Reset, Result, ROM_BAUD};
+
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub reset: Reset,
+    pub attempts: u32,
+    /// The flasher stub to run; None = ROM loader only.
+    pub stub: Option<StubImage>,
+    pub baud: u32,
+}
+
+impl<P: Port> Loader<P> {
+    /// Connects, then starts the stub and switches the baud, each with a fall-back: the ROM
+    /// loader when the stub does not start, 115200 when the fast rate does not work (after a
+    /// reset and a fresh connection if the chip cannot be talked back down).
+    pub async fn open(&mut self, opts: &SessionOptions) -> Result<ChipInfo> {
+        let info = self.connect(opts.reset, opts.attempts).await?;
+        if !info.chip.supported {
+            return Ok(info);
+        }
+        if let Some(stub) = &opts.stub {
+            if let Err(e) = self.run_stub(stub).await {
+                self.log(format!(
+                    "the flasher stub did not start ({e}); carrying on with the ROM loader"
+                ));
+                self.resync(opts, false).await?;
+            }
+        }
+        if opts.baud != self.baud() {
+            match self.change_baud(opts.baud).await {
+                Ok(_) => {}
+                Err(e @ (Error::NoAnswer(_) | Error::Timeout(_))) => {
+                    self.log(format!("{e}; reconnecting at {ROM_BAUD} baud"));
+                    self.resync(opts, true).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(info)
+    }
+
+    /// Gets back to a working link at the ROM baud: a SYNC if the chip still listens there,
+    /// otherwise a reset and a fresh connection (with the stub again when `restub`).
+    async fn resync(&mut self, opts: &SessionOptions, restub: bool) -> Result<()> {
+        self.port.set_baud(ROM_BAUD).await?;
+        self.baud = ROM_BAUD;
+        self.flush_input().await?;
+        for _ in 0..3 {
+            if self.sync().await? {
+                return Ok(());
+            }
+        }
+        if !self.port.can_reset() || opts.reset == Reset::None {
+            return Err(Error::NoAnswer(
+                "the chip stopped answering and this port cannot reset it: reset it by hand into download mode and try again at a lower --baud".into(),
+            ));
+        }
+        self.connect(opts.reset, opts.attempts).await?;
+        if restub {
+            if let Some(stub) = &opts.stub {
+                self.run_stub(stub).await?;
+            }
+        }
+        Ok(())
+    }
+}
