@@ -540,3 +540,32 @@ fn a_slot_whose_md5_does_not_match_never_boots() {
     );
     assert_eq!(block_on(l.read_otadata(&table)).unwrap(), od_before);
 }
+
+#[test]
+fn stub_reports_a_failed_write_on_the_next_command() {
+    use otaflash::wire::command::Command;
+    let mut l = connected(port(Timing::NONE), true, 921_600);
+    block_on(async {
+        l.flash_info().await.unwrap();
+        let begin = Command::FlashDeflBegin {
+            size: 0x1000,
+            blocks: 2,
+            block_size: 0x4000,
+            offset: 0x150000,
+            encrypted: Some(0),
+        };
+        l.command(&begin, 0).await.unwrap();
+        // Not a zlib stream, but a correct checksum: the stub acknowledges before inflating.
+        let junk = Command::FlashDeflData {
+            seq: 0,
+            data: vec![0x55; 64],
+        };
+        l.command(&junk, 0).await.unwrap();
+        // The inflate error is the answer to whatever comes next.
+        let e = l
+            .command(&Command::FlashDeflEnd { run: true }, 0)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("inflate error (error 0xC7)"), "{e}");
+    });
+}

@@ -1,10 +1,13 @@
 //! Writing, verifying, reading and erasing flash.
 //!
 //! Writes are zlib level 9 (FLASH_DEFL_*), in 0x4000-byte blocks to the stub and 0x400-byte
-//! blocks to the ROM. The stub receives one block while it programs the previous one (it has
-//! two receive buffers), so up to two blocks are in flight; the ROM polls a 128-byte FIFO, so
-//! it gets one at a time. Unchanged 64 KiB regions are skipped after comparing MD5s, and the
-//! written range is always verified by MD5 at the end.
+//! blocks to the ROM, one block in flight: the stub answers a block before it inflates and
+//! writes it, and receives the next into its second buffer meanwhile, so waiting for each
+//! answer already overlaps writing with sending; a second block in flight could overrun its
+//! two buffers when the flash is slower than the link. (The ROM answers after writing, and
+//! polls a 128-byte FIFO.) A failure in the stub's work after answering comes back as the
+//! answer to the next command. Unchanged 64 KiB regions are skipped after comparing MD5s,
+//! and the written range is always verified by MD5 at the end.
 
 use super::{Error, Loader, Phase, Port, Progress, Result};
 use crate::formats::md5;
@@ -286,7 +289,7 @@ impl<P: Port> Loader<P> {
             }
         };
         self.command(&begin, 0).await?;
-        let window = if stub { 2 } else { 1 };
+        let window = 1;
         let data_op = if compress {
             op::FLASH_DEFL_DATA
         } else {

@@ -416,9 +416,9 @@ impl<P: Port> Loader<P> {
         match self.command(&Command::Sync, 0).await {
             Ok((value, _)) => {
                 self.is_stub = value == 0;
-                // The ROM answers a SYNC 8 times: take the rest now so that they do not
+                // ROM and stub answer a SYNC 8 times: take the rest now so that they do not
                 // linger in front of the next answer.
-                if !self.is_stub {
+                {
                     let until = self.now() + Duration::from_millis(10);
                     while self.now() < until {
                         if self.next_frame(Duration::from_millis(2)).await?.is_none() {

@@ -134,17 +134,27 @@ pub enum Mode {
 
 struct WriteOp {
     compressed: bool,
-    offset: u32,
+    /// Where the next byte is programmed.
+    at: u32,
     /// ROM: bytes erased up front. Stub: exact bytes expected.
     size: u32,
     blocks: u32,
     block_size: u32,
     next_seq: u32,
+    /// Bytes programmed so far.
     written: u32,
-    /// Stub: flash erased up to this address.
-    erased_to: u32,
+    /// Stub: the region still to erase, erased unit by unit ahead of the writes.
+    erase_next: u32,
+    erase_end: u32,
+    /// Stub: inflated bytes not yet written (it writes in 32 KiB units).
+    pending: Vec<u8>,
+    /// The zlib stream (or the plain data) is complete.
+    input_done: bool,
     inflate: Option<Box<InflateState>>,
 }
+
+/// The stub's inflate output buffer (TINFL_LZ_DICT_SIZE): it writes in units of this.
+const STUB_WRITE_CHUNK: usize = 0x8000;
 
 struct ReadOp {
     next: u32,
@@ -185,6 +195,9 @@ pub struct Esp32 {
     write: Option<WriteOp>,
     read: Option<ReadOp>,
     mem_loaded: bool,
+    /// Stub: an error from the work done after the last answer; it becomes the answer to the
+    /// next command, which is then skipped (esp-flasher-stub's `accumulated_result`).
+    pending_error: Option<u8>,
     spi_regs: [u32; 64],
     signals: (bool, bool),
     /// What the last boot from flash decided (label, offset), for tests and the console.
@@ -236,6 +249,7 @@ impl Esp32 {
             write: None,
             read: None,
             mem_loaded: false,
+            pending_error: None,
             spi_regs: [0; 64],
             signals: (false, false),
             last_boot: None,
@@ -315,6 +329,7 @@ impl Esp32 {
         self.write = None;
         self.read = None;
         self.mem_loaded = false;
+        self.pending_error = None;
         self.spi_attached = false;
         self.flash_size_param = None;
         self.frame_first_byte = None;
@@ -583,6 +598,15 @@ impl Esp32 {
         }
         self.prev_start = start;
         let t = start + self.config.timing.cpu_per_command;
+        if self.mode == Mode::Stub {
+            if let Some(code) = self.pending_error.take() {
+                if frame.len() >= 2 {
+                    self.respond(t, frame[1], 0, &[], Some(code));
+                }
+                self.cpu_free = t;
+                return;
+            }
+        }
         let done = match Command::decode(&frame) {
             Ok((cmd, chk)) => self.on_command(t, cmd, chk),
             Err(DecodeError::NotARequest) => t,
@@ -606,6 +630,11 @@ impl Esp32 {
             }
         };
         self.cpu_free = done;
+        if !self.flash.powered() {
+            // Power cut: the chip is dead; nothing it had queued after this goes out.
+            self.mode = Mode::Off;
+            self.out.retain(|(at, _)| *at <= start);
+        }
     }
 
     fn flash_err(&self, e: FlashError) -> u8 {
@@ -628,12 +657,10 @@ impl Esp32 {
         };
         match cmd {
             Command::Sync => {
-                if stub {
-                    self.respond(t, opc, 0, &[], None);
-                } else {
-                    for _ in 0..8 {
-                        self.respond(t, opc, 0x2012_0707, &[], None);
-                    }
+                // Eight answers: value 0x20120707 from the ROM, 0 from the stub.
+                let value = if stub { 0 } else { 0x2012_0707 };
+                for _ in 0..8 {
+                    self.respond(t, opc, value, &[], None);
                 }
                 t
             }
@@ -753,16 +780,28 @@ impl Esp32 {
             Command::FlashData { seq, data } => self.flash_data(t, opc, false, seq, data, chk),
             Command::FlashDeflData { seq, data } => self.flash_data(t, opc, true, seq, data, chk),
             Command::FlashEnd { run } | Command::FlashDeflEnd { run } => {
+                if stub {
+                    // esp-flasher-stub: the write must be complete; it never reboots.
+                    let err = match &self.write {
+                        None => Some(stub_err::NOT_IN_FLASH_MODE),
+                        Some(w) if w.written < w.size => Some(stub_err::BAD_DATA_LEN),
+                        Some(_) => None,
+                    };
+                    if err.is_none() {
+                        self.write = None;
+                    }
+                    self.respond(t, opc, 0, &[], err);
+                    return t;
+                }
                 self.write = None;
                 self.respond(t, opc, 0, &[], None);
-                let done = t.max(self.chip_free).max(self.d2h_free);
-                match (stub, run) {
-                    // The stub stays; esptool sends END(1) to keep it.
-                    (true, true) => {}
-                    // The ROM runs the app (esptool's "run user code" from the ROM).
-                    (false, true) => self.run_app(done),
+                let done = t.max(self.d2h_free);
+                if run {
+                    // The ROM leaves the loader and runs the app.
+                    self.run_app(done);
+                } else {
                     // "Reboot": a software reset, which comes back to the ROM loader.
-                    (_, false) => self.software_reset(done),
+                    self.software_reset(done);
                 }
                 done
             }
@@ -833,9 +872,11 @@ impl Esp32 {
                 offset,
                 size,
                 packet_size,
-                max_in_flight,
+                max_in_flight: _,
             } => {
-                if self.flash.read(offset, size).is_err() || packet_size == 0 || max_in_flight == 0
+                if self.flash.read(offset, size).is_err()
+                    || packet_size == 0
+                    || packet_size > 0x1000
                 {
                     self.respond(t, opc, 0, &[], Some(stub_err::BAD_DATA_LEN));
                     return t;
@@ -845,7 +886,8 @@ impl Esp32 {
                     next: offset,
                     end: offset + size,
                     packet: packet_size,
-                    window: max_in_flight,
+                    // esp-flasher-stub sends one packet at a time whatever the host asks.
+                    window: 1,
                     sent: 0,
                     acked: 0,
                     md5: md5::Md5::new(),
@@ -854,9 +896,7 @@ impl Esp32 {
                 self.pump_read(t.max(self.chip_free))
             }
             Command::RunUserCode => {
-                self.respond(t, opc, 0, &[], None);
-                let at = self.d2h_free;
-                self.run_app(at);
+                // esp-flasher-stub sends no answer and (so far) does nothing.
                 t
             }
         }
@@ -875,73 +915,107 @@ impl Esp32 {
         encrypted: Option<u32>,
     ) -> Duration {
         let stub = self.mode == Mode::Stub;
-        // The ESP32 ROM takes exactly 4 words; the stub 5.
-        if encrypted.is_some() != stub {
-            let code = if stub {
-                stub_err::BAD_DATA_LEN
-            } else {
-                rom_err::INVALID_MESSAGE
-            };
-            self.respond(t, opc, 0, &[], Some(code));
-            return t;
-        }
-        if !self.spi_attached {
-            self.respond(t, opc, 0, &[], Some(rom_err::FLASH_WRITE));
-            return t;
-        }
-        let bad = |s: &mut Self, code| {
-            s.respond(t, opc, 0, &[], Some(code));
+        let bad = |s: &mut Self, rom: u8, stub_code: u8| {
+            s.respond(t, opc, 0, &[], Some(if stub { stub_code } else { rom }));
             t
         };
-        if encrypted.unwrap_or(0) != 0 {
-            return bad(self, stub_err::NOT_IMPLEMENTED);
+        // The ESP32 ROM takes exactly 4 words; the stub 4 or 5.
+        if !stub && encrypted.is_some() {
+            return bad(self, rom_err::INVALID_MESSAGE, 0);
         }
-        if block_size == 0 || block_size > 0x4000 || (stub && block_size < 0x400) {
-            return bad(
-                self,
-                if stub {
-                    stub_err::BAD_BLOCKSIZE
-                } else {
-                    rom_err::INVALID_PARAM
-                },
-            );
+        if !self.spi_attached {
+            return bad(self, rom_err::FLASH_WRITE, stub_err::NOT_IN_FLASH_MODE);
+        }
+        if encrypted.unwrap_or(0) != 0 {
+            return bad(self, rom_err::INVALID_MESSAGE, stub_err::NOT_IMPLEMENTED);
+        }
+        if block_size == 0 || block_size > 0x4000 {
+            return bad(self, rom_err::INVALID_PARAM, stub_err::BAD_BLOCKSIZE);
         }
         if (offset as u64 + size as u64) > self.flash.size() as u64 {
-            return bad(
-                self,
-                if stub {
-                    stub_err::BAD_DATA_LEN
-                } else {
-                    rom_err::INVALID_PARAM
-                },
-            );
+            return bad(self, rom_err::INVALID_PARAM, stub_err::BAD_DATA_LEN);
         }
+        let (erase_start, erase_end) = (
+            offset / SECTOR * SECTOR,
+            (offset + size).div_ceil(SECTOR) * SECTOR,
+        );
         let mut done = t;
         if !stub && size > 0 {
-            // The ROM erases everything up front, sector-aligned.
-            let start = offset / SECTOR * SECTOR;
-            let end = (offset + size).div_ceil(SECTOR) * SECTOR;
-            match self.flash.erase(start, end - start) {
+            // The ROM erases everything up front.
+            match self.flash.erase(erase_start, erase_end - erase_start) {
                 Ok(busy) => done = t + busy,
                 Err(e) => {
                     let code = self.flash_err(e);
-                    return bad(self, code);
+                    return bad(self, code, code);
                 }
             }
         }
         self.write = Some(WriteOp {
             compressed,
-            offset,
+            at: offset,
             size,
             blocks,
             block_size,
             next_seq: 0,
             written: 0,
-            erased_to: offset / SECTOR * SECTOR,
+            erase_next: if stub { erase_start } else { erase_end },
+            erase_end,
+            pending: vec![],
+            input_done: false,
             inflate: compressed.then(|| InflateState::new_boxed(DataFormat::Zlib)),
         });
         self.respond(done, opc, 0, &[], None);
+        if stub {
+            // The stub starts the first erase and answers without waiting for it.
+            self.start_next_erase(done);
+        }
         done
+    }
+
+    /// Stub: if the chip is idle, start erasing the next unit of the region (64 KiB blocks
+    /// where aligned, else 4 KiB sectors) without waiting for it.
+    fn start_next_erase(&mut self, now: Duration) {
+        if self.chip_free > now {
+            return;
+        }
+        let Some(w) = self.write.as_mut() else { return };
+        if w.erase_next >= w.erase_end {
+            return;
+        }
+        let unit = if w.erase_next % BLOCK == 0 && w.erase_end - w.erase_next >= BLOCK {
+            BLOCK
+        } else {
+            SECTOR
+        };
+        let at = w.erase_next;
+        w.erase_next += unit;
+        match self.flash.erase(at, unit) {
+            Ok(busy) => self.chip_free = now + busy,
+            Err(_) => self.pending_error = Some(0xC4),
+        }
+    }
+
+    /// Stub: waits until the region up to `end` is erased (starting erases as the chip frees
+    /// up), then programs `bytes`. Returns when the CPU is done.
+    fn stub_write(&mut self, mut now: Duration, bytes: &[u8]) -> Result<Duration, FlashError> {
+        let (at, end) = {
+            let w = self.write.as_ref().unwrap();
+            (w.at, w.at + bytes.len() as u32)
+        };
+        while self.write.as_ref().unwrap().erase_next < end {
+            now = now.max(self.chip_free);
+            self.start_next_erase(now);
+            if self.pending_error.is_some() {
+                return Err(FlashError::PowerLost);
+            }
+        }
+        now = now.max(self.chip_free);
+        now += self.flash.program(at, bytes)?;
+        self.chip_free = now;
+        let w = self.write.as_mut().unwrap();
+        w.at = end;
+        w.written += bytes.len() as u32;
+        Ok(now)
     }
 
     fn flash_data(
@@ -964,122 +1038,127 @@ impl Esp32 {
             );
             t
         };
-        if chk as u8 != crate::formats::esp_checksum(&data) {
-            return fail(self, rom_err::CHECKSUM, stub_err::BAD_DATA_CHECKSUM);
-        }
         let Some(w) = self.write.as_mut() else {
             return fail(self, rom_err::INVALID_MESSAGE, stub_err::NOT_IN_FLASH_MODE);
         };
-        if w.compressed != compressed || seq != w.next_seq || seq >= w.blocks {
-            return fail(self, rom_err::INVALID_PARAM, stub_err::BAD_DATA_LEN);
+        if w.compressed != compressed {
+            return fail(self, rom_err::INVALID_MESSAGE, stub_err::NOT_IN_FLASH_MODE);
         }
-        if data.len() as u32 > w.block_size
-            || (!compressed && !stub && data.len() as u32 != w.block_size)
-        {
-            return fail(self, rom_err::INVALID_PARAM, stub_err::BAD_DATA_LEN);
+        if stub && compressed && w.written == w.size && data.len() > 4 {
+            return fail(self, 0, stub_err::TOO_MUCH_DATA);
         }
-        // Turn the block into the bytes to program.
-        let plain = if compressed {
-            let st = w.inflate.as_mut().unwrap();
-            let mut out = vec![0u8; 0x20000];
-            let mut produced = vec![];
-            let mut input = &data[..];
-            loop {
-                let r = miniz_oxide::inflate::stream::inflate(st, input, &mut out, MZFlush::None);
-                produced.extend_from_slice(&out[..r.bytes_written]);
-                input = &input[r.bytes_consumed..];
-                match r.status {
-                    Ok(MZStatus::StreamEnd) => break,
-                    Ok(_) if input.is_empty() && r.bytes_written < out.len() => break,
-                    Ok(_) => continue,
-                    Err(_) => {
-                        self.write = None;
-                        return fail(self, rom_err::DEFLATE, stub_err::INFLATE);
-                    }
-                }
-            }
-            produced
-        } else {
-            data
+        if chk as u8 != crate::formats::esp_checksum(&data) {
+            return fail(self, rom_err::CHECKSUM, stub_err::BAD_DATA_CHECKSUM);
+        }
+        if !stub && (seq != w.next_seq || seq >= w.blocks || data.len() as u32 > w.block_size) {
+            return fail(self, rom_err::INVALID_PARAM, 0);
+        }
+        if !stub && !compressed && data.len() as u32 != w.block_size {
+            return fail(self, rom_err::INVALID_PARAM, 0);
+        }
+        w.next_seq += 1;
+        if stub {
+            // Answer first; inflate and write afterwards while the next block comes in
+            // (esp-flasher-stub's double buffering). Errors surface on the next command.
+            self.respond(t, opc, 0, &[], None);
+            return self.stub_post_process(t, compressed, data);
+        }
+        // The ROM does it all before answering.
+        let plain = match self.inflate_block(&data) {
+            Ok(p) => p,
+            Err(()) => return fail(self, rom_err::DEFLATE, 0),
         };
         let w = self.write.as_mut().unwrap();
-        let mut plain = plain;
-        if stub && !compressed {
-            // The stub writes exactly `size` bytes.
-            let left = w.size.saturating_sub(w.written) as usize;
-            plain.truncate(left);
-        }
-        // The ROM writes whole blocks (esptool pads the last one with 0xFF); the stub exactly
-        // the announced size.
-        let limit = if stub || compressed {
+        let limit = if compressed {
             w.size
         } else {
             w.blocks * w.block_size
         };
         if w.written as u64 + plain.len() as u64 > limit as u64 {
             self.write = None;
-            return fail(self, rom_err::INVALID_PARAM, stub_err::TOO_MUCH_DATA);
+            return fail(self, rom_err::INVALID_PARAM, 0);
         }
-        w.next_seq += 1;
-        let at = w.offset + w.written;
+        let at = w.at;
+        w.at += plain.len() as u32;
         w.written += plain.len() as u32;
-        let (write_end, total_end, mut erased_to) = (
-            (w.offset + w.written).div_ceil(SECTOR) * SECTOR,
-            (w.offset + w.size).div_ceil(SECTOR) * SECTOR,
-            w.erased_to,
-        );
-        let mut now = t + self.config.timing.cpu_per_kib * (plain.len() as u32 / 1024);
-        if stub {
-            // Erase what this block needs (waiting for the chip), program it, then start
-            // erasing the next block ahead without waiting: that erase overlaps with receiving.
-            while erased_to < write_end {
-                let unit = if erased_to % BLOCK == 0 && total_end - erased_to >= BLOCK {
-                    BLOCK
-                } else {
-                    SECTOR
-                };
-                match self.flash.erase(erased_to, unit) {
-                    Ok(busy) => self.chip_free = self.chip_free.max(now) + busy,
-                    Err(e) => {
-                        let code = self.flash_err(e);
-                        return fail(self, rom_err::FLASH_WRITE, code);
-                    }
-                }
-                erased_to += unit;
+        let now = t + self.config.timing.cpu_per_kib * (plain.len() as u32 / 1024);
+        match self.flash.program(at, &plain) {
+            Ok(busy) => {
+                self.respond(now + busy, opc, 0, &[], None);
+                now + busy
             }
-            now = now.max(self.chip_free);
-            match self.flash.program(at, &plain) {
-                Ok(busy) => {
-                    now += busy;
-                    self.chip_free = now;
-                }
-                Err(e) => {
-                    let code = self.flash_err(e);
-                    return fail(self, rom_err::FLASH_WRITE, code);
-                }
-            }
-            if erased_to < total_end {
-                let unit = if erased_to % BLOCK == 0 && total_end - erased_to >= BLOCK {
-                    BLOCK
-                } else {
-                    SECTOR
-                };
-                if let Ok(busy) = self.flash.erase(erased_to, unit) {
-                    self.chip_free = now + busy;
-                    erased_to += unit;
-                }
-            }
-            self.write.as_mut().unwrap().erased_to = erased_to;
-        } else {
-            match self.flash.program(at, &plain) {
-                Ok(busy) => now += busy,
-                Err(e) => {
-                    let code = self.flash_err(e);
-                    return fail(self, code, stub_err::INVALID_COMMAND);
-                }
+            Err(e) => {
+                let code = self.flash_err(e);
+                fail(self, code, 0)
             }
         }
-        self.respond(now, opc, 0, &[], None);
+    }
+
+    /// Inflates (or passes through) one block; the bytes to program.
+    fn inflate_block(&mut self, data: &[u8]) -> Result<Vec<u8>, ()> {
+        let w = self.write.as_mut().unwrap();
+        let Some(st) = w.inflate.as_mut() else {
+            return Ok(data.to_vec());
+        };
+        let mut out = vec![0u8; 0x20000];
+        let mut produced = vec![];
+        let mut input = data;
+        loop {
+            let r = miniz_oxide::inflate::stream::inflate(st, input, &mut out, MZFlush::None);
+            produced.extend_from_slice(&out[..r.bytes_written]);
+            input = &input[r.bytes_consumed..];
+            match r.status {
+                Ok(MZStatus::StreamEnd) => {
+                    w.input_done = true;
+                    return Ok(produced);
+                }
+                Ok(_) if input.is_empty() && r.bytes_written < out.len() => return Ok(produced),
+                Ok(_) => continue,
+                Err(_) => return Err(()),
+            }
+        }
+    }
+
+    /// Stub: the work after answering a data block. Returns when the CPU is free.
+    fn stub_post_process(&mut self, t: Duration, compressed: bool, data: Vec<u8>) -> Duration {
+        self.start_next_erase(t);
+        let plain = match self.inflate_block(&data) {
+            Ok(p) => p,
+            Err(()) => {
+                self.pending_error = Some(stub_err::INFLATE);
+                return t;
+            }
+        };
+        let mut now = t + self.config.timing.cpu_per_kib * (plain.len() as u32 / 1024);
+        let w = self.write.as_mut().unwrap();
+        let room = (w.size - w.written) as usize - w.pending.len();
+                if plain.len() > room && compressed {
+            self.pending_error = Some(stub_err::TOO_MUCH_DATA);
+            return now;
+        }
+        w.pending.extend_from_slice(&plain[..plain.len().min(room)]);
+        if !compressed && w.written as usize + w.pending.len() == w.size as usize {
+            w.input_done = true;
+        }
+        loop {
+            let w = self.write.as_mut().unwrap();
+            let n = if w.pending.len() >= STUB_WRITE_CHUNK {
+                STUB_WRITE_CHUNK
+            } else if w.input_done && !w.pending.is_empty() {
+                w.pending.len()
+            } else {
+                break;
+            };
+            let chunk: Vec<u8> = w.pending.drain(..n).collect();
+            match self.stub_write(now, &chunk) {
+                Ok(after) => now = after,
+                Err(_) => {
+                    self.pending_error.get_or_insert(0xC4); // failed SPI operation
+                    return now;
+                }
+            }
+            self.start_next_erase(now);
+        }
         now
     }
 
