@@ -5,4 +5,5 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 scripts/setup.sh --build
-exec trunk serve --release "$@"
+echo "otaflash: open http://127.0.0.1:8080/?port=sim for the simulated ESP32 (or without ?port=sim to use a USB serial port)"
+exec trunk serve --release --no-autoreload "$@"

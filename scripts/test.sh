@@ -10,13 +10,22 @@ step() { printf '\n==> %s\n' "$*"; }
 step "set-up"
 scripts/setup.sh
 
-step "native tests"
+step "release page (trunk, offline; the end-to-end tests use it)"
+trunk build --release
+scripts/page-weight.sh
+
+step "native tests (unit, vectors, power cut, CLI, loader and simulator, esptool, end to end)"
 cargo test --locked --offline
 
 step "browser tests (headless Chromium)"
+# The WebSocket port test talks to a real `otaflash sim --ws`; started here, stopped on exit.
+sim_dir=$(mktemp -d)
+cargo build --locked --offline --quiet --bin otaflash
+target/debug/otaflash sim --flash "$sim_dir/flash.bin" --ws 127.0.0.1:0 --timing none > "$sim_dir/out" &
+sim_pid=$!
+trap 'kill $sim_pid 2>/dev/null; rm -rf "$sim_dir"' EXIT
+for _ in $(seq 50); do grep -q '^ws ' "$sim_dir/out" 2>/dev/null && break; sleep 0.1; done
+export OTAFLASH_TEST_WS="ws://$(sed -n 's/^ws //p' "$sim_dir/out")"
 cargo test --locked --offline --target wasm32-unknown-unknown --test web
-
-step "release page (trunk, offline)"
-trunk build --release
 
 step "all tests passed"

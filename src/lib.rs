@@ -10,6 +10,7 @@
 pub mod chips;
 pub mod formats;
 pub mod loader;
+pub mod session;
 pub mod sim;
 pub mod wire;
 

@@ -569,3 +569,23 @@ fn stub_reports_a_failed_write_on_the_next_command() {
         assert!(e.to_string().contains("inflate error (error 0xC7)"), "{e}");
     });
 }
+
+#[test]
+fn a_table_the_bootloader_rejects_is_not_written_by() {
+    let mut l = connected(port(Timing::NONE), true, 921_600);
+    let mut table = table_of(&mut l);
+    table.md5 = otaflash::formats::partition::Md5Status::Mismatch {
+        stored: [0; 16],
+        computed: [1; 16],
+    };
+    let e = block_on(l.write_slot(
+        &table,
+        "app1",
+        &read("firmware/idf-v5.2.2_hello_world.bin"),
+        false,
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("MD5"), "{e}");
+    let e = block_on(l.set_boot(&table, "app0", OtaState::Undefined)).unwrap_err();
+    assert!(e.to_string().contains("MD5"), "{e}");
+}

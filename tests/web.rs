@@ -168,7 +168,7 @@ async fn page_opens_table_otadata_and_image() {
     // otadata after the table: decoded against it.
     pick_files(&input, &[("otadata.bin", SET01)]);
     assert!(input.is_connected(), "the file input survives re-renders");
-    let sectors = wait_for(&root, "[data-testid=otadata-sector]", 2).await;
+    let sectors = wait_for(&root, "[data-testid=file-otadata-sector]", 2).await;
     let seqs: Vec<_> = sectors
         .iter()
         .map(|s| s.get_attribute("data-seq").unwrap())
@@ -176,7 +176,7 @@ async fn page_opens_table_otadata_and_image() {
     assert_eq!(seqs, ["1", "2"]);
     assert_eq!(sectors[1].get_attribute("data-state").unwrap(), "undefined");
     assert!(sectors[1].class_name().contains("active"));
-    let boot = wait_for(&root, "[data-testid=boot-slot]", 1).await;
+    let boot = wait_for(&root, "[data-testid=file-boot-slot]", 1).await;
     assert_eq!(boot[0].text_content().unwrap(), "ota_1");
 
     // An app image, and something that is not a .bin we know.
@@ -215,7 +215,7 @@ async fn page_opens_a_flash_dump() {
     dump[0x10000..0x10000 + HELLO.len()].copy_from_slice(HELLO);
     pick_files(&input, &[("flash.bin", &dump)]);
     let card = wait_for(&root, "[data-testid=file-card][data-kind='flash dump']", 1).await;
-    let boot = wait_for(&card[0], "[data-testid=boot-slot]", 1).await;
+    let boot = wait_for(&card[0], "[data-testid=file-boot-slot]", 1).await;
     assert_eq!(boot[0].text_content().unwrap(), "app0");
     let slots = all(&card[0], "[data-testid=slot-row]");
     assert_eq!(slots.len(), 2);
@@ -228,4 +228,187 @@ async fn page_opens_a_flash_dump() {
         .query_selector("[data-testid=partition-row][data-label=app0].boots")
         .unwrap()
         .is_some());
+}
+
+// ---- the ports and the session, in the browser ----
+
+use otaflash::loader::{Loader, Reset, WriteOptions};
+use otaflash::sim::{demo, Config, Esp32, Timing};
+use otaflash::web::ports::{now_ms, AnyPort, WebSerialPort, WsPort};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+fn now() -> std::time::Duration {
+    std::time::Duration::from_secs_f64(now_ms() / 1000.0)
+}
+
+/// A duck-typed SerialPort (what `navigator.serial.requestPort()` resolves to) with real
+/// Readable/WritableStreams, wired to a simulated ESP32: writes go to the chip, the chip's
+/// output is enqueued on the readable side, setSignals drives its reset circuit.
+type Handler = Closure<dyn FnMut(JsValue, JsValue)>;
+
+fn fake_serial(dev: Rc<RefCell<Esp32>>) -> (JsValue, Vec<Handler>) {
+    let make = js_sys::Function::new_with_args(
+        "onWrite, onSignals, onOpen",
+        "const port = { opens: [], closes: 0, readable: null, writable: null };
+         let controller = null;
+         port.open = (opts) => {
+           if (port.readable) return Promise.reject(new DOMException('The port is already open.', 'InvalidStateError'));
+           port.opens.push(opts.baudRate);
+           port.readable = new ReadableStream({ start(c) { controller = c; } });
+           port.writable = new WritableStream({ write(chunk) { onWrite(chunk, null); } });
+           onOpen(opts.baudRate, null);
+           return Promise.resolve();
+         };
+         port.close = () => { port.closes++; port.readable = null; port.writable = null; controller = null; return Promise.resolve(); };
+         port.setSignals = (s) => { onSignals(!!s.dataTerminalReady, !!s.requestToSend); return Promise.resolve(); };
+         port.getInfo = () => ({ usbVendorId: 0x10c4, usbProductId: 0xea60 });
+         port.push = (bytes) => { if (controller && bytes.length) controller.enqueue(bytes); };
+         return port;",
+    );
+    let port: Rc<RefCell<JsValue>> = Rc::new(RefCell::new(JsValue::NULL));
+    let push = {
+        let (port, dev) = (port.clone(), dev.clone());
+        move || {
+            let out = dev
+                .borrow_mut()
+                .take_output(now() + std::time::Duration::from_secs(1));
+            let p = port.borrow();
+            let f: js_sys::Function = js_sys::Reflect::get(&p, &"push".into())
+                .unwrap()
+                .unchecked_into();
+            f.call1(&p, &js_sys::Uint8Array::from(&out[..])).unwrap();
+        }
+    };
+    let on_write = {
+        let (dev, push) = (dev.clone(), push.clone());
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |chunk: JsValue, _| {
+            dev.borrow_mut()
+                .receive(now(), &js_sys::Uint8Array::new(&chunk).to_vec());
+            push();
+        })
+    };
+    let on_signals = {
+        let (dev, push) = (dev.clone(), push.clone());
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |dtr: JsValue, rts: JsValue| {
+            dev.borrow_mut()
+                .set_signals(now(), dtr.as_bool().unwrap(), rts.as_bool().unwrap());
+            push();
+        })
+    };
+    let on_open = {
+        let dev = dev.clone();
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |baud: JsValue, _| {
+            dev.borrow_mut()
+                .set_host_baud(baud.as_f64().map(|b| b as u32));
+        })
+    };
+    let p = make
+        .call3(
+            &JsValue::NULL,
+            on_write.as_ref(),
+            on_signals.as_ref(),
+            on_open.as_ref(),
+        )
+        .unwrap();
+    *port.borrow_mut() = p.clone();
+    (p, vec![on_write, on_signals, on_open])
+}
+
+#[wasm_bindgen_test]
+async fn web_serial_port_drives_the_simulated_chip() {
+    let dev = Rc::new(RefCell::new(Esp32::new(
+        demo::arduino_like_flash(),
+        Config::new(4 << 20, Timing::NONE),
+    )));
+    let (fake, _keep) = fake_serial(dev.clone());
+    let sp = WebSerialPort::open(fake.clone().unchecked_into(), 115_200)
+        .await
+        .unwrap();
+    let mut l = Loader::new(AnyPort::Serial(sp));
+    let info = l.connect(Reset::Classic, 3).await.unwrap();
+    assert_eq!(info.description, "ESP32-D0WD-V3 (revision v3.1)");
+    assert!(String::from_utf8_lossy(&l.take_console()).contains("waiting for download"));
+    // A baud change closes and reopens the port (Web Serial cannot change an open port).
+    assert_eq!(l.change_baud(921_600).await.unwrap(), 921_600);
+    let opens: Vec<f64> =
+        js_sys::Array::from(&js_sys::Reflect::get(&fake, &"opens".into()).unwrap())
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+    assert_eq!(opens, [115_200.0, 921_600.0]);
+    assert_eq!(l.flash_info().await.unwrap().size, 4 << 20);
+    let image = demo::esp32_image(Some(("web-serial", "1")), 20_000);
+    let r = l
+        .write_flash(0x150000, &image, WriteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.written, image.len() as u64);
+    assert_eq!(
+        dev.borrow().flash.contents()[0x150000..0x150000 + image.len()],
+        image[..]
+    );
+    assert_eq!(l.read_flash(0x150000, 128).await.unwrap(), image[..128]);
+}
+
+#[wasm_bindgen_test]
+async fn websocket_port_to_otaflash_sim() {
+    // Set at build time by scripts/test.sh, which starts the simulator for this test.
+    let Some(url) = option_env!("OTAFLASH_TEST_WS") else {
+        panic!(
+            "scripts/test.sh starts `otaflash sim --ws` for this test and sets OTAFLASH_TEST_WS"
+        );
+    };
+    let p = WsPort::connect(url).await.unwrap();
+    let mut l = Loader::new(AnyPort::Ws(p));
+    // Control lines travel as text frames: a classic reset puts the chip in download mode.
+    let info = l.connect(Reset::Classic, 3).await.unwrap();
+    assert_eq!(info.chip.name, "esp32");
+    assert_eq!(l.change_baud(921_600).await.unwrap(), 921_600);
+    let image = demo::esp32_image(Some(("websocket", "1")), 30_000);
+    l.write_flash(0x150000, &image, WriteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        l.flash_md5(0x150000, image.len() as u32).await.unwrap(),
+        otaflash::formats::md5(&image)
+    );
+    assert!(
+        WsPort::connect("ws://127.0.0.1:1").await.is_err(),
+        "a dead bridge is a clear error"
+    );
+    let Err(e) = WsPort::connect("http://127.0.0.1:1").await else {
+        panic!("http:// accepted")
+    };
+    assert!(e.contains("not a WebSocket URL"), "{e}");
+}
+
+#[wasm_bindgen_test]
+fn session_state_machine_in_the_browser() {
+    use otaflash::session::{Action, Device, Link, Session};
+    let mut s = Session::default();
+    s.apply(Action::Connecting);
+    assert_eq!(s.link, Link::Connecting);
+    s.apply(Action::Connected(Device {
+        chip: otaflash::chips::ESP32,
+        description: "ESP32".into(),
+        mac: String::new(),
+        flash_size: 4 << 20,
+        stub: true,
+        baud: 921_600,
+    }));
+    let f = demo::arduino_like_flash();
+    let t = PartitionTable::from_flash(&f, 0x8000).unwrap();
+    s.apply(Action::Layout(Ok(t), Some(demo::boot_app0())));
+    assert_eq!(s.target.as_deref(), Some("app1"));
+    s.apply(Action::ImagePicked("x.bin".into(), HELLO.to_vec()));
+    assert!(s.can_flash());
+    s.apply(Action::ImagePicked("s2.bin".into(), BLINK_S2.to_vec()));
+    assert!(s
+        .image_problems()
+        .iter()
+        .any(|m| m.contains("built for ESP32-S2")));
+    assert!(!s.can_flash());
+    s.apply(Action::Verified("app1".into(), "app1 verified".into()));
+    assert!(s.can_set_boot());
 }

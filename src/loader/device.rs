@@ -45,6 +45,16 @@ impl<P: Port> Loader<P> {
             .map(|p| p.name())
     }
 
+    /// A table the bootloader rejects (MD5 mismatch) is no map to write by.
+    fn require_sound_table(table: &PartitionTable) -> Result<()> {
+        if let crate::formats::partition::Md5Status::Mismatch { .. } = table.md5 {
+            return Err(Error::Refused(
+                "the partition table's MD5 does not match its entries, so the bootloader rejects it: fix the table first".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks `image` for slot `label` without writing anything.
     pub fn check_slot_image(
         &self,
@@ -52,6 +62,7 @@ impl<P: Port> Loader<P> {
         label: &str,
         image: &[u8],
     ) -> Result<Partition> {
+        Self::require_sound_table(table)?;
         let part = table
             .find(label)
             .cloned()
@@ -113,6 +124,7 @@ impl<P: Port> Loader<P> {
     /// order, each sector verified before the next is touched; then reads otadata back and
     /// predicts the boot from what is really there.
     pub async fn switch_otadata(&mut self, table: &PartitionTable, new: &Otadata) -> Result<Boot> {
+        Self::require_sound_table(table)?;
         let part = Self::otadata_partition(table)?;
         let old = self.read_otadata(table).await?;
         for sector in otadata::write_order(&old, new) {

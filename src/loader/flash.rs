@@ -301,6 +301,7 @@ impl<P: Port> Loader<P> {
         let chunks: Vec<&[u8]> = payload.chunks(block).collect();
         let (mut sent, mut acked) = (0usize, 0usize);
         while acked < chunks.len() {
+            self.check_cancel()?;
             while sent < chunks.len() && sent - acked < window {
                 let d = chunks[sent].to_vec();
                 let cmd = if compress {

@@ -44,6 +44,8 @@ pub enum Error {
     /// Refused before anything was written (bad image, wrong slot, ...).
     Refused(String),
     Protocol(String),
+    /// Stopped on request, between blocks (nothing half-done beyond the block in flight).
+    Cancelled,
 }
 
 impl fmt::Display for Error {
@@ -57,6 +59,7 @@ impl fmt::Display for Error {
             | Error::Verify(m)
             | Error::Refused(m)
             | Error::Protocol(m) => f.write_str(m),
+            Error::Cancelled => f.write_str("cancelled"),
         }
     }
 }
@@ -167,6 +170,7 @@ pub struct Loader<P: Port> {
     info: Option<ChipInfo>,
     flash: Option<FlashInfo>,
     events: Box<dyn FnMut(Event)>,
+    cancel: Option<std::rc::Rc<std::cell::Cell<bool>>>,
 }
 
 /// ESP32 register addresses the loader reads (esptool targets/esp32.py).
@@ -195,12 +199,25 @@ impl<P: Port> Loader<P> {
             info: None,
             flash: None,
             events: Box::new(|_| {}),
+            cancel: None,
         }
     }
 
     /// Receive log lines and progress.
     pub fn on_event(&mut self, f: impl FnMut(Event) + 'static) {
         self.events = Box::new(f);
+    }
+
+    /// A flag that, once set, stops long operations at the next block.
+    pub fn set_cancel(&mut self, flag: std::rc::Rc<std::cell::Cell<bool>>) {
+        self.cancel = Some(flag);
+    }
+
+    fn check_cancel(&self) -> Result<()> {
+        match &self.cancel {
+            Some(c) if c.get() => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
     }
 
     pub fn port(&mut self) -> &mut P {

@@ -2,34 +2,42 @@
 //! addresses and the entry point. esp-flasher-stub v1.4.1 (MIT OR Apache-2.0) comes from the
 //! pinned esptool 5.6.0 sdist on PyPI (scripts/setup.sh); it is never committed.
 
-use serde::Deserialize;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StubImage {
     pub entry: u32,
     pub segments: Vec<(u32, Vec<u8>)>,
 }
 
-#[derive(Deserialize)]
-struct Json {
-    entry: u32,
-    text: String,
-    text_start: u32,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
-    data_start: Option<u32>,
+/// The value of `"key":` in a flat JSON object of numbers and strings (the stub file's shape):
+/// a number, or a string's contents. Enough for this one format without a JSON library.
+fn json_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    if let Some(s) = rest.strip_prefix('"') {
+        s.find('"').map(|e| &s[..e])
+    } else {
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        (end > 0).then(|| &rest[..end])
+    }
 }
 
 impl StubImage {
     pub fn from_json(text: &str) -> Result<StubImage, String> {
-        let j: Json = serde_json::from_str(text).map_err(|e| format!("stub JSON: {e}"))?;
-        let mut segments = vec![(j.text_start, base64(&j.text)?)];
-        if let (Some(d), Some(at)) = (j.data, j.data_start) {
-            segments.push((at, base64(&d)?));
+        let num = |k: &str| -> Result<u32, String> {
+            json_field(text, k)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("stub JSON: no number \"{k}\""))
+        };
+        let b64 = |k: &str| json_field(text, k).map(base64);
+        let text_seg = b64("text").ok_or("stub JSON: no \"text\"")??;
+        let mut segments = vec![(num("text_start")?, text_seg)];
+        if let (Some(d), Ok(at)) = (b64("data"), num("data_start")) {
+            segments.push((at, d?));
         }
         Ok(StubImage {
-            entry: j.entry,
+            entry: num("entry")?,
             segments,
         })
     }

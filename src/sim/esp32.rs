@@ -180,7 +180,8 @@ pub struct Esp32 {
     rom_baud_value: u32,
     host_baud: Option<u32>,
     decoder: slip::Decoder,
-    out: VecDeque<(Duration, Vec<u8>)>,
+    /// Output on its way to the host: (readable at, bytes, the chip's baud when sent).
+    out: VecDeque<(Duration, Vec<u8>, u32)>,
     h2d_free: Duration,
     d2h_free: Duration,
     cpu_free: Duration,
@@ -292,15 +293,21 @@ impl Esp32 {
 
     /// Host and chip disagree on the baud by more than a UART tolerates.
     fn baud_mismatch(&self) -> bool {
+        self.mismatch_at(self.baud)
+    }
+
+    /// Whether bytes sent at `baud` are garbled for the host as its port is set now (a
+    /// difference over 3 %, or a rate above what the adapter can do).
+    fn mismatch_at(&self, baud: u32) -> bool {
         let over_adapter = self
             .config
             .faults
             .adapter_max_baud
-            .is_some_and(|m| self.baud > m);
-        over_adapter
-            || self
-                .host_baud
-                .is_some_and(|h| (h as f64 - self.baud as f64).abs() / self.baud as f64 > 0.03)
+            .is_some_and(|m| baud > m);
+        let off = self
+            .host_baud
+            .is_some_and(|h| (h as f64 - baud as f64).abs() / baud as f64 > 0.03);
+        over_adapter || off
     }
 
     /// Reset the chip (EN released) at time `t`, into the ROM loader or booting from flash.
@@ -449,11 +456,8 @@ impl Esp32 {
         self.d2h_free = end;
         let mut bytes = bytes;
         self.apply_d2h_faults(&mut bytes);
-        if self.baud_mismatch() {
-            garble(&mut bytes);
-        }
         self.out
-            .push_back((end + self.config.timing.usb_d2h, bytes));
+            .push_back((end + self.config.timing.usb_d2h, bytes, self.baud));
     }
 
     fn apply_d2h_faults(&mut self, bytes: &mut Vec<u8>) {
@@ -555,15 +559,20 @@ impl Esp32 {
     /// Bytes readable by the host at time `now`.
     pub fn take_output(&mut self, now: Duration) -> Vec<u8> {
         let mut v = vec![];
-        while self.out.front().is_some_and(|(at, _)| *at <= now) {
-            v.extend(self.out.pop_front().unwrap().1);
+        while self.out.front().is_some_and(|(at, _, _)| *at <= now) {
+            let (_, mut bytes, baud) = self.out.pop_front().unwrap();
+            // Decoded at the host's rate of now: a mismatch turns it to noise.
+            if self.mismatch_at(baud) {
+                garble(&mut bytes);
+            }
+            v.extend(bytes);
         }
         v
     }
 
     /// When the next output becomes readable.
     pub fn next_output_at(&self) -> Option<Duration> {
-        self.out.front().map(|(at, _)| *at)
+        self.out.front().map(|(at, _, _)| *at)
     }
 
     fn on_frame(&mut self, first_byte: Duration, arrival: Duration, frame: Vec<u8>) {
@@ -633,7 +642,7 @@ impl Esp32 {
         if !self.flash.powered() {
             // Power cut: the chip is dead; nothing it had queued after this goes out.
             self.mode = Mode::Off;
-            self.out.retain(|(at, _)| *at <= start);
+            self.out.retain(|(at, _, _)| *at <= start);
         }
     }
 
@@ -1132,7 +1141,7 @@ impl Esp32 {
         let mut now = t + self.config.timing.cpu_per_kib * (plain.len() as u32 / 1024);
         let w = self.write.as_mut().unwrap();
         let room = (w.size - w.written) as usize - w.pending.len();
-                if plain.len() > room && compressed {
+        if plain.len() > room && compressed {
             self.pending_error = Some(stub_err::TOO_MUCH_DATA);
             return now;
         }

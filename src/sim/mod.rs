@@ -1,6 +1,7 @@
 //! A simulated ESP32 (flash + ROM loader + flasher stub + link timing), the same model for the
 //! in-process tests (virtual time), `otaflash sim` (real time, TCP and WebSocket) and the page.
 
+pub mod demo;
 pub mod esp32;
 pub mod flash;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,5 +1,7 @@
 //! The page: open .bin files (or drop them) and see what they hold.
 
+use super::device::DevicePanel;
+use super::editor::OtadataEditor;
 use super::views::{ImageView, OtadataView, PartitionTableView, SlotsView};
 use crate::formats::partition::PartitionTable;
 use crate::workbench::{self, Content, OpenedFile};
@@ -121,7 +123,9 @@ pub fn App() -> Html {
             <h1>{"otaflash"}</h1>
             <p class="tagline">{"ESP32 partitions, otadata and firmware images — in the browser, nothing installed, nothing uploaded."}</p>
         </header>
-        <main>
+                <main>
+            <DevicePanel />
+            <h2 class="part">{"Files, offline"}</h2>
             <section class={classes!("open", (*dragging).then_some("dragging"))}
                      ondrop={on_drop} ondragover={on_drag_over} ondragleave={on_drag_leave}>
                 <h2>{"Open .bin files"}</h2>
@@ -159,7 +163,18 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
             let boot = table
                 .as_ref()
                 .map(|t| workbench::prediction(t, o, state.rollback, None));
-            html! { <OtadataView otadata={o.clone()} boot={boot} table={table} /> }
+            let editor = table.clone().map(|t| {
+                let name = f.name.clone();
+                html! {
+                    <details>
+                        <summary>{"Edit and download"}</summary>
+                        <OtadataEditor table={t} current={o.clone()} original={Some(o.clone())} rollback={state.rollback}
+                            apply_label="Download the new otadata"
+                            on_apply={Callback::from(move |n: crate::formats::otadata::Otadata| super::engine::download(&format!("edited-{name}"), n.as_bytes()))} />
+                    </details>
+                }
+            });
+            html! { <><OtadataView otadata={o.clone()} boot={boot} table={table} testid_prefix="file-" />{ for editor }</> }
         }
         Content::Image(i) => html! { <ImageView image={i.clone()} /> },
         Content::Dump {
@@ -177,8 +192,17 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
                         .ok()
                         .and_then(|b| b.booted_partition(table))
                         .map(|p| p.name());
+                    let name = f.name.clone();
                     (
-                        html! { <OtadataView otadata={o.clone()} boot={Some(boot)} table={Some(table.clone())} /> },
+                        html! { <>
+                            <OtadataView otadata={o.clone()} boot={Some(boot)} table={Some(table.clone())} testid_prefix="file-" />
+                            <details>
+                                <summary>{"Edit and download"}</summary>
+                                <OtadataEditor table={table.clone()} current={o.clone()} original={Some(o.clone())} rollback={state.rollback}
+                                    apply_label="Download the new otadata (8 KiB, for its partition)"
+                                    on_apply={Callback::from(move |n: crate::formats::otadata::Otadata| super::engine::download(&format!("otadata-of-{name}"), n.as_bytes()))} />
+                            </details>
+                        </> },
                         booted,
                     )
                 }

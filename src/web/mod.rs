@@ -1,6 +1,10 @@
 //! The web page (wasm32): Yew function components over the same engine as the CLI.
 
 mod app;
+mod device;
+mod editor;
+pub mod engine;
+pub mod ports;
 mod views;
 
 pub use app::App;

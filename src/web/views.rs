@@ -88,9 +88,11 @@ pub struct MapProps {
     pub booted: Option<String>,
 }
 
-/// The flash drawn to scale: bootloader area, table, then each partition.
+/// The flash drawn to scale (SVG: no inline styles, so a strict CSP holds): bootloader area,
+/// table, then each partition; the slot that boots next is marked.
 #[component]
 pub fn FlashMap(p: &MapProps) -> Html {
+    const W: f64 = 1000.0;
     let end = p.table.entries.iter().map(|e| e.end()).max().unwrap_or(0);
     let total = p
         .flash_size
@@ -98,7 +100,7 @@ pub fn FlashMap(p: &MapProps) -> Html {
         .unwrap_or(end)
         .max(end)
         .max(1);
-    let pct = |n: u64| format!("{:.3}%", n as f64 * 100.0 / total as f64);
+    let x = |n: u64| n as f64 * W / total as f64;
     let mut parts: Vec<(u64, u64, String, &'static str)> =
         vec![(0, 0x8000, "boot".into(), "reserved")];
     parts.push((0x8000, TABLE_SECTOR_SIZE as u64, "table".into(), "reserved"));
@@ -113,19 +115,20 @@ pub fn FlashMap(p: &MapProps) -> Html {
         parts.push((e.offset as u64, e.size as u64, e.name(), kind));
     }
     html! {
-        <div class="flashmap" data-testid="flash-map" role="img"
-             aria-label={format!("flash map, {}", human_size(total))}>
+        <svg class="flashmap" data-testid="flash-map" viewBox="0 0 1000 40" preserveAspectRatio="none"
+             role="img" aria-label={format!("flash map, {}", human_size(total))}>
             { for parts.into_iter().map(|(off, size, name, kind)| {
                 let boots = p.booted.as_deref() == Some(name.as_str());
+                let (x0, w) = (x(off), x(size).max(0.5));
                 html! {
-                    <div class={classes!("seg", kind, boots.then_some("boots"))}
-                         style={format!("left:{};width:{}", pct(off), pct(size))}
-                         title={format!("{name}: 0x{off:x}, {}", human_size(size))}>
-                        <span>{ name }</span>
-                    </div>
+                    <g class={classes!("seg", kind, boots.then_some("boots"))}>
+                        <title>{ format!("{name}: 0x{off:x}, {}", human_size(size)) }</title>
+                        <rect x={format!("{x0:.2}")} y="0" width={format!("{w:.2}")} height="40" />
+                        { if w > 40.0 { html!{ <text x={format!("{:.2}", x0 + w / 2.0)} y="25">{ name }</text> } } else { html!{} } }
+                    </g>
                 }
             }) }
-        </div>
+        </svg>
     }
 }
 
@@ -136,10 +139,15 @@ pub struct OtadataProps {
     pub boot: Option<Result<Boot, String>>,
     #[prop_or_default]
     pub table: Option<PartitionTable>,
+    /// Prefix for the test ids (a preview must not look like the device's own sectors).
+    #[prop_or_default]
+    pub testid_prefix: AttrValue,
 }
 
 #[component]
 pub fn OtadataView(p: &OtadataProps) -> Html {
+    let sector_id = format!("{}otadata-sector", p.testid_prefix);
+    let boot_id = format!("{}boot-slot", p.testid_prefix);
     let (seen, active) = match &p.boot {
         Some(Ok(b)) => (b.seen, b.active),
         _ => (p.otadata.entries(), p.otadata.active()),
@@ -154,7 +162,7 @@ pub fn OtadataView(p: &OtadataProps) -> Html {
             { for seen.iter().enumerate().map(|(i, e)| {
                 let state = otadata::state_name(e.state);
                 html! {
-                    <div data-testid="otadata-sector" data-seq={e.seq.to_string()} data-state={state}
+                    <div data-testid={sector_id.clone()} data-seq={e.seq.to_string()} data-state={state}
                          class={classes!("sector", (active == Some(i)).then_some("active"), (!e.valid()).then_some("invalid"))}>
                         <h4>{ format!("sector {i}") }{ if active == Some(i) { html!{ <span class="badge">{"active"}</span> } } else { html!{} } }</h4>
                         <dl>
@@ -170,12 +178,12 @@ pub fn OtadataView(p: &OtadataProps) -> Html {
             {
                 match (&p.boot, booted) {
                     (Some(Ok(b)), Some((name, off))) => html! {
-                        <p class="boot">{"Boots next: "}<strong data-testid="boot-slot">{ name }</strong>
+                        <p class="boot">{"Boots next: "}<strong data-testid={boot_id.clone()}>{ name }</strong>
                             { format!(" at 0x{off:x}") }
                             { if b.writes.is_empty() { html!{} } else { html!{ <span class="note">{" (the bootloader rewrites otadata while booting)"}</span> } } }
                         </p>
                     },
-                    (Some(Ok(_)), None) => html! { <p class="boot error" data-testid="boot-slot">{"Nothing bootable"}</p> },
+                    (Some(Ok(_)), None) => html! { <p class="boot error" data-testid={boot_id.clone()}>{"Nothing bootable"}</p> },
                     (Some(Err(e)), _) => html! { <p class="boot error">{ e.clone() }</p> },
                     (None, _) => html! { <p class="hint">{"Open the partition table (or a flash dump) too, to see which slot boots."}</p> },
                 }
@@ -210,7 +218,7 @@ pub fn ImageView(p: &ImageProps) -> Html {
                     None => html! { <><dt>{"app"}</dt><dd>{"no app description (a bootloader, or not built with ESP-IDF)"}</dd></> },
                 } }
                 <dt>{"chip"}</dt><dd data-testid="image-chip">{ chip }</dd>
-                <dt>{"size"}</dt><dd>{ format!("{} bytes ({})", i.len, human_size(i.len as u64)) }</dd>
+                <dt>{"size"}</dt><dd>{ format!("{} bytes ({:.1} KB)", i.len, i.len as f64 / 1024.0) }</dd>
                 <dt>{"flash"}</dt><dd>{ format!("{} {} {}", i.flash_mode_name(), i.flash_freq_name().unwrap_or("?"), i.flash_size_name().unwrap_or("?")) }</dd>
                 <dt>{"segments"}</dt><dd>{ i.segments.len() }</dd>
                 <dt>{"checksum"}</dt><dd data-testid="image-checksum">{ ok(i.checksum_ok()) }</dd>

@@ -1,0 +1,118 @@
+//! The flash the page's simulated ESP32 starts with: a 4 MB chip as Arduino-ESP32 leaves it
+//! (its default partition table and boot_app0 otadata), with small but valid images made here
+//! (a page cannot carry real firmware without weighing as much). They pass every check the
+//! bootloader and otaflash make: magic, chip id, checksum, appended SHA-256, app description.
+
+use crate::formats::image::{APP_DESC_MAGIC, IMAGE_MAGIC};
+use crate::formats::otadata::{Entry, OtaState, Otadata};
+use crate::formats::partition::PartitionTable;
+use crate::formats::{esp_checksum, sha256};
+
+pub const ARDUINO_DEFAULT_CSV: &str = "nvs,data,nvs,0x9000,0x5000\n\
+otadata,data,ota,0xe000,0x2000\n\
+app0,app,ota_0,0x10000,0x140000\n\
+app1,app,ota_1,0x150000,0x140000\n\
+spiffs,data,spiffs,0x290000,0x160000\n\
+coredump,data,coredump,0x3F0000,0x10000\n";
+
+fn put_str(buf: &mut [u8], at: usize, len: usize, s: &str) {
+    let b = s.as_bytes();
+    let n = b.len().min(len - 1);
+    buf[at..at + n].copy_from_slice(&b[..n]);
+}
+
+/// A valid ESP32 image: a DROM segment (starting with `esp_app_desc_t` when `app` is given)
+/// and an IRAM segment, checksum, SHA-256 appended.
+pub fn esp32_image(app: Option<(&str, &str)>, payload: usize) -> Vec<u8> {
+    let mut drom = vec![0u8; 256 + payload];
+    if let Some((project, version)) = app {
+        drom[0..4].copy_from_slice(&APP_DESC_MAGIC.to_le_bytes());
+        put_str(&mut drom, 16, 32, version);
+        put_str(&mut drom, 48, 32, project);
+        put_str(&mut drom, 80, 16, "12:00:00");
+        put_str(&mut drom, 96, 16, "Nov 26 2026");
+        put_str(&mut drom, 112, 32, "otaflash-sim");
+    }
+    for (i, b) in drom[256..].iter_mut().enumerate() {
+        *b = (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3];
+    }
+    let iram: Vec<u8> = (0..64u8).collect();
+    // Header: 2 segments, DIO, 4MB / 40m, entry, WP pin disabled, chip id 0 (ESP32),
+    // revisions v0.0 to v3.99, SHA-256 appended.
+    let mut out = vec![];
+    out.extend_from_slice(&[IMAGE_MAGIC, 2, 2, 0x20]);
+    out.extend_from_slice(&0x4008_0000u32.to_le_bytes());
+    out.push(0xEE);
+    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(&0u16.to_le_bytes()); // chip id: ESP32
+    out.push(0); // min_rev
+    out.extend_from_slice(&0u16.to_le_bytes()); // min_rev_full
+    out.extend_from_slice(&399u16.to_le_bytes()); // max_rev_full
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.push(1); // hash appended
+    let mut checksum = esp_checksum(&[]);
+    for (addr, seg) in [(0x3F40_0020u32, &drom), (0x4008_0000, &iram)] {
+        out.extend_from_slice(&addr.to_le_bytes());
+        out.extend_from_slice(&(seg.len() as u32).to_le_bytes());
+        out.extend_from_slice(seg);
+        checksum = crate::formats::esp_checksum_update(checksum, seg);
+    }
+    while (out.len() + 1) % 16 != 0 {
+        out.push(0);
+    }
+    out.push(checksum);
+    let digest = sha256(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+/// boot_app0 as arduino-esp32 ships it: seq 1 in sector 0, a seq-0 entry in sector 1.
+pub fn boot_app0() -> Otadata {
+    let mut o = Otadata::blank();
+    o.put(0, Entry::new(1, OtaState::Undefined));
+    let mut b = [0xFFu8; 32];
+    b[..4].fill(0);
+    o.put(1, Entry::parse(&b));
+    o
+}
+
+/// A 4 MB flash: bootloader at 0x1000, the Arduino default table, boot_app0, a demo app in app0.
+pub fn arduino_like_flash() -> Vec<u8> {
+    let mut f = vec![0xFFu8; 4 << 20];
+    let mut put = |at: usize, b: &[u8]| f[at..at + b.len()].copy_from_slice(b);
+    put(0x1000, &esp32_image(None, 2048));
+    let table = PartitionTable::from_csv(ARDUINO_DEFAULT_CSV, 0x8000).expect("valid table");
+    put(0x8000, &table.to_bytes().expect("fits"));
+    put(0xE000, boot_app0().as_bytes());
+    put(
+        0x10000,
+        &esp32_image(Some(("blink-demo", "1.0.0")), 24 * 1024),
+    );
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::image::Image;
+
+    #[test]
+    fn demo_images_pass_every_check() {
+        let app = esp32_image(Some(("blink-demo", "1.0.0")), 5000);
+        let i = Image::parse(&app).unwrap();
+        assert!(i.checksum_ok() && i.sha256_ok() == Some(true));
+        assert!(i
+            .problems_for(crate::chips::ESP32, Some(0x140000))
+            .is_empty());
+        assert_eq!(i.app.unwrap().project_name, "blink-demo");
+        let f = arduino_like_flash();
+        let t = PartitionTable::from_flash(&f, 0x8000).unwrap();
+        assert_eq!(t.find("app1").unwrap().offset, 0x150000);
+        assert_eq!(
+            &f[0xE000..0x10000],
+            crate::formats::otadata::Otadata::parse(&f[0xE000..0x10000])
+                .unwrap()
+                .as_bytes()
+        );
+    }
+}

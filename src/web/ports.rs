@@ -1,0 +1,524 @@
+//! The page's byte links, each a [`Port`]: Web Serial (a real USB serial port), a WebSocket
+//! byte bridge (`otaflash sim --ws`, a serial server), and the in-page simulated ESP32.
+
+use crate::loader::port::{Port, PortError};
+use crate::sim::{Config, Esp32, Timing};
+use gloo_timers::future::TimeoutFuture;
+use js_sys::{Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// Milliseconds since page load.
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or(0.0)
+}
+
+pub async fn sleep(d: Duration) {
+    TimeoutFuture::new(d.as_millis().min(u32::MAX as u128) as u32).await
+}
+
+fn js_err(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            Reflect::get(&e, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// Polls `a` until it completes or `timeout` passes: Some(output) or None.
+async fn with_timeout<F: Future + Unpin>(a: &mut F, timeout: Duration) -> Option<F::Output> {
+    let mut t = TimeoutFuture::new(timeout.as_millis().min(u32::MAX as u128) as u32);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = Pin::new(&mut *a).poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if Pin::new(&mut t).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Web Serial
+
+/// USB IDs of the usual ESP32 bridges: Espressif's own USB, Silicon Labs CP210x, WCH CH34x,
+/// FTDI. Offered as filters; "any port" is always possible too.
+pub const USB_VENDORS: [(u16, &str); 4] = [
+    (0x303A, "Espressif"),
+    (0x10C4, "CP210x"),
+    (0x1A86, "CH34x"),
+    (0x0403, "FTDI"),
+];
+
+pub struct WebSerialPort {
+    port: web_sys::SerialPort,
+    reader: Option<web_sys::ReadableStreamDefaultReader>,
+    writer: Option<web_sys::WritableStreamDefaultWriter>,
+    pending: Option<JsFuture>,
+    buf: VecDeque<u8>,
+    opened: f64,
+}
+
+impl WebSerialPort {
+    /// Asks the user to pick a port (needs a user gesture). `filtered`: only the usual bridges.
+    pub async fn request(filtered: bool) -> Result<web_sys::SerialPort, String> {
+        let nav = web_sys::window().ok_or("no window")?.navigator();
+        if Reflect::get(&nav, &"serial".into())
+            .map(|v| v.is_undefined())
+            .unwrap_or(true)
+        {
+            return Err("this browser has no Web Serial: use Chrome or Edge on a desktop, or the simulated ESP32".into());
+        }
+        let opts = web_sys::SerialPortRequestOptions::new();
+        if filtered {
+            let filters: Vec<web_sys::SerialPortFilter> = USB_VENDORS
+                .iter()
+                .map(|(vid, _)| {
+                    let f = web_sys::SerialPortFilter::new();
+                    f.set_usb_vendor_id(*vid);
+                    f
+                })
+                .collect();
+            opts.set_filters(&filters);
+        }
+        let p = JsFuture::from(nav.serial().request_port_with_options(&opts))
+            .await
+            .map_err(|e| {
+                let m = js_err(e);
+                if m.contains("No port selected") {
+                    "no port was chosen".to_string()
+                } else {
+                    m
+                }
+            })?;
+        Ok(p.unchecked_into())
+    }
+
+    pub async fn open(port: web_sys::SerialPort, baud: u32) -> Result<Self, String> {
+        let mut p = WebSerialPort {
+            port,
+            reader: None,
+            writer: None,
+            pending: None,
+            buf: VecDeque::new(),
+            opened: now_ms(),
+        };
+        p.open_at(baud).await.map_err(|e| {
+            if e.contains("Failed to open") || e.contains("already open") {
+                format!("{e}: the port is busy (another program or browser tab has it open?)")
+            } else {
+                e
+            }
+        })?;
+        Ok(p)
+    }
+
+    async fn open_at(&mut self, baud: u32) -> Result<(), String> {
+        let opts = web_sys::SerialOptions::new(baud);
+        opts.set_buffer_size(64 * 1024);
+        JsFuture::from(self.port.open(&opts))
+            .await
+            .map_err(js_err)?;
+        self.reader = Some(self.port.readable().get_reader().unchecked_into());
+        self.writer = Some(self.port.writable().get_writer().map_err(js_err)?);
+        Ok(())
+    }
+
+    async fn release(&mut self) {
+        if let Some(r) = self.reader.take() {
+            let _ = JsFuture::from(r.cancel()).await;
+            if let Some(p) = self.pending.take() {
+                let _ = p.await;
+            }
+            r.release_lock();
+        }
+        if let Some(w) = self.writer.take() {
+            w.release_lock();
+        }
+    }
+
+    pub async fn close(mut self) {
+        self.release().await;
+        let _ = JsFuture::from(self.port.close()).await;
+    }
+
+    fn lost(e: impl Into<String>) -> PortError {
+        PortError::Disconnected(format!("serial port: {}", e.into()))
+    }
+}
+
+impl Port for WebSerialPort {
+    async fn read(&mut self, out: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        if self.buf.is_empty() {
+            let reader = self.reader.as_ref().ok_or_else(|| Self::lost("not open"))?;
+            let pending = self
+                .pending
+                .get_or_insert_with(|| JsFuture::from(reader.read()));
+            match with_timeout(pending, timeout).await {
+                None => return Ok(0),
+                Some(r) => {
+                    self.pending = None;
+                    let r = r.map_err(|e| Self::lost(js_err(e)))?;
+                    if Reflect::get(&r, &"done".into())
+                        .ok()
+                        .and_then(|d| d.as_bool())
+                        .unwrap_or(false)
+                    {
+                        return Err(Self::lost("the device went away"));
+                    }
+                    let v = Reflect::get(&r, &"value".into()).map_err(|e| Self::lost(js_err(e)))?;
+                    self.buf.extend(Uint8Array::new(&v).to_vec());
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        for (d, s) in out.iter_mut().zip(self.buf.drain(..n)) {
+            *d = s;
+        }
+        Ok(n)
+    }
+
+    async fn write(&mut self, data: &[u8]) -> Result<(), PortError> {
+        let w = self.writer.as_ref().ok_or_else(|| Self::lost("not open"))?;
+        JsFuture::from(w.write_with_chunk(&Uint8Array::from(data)))
+            .await
+            .map_err(|e| Self::lost(js_err(e)))?;
+        Ok(())
+    }
+
+    async fn set_signals(&mut self, dtr: bool, rts: bool) -> Result<(), PortError> {
+        let s = web_sys::SerialOutputSignals::new();
+        s.set_data_terminal_ready(dtr);
+        s.set_request_to_send(rts);
+        JsFuture::from(self.port.set_signals_with_signals(&s))
+            .await
+            .map_err(|e| Self::lost(js_err(e)))?;
+        Ok(())
+    }
+
+    /// Web Serial cannot change the rate of an open port: close and reopen it.
+    async fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
+        self.release().await;
+        self.buf.clear();
+        JsFuture::from(self.port.close())
+            .await
+            .map_err(|e| Self::lost(js_err(e)))?;
+        self.open_at(baud).await.map_err(Self::lost)
+    }
+
+    async fn sleep(&mut self, d: Duration) {
+        sleep(d).await
+    }
+
+    fn elapsed(&self) -> Duration {
+        Duration::from_secs_f64((now_ms() - self.opened).max(0.0) / 1000.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket byte bridge
+
+#[derive(Default)]
+struct WsShared {
+    queue: VecDeque<u8>,
+    waker: Option<Waker>,
+    open: bool,
+    closed: Option<String>,
+}
+
+pub struct WsPort {
+    ws: web_sys::WebSocket,
+    shared: Rc<RefCell<WsShared>>,
+    opened: f64,
+    _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+impl WsPort {
+    /// Connects to `url` (ws:// or wss://) and waits until the socket is open.
+    pub async fn connect(url: &str) -> Result<WsPort, String> {
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(format!("'{url}' is not a WebSocket URL (ws://HOST:PORT)"));
+        }
+        let ws = web_sys::WebSocket::new(url).map_err(js_err)?;
+        ws.set_binary_type(web_sys::BinaryType::Arraybuffer);
+        let shared = Rc::new(RefCell::new(WsShared::default()));
+        let wake = |s: &Rc<RefCell<WsShared>>| {
+            if let Some(w) = s.borrow_mut().waker.take() {
+                w.wake();
+            }
+        };
+        let s1 = shared.clone();
+        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            let e: web_sys::MessageEvent = e.unchecked_into();
+            if let Ok(buf) = e.data().dyn_into::<js_sys::ArrayBuffer>() {
+                s1.borrow_mut().queue.extend(Uint8Array::new(&buf).to_vec());
+                wake(&s1);
+            }
+        });
+        let s2 = shared.clone();
+        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            s2.borrow_mut().open = true;
+            wake(&s2);
+        });
+        let s3 = shared.clone();
+        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            s3.borrow_mut()
+                .closed
+                .get_or_insert_with(|| "the WebSocket closed".into());
+            wake(&s3);
+        });
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
+        let port = WsPort {
+            ws,
+            shared,
+            opened: now_ms(),
+            _handlers: vec![on_message, on_open, on_close],
+        };
+        let mut opened = std::future::poll_fn(|cx| {
+            let mut s = port.shared.borrow_mut();
+            if s.open {
+                Poll::Ready(Ok(()))
+            } else if let Some(e) = &s.closed {
+                Poll::Ready(Err(format!("{url}: {e} (is the bridge running?)")))
+            } else {
+                s.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        });
+        with_timeout(&mut opened, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| Err(format!("{url}: no answer within 5 s")))?;
+        Ok(port)
+    }
+
+    fn control(&self, json: String) -> Result<(), PortError> {
+        self.ws
+            .send_with_str(&json)
+            .map_err(|e| PortError::Disconnected(js_err(e)))
+    }
+}
+
+impl Drop for WsPort {
+    fn drop(&mut self) {
+        let _ = self.ws.close();
+    }
+}
+
+impl Port for WsPort {
+    async fn read(&mut self, out: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        let shared = self.shared.clone();
+        let mut ready = std::future::poll_fn(move |cx| {
+            let mut s = shared.borrow_mut();
+            if !s.queue.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = &s.closed {
+                return Poll::Ready(Err(PortError::Disconnected(e.clone())));
+            }
+            s.waker = Some(cx.waker().clone());
+            Poll::Pending
+        });
+        match with_timeout(&mut ready, timeout).await {
+            None => Ok(0),
+            Some(Err(e)) => Err(e),
+            Some(Ok(())) => {
+                let mut s = self.shared.borrow_mut();
+                let n = out.len().min(s.queue.len());
+                for (d, b) in out.iter_mut().zip(s.queue.drain(..n)) {
+                    *d = b;
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    async fn write(&mut self, data: &[u8]) -> Result<(), PortError> {
+        if let Some(e) = &self.shared.borrow().closed {
+            return Err(PortError::Disconnected(e.clone()));
+        }
+        self.ws
+            .send_with_u8_array(data)
+            .map_err(|e| PortError::Disconnected(js_err(e)))
+    }
+
+    async fn set_signals(&mut self, dtr: bool, rts: bool) -> Result<(), PortError> {
+        self.control(format!(r#"{{"dtr":{dtr},"rts":{rts}}}"#))
+    }
+
+    async fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
+        self.control(format!(r#"{{"baud":{baud}}}"#))
+    }
+
+    async fn sleep(&mut self, d: Duration) {
+        sleep(d).await
+    }
+
+    fn elapsed(&self) -> Duration {
+        Duration::from_secs_f64((now_ms() - self.opened).max(0.0) / 1000.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The in-page simulated ESP32
+
+/// The simulated chip of this page: one per page, so reconnecting finds what was flashed.
+#[derive(Clone)]
+pub struct PageSim {
+    pub dev: Rc<RefCell<Esp32>>,
+    epoch: f64,
+}
+
+impl PageSim {
+    /// A 4 MB ESP32 as Arduino-ESP32 leaves it (see [`crate::sim::demo`]), with real timing.
+    pub fn new() -> PageSim {
+        let flash = crate::sim::demo::arduino_like_flash();
+        let dev = Esp32::new(flash, Config::new(4 << 20, Timing::REALISTIC));
+        PageSim {
+            dev: Rc::new(RefCell::new(dev)),
+            epoch: now_ms(),
+        }
+    }
+
+    fn now(&self) -> Duration {
+        Duration::from_secs_f64((now_ms() - self.epoch).max(0.0) / 1000.0)
+    }
+
+    /// A port to it, as if a USB cable had just been plugged in.
+    pub fn port(&self) -> PageSimPort {
+        self.dev.borrow_mut().clear_disconnect();
+        PageSimPort {
+            sim: self.clone(),
+            rx: VecDeque::new(),
+            opened: now_ms(),
+        }
+    }
+}
+
+impl Default for PageSim {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub struct PageSimPort {
+    sim: PageSim,
+    rx: VecDeque<u8>,
+    opened: f64,
+}
+
+impl Port for PageSimPort {
+    async fn read(&mut self, out: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        let deadline = self.sim.now() + timeout;
+        while self.rx.is_empty() {
+            let now = self.sim.now();
+            let next = self.sim.dev.borrow().next_output_at();
+            match next {
+                Some(at) if at <= now => {
+                    let bytes = self.sim.dev.borrow_mut().take_output(now);
+                    self.rx.extend(bytes);
+                }
+                _ if now >= deadline => return Ok(0),
+                Some(at) => sleep((at.min(deadline) - now).max(Duration::from_millis(1))).await,
+                None => sleep((deadline - now).max(Duration::from_millis(1))).await,
+            }
+        }
+        let n = out.len().min(self.rx.len());
+        for (d, b) in out.iter_mut().zip(self.rx.drain(..n)) {
+            *d = b;
+        }
+        Ok(n)
+    }
+
+    async fn write(&mut self, data: &[u8]) -> Result<(), PortError> {
+        let now = self.sim.now();
+        self.sim.dev.borrow_mut().receive(now, data);
+        Ok(())
+    }
+
+    async fn set_signals(&mut self, dtr: bool, rts: bool) -> Result<(), PortError> {
+        let now = self.sim.now();
+        self.sim.dev.borrow_mut().set_signals(now, dtr, rts);
+        self.rx.clear();
+        Ok(())
+    }
+
+    async fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
+        self.sim.dev.borrow_mut().set_host_baud(Some(baud));
+        self.rx.clear();
+        Ok(())
+    }
+
+    async fn sleep(&mut self, d: Duration) {
+        sleep(d).await
+    }
+
+    fn elapsed(&self) -> Duration {
+        Duration::from_secs_f64((now_ms() - self.opened).max(0.0) / 1000.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Whichever link the user picked.
+pub enum AnyPort {
+    Serial(WebSerialPort),
+    Ws(WsPort),
+    Sim(PageSimPort),
+}
+
+macro_rules! each {
+    ($self:ident, $p:ident => $e:expr) => {
+        match $self {
+            AnyPort::Serial($p) => $e,
+            AnyPort::Ws($p) => $e,
+            AnyPort::Sim($p) => $e,
+        }
+    };
+}
+
+impl Port for AnyPort {
+    async fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        each!(self, p => p.read(buf, timeout).await)
+    }
+    async fn write(&mut self, data: &[u8]) -> Result<(), PortError> {
+        each!(self, p => p.write(data).await)
+    }
+    async fn set_signals(&mut self, dtr: bool, rts: bool) -> Result<(), PortError> {
+        each!(self, p => p.set_signals(dtr, rts).await)
+    }
+    async fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
+        each!(self, p => p.set_baud(baud).await)
+    }
+    async fn sleep(&mut self, d: Duration) {
+        each!(self, p => p.sleep(d).await)
+    }
+    fn elapsed(&self) -> Duration {
+        each!(self, p => p.elapsed())
+    }
+}
+
+impl AnyPort {
+    pub async fn close(self) {
+        if let AnyPort::Serial(p) = self {
+            p.close().await
+        }
+    }
+}

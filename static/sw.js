@@ -1,0 +1,27 @@
+// otaflash service worker: the page's own files, network first (always fresh when online),
+// from the cache when offline. Nothing else is fetched or cached.
+const CACHE = 'otaflash-v1';
+const SHELL = ['./', 'index.html', 'init.js', 'otaflash-web.js', 'otaflash-web_bg.wasm', 'style.css',
+  'manifest.webmanifest', 'icon-192.png', 'icon-512.png', 'stub/esp32.json'];
+
+self.addEventListener('install', (e) => {
+  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (e) => {
+  e.waitUntil(caches.keys()
+    .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+    .then(() => self.clients.claim()));
+});
+
+self.addEventListener('fetch', (e) => {
+  const url = new URL(e.request.url);
+  if (e.request.method !== 'GET' || url.origin !== self.location.origin) return;
+  e.respondWith(fetch(e.request).then((resp) => {
+    if (resp.ok) {
+      const copy = resp.clone();
+      caches.open(CACHE).then((c) => c.put(e.request, copy));
+    }
+    return resp;
+  }).catch(() => caches.match(e.request, { ignoreSearch: true })));
+});

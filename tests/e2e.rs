@@ -1,0 +1,527 @@
+//! End to end: the built page (trunk release build in dist/, served on 127.0.0.1) in headless
+//! Chromium, driven through chromedriver. Once with the in-page simulated ESP32, once over a
+//! WebSocket to `otaflash sim --ws` (checking its flash file byte for byte). Screenshots of the
+//! main states land in target/screenshots/.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Serves dist/ over HTTP on 127.0.0.1 (a thread per connection, bounded by the test).
+fn serve_dist() -> u16 {
+    let dist = root().join("dist");
+    assert!(
+        dist.join("otaflash-web_bg.wasm").exists(),
+        "dist/ has no release build of the page: run `trunk build --release` (scripts/test.sh does)"
+    );
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let dist = dist.clone();
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut req = vec![0u8; 8192];
+                let n = s.read(&mut req).unwrap_or(0);
+                let line = String::from_utf8_lossy(&req[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .split('?')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let rel = if path == "/" {
+                    "index.html".to_string()
+                } else {
+                    path.trim_start_matches('/').to_string()
+                };
+                let file = dist.join(&rel);
+                let (status, body) = match (rel.contains(".."), std::fs::read(&file)) {
+                    (false, Ok(b)) => ("200 OK", b),
+                    _ => ("404 Not Found", b"not found".to_vec()),
+                };
+                let mime = match file.extension().and_then(|e| e.to_str()) {
+                    Some("html") => "text/html; charset=utf-8",
+                    Some("js") => "text/javascript",
+                    Some("wasm") => "application/wasm",
+                    Some("css") => "text/css",
+                    Some("json") => "application/json",
+                    Some("webmanifest") => "application/manifest+json",
+                    Some("png") => "image/png",
+                    _ => "application/octet-stream",
+                };
+                let head = format!("HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            });
+        }
+    });
+    port
+}
+
+/// A process killed when dropped.
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn browser() -> (Client, Proc, tempfile::TempDir) {
+    let port = free_port();
+    let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let child = Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{driver}: {e} (scripts/setup.sh installs chromium-driver)"));
+    let proc = Proc(child);
+    let profile = tempfile::tempdir().unwrap();
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     format!("--user-data-dir={}", profile.path().display()), "--window-size=1280,1800"]
+        }
+    });
+    let caps: fantoccini::wd::Capabilities =
+        caps.as_object().unwrap().clone().into_iter().collect();
+    let mut last = None;
+    for _ in 0..50 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => return (c, proc, profile),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("chromedriver did not start: {last:?}");
+}
+
+fn css(id: &str) -> String {
+    format!("[data-testid=\"{id}\"]")
+}
+
+/// Waits (bounded) until `f` finds what it needs.
+async fn until<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let t = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn find(c: &Client, id: &str) -> Element {
+    let sel = css(id);
+    until(id, 30, || async { c.find(Locator::Css(&sel)).await.ok() }).await
+}
+
+async fn text(c: &Client, id: &str) -> String {
+    match c.find(Locator::Css(&css(id))).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn wait_text(c: &Client, id: &str, needle: &str, secs: u64) -> String {
+    let t0 = Instant::now();
+    loop {
+        let t = text(c, id).await;
+        if t.contains(needle) {
+            return t;
+        }
+        if t0.elapsed() > Duration::from_secs(secs) {
+            panic!("timed out after {secs} s waiting for {id} to contain {needle:?}; it shows: {t:?}\nstatus: {:?}", text(c, "status").await);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn status_contains(c: &Client, needle: &str, secs: u64) -> String {
+    until(&format!("status containing {needle:?}"), secs, || async {
+        let t = text(c, "status").await;
+        if t.contains("failed") {
+            panic!(
+                "the page reports a failure: {t}\nlog: {}",
+                text(c, "log").await
+            );
+        }
+        t.contains(needle).then_some(t)
+    })
+    .await
+}
+
+async fn shot(c: &Client, name: &str) {
+    let dir = root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn all_attr(c: &Client, id: &str, attr: &str) -> Vec<String> {
+    let mut v = vec![];
+    for e in c.find_all(Locator::Css(&css(id))).await.unwrap() {
+        v.push(e.attr(attr).await.unwrap().unwrap_or_default());
+    }
+    v
+}
+
+async fn pick(c: &Client, path: &Path) {
+    let input = find(c, "image-file").await;
+    input.send_keys(path.to_str().unwrap()).await.unwrap();
+}
+
+/// Connect, read the layout, flash hello_world into app1, verify, boot it next.
+async fn flash_second_slot(c: &Client, tag: &str) {
+    find(c, "connect").await.click().await.unwrap();
+    let chip = wait_text(c, "chip", "ESP32", 30).await;
+    assert!(chip.contains("ESP32-D0WD-V3 (revision v3.1)"), "{chip}");
+    assert_eq!(text(c, "flash-size").await, "4 MB");
+    let rows = until("6 partition rows", 30, || async {
+        let v = all_attr(c, "partition-row", "data-label").await;
+        (v.len() == 6).then_some(v)
+    })
+    .await;
+    assert_eq!(rows[2..4], ["app0".to_string(), "app1".to_string()]);
+    assert_eq!(all_attr(c, "otadata-sector", "data-seq").await, ["1", "0"]);
+    assert_eq!(text(c, "boot-slot").await, "app0");
+    shot(c, &format!("{tag}-1-connected")).await;
+
+    pick(c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
+    let target = find(c, "target-slot").await;
+    assert_eq!(
+        target.prop("value").await.unwrap().as_deref(),
+        Some("app1"),
+        "default target: the slot not booting"
+    );
+    find(c, "flash").await.click().await.unwrap();
+    // Catch the progress bar while it runs (the simulated link keeps real time).
+    if let Ok(p) = c.find(Locator::Css(&css("progress"))).await {
+        let _ = p.attr("max").await;
+        shot(c, &format!("{tag}-2-flashing")).await;
+    }
+    let st = status_contains(c, "verified", 90).await;
+    assert!(st.contains("app1"), "{st}");
+    shot(c, &format!("{tag}-3-verified")).await;
+
+    find(c, "set-boot").await.click().await.unwrap();
+    status_contains(c, "app1 boots next", 60).await;
+    wait_text(c, "boot-slot", "app1", 10).await;
+    assert_eq!(
+        all_attr(c, "otadata-sector", "data-seq").await,
+        ["2", "2"],
+        "matched sectors"
+    );
+    assert_eq!(
+        all_attr(c, "otadata-sector", "data-state").await,
+        ["undefined", "undefined"]
+    );
+    shot(c, &format!("{tag}-4-boots-app1")).await;
+}
+
+/// Bad images are refused in the page with a clear message; the Flash button stays off.
+async fn bad_images(c: &Client, dir: &Path) {
+    let check = |file: PathBuf, needle: &'static str| async move {
+        pick(c, &file).await;
+        let msg = wait_text(c, "image-problems", needle, 10).await;
+        assert!(msg.contains("Not flashable"), "{msg}");
+        assert_eq!(
+            find(c, "flash")
+                .await
+                .attr("disabled")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("true"),
+            "{needle}"
+        );
+    };
+    check(
+        data("firmware/arduino_partitions_default.bin"),
+        "not an app image",
+    )
+    .await;
+    check(
+        data("app_images/esptool_test_images/helloworld-esp32s3.bin"),
+        "built for ESP32-S3",
+    )
+    .await;
+    let mut big = read("firmware/idf-v5.2.2_hello_world.bin");
+    big.resize(0x150000, 0);
+    let big_path = dir.join("oversize.bin");
+    std::fs::write(&big_path, &big).unwrap();
+    check(big_path, "larger than").await;
+    let mut corrupt = read("firmware/idf-v5.2.2_hello_world.bin");
+    corrupt[70_000] ^= 0x40;
+    let corrupt_path = dir.join("corrupt.bin");
+    std::fs::write(&corrupt_path, &corrupt).unwrap();
+    check(corrupt_path, "corrupt image").await;
+    shot(c, "refused-image").await;
+}
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn page_with_the_in_page_simulator() {
+    let web = serve_dist();
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port=sim"))
+            .await
+            .unwrap();
+        let kind = find(&c, "port-kind").await;
+        assert_eq!(kind.prop("value").await.unwrap().as_deref(), Some("sim"));
+        // Installable and offline-capable: the service worker registers.
+        let sw = until("the service worker", 20, || async {
+            let v = c
+                .execute_async("navigator.serviceWorker.getRegistration().then(r => arguments[0](!!(r && (r.active || r.installing || r.waiting))))", vec![])
+                .await
+                .ok()?;
+            v.as_bool().filter(|b| *b)
+        })
+        .await;
+        assert!(sw);
+        flash_second_slot(&c, "sim").await;
+        let dir = tempfile::tempdir().unwrap();
+        bad_images(&c, dir.path()).await;
+        // The simulated chip's bootloader, reset, now loads app1.
+        find(&c, "watch").await.click().await.unwrap();
+        let log = wait_text(
+            &c,
+            "log",
+            "Loaded app from partition at offset 0x150000",
+            30,
+        )
+        .await;
+        assert!(log.contains("hello_world"), "{log}");
+        shot(&c, "sim-5-console").await;
+        c.close().await.unwrap();
+    });
+}
+
+#[test]
+fn page_over_websocket_to_otaflash_sim() {
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    std::fs::write(&flash, arduino_flash()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
+        .args([
+            "sim",
+            "--flash",
+            flash.to_str().unwrap(),
+            "--ws",
+            "127.0.0.1:0",
+            "--timing",
+            "real",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _sim = Proc(child);
+    let ws = loop {
+        let l = lines.next().expect("sim output").unwrap();
+        if let Some(a) = l.strip_prefix("ws ") {
+            break a.to_string();
+        }
+    };
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            find(&c, "port-kind")
+                .await
+                .prop("value")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("ws")
+        );
+        assert_eq!(
+            find(&c, "ws-url").await.prop("value").await.unwrap(),
+            Some(format!("ws://{ws}"))
+        );
+        flash_second_slot(&c, "ws").await;
+        // The sim's flash file, byte for byte: the image in app1, matched otadata sectors.
+        let f = std::fs::read(&flash).unwrap();
+        let img = read("firmware/idf-v5.2.2_hello_world.bin");
+        assert_eq!(f[0x150000..0x150000 + img.len()], img[..]);
+        let e = otaflash::formats::otadata::Entry::new(
+            2,
+            otaflash::formats::otadata::OtaState::Undefined,
+        )
+        .to_bytes();
+        assert_eq!(f[0xE000..0xE020], e);
+        assert_eq!(f[0xF000..0xF020], e);
+        let mut expect = arduino_flash();
+        expect[0x150000..0x150000 + img.len()].copy_from_slice(&img);
+        expect[0xE000..0x10000].copy_from_slice(&f[0xE000..0x10000]);
+        assert!(f == expect, "nothing else changed");
+        // Bad images write nothing.
+        bad_images(&c, dir.path()).await;
+        assert!(
+            std::fs::read(&flash).unwrap() == f,
+            "refused images wrote nothing"
+        );
+        c.close().await.unwrap();
+    });
+}
+
+#[test]
+fn page_shows_a_corrupt_table_and_bad_crc_otadata() {
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    // A device whose otadata sector 0 has a bad CRC (garbage, not erased).
+    let mut bad_od = arduino_flash();
+    bad_od[0xE000 + 28] ^= 0xFF;
+    // And one whose partition table (with an MD5 row) no longer matches its MD5.
+    let mut bad_table = arduino_flash();
+    let t = read("partition_tables/arduino_default.bin");
+    bad_table[0x8000..0x8000 + t.len()].copy_from_slice(&t);
+    bad_table[0x8000 + 0x4C] ^= 0x01; // app0's size
+    for (tag, image) in [("bad-crc", bad_od), ("bad-table", bad_table)] {
+        let flash = dir.path().join(format!("{tag}.bin"));
+        std::fs::write(&flash, &image).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
+            .args([
+                "sim",
+                "--flash",
+                flash.to_str().unwrap(),
+                "--ws",
+                "127.0.0.1:0",
+                "--timing",
+                "none",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let _sim = Proc(child);
+        let ws = loop {
+            let l = lines.next().expect("sim output").unwrap();
+            if let Some(a) = l.strip_prefix("ws ") {
+                break a.to_string();
+            }
+        };
+        run(async {
+            let (c, _driver, _profile) = browser().await;
+            c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))
+                .await
+                .unwrap();
+            find(&c, "connect").await.click().await.unwrap();
+            wait_text(&c, "chip", "ESP32", 30).await;
+            if tag == "bad-crc" {
+                let states = until("two sectors", 30, || async {
+                    let v = all_attr(&c, "otadata-sector", "data-seq").await;
+                    (v.len() == 2).then_some(v)
+                })
+                .await;
+                assert_eq!(states, ["1", "0"]);
+                let sectors = c
+                    .find_all(Locator::Css(&css("otadata-sector")))
+                    .await
+                    .unwrap();
+                assert!(
+                    sectors[0].text().await.unwrap().contains("bad"),
+                    "sector 0 shows its CRC is bad"
+                );
+                // The bootloader skips it: sector 1 (seq 0) is active, (0-1) % 2 = 1 → app1.
+                assert_eq!(wait_text(&c, "boot-slot", "app", 10).await, "app1");
+            } else {
+                until("the partition rows", 30, || async {
+                    (!all_attr(&c, "partition-row", "data-label").await.is_empty()).then_some(())
+                })
+                .await;
+                let layout = c
+                    .find(Locator::Css(".layout"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                let warn = until(&format!("the MD5 warning in {layout:?}"), 10, || async {
+                    let t = c
+                        .find(Locator::Css("[data-testid=warnings]"))
+                        .await
+                        .ok()?
+                        .text()
+                        .await
+                        .ok()?;
+                    t.contains("MD5").then_some(t)
+                })
+                .await;
+                assert!(warn.contains("rejects this table"), "{warn}");
+                // Nothing can be flashed against a table the bootloader rejects.
+                pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
+                let why = wait_text(&c, "image-problems", "partition table", 10).await;
+                assert!(why.contains("MD5"), "{why}");
+                assert_eq!(
+                    find(&c, "flash")
+                        .await
+                        .attr("disabled")
+                        .await
+                        .unwrap()
+                        .as_deref(),
+                    Some("true")
+                );
+            }
+            shot(&c, &format!("device-{tag}")).await;
+            c.close().await.unwrap();
+        });
+        assert!(
+            std::fs::read(&flash).unwrap() == image,
+            "{tag}: nothing written"
+        );
+    }
+}
