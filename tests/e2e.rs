@@ -85,6 +85,32 @@ impl Drop for Proc {
     }
 }
 
+/// Starts `otaflash sim --ws` on a free port over `flash`; returns it and its address.
+fn ws_sim(flash: &Path, timing: &str) -> (Proc, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
+        .args([
+            "sim",
+            "--flash",
+            flash.to_str().unwrap(),
+            "--ws",
+            "127.0.0.1:0",
+            "--timing",
+            timing,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let sim = Proc(child);
+    let ws = loop {
+        let l = lines.next().expect("sim output").unwrap();
+        if let Some(a) = l.strip_prefix("ws ") {
+            break a.to_string();
+        }
+    };
+    (sim, ws)
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -353,27 +379,7 @@ fn page_over_websocket_to_otaflash_sim() {
     let dir = tempfile::tempdir().unwrap();
     let flash = dir.path().join("flash.bin");
     std::fs::write(&flash, arduino_flash()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
-        .args([
-            "sim",
-            "--flash",
-            flash.to_str().unwrap(),
-            "--ws",
-            "127.0.0.1:0",
-            "--timing",
-            "real",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let _sim = Proc(child);
-    let ws = loop {
-        let l = lines.next().expect("sim output").unwrap();
-        if let Some(a) = l.strip_prefix("ws ") {
-            break a.to_string();
-        }
-    };
+    let (_sim, ws) = ws_sim(&flash, "real");
     run(async {
         let (c, _driver, _profile) = browser().await;
         c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))
@@ -433,27 +439,7 @@ fn page_shows_a_corrupt_table_and_bad_crc_otadata() {
     for (tag, image) in [("bad-crc", bad_od), ("bad-table", bad_table)] {
         let flash = dir.path().join(format!("{tag}.bin"));
         std::fs::write(&flash, &image).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
-            .args([
-                "sim",
-                "--flash",
-                flash.to_str().unwrap(),
-                "--ws",
-                "127.0.0.1:0",
-                "--timing",
-                "none",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let _sim = Proc(child);
-        let ws = loop {
-            let l = lines.next().expect("sim output").unwrap();
-            if let Some(a) = l.strip_prefix("ws ") {
-                break a.to_string();
-            }
-        };
+        let (_sim, ws) = ws_sim(&flash, "none");
         run(async {
             let (c, _driver, _profile) = browser().await;
             c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))

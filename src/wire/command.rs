@@ -9,29 +9,45 @@
 use crate::formats::esp_checksum;
 use std::time::Duration;
 
-pub mod op {
-    pub const FLASH_BEGIN: u8 = 0x02;
-    pub const FLASH_DATA: u8 = 0x03;
-    pub const FLASH_END: u8 = 0x04;
-    pub const MEM_BEGIN: u8 = 0x05;
-    pub const MEM_END: u8 = 0x06;
-    pub const MEM_DATA: u8 = 0x07;
-    pub const SYNC: u8 = 0x08;
-    pub const WRITE_REG: u8 = 0x09;
-    pub const READ_REG: u8 = 0x0A;
-    pub const SPI_SET_PARAMS: u8 = 0x0B;
-    pub const SPI_ATTACH: u8 = 0x0D;
-    pub const READ_FLASH_SLOW: u8 = 0x0E;
-    pub const CHANGE_BAUDRATE: u8 = 0x0F;
-    pub const FLASH_DEFL_BEGIN: u8 = 0x10;
-    pub const FLASH_DEFL_DATA: u8 = 0x11;
-    pub const FLASH_DEFL_END: u8 = 0x12;
-    pub const SPI_FLASH_MD5: u8 = 0x13;
-    pub const GET_SECURITY_INFO: u8 = 0x14;
-    pub const ERASE_FLASH: u8 = 0xD0;
-    pub const ERASE_REGION: u8 = 0xD1;
-    pub const READ_FLASH: u8 = 0xD2;
-    pub const RUN_USER_CODE: u8 = 0xD3;
+/// Defines the opcode constants in `op` and their names in [`op_name`], from one list.
+macro_rules! opcodes {
+    ($($name:ident = $v:literal,)*) => {
+        pub mod op {
+            $(pub const $name: u8 = $v;)*
+        }
+
+        pub fn op_name(o: u8) -> &'static str {
+            match o {
+                $($v => stringify!($name),)*
+                _ => "UNKNOWN",
+            }
+        }
+    };
+}
+
+opcodes! {
+    FLASH_BEGIN = 0x02,
+    FLASH_DATA = 0x03,
+    FLASH_END = 0x04,
+    MEM_BEGIN = 0x05,
+    MEM_END = 0x06,
+    MEM_DATA = 0x07,
+    SYNC = 0x08,
+    WRITE_REG = 0x09,
+    READ_REG = 0x0A,
+    SPI_SET_PARAMS = 0x0B,
+    SPI_ATTACH = 0x0D,
+    READ_FLASH_SLOW = 0x0E,
+    CHANGE_BAUDRATE = 0x0F,
+    FLASH_DEFL_BEGIN = 0x10,
+    FLASH_DEFL_DATA = 0x11,
+    FLASH_DEFL_END = 0x12,
+    SPI_FLASH_MD5 = 0x13,
+    GET_SECURITY_INFO = 0x14,
+    ERASE_FLASH = 0xD0,
+    ERASE_REGION = 0xD1,
+    READ_FLASH = 0xD2,
+    RUN_USER_CODE = 0xD3,
 }
 
 /// esptool's timeouts (loader.py): fixed ones, and per-megabyte ones with a 3 s floor.
@@ -524,34 +540,6 @@ pub enum DecodeError {
     NotARequest,
     BadLength(u8),
     Unknown(u8),
-}
-
-pub fn op_name(op: u8) -> &'static str {
-    match op {
-        op::FLASH_BEGIN => "FLASH_BEGIN",
-        op::FLASH_DATA => "FLASH_DATA",
-        op::FLASH_END => "FLASH_END",
-        op::MEM_BEGIN => "MEM_BEGIN",
-        op::MEM_END => "MEM_END",
-        op::MEM_DATA => "MEM_DATA",
-        op::SYNC => "SYNC",
-        op::WRITE_REG => "WRITE_REG",
-        op::READ_REG => "READ_REG",
-        op::SPI_SET_PARAMS => "SPI_SET_PARAMS",
-        op::SPI_ATTACH => "SPI_ATTACH",
-        op::READ_FLASH_SLOW => "READ_FLASH_SLOW",
-        op::CHANGE_BAUDRATE => "CHANGE_BAUDRATE",
-        op::FLASH_DEFL_BEGIN => "FLASH_DEFL_BEGIN",
-        op::FLASH_DEFL_DATA => "FLASH_DEFL_DATA",
-        op::FLASH_DEFL_END => "FLASH_DEFL_END",
-        op::SPI_FLASH_MD5 => "SPI_FLASH_MD5",
-        op::GET_SECURITY_INFO => "GET_SECURITY_INFO",
-        op::ERASE_FLASH => "ERASE_FLASH",
-        op::ERASE_REGION => "ERASE_REGION",
-        op::READ_FLASH => "READ_FLASH",
-        op::RUN_USER_CODE => "RUN_USER_CODE",
-        _ => "UNKNOWN",
-    }
 }
 
 /// A response packet.
