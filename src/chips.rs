@@ -1,7 +1,8 @@
 //! One table of per-chip constants. Every other module asks here; no chip fact lives elsewhere.
 //!
 //! Sources: esptool 5.6.0 `esptool/targets/*.py` (`CHIP_NAME`, `IMAGE_CHIP_ID`,
-//! `FLASH_FREQUENCY`, `BOOTLOADER_FLASH_OFFSET`) and ESP-IDF `esp_app_format.h` (`esp_chip_id_t`).
+//! `FLASH_FREQUENCY`, `BOOTLOADER_FLASH_OFFSET`, `IROM_MAP_*`, `DROM_MAP_*`) and ESP-IDF
+//! `esp_app_format.h` (`esp_chip_id_t`).
 
 /// Static description of one chip family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub struct Chip {
     /// Values of CHIP_DETECT_MAGIC_REG_ADDR (0x40001000) that identify the chip (esptool's
     /// `CHIP_DETECT_MAGIC_VALUE`); newer chips are told by GET_SECURITY_INFO's chip id instead.
     pub magic: &'static [u32],
+    /// Address ranges mapped from flash by the cache (IROM, DROM; end exclusive). An app has
+    /// segments here; a second-stage bootloader, which runs before the cache maps flash, has none.
+    pub flash_map: [(u32, u32); 2],
     /// Whether otaflash drives this chip end to end (register map, stub, flash set-up).
     pub supported: bool,
 }
@@ -36,6 +40,17 @@ const FREQ_C5: &[(&str, u8)] = &[("80m", 0xF), ("40m", 0x0), ("20m", 0x2)];
 const FREQ_H2: &[(&str, u8)] = &[("48m", 0xF), ("24m", 0x0), ("16m", 0x1), ("12m", 0x2)];
 const FREQ_H4: &[(&str, u8)] = &[("48m", 0xF), ("24m", 0x0)];
 
+const MAP_ESP32: [(u32, u32); 2] = [(0x400D_0000, 0x4040_0000), (0x3F40_0000, 0x3F80_0000)];
+const MAP_S2: [(u32, u32); 2] = [(0x4008_0000, 0x40B8_0000), (0x3F00_0000, 0x3F3F_0000)];
+const MAP_S3: [(u32, u32); 2] = [(0x4200_0000, 0x4400_0000), (0x3C00_0000, 0x3E00_0000)];
+const MAP_C2: [(u32, u32); 2] = [(0x4200_0000, 0x4240_0000), (0x3C00_0000, 0x3C40_0000)];
+const MAP_C3: [(u32, u32); 2] = [(0x4200_0000, 0x4280_0000), (0x3C00_0000, 0x3C80_0000)];
+const MAP_C6: [(u32, u32); 2] = [(0x4200_0000, 0x4280_0000), (0x4280_0000, 0x4300_0000)];
+const MAP_C5: [(u32, u32); 2] = [(0x4200_0000, 0x4400_0000), (0x4200_0000, 0x4400_0000)];
+const MAP_H21: [(u32, u32); 2] = [(0x4200_0000, 0x4300_0000), (0x4200_0000, 0x4300_0000)];
+const MAP_P4: [(u32, u32); 2] = [(0x4000_0000, 0x4C00_0000), (0x4000_0000, 0x4C00_0000)];
+const MAP_S31: [(u32, u32); 2] = [(0x4000_0000, 0x5400_0000), (0x4000_0000, 0x5400_0000)];
+
 const fn chip(
     name: &'static str,
     pretty: &'static str,
@@ -43,6 +58,7 @@ const fn chip(
     bootloader_offset: u32,
     flash_freqs: &'static [(&'static str, u8)],
     magic: &'static [u32],
+    flash_map: [(u32, u32); 2],
 ) -> Chip {
     Chip {
         name,
@@ -51,6 +67,7 @@ const fn chip(
         bootloader_offset,
         flash_freqs,
         magic,
+        flash_map,
         supported: false,
     }
 }
@@ -59,7 +76,15 @@ const fn chip(
 pub const CHIPS: &[Chip] = &[
     Chip {
         supported: true,
-        ..chip("esp32", "ESP32", 0x0000, 0x1000, FREQ_ESP32, &[0x00F0_1D83])
+        ..chip(
+            "esp32",
+            "ESP32",
+            0x0000,
+            0x1000,
+            FREQ_ESP32,
+            &[0x00F0_1D83],
+            MAP_ESP32,
+        )
     },
     chip(
         "esp32s2",
@@ -68,6 +93,7 @@ pub const CHIPS: &[Chip] = &[
         0x1000,
         FREQ_ESP32,
         &[0x0000_07C6],
+        MAP_S2,
     ),
     chip(
         "esp32c3",
@@ -76,6 +102,7 @@ pub const CHIPS: &[Chip] = &[
         0x0,
         FREQ_ESP32,
         &[0x6921_506F, 0x1B31_506F, 0x4881_606F, 0x4361_606F],
+        MAP_C3,
     ),
     chip(
         "esp32s3",
@@ -84,6 +111,7 @@ pub const CHIPS: &[Chip] = &[
         0x0,
         FREQ_ESP32,
         &[0x0000_0009],
+        MAP_S3,
     ),
     chip(
         "esp32c2",
@@ -92,9 +120,26 @@ pub const CHIPS: &[Chip] = &[
         0x0,
         FREQ_C2,
         &[0x6F51_306F, 0x7C41_A06F, 0x0C21_E06F],
+        MAP_C2,
     ),
-    chip("esp32c6", "ESP32-C6", 0x000D, 0x0, FREQ_C6, &[0x2CE0_806F]),
-    chip("esp32h2", "ESP32-H2", 0x0010, 0x0, FREQ_H2, &[0xD7B7_3E80]),
+    chip(
+        "esp32c6",
+        "ESP32-C6",
+        0x000D,
+        0x0,
+        FREQ_C6,
+        &[0x2CE0_806F],
+        MAP_C6,
+    ),
+    chip(
+        "esp32h2",
+        "ESP32-H2",
+        0x0010,
+        0x0,
+        FREQ_H2,
+        &[0xD7B7_3E80],
+        MAP_C6,
+    ),
     chip(
         "esp32p4",
         "ESP32-P4",
@@ -102,6 +147,7 @@ pub const CHIPS: &[Chip] = &[
         0x2000,
         FREQ_ESP32,
         &[0x0ADD_BAD0],
+        MAP_P4,
     ),
     chip(
         "esp32c61",
@@ -110,6 +156,7 @@ pub const CHIPS: &[Chip] = &[
         0x0,
         FREQ_C5,
         &[0x33F0_206F, 0x2421_606F],
+        MAP_C6,
     ),
     chip(
         "esp32c5",
@@ -118,10 +165,19 @@ pub const CHIPS: &[Chip] = &[
         0x2000,
         FREQ_C5,
         &[0x1101_406F],
+        MAP_C5,
     ),
-    chip("esp32h21", "ESP32-H21", 0x0019, 0x0, FREQ_H4, &[]),
-    chip("esp32h4", "ESP32-H4", 0x001C, 0x2000, FREQ_H4, &[]),
-    chip("esp32s31", "ESP32-S31", 0x0020, 0x2000, FREQ_C5, &[]),
+    chip("esp32h21", "ESP32-H21", 0x0019, 0x0, FREQ_H4, &[], MAP_H21),
+    chip("esp32h4", "ESP32-H4", 0x001C, 0x2000, FREQ_H4, &[], MAP_C5),
+    chip(
+        "esp32s31",
+        "ESP32-S31",
+        0x0020,
+        0x2000,
+        FREQ_C5,
+        &[],
+        MAP_S31,
+    ),
 ];
 
 /// The original ESP32, the chip otaflash supports end to end.
@@ -140,6 +196,13 @@ pub const FLASH_SIZES: &[(&str, u8)] = &[
 ];
 
 impl Chip {
+    /// Whether `addr` is in a range the cache maps from flash (IROM or DROM).
+    pub fn is_flash_mapped(&self, addr: u32) -> bool {
+        self.flash_map
+            .iter()
+            .any(|(lo, hi)| (*lo..*hi).contains(&addr))
+    }
+
     pub fn by_magic(value: u32) -> Option<&'static Chip> {
         CHIPS.iter().find(|c| c.magic.contains(&value))
     }

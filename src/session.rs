@@ -342,8 +342,8 @@ impl Session {
                     .filter(|m| !m.contains("built for")),
             );
         }
-        if img.app.is_none() {
-            out.push("no app description: this looks like a bootloader, not an app".into());
+        if !img.is_app() {
+            out.push("this image runs from RAM only (a bootloader, or a RAM-loaded test app), not an app for a flash slot".into());
         }
         if let Some(s) = &slot {
             if Some(s.name()) == self.booted() {
@@ -445,9 +445,15 @@ mod tests {
         assert!(!s.can_flash());
         s.apply(Action::ImagePicked(
             "bootloader.bin".into(),
-            demo::esp32_image(None, 100),
+            demo::esp32_bootloader_like(100),
         ));
         assert!(s.image_problems().iter().any(|p| p.contains("bootloader")));
+        // An app without an app description (older Arduino cores) is still an app.
+        s.apply(Action::ImagePicked(
+            "old-arduino.bin".into(),
+            demo::esp32_image(None, 100),
+        ));
+        assert!(s.image_problems().is_empty(), "{:?}", s.image_problems());
         s.apply(Action::ImagePicked("big.bin".into(), {
             let mut b = demo::esp32_image(Some(("x", "1")), 100);
             b.resize(0x150000, 0);

@@ -18,9 +18,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Serves dist/ over HTTP on 127.0.0.1 (a thread per connection, bounded by the test).
+/// Serves dist/ over HTTP on 127.0.0.1 (a thread per connection, bounded by the test), and
+/// tests/data/ under /t/ (same-origin files for the page to fetch: images, manifests).
 fn serve_dist() -> u16 {
     let dist = root().join("dist");
+    let fixtures = root().join("tests/data");
     assert!(
         dist.join("otaflash-web_bg.wasm").exists(),
         "dist/ has no release build of the page: run `trunk build --release` (scripts/test.sh does)"
@@ -29,7 +31,7 @@ fn serve_dist() -> u16 {
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
-            let dist = dist.clone();
+            let (dist, fixtures) = (dist.clone(), fixtures.clone());
             std::thread::spawn(move || {
                 let mut s = s;
                 let mut req = vec![0u8; 8192];
@@ -52,7 +54,10 @@ fn serve_dist() -> u16 {
                 } else {
                     path.trim_start_matches('/').to_string()
                 };
-                let file = dist.join(&rel);
+                let file = match rel.strip_prefix("t/") {
+                    Some(f) => fixtures.join(f),
+                    None => dist.join(&rel),
+                };
                 let (status, body) = match (rel.contains(".."), std::fs::read(&file)) {
                     (false, Ok(b)) => ("200 OK", b),
                     _ => ("404 Not Found", b"not found".to_vec()),
@@ -119,6 +124,22 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Where the browser saves downloads (inside its fresh profile).
+fn downloads(profile: &tempfile::TempDir) -> PathBuf {
+    profile.path().join("downloads")
+}
+
+/// Waits for the browser to finish saving the download `name`.
+async fn downloaded(profile: &tempfile::TempDir, name: &str) -> Vec<u8> {
+    let path = downloads(profile).join(name);
+    let path = &path;
+    // Chromium writes to a .crdownload file and renames it when done.
+    until(&format!("the download {name}"), 30, || async move {
+        std::fs::read(path).ok()
+    })
+    .await
+}
+
 async fn browser() -> (Client, Proc, tempfile::TempDir) {
     let port = free_port();
     let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
@@ -135,7 +156,11 @@ async fn browser() -> (Client, Proc, tempfile::TempDir) {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                      "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     format!("--user-data-dir={}", profile.path().display()), "--window-size=1280,1800"]
+                     format!("--user-data-dir={}", profile.path().display()), "--window-size=1280,1800"],
+            "prefs": {
+                "download.default_directory": downloads(&profile),
+                "download.prompt_for_download": false
+            }
         }
     });
     let caps: fantoccini::wd::Capabilities =
@@ -510,4 +535,114 @@ fn page_shows_a_corrupt_table_and_bad_crc_otadata() {
             "{tag}: nothing written"
         );
     }
+}
+
+/// Picks `value` in the select `id` (as a user would: the page sees a change event).
+async fn choose(c: &Client, id: &str, value: &str) {
+    find(c, id).await.select_by_value(value).await.unwrap();
+}
+
+/// The otadata partition of the sim's flash file.
+fn otadata_of(flash: &Path) -> Vec<u8> {
+    std::fs::read(flash).unwrap()[0xE000..0x10000].to_vec()
+}
+
+/// Edit otadata by hand on the device (set boot slot and state, erase, undo), each change
+/// previewed then written and checked in the sim's flash file; back up otadata and the whole
+/// flash; an ESP Web Tools manifest from the URL resolves to the build for the connected chip.
+#[test]
+fn page_edits_otadata_backs_up_and_takes_a_manifest() {
+    use otaflash::formats::otadata::{self, OtaState, Otadata};
+    use otaflash::formats::partition::PartitionTable;
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    let original = arduino_flash();
+    std::fs::write(&flash, &original).unwrap();
+    let table = PartitionTable::from_flash(&original, 0x8000).unwrap();
+    let read_at_connect = Otadata::parse(&original[0xE000..0x10000]).unwrap();
+    let (_sim, ws) = ws_sim(&flash, "none");
+    run(async {
+        let (c, _driver, profile) = browser().await;
+        c.goto(&format!(
+            "http://127.0.0.1:{web}/?port=ws://{ws}&manifest=/t/manifest.json"
+        ))
+        .await
+        .unwrap();
+        // Before the chip is known the manifest's first build (ESP32-S2) is shown...
+        wait_text(&c, "image-chip", "ESP32-S2", 20).await;
+        find(&c, "connect").await.click().await.unwrap();
+        wait_text(&c, "chip", "ESP32", 30).await;
+        // ...and once it is, the ESP32 build's app part (StartCounter), flashable.
+        until("the ESP32 build", 20, || async {
+            (text(&c, "image-chip").await == "ESP32").then_some(())
+        })
+        .await;
+        until("the flash button to be enabled", 20, || async {
+            let b = c.find(Locator::Css(&css("flash"))).await.ok()?;
+            b.attr("disabled").await.ok()?.is_none().then_some(())
+        })
+        .await;
+        wait_text(&c, "boot-slot", "app0", 30).await;
+
+        // Set app1 to boot next, state valid.
+        find(&c, "otadata-edit").await.click().await.unwrap();
+        choose(&c, "editor-slot", "app1").await;
+        choose(&c, "editor-state", "valid").await;
+        find(&c, "editor-set-boot").await.click().await.unwrap();
+        wait_text(&c, "preview-boot-slot", "app1", 10).await;
+        assert_eq!(
+            std::fs::read(&flash).unwrap(),
+            original,
+            "a preview writes nothing"
+        );
+        shot(&c, "edit-1-preview").await;
+        find(&c, "editor-apply").await.click().await.unwrap();
+        wait_text(&c, "boot-slot", "app1", 30).await;
+        let want = otadata::set_boot(&table, &read_at_connect, "app1", OtaState::Valid).unwrap();
+        assert_eq!(otadata_of(&flash), want.as_bytes());
+        assert_eq!(
+            all_attr(&c, "otadata-sector", "data-state").await,
+            ["valid", "valid"]
+        );
+        shot(&c, "edit-2-app1-valid").await;
+
+        // Erase: the bootloader falls back to ota_0 (no factory app here).
+        find(&c, "editor-erase").await.click().await.unwrap();
+        wait_text(&c, "preview-boot-slot", "app0", 10).await;
+        find(&c, "editor-apply").await.click().await.unwrap();
+        until("erased otadata in the flash file", 30, || async {
+            otadata_of(&flash).iter().all(|b| *b == 0xFF).then_some(())
+        })
+        .await;
+        wait_text(&c, "boot-slot", "app0", 30).await;
+
+        // Undo: back to what was read at connect, byte for byte.
+        find(&c, "editor-undo").await.click().await.unwrap();
+        wait_text(&c, "preview-boot-slot", "app0", 10).await;
+        find(&c, "editor-apply").await.click().await.unwrap();
+        until("the original otadata in the flash file", 30, || async {
+            (otadata_of(&flash) == original[0xE000..0x10000]).then_some(())
+        })
+        .await;
+        assert!(
+            std::fs::read(&flash).unwrap() == original,
+            "after undo the flash is as it was"
+        );
+
+        // Back up otadata, then the whole flash: the files are the device's bytes.
+        until("the device to be idle", 30, || async {
+            let b = c.find(Locator::Css(&css("backup"))).await.ok()?;
+            b.attr("disabled").await.ok()?.is_none().then_some(())
+        })
+        .await;
+        choose(&c, "backup-what", "otadata").await;
+        find(&c, "backup").await.click().await.unwrap();
+        assert!(downloaded(&profile, "otadata.bin").await == original[0xE000..0x10000]);
+        choose(&c, "backup-what", "*flash").await;
+        find(&c, "backup").await.click().await.unwrap();
+        assert!(downloaded(&profile, "flash.bin").await == original);
+        shot(&c, "edit-3-backed-up").await;
+        c.close().await.unwrap();
+    });
 }

@@ -244,6 +244,18 @@ fn app_images_decode_as_esptool_says() {
     for (file, want) in expected.as_object().unwrap() {
         let bytes = read(&format!("app_images/esptool_test_images/{file}"));
         let img = Image::parse(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+        // An app for a flash slot has segments the cache maps from flash: exactly the images
+        // whose segments `esptool image-info` labels IROM or DROM.
+        let info = std::fs::read_to_string(data(&format!(
+            "app_images/image_info/{}.txt",
+            file.trim_end_matches(".bin")
+        )))
+        .unwrap();
+        assert_eq!(
+            img.is_app(),
+            info.contains("IROM") || info.contains("DROM"),
+            "{file}"
+        );
         assert_eq!(
             img.chip().unwrap().name,
             want["chip_arg"].as_str().unwrap(),
@@ -372,6 +384,9 @@ fn real_esp32_firmware() {
     assert_eq!(sketch.segments.len(), 8);
     assert_eq!(sketch.segments[0].load_addr, 0);
     assert!(sketch.checksum_ok());
+    // No esp_app_desc (an old Arduino core), yet an app: it runs from flash.
+    assert!(sketch.app.is_none() && sketch.is_app());
+    assert!(hello.is_app());
     assert_eq!(
         (sketch.flash_freq_name(), sketch.flash_size_name()),
         (Some("80m"), Some("4MB"))
@@ -384,7 +399,10 @@ fn real_esp32_firmware() {
     ] {
         let b = Image::parse(&read(&format!("firmware/{bl}"))).unwrap();
         assert!(b.checksum_ok() && b.sha256_ok() != Some(false), "{bl}");
-        assert!(b.app.is_none(), "{bl}");
+        assert!(
+            b.app.is_none() && !b.is_app(),
+            "{bl}: a bootloader, not an app"
+        );
     }
     assert_eq!(
         Image::parse(&read("firmware/idf-v5.2.2_bootloader_4MB.bin"))

@@ -198,6 +198,18 @@ impl Image {
         Chip::by_image_id(self.chip_id)
     }
 
+    /// Whether this is an app rather than a second-stage bootloader: it has an app description
+    /// (ESP-IDF 3.3 and later), or a segment the cache maps from flash (every app, including
+    /// older Arduino builds without a description; a bootloader runs from RAM only).
+    pub fn is_app(&self) -> bool {
+        self.app.is_some()
+            || self.chip().is_some_and(|c| {
+                self.segments
+                    .iter()
+                    .any(|s| s.len > 0 && c.is_flash_mapped(s.load_addr))
+            })
+    }
+
     pub fn checksum_ok(&self) -> bool {
         self.checksum_stored == self.checksum_computed
     }
@@ -230,6 +242,11 @@ impl Image {
     /// it can be). Checks what the bootloader would refuse.
     pub fn problems_for(&self, chip: &Chip, slot_size: Option<u32>) -> Vec<String> {
         let mut out = vec![];
+        if slot_size.is_some() && !self.is_app() {
+            out.push(
+                "this image runs from RAM only (a bootloader, or a RAM-loaded test app), not an app for a flash slot".into(),
+            );
+        }
         if self.chip_id != chip.image_chip_id {
             let what = self
                 .chip()
@@ -297,9 +314,13 @@ mod tests {
         assert!(i.checksum_ok());
         assert_eq!(i.sha256_ok(), Some(true));
         assert_eq!(i.len, img.len());
-        assert!(i.problems_for(crate::chips::ESP32, Some(0x1000)).is_empty());
+        assert!(i.problems_for(crate::chips::ESP32, None).is_empty());
+        // Its one segment is in DRAM: a bootloader's shape, refused for an app slot.
+        assert!(!i.is_app());
+        let p = i.problems_for(crate::chips::ESP32, Some(0x1000));
+        assert!(p.len() == 1 && p[0].contains("bootloader"), "{p:?}");
         let p = i.problems_for(Chip::by_name("esp32s3").unwrap(), Some(16));
-        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p.len(), 3, "{p:?}");
         let mut bad = img.clone();
         bad[HEADER_LEN + 8] ^= 0xFF;
         let i = Image::parse(&bad).unwrap();

@@ -24,6 +24,15 @@ fn put_str(buf: &mut [u8], at: usize, len: usize, s: &str) {
 /// A valid ESP32 image: a DROM segment (starting with `esp_app_desc_t` when `app` is given)
 /// and an IRAM segment, checksum, SHA-256 appended.
 pub fn esp32_image(app: Option<(&str, &str)>, payload: usize) -> Vec<u8> {
+    image_with_first_segment_at(0x3F40_0020, app, payload)
+}
+
+/// The shape of a second-stage bootloader: the same, but every segment in RAM.
+pub fn esp32_bootloader_like(payload: usize) -> Vec<u8> {
+    image_with_first_segment_at(0x3FFF_0000, None, payload)
+}
+
+fn image_with_first_segment_at(first: u32, app: Option<(&str, &str)>, payload: usize) -> Vec<u8> {
     let mut drom = vec![0u8; 256 + payload];
     if let Some((project, version)) = app {
         drom[0..4].copy_from_slice(&APP_DESC_MAGIC.to_le_bytes());
@@ -51,7 +60,7 @@ pub fn esp32_image(app: Option<(&str, &str)>, payload: usize) -> Vec<u8> {
     out.extend_from_slice(&[0, 0, 0, 0]);
     out.push(1); // hash appended
     let mut checksum = esp_checksum(&[]);
-    for (addr, seg) in [(0x3F40_0020u32, &drom), (0x4008_0000, &iram)] {
+    for (addr, seg) in [(first, &drom), (0x4008_0000, &iram)] {
         out.extend_from_slice(&addr.to_le_bytes());
         out.extend_from_slice(&(seg.len() as u32).to_le_bytes());
         out.extend_from_slice(seg);

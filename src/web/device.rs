@@ -5,7 +5,7 @@ use super::editor::OtadataEditor;
 use super::engine::{download, fetch_bytes, Engine};
 use super::views::{ImageView, OtadataView, PartitionTableView};
 use crate::formats::numbers::{human_size, parse_u32};
-use crate::formats::otadata::{OtaState, OTADATA_LEN};
+use crate::formats::otadata::OtaState;
 use crate::formats::partition::Layout;
 use crate::session::{Action, Job, Link, PortKind, Session};
 use std::rc::Rc;
@@ -97,11 +97,26 @@ async fn image_from_manifest(
             ));
         };
         let bytes = fetch_bytes(&url).await?;
-        if crate::formats::image::Image::parse(&bytes).is_ok_and(|i| i.app.is_some()) {
+        if crate::formats::image::Image::parse(&bytes).is_ok_and(|i| i.is_app()) {
             return Ok((path.clone(), bytes));
         }
     }
     Err("manifest: none of the parts is an app image".into())
+}
+
+/// Fetches an ESP Web Tools manifest from this site and picks the app image for `chip`
+/// (the first build when the chip is not known yet).
+async fn load_manifest(url: &str, chip: Option<&str>) -> Result<(String, Vec<u8>), String> {
+    if !same_origin(url) {
+        return Err(format!(
+            "{url}: only manifests from this site can be loaded (the page talks to no other server)"
+        ));
+    }
+    let base = url
+        .rsplit_once('/')
+        .map(|(b, _)| format!("{b}/"))
+        .unwrap_or_default();
+    image_from_manifest(&fetch_bytes(url).await?, chip, &base).await
 }
 
 #[component]
@@ -113,7 +128,8 @@ pub fn DevicePanel() -> Html {
     };
     let s = &state.0;
 
-    // URL parameters, once: ?port=sim|serial|ws://HOST:PORT, ?image=URL, ?manifest=URL.
+    // URL parameters, once: ?port=sim|serial|ws://HOST:PORT, ?image=URL (?manifest=URL: the
+    // flash panel).
     {
         let d = state.dispatcher();
         use_effect_with((), move |_| {
@@ -133,27 +149,18 @@ pub fn DevicePanel() -> Html {
                     PortKind::Sim
                 })),
             }
-            let image = url_param("image").filter(|u| same_origin(u));
-            let manifest = url_param("manifest").filter(|u| same_origin(u));
-            if image.is_some() || manifest.is_some() {
+            if let Some(u) = url_param("image") {
                 wasm_bindgen_futures::spawn_local(async move {
-                    let r = match (image, manifest) {
-                        (Some(u), _) => fetch_bytes(&u).await.map(|b| (u, b)),
-                        (None, Some(m)) => {
-                            let base = m
-                                .rsplit_once('/')
-                                .map(|(b, _)| format!("{b}/"))
-                                .unwrap_or_default();
-                            match fetch_bytes(&m).await {
-                                Ok(b) => image_from_manifest(&b, None, &base).await,
-                                Err(e) => Err(e),
-                            }
-                        }
-                        _ => unreachable!(),
+                    let r = if same_origin(&u) {
+                        fetch_bytes(&u).await
+                    } else {
+                        Err(format!("{u}: only images from this site can be loaded"))
                     };
                     match r {
-                        Ok((name, bytes)) => d.dispatch(Action::ImagePicked(name, bytes)),
-                        Err(e) => d.dispatch(Action::Log(format!("could not load the image: {e}"))),
+                        Ok(bytes) => d.dispatch(Action::ImagePicked(u, bytes)),
+                        Err(e) => d.dispatch(Action::JobDone(Err(format!(
+                            "could not load the image: {e}"
+                        )))),
                     }
                 });
             }
@@ -389,21 +396,44 @@ fn FlashPanel(p: &EngineProps) -> Html {
     let s = &p.state.0;
     let d = p.state.dispatcher();
     let boot_state = use_state(|| OtaState::Undefined);
-    let chip = s
-        .device
-        .as_ref()
-        .map_or("ESP32", |d| d.chip.pretty)
-        .to_string();
+    let chip: Option<String> = s.device.as_ref().map(|d| d.chip.pretty.to_string());
+    // The manifest URL the image came from: re-resolved for the chip once it is known.
+    let manifest_url = use_state(|| url_param("manifest").unwrap_or_default());
+    let from_manifest = use_mut_ref(|| !manifest_url.is_empty());
+    let load = {
+        let (d, from) = (d.clone(), from_manifest.clone());
+        move |url: String, chip: Option<String>| {
+            let (d, from) = (d.clone(), from.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match load_manifest(&url, chip.as_deref()).await {
+                    Ok((n, bytes)) => {
+                        *from.borrow_mut() = true;
+                        d.dispatch(Action::ImagePicked(n, bytes))
+                    }
+                    Err(e) => d.dispatch(Action::JobDone(Err(e))),
+                }
+            });
+        }
+    };
+    {
+        let (load, url, from) = (load.clone(), (*manifest_url).clone(), from_manifest.clone());
+        use_effect_with(chip.clone(), move |chip| {
+            if !url.is_empty() && *from.borrow() {
+                load(url, chip.clone());
+            }
+        });
+    }
     let pick = {
-        let (d, chip) = (d.clone(), chip.clone());
+        let (d, chip, from) = (d.clone(), chip.clone(), from_manifest.clone());
         move |list: web_sys::FileList| {
             if let Some(f) = list.get(0) {
+                *from.borrow_mut() = false;
                 let (d, chip) = (d.clone(), chip.clone());
                 wasm_bindgen_futures::spawn_local(async move {
                     match super::read_file(&f).await {
                         Ok(b) if f.name().ends_with(".json") => {
                             // An ESP Web Tools manifest picked as a file: its parts must come from this site.
-                            match image_from_manifest(&b, Some(&chip), "").await {
+                            match image_from_manifest(&b, chip.as_deref(), "").await {
                                 Ok((n, bytes)) => d.dispatch(Action::ImagePicked(n, bytes)),
                                 Err(e) => d.dispatch(Action::JobDone(Err(e))),
                             }
@@ -431,34 +461,13 @@ fn FlashPanel(p: &EngineProps) -> Html {
             pick(l);
         }
     });
-    let manifest_url = use_state(String::new);
     let on_manifest_url = {
         let m = manifest_url.clone();
         Callback::from(move |e: Event| m.set(e.target_unchecked_into::<HtmlInputElement>().value()))
     };
     let on_manifest = {
-        let (d, m, chip) = (d.clone(), manifest_url.clone(), chip.clone());
-        Callback::from(move |_: MouseEvent| {
-            let (d, url, chip) = (d.clone(), (*m).clone(), chip.clone());
-            if !same_origin(&url) {
-                d.dispatch(Action::JobDone(Err(format!("{url}: only manifests from this site can be loaded (the page talks to no other server)"))));
-                return;
-            }
-            wasm_bindgen_futures::spawn_local(async move {
-                let base = url
-                    .rsplit_once('/')
-                    .map(|(b, _)| format!("{b}/"))
-                    .unwrap_or_default();
-                let r = match fetch_bytes(&url).await {
-                    Ok(b) => image_from_manifest(&b, Some(&chip), &base).await,
-                    Err(e) => Err(e),
-                };
-                match r {
-                    Ok((n, bytes)) => d.dispatch(Action::ImagePicked(n, bytes)),
-                    Err(e) => d.dispatch(Action::JobDone(Err(e))),
-                }
-            });
-        })
+        let (m, chip) = (manifest_url.clone(), chip.clone());
+        Callback::from(move |_: MouseEvent| load((*m).clone(), chip.clone()))
     };
     let on_target = {
         let d = d.clone();
@@ -521,7 +530,7 @@ fn FlashPanel(p: &EngineProps) -> Html {
                 <label>{"or a manifest URL on this site "}
                     <input type="text" size="30" placeholder="firmware/manifest.json" value={(*manifest_url).clone()} onchange={on_manifest_url} data-testid="manifest-url" />
                 </label>
-                <button onclick={on_manifest} disabled={manifest_url.is_empty()}>{"Load"}</button>
+                <button onclick={on_manifest} disabled={manifest_url.is_empty()} data-testid="manifest-load">{"Load"}</button>
             </div>
             if let Some(img) = &s.image {
                 <div class="picked">
@@ -600,7 +609,7 @@ fn BackupPanel(p: &EngineProps) -> Html {
             }
         })
     };
-    let _ = OTADATA_LEN;
+
     html! {
         <div class="backup">
             <h2>{"Back up"}</h2>
