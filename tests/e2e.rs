@@ -646,3 +646,44 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         c.close().await.unwrap();
     });
 }
+
+/// A failed connect explains what to try (BOOT button, cable, driver, busy port) and can be
+/// retried: first to a WebSocket address nothing listens on, then, corrected, to the simulator.
+#[test]
+fn page_explains_a_failed_connect_and_retries() {
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    std::fs::write(&flash, arduino_flash()).unwrap();
+    let (_sim, ws) = ws_sim(&flash, "none");
+    let dead = free_port();
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!(
+            "http://127.0.0.1:{web}/?port=ws://127.0.0.1:{dead}"
+        ))
+        .await
+        .unwrap();
+        find(&c, "connect").await.click().await.unwrap();
+        let help = wait_text(&c, "connect-help", "BOOT", 30).await;
+        for hint in ["USB cable", "driver", "browser tabs"] {
+            assert!(help.contains(hint), "{hint} in {help}");
+        }
+        assert!(
+            help.contains(&format!("ws://127.0.0.1:{dead}: the WebSocket closed")),
+            "{help}"
+        );
+        shot(&c, "connect-failed").await;
+        // Retry with the right address.
+        let url = find(&c, "ws-url").await;
+        url.clear().await.unwrap();
+        url.send_keys(&format!("ws://{ws}\t")).await.unwrap();
+        find(&c, "connect").await.click().await.unwrap();
+        wait_text(&c, "chip", "ESP32", 30).await;
+        assert!(
+            c.find(Locator::Css(&css("connect-help"))).await.is_err(),
+            "the hints go away once connected"
+        );
+        c.close().await.unwrap();
+    });
+}
