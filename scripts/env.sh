@@ -4,5 +4,7 @@
 unset RUSTFLAGS
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$ROOT/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Python tools (esptool), when set-up had to put them in a project venv (see setup.sh).
+if [ -x "$ROOT/.tools/venv/bin/python3" ]; then export PATH="$ROOT/.tools/venv/bin:$PATH"; fi
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}

@@ -54,13 +54,32 @@ fi
 # 5. Crate sources, so that every later build can run --offline.
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch --locked
 
+# Python packages go into a project venv (.tools/venv, first on PATH via env.sh when it exists):
+# Debian's python3 is "externally managed" (PEP 668) and refuses pip installs.
+VENV=$TOOLS/venv
+esptool_ok() { [ "$("$1" -m esptool version 2>/dev/null | tail -n1)" = "$ESPTOOL_VERSION" ]; }
+venv_python() { # prints the venv's python3, making the venv (with pip) on first use
+  if ! "$VENV/bin/python3" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+      say "installing Debian python3-venv"
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      rm -rf "$VENV"
+      python3 -m venv "$VENV" >&2
+    fi
+  fi
+  echo "$VENV/bin/python3"
+}
+
 # 6. The flasher stub, from the pinned esptool sdist (checked by SHA-256), with its licences.
 #    Never committed; the CLI embeds it at build time, the page loads it when needed.
 STUB_DIR=$TOOLS/stub
 if [ ! -f "$STUB_DIR/esp32.json" ] || [ ! -f "$STUB_DIR/LICENSE-MIT" ]; then
   say "fetching the flasher stub from esptool==$ESPTOOL_VERSION (PyPI sdist)"
-  tmp=$(mktemp -d)
-  python3 -m pip download --quiet --no-deps --no-binary :all: "esptool==$ESPTOOL_VERSION" -d "$tmp"
+    tmp=$(mktemp -d)
+  py=$(venv_python)
+  "$py" -m pip download --quiet --no-deps --no-binary :all: "esptool==$ESPTOOL_VERSION" -d "$tmp"
   echo "$ESPTOOL_SDIST_SHA256  $tmp/esptool-$ESPTOOL_VERSION.tar.gz" | sha256sum -c --quiet
   mkdir -p "$STUB_DIR"
   tar xzf "$tmp/esptool-$ESPTOOL_VERSION.tar.gz" -C "$STUB_DIR" --strip-components=5 \
@@ -76,9 +95,14 @@ if [ "$want_browser" = 1 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
   fi
   # 8. esptool from PyPI, for cross-checks and for the stub flasher it carries.
-  if [ "$(python3 -m esptool version 2>/dev/null | tail -n1)" != "$ESPTOOL_VERSION" ]; then
-    say "installing esptool==$ESPTOOL_VERSION from PyPI"
-    python3 -m pip install --quiet "esptool==$ESPTOOL_VERSION"
+    #    The tests run `python3 -m esptool`: the system's python3 if it has this esptool and no
+  #    venv exists, else the venv's (which then must carry it).
+  if [ -x "$VENV/bin/python3" ] || ! esptool_ok python3; then
+    if ! esptool_ok "$VENV/bin/python3"; then
+      say "installing esptool==$ESPTOOL_VERSION from PyPI into .tools/venv"
+      py=$(venv_python)
+      "$py" -m pip install --quiet --disable-pip-version-check "esptool==$ESPTOOL_VERSION"
+    fi
   fi
 fi
 say "ok"

@@ -9,12 +9,14 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "set-up"
 scripts/setup.sh
+source scripts/env.sh   # again: set-up may have made the .tools/venv that carries esptool
 
 step "release page (trunk, offline; the end-to-end tests use it)"
 trunk build --release
 scripts/page-weight.sh
 
 step "native tests (unit, vectors, power cut, CLI, loader and simulator, esptool, end to end)"
+rm -rf target/screenshots   # the end-to-end tests save fresh ones for review
 cargo test --locked --offline
 
 step "browser tests (headless Chromium)"

@@ -118,6 +118,9 @@ pub enum Action {
     JobProgress(Progress),
     /// A job ended; `Ok` carries the status line to show.
     JobDone(Result<String, String>),
+    /// A write into this slot began: nothing verified there before counts any more (a
+    /// cancelled or failed re-flash must not leave "boot this slot" offered).
+    SlotWriting(String),
     /// The image in the target slot was written and verified by MD5.
     Verified(String, String),
     Log(String),
@@ -233,6 +236,7 @@ impl Session {
                     Err(e) => format!("failed: {e}"),
                 };
             }
+            Action::SlotWriting(_) => self.verified_slot = None,
             Action::Verified(slot, line) => {
                 self.verified_slot = Some(slot);
                 self.job = Job::Idle;
@@ -485,6 +489,13 @@ mod tests {
         assert!(s.status.contains("verified"));
         s.apply(Action::SetTarget("app0".into()));
         assert!(!s.can_set_boot(), "only the verified slot may be booted");
+        // Verified, then written again and cancelled: no longer verified.
+        s.apply(Action::SetTarget("app1".into()));
+        s.apply(Action::Verified("app1".into(), "verified".into()));
+        s.apply(Action::JobStarted("flashing app1".into()));
+        s.apply(Action::SlotWriting("app1".into()));
+        s.apply(Action::JobDone(Ok("cancelled".into())));
+        assert!(!s.can_set_boot(), "a cancelled re-flash is not verified");
         s.apply(Action::Log("x".into()));
         s.apply(Action::Disconnected);
         assert!(!s.connected() && s.table.is_none() && s.image.is_some() && s.log.len() == 1);

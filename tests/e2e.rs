@@ -231,17 +231,20 @@ async fn wait_text(c: &Client, id: &str, needle: &str, secs: u64) -> String {
 }
 
 async fn status_contains(c: &Client, needle: &str, secs: u64) -> String {
-    until(&format!("status containing {needle:?}"), secs, || async {
+    let t0 = Instant::now();
+    loop {
         let t = text(c, "status").await;
-        if t.contains("failed") {
+        if t.contains(needle) {
+            return t;
+        }
+        if t.contains("failed") || t0.elapsed() > Duration::from_secs(secs) {
             panic!(
-                "the page reports a failure: {t}\nlog: {}",
+                "waiting for status containing {needle:?}, the page shows: {t}\nlog: {}",
                 text(c, "log").await
             );
         }
-        t.contains(needle).then_some(t)
-    })
-    .await
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn shot(c: &Client, name: &str) {
@@ -280,7 +283,49 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     assert_eq!(text(c, "boot-slot").await, "app0");
     shot(c, &format!("{tag}-1-connected")).await;
 
+    // Cancel a write: nothing is verified, otadata is untouched.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big-app.bin");
+    std::fs::write(
+        &big,
+        otaflash::sim::demo::esp32_image(Some(("big_app", "1.0")), 600_000),
+    )
+    .unwrap();
+    pick(c, &big).await;
+    until("an image to flash", 10, || async {
+        let b = c.find(Locator::Css(&css("flash"))).await.ok()?;
+        b.attr("disabled").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    find(c, "flash").await.click().await.unwrap();
+    // As soon as the job runs (the loader looks at the flag between write blocks; the
+    // loader tests cancel part-way through a write).
+    let cancel = until("the cancel button", 30, || async {
+        c.find(Locator::Css(&css("cancel"))).await.ok()
+    })
+    .await;
+    cancel.click().await.unwrap();
+    let st = status_contains(c, "cancelled", 30).await;
+    assert!(st.contains("otadata was not touched"), "{st}");
+    assert!(
+        c.find(Locator::Css(&css("set-boot"))).await.is_err(),
+        "a cancelled write cannot be booted"
+    );
+    assert_eq!(all_attr(c, "otadata-sector", "data-seq").await, ["1", "0"]);
+    assert_eq!(text(c, "boot-slot").await, "app0");
+    shot(c, &format!("{tag}-2-cancelled")).await;
+
     pick(c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
+    // Record every value the progress bar shows (the UI must keep rendering while it writes).
+    c.execute(
+        "window.__progress = []; new MutationObserver(() => { \
+           const p = document.querySelector('[data-testid=progress]'); \
+           if (p) window.__progress.push([p.getAttribute('value'), p.getAttribute('max')]); \
+         }).observe(document.body, {subtree: true, childList: true, attributes: true});",
+        vec![],
+    )
+    .await
+    .unwrap();
     let target = find(c, "target-slot").await;
     assert_eq!(
         target.prop("value").await.unwrap().as_deref(),
@@ -291,11 +336,29 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     // Catch the progress bar while it runs (the simulated link keeps real time).
     if let Ok(p) = c.find(Locator::Css(&css("progress"))).await {
         let _ = p.attr("max").await;
-        shot(c, &format!("{tag}-2-flashing")).await;
+        shot(c, &format!("{tag}-3-flashing")).await;
     }
     let st = status_contains(c, "verified", 90).await;
     assert!(st.contains("app1"), "{st}");
-    shot(c, &format!("{tag}-3-verified")).await;
+    let seen = c.execute("return window.__progress", vec![]).await.unwrap();
+    let len = std::fs::metadata(data("firmware/idf-v5.2.2_hello_world.bin"))
+        .unwrap()
+        .len()
+        .to_string();
+    let writing: Vec<u64> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v[1].as_str() == Some(len.as_str()))
+        .filter_map(|v| v[0].as_str()?.parse().ok())
+        .collect();
+    let total: u64 = len.parse().unwrap();
+    assert!(
+        writing.iter().filter(|v| **v > 0 && **v < total).count() >= 2
+            && writing.last() == Some(&total),
+        "the progress bar moves while writing: {seen}"
+    );
+    shot(c, &format!("{tag}-4-verified")).await;
 
     find(c, "set-boot").await.click().await.unwrap();
     status_contains(c, "app1 boots next", 60).await;
@@ -309,7 +372,7 @@ async fn flash_second_slot(c: &Client, tag: &str) {
         all_attr(c, "otadata-sector", "data-state").await,
         ["undefined", "undefined"]
     );
-    shot(c, &format!("{tag}-4-boots-app1")).await;
+    shot(c, &format!("{tag}-5-boots-app1")).await;
 }
 
 /// Bad images are refused in the page with a clear message; the Flash button stays off.
@@ -393,7 +456,7 @@ fn page_with_the_in_page_simulator() {
         )
         .await;
         assert!(log.contains("hello_world"), "{log}");
-        shot(&c, "sim-5-console").await;
+        shot(&c, "sim-6-console").await;
         c.close().await.unwrap();
     });
 }
@@ -435,8 +498,10 @@ fn page_over_websocket_to_otaflash_sim() {
         .to_bytes();
         assert_eq!(f[0xE000..0xE020], e);
         assert_eq!(f[0xF000..0xF020], e);
+        // Outside app1 (which also holds the rest of the cancelled write) and otadata,
+        // nothing changed.
         let mut expect = arduino_flash();
-        expect[0x150000..0x150000 + img.len()].copy_from_slice(&img);
+        expect[0x150000..0x290000].copy_from_slice(&f[0x150000..0x290000]);
         expect[0xE000..0x10000].copy_from_slice(&f[0xE000..0x10000]);
         assert!(f == expect, "nothing else changed");
         // Bad images write nothing.

@@ -308,6 +308,53 @@ fn flash_slot_then_boot_it() {
     assert_eq!(port.dev.last_boot, Some(("app1".into(), 0x150000)));
 }
 
+/// Cancel between two write blocks: the write stops with `Cancelled`, otadata is untouched (the
+/// device still boots what it booted), and the same session flashes and switches afterwards.
+#[test]
+fn cancel_mid_write_leaves_otadata_alone() {
+    use otaflash::loader::{Event, Phase};
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let mut l = connected(port(Timing::REALISTIC), true, 921_600);
+    let table = table_of(&mut l);
+    let hello = read("firmware/idf-v5.2.2_hello_world.bin");
+    let cancel = Rc::new(Cell::new(false));
+    l.set_cancel(cancel.clone());
+    let (flag, seen) = (cancel.clone(), Rc::new(Cell::new(0u64)));
+    let at = seen.clone();
+    l.on_event(move |e| {
+        if let Event::Progress(p) = e {
+            if p.phase == Phase::Writing && p.done * 3 > p.total && at.get() == 0 {
+                at.set(p.done);
+                flag.set(true);
+            }
+        }
+    });
+    block_on(async {
+        let before = l.read_otadata(&table).await.unwrap();
+        let e = l
+            .flash_and_boot(&table, "app1", &hello, OtaState::Undefined, false)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Cancelled), "{e}");
+        assert!(seen.get() > 0 && seen.get() < hello.len() as u64);
+        assert_eq!(l.read_otadata(&table).await.unwrap(), before);
+        // Not written in full: the slot's MD5 is not the image's.
+        let slot = l.read_flash(0x150000, hello.len() as u32).await.unwrap();
+        assert_ne!(md5(&slot), md5(&hello));
+        // The session goes on: flash again, verified, switched.
+        cancel.set(false);
+        let w = l
+            .flash_and_boot(&table, "app1", &hello, OtaState::Undefined, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            w.boot.unwrap().booted_partition(&table).unwrap().name(),
+            "app1"
+        );
+    });
+}
+
 #[test]
 fn bad_images_are_refused_before_writing() {
     let mut l = connected(port(Timing::NONE), true, 921_600);

@@ -116,6 +116,9 @@ impl<P: Port> Loader<P> {
                 }
             }
         }
+        // Cancel is honoured between steps: after the check, between write blocks, before the
+        // verification (a cancelled write is never reported verified).
+        self.check_cancel()?;
         // Consecutive changed regions become one stream.
         let mut runs: Vec<(usize, usize)> = vec![];
         for (i, (s, e)) in regions.iter().enumerate() {
@@ -167,6 +170,7 @@ impl<P: Port> Loader<P> {
             report.written += (e - s) as u64;
         }
         report.write_time = self.now() - write_started;
+        self.check_cancel()?;
         // Always verify what is now in flash.
         self.progress(Progress {
             phase: Phase::Verifying,

@@ -22,7 +22,8 @@ fn put_str(buf: &mut [u8], at: usize, len: usize, s: &str) {
 }
 
 /// A valid ESP32 image: a DROM segment (starting with `esp_app_desc_t` when `app` is given)
-/// and an IRAM segment, checksum, SHA-256 appended.
+/// and an IRAM segment, checksum, SHA-256 appended. The `payload` bytes are pseudo-random
+/// (they do not compress), so a big one keeps a simulated link busy for a predictable time.
 pub fn esp32_image(app: Option<(&str, &str)>, payload: usize) -> Vec<u8> {
     image_with_first_segment_at(0x3F40_0020, app, payload)
 }
@@ -42,8 +43,13 @@ fn image_with_first_segment_at(first: u32, app: Option<(&str, &str)>, payload: u
         put_str(&mut drom, 96, 16, "Nov 26 2026");
         put_str(&mut drom, 112, 32, "otaflash-sim");
     }
-    for (i, b) in drom[256..].iter_mut().enumerate() {
-        *b = (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3];
+    // xorshift32: deterministic, and incompressible for deflate.
+    let mut x = 0x2545_F491u32;
+    for b in drom[256..].iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x.to_le_bytes()[3];
     }
     let iram: Vec<u8> = (0..64u8).collect();
     // Header: 2 segments, DIO, 4MB / 40m, entry, WP pin disabled, chip id 0 (ESP32),
@@ -89,7 +95,7 @@ pub fn boot_app0() -> Otadata {
 pub fn arduino_like_flash() -> Vec<u8> {
     let mut f = vec![0xFFu8; 4 << 20];
     let mut put = |at: usize, b: &[u8]| f[at..at + b.len()].copy_from_slice(b);
-    put(0x1000, &esp32_image(None, 2048));
+    put(0x1000, &esp32_bootloader_like(2048));
     let table = PartitionTable::from_csv(ARDUINO_DEFAULT_CSV, 0x8000).expect("valid table");
     put(0x8000, &table.to_bytes().expect("fits"));
     put(0xE000, boot_app0().as_bytes());

@@ -246,6 +246,7 @@ impl Engine {
     /// Writes the image into the slot and verifies it; never touches otadata.
     pub fn flash(&self, table: PartitionTable, label: String, bytes: Rc<Vec<u8>>) {
         self.run(&format!("flashing {label}"), move |mut l, me| async move {
+            me.send(Action::SlotWriting(label.clone()));
             match l.write_slot(&table, &label, &bytes, false).await {
                 Ok(w) => {
                     let r = w.report;
@@ -258,7 +259,13 @@ impl Engine {
                         r.written as f64 * 8.0 / secs / 1000.0
                     );
                     me.send(Action::Log(line.clone()));
-                    me.send(Action::Verified(label, line));
+                                        me.send(Action::Verified(label, line));
+                    (l, Ok(()))
+                }
+                Err(crate::loader::Error::Cancelled) => {
+                    let line = format!("cancelled: {label} is only partly written; otadata was not touched, so the device boots what it booted before");
+                    me.send(Action::Log(line.clone()));
+                    me.send(Action::JobDone(Ok(line)));
                     (l, Ok(()))
                 }
                 Err(e) => (l, Err(e.to_string())),
