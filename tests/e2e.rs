@@ -433,6 +433,14 @@ fn page_with_the_in_page_simulator() {
             .unwrap();
         let kind = find(&c, "port-kind").await;
         assert_eq!(kind.prop("value").await.unwrap().as_deref(), Some("sim"));
+        // Everything below runs under the page's strict CSP: record any violation.
+        c.execute(
+            "window.__csp = []; document.addEventListener('securitypolicyviolation', \
+               e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+            vec![],
+        )
+        .await
+        .unwrap();
         // Installable and offline-capable: the service worker registers.
         let sw = until("the service worker", 20, || async {
             let v = c
@@ -457,6 +465,18 @@ fn page_with_the_in_page_simulator() {
         .await;
         assert!(log.contains("hello_world"), "{log}");
         shot(&c, "sim-6-console").await;
+        let csp = c.execute("return window.__csp", vec![]).await.unwrap();
+        assert_eq!(csp, serde_json::json!([]), "CSP violations");
+        // No network traffic but the page's own origin (the simulated chip is in the page).
+        let others = c
+            .execute(
+                "return performance.getEntriesByType('resource').map(e => e.name) \
+                   .filter(u => !u.startsWith(location.origin + '/'))",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(others, serde_json::json!([]), "requests to other origins");
         c.close().await.unwrap();
     });
 }
