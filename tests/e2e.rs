@@ -734,6 +734,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
 
 /// A failed connect explains what to try (BOOT button, cable, driver, busy port) and can be
 /// retried: first to a WebSocket address nothing listens on, then, corrected, to the simulator.
+/// The image comes from `?image=` (a URL on the page's own site).
 #[test]
 fn page_explains_a_failed_connect_and_retries() {
     let web = serve_dist();
@@ -745,10 +746,11 @@ fn page_explains_a_failed_connect_and_retries() {
     run(async {
         let (c, _driver, _profile) = browser().await;
         c.goto(&format!(
-            "http://127.0.0.1:{web}/?port=ws://127.0.0.1:{dead}"
+            "http://127.0.0.1:{web}/?port=ws://127.0.0.1:{dead}&image=/t/firmware/idf-v5.2.2_hello_world.bin"
         ))
         .await
         .unwrap();
+        wait_text(&c, "image-project", "hello_world", 20).await;
         find(&c, "connect").await.click().await.unwrap();
         let help = wait_text(&c, "connect-help", "BOOT", 30).await;
         for hint in ["USB cable", "driver", "browser tabs"] {
@@ -769,6 +771,11 @@ fn page_explains_a_failed_connect_and_retries() {
             c.find(Locator::Css(&css("connect-help"))).await.is_err(),
             "the hints go away once connected"
         );
+        until("the image from ?image= to be flashable", 30, || async {
+            let b = c.find(Locator::Css(&css("flash"))).await.ok()?;
+            b.attr("disabled").await.ok()?.is_none().then_some(())
+        })
+        .await;
         c.close().await.unwrap();
     });
 }
