@@ -16,52 +16,9 @@ fn main() {}
 mod common;
 
 #[cfg(not(target_arch = "wasm32"))]
-use std::io::{BufRead, BufReader};
-#[cfg(not(target_arch = "wasm32"))]
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 #[cfg(not(target_arch = "wasm32"))]
 use std::time::Instant;
-
-#[cfg(not(target_arch = "wasm32"))]
-struct Sim {
-    child: Child,
-    port: u16,
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-impl Sim {
-    fn start(flash: &std::path::Path) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
-            .args([
-                "sim",
-                "--flash",
-                flash.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-                "--timing",
-                "real",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("otaflash sim");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("sim output").unwrap();
-            if let Some(a) = line.strip_prefix("tcp ") {
-                break a.rsplit(':').next().unwrap().parse().unwrap();
-            }
-        };
-        Sim { child, port }
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[cfg(not(target_arch = "wasm32"))]
 /// Runs a command; returns (wall seconds, the "in X seconds" figure it printed, output).
@@ -152,14 +109,14 @@ fn main() {
         };
         // Fresh writes, each to a blank 4 MB flash.
         let f1 = dir.path().join(format!("e{baud}.bin"));
-        let sim = Sim::start(&f1);
-        let (e_total, e_phase, _) = timed(&mut esptool(sim.port));
-        let (e_again, _, _) = timed(&mut esptool(sim.port));
+        let sim = common::SimProcess::start(&f1, "real");
+        let (e_total, e_phase, _) = timed(&mut esptool(sim.tcp_port));
+        let (e_again, _, _) = timed(&mut esptool(sim.tcp_port));
         drop(sim);
         let f2 = dir.path().join(format!("o{baud}.bin"));
-        let sim = Sim::start(&f2);
-        let (o_total, o_phase, out) = timed(&mut otaflash(sim.port));
-        let (o_again, _, again_out) = timed(&mut otaflash(sim.port));
+        let sim = common::SimProcess::start(&f2, "real");
+        let (o_total, o_phase, out) = timed(&mut otaflash(sim.tcp_port));
+        let (o_again, _, again_out) = timed(&mut otaflash(sim.tcp_port));
         drop(sim);
         assert!(again_out.contains("already there"), "{again_out}");
         let flashed = std::fs::read(&f2).unwrap();

@@ -118,9 +118,9 @@ pub enum Action {
     JobProgress(Progress),
     /// A job ended; `Ok` carries the status line to show.
     JobDone(Result<String, String>),
-    /// A write into this slot began: nothing verified there before counts any more (a
-    /// cancelled or failed re-flash must not leave "boot this slot" offered).
-    SlotWriting(String),
+    /// A write into a slot began: what was verified before counts no more (a cancelled or
+    /// failed re-flash must not leave "boot this slot" offered).
+    SlotWriting,
     /// The image in the target slot was written and verified by MD5.
     Verified(String, String),
     Log(String),
@@ -236,7 +236,7 @@ impl Session {
                     Err(e) => format!("failed: {e}"),
                 };
             }
-            Action::SlotWriting(_) => self.verified_slot = None,
+            Action::SlotWriting => self.verified_slot = None,
             Action::Verified(slot, line) => {
                 self.verified_slot = Some(slot);
                 self.job = Job::Idle;
@@ -346,9 +346,7 @@ impl Session {
                     .filter(|m| !m.contains("built for")),
             );
         }
-        if !img.is_app() {
-            out.push("this image runs from RAM only (a bootloader, or a RAM-loaded test app), not an app for a flash slot".into());
-        }
+        out.extend(img.not_an_app());
         if let Some(s) = &slot {
             if Some(s.name()) == self.booted() {
                 out.push(format!(
@@ -493,7 +491,7 @@ mod tests {
         s.apply(Action::SetTarget("app1".into()));
         s.apply(Action::Verified("app1".into(), "verified".into()));
         s.apply(Action::JobStarted("flashing app1".into()));
-        s.apply(Action::SlotWriting("app1".into()));
+        s.apply(Action::SlotWriting);
         s.apply(Action::JobDone(Ok("cancelled".into())));
         assert!(!s.can_set_boot(), "a cancelled re-flash is not verified");
         s.apply(Action::Log("x".into()));

@@ -2,15 +2,13 @@
 //! message, non-zero exit, no output file), and cross-checks against esptool 5.6 itself.
 #![cfg(not(target_arch = "wasm32"))]
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn data(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(rel)
-}
+use common::data;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn otaflash(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_otaflash"))
@@ -500,18 +498,7 @@ fn image_bad_input() {
 }
 
 fn esptool(args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .args(["-m", "esptool"])
-        .args(args)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "esptool {args:?} failed (scripts/setup.sh installs esptool 5.6.0): {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(common::esptool(args).stdout).unwrap()
 }
 
 /// `esptool image-info`, run now, agrees with `otaflash image` on every real firmware file.

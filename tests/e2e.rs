@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -90,29 +90,11 @@ impl Drop for Proc {
     }
 }
 
-/// Starts `otaflash sim --ws` on a free port over `flash`; returns it and its address.
-fn ws_sim(flash: &Path, timing: &str) -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
-        .args([
-            "sim",
-            "--flash",
-            flash.to_str().unwrap(),
-            "--ws",
-            "127.0.0.1:0",
-            "--timing",
-            timing,
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let sim = Proc(child);
-    let ws = loop {
-        let l = lines.next().expect("sim output").unwrap();
-        if let Some(a) = l.strip_prefix("ws ") {
-            break a.to_string();
-        }
-    };
+/// Starts `otaflash sim` over `flash`; returns it (stopped when dropped) and its WebSocket
+/// address.
+fn ws_sim(flash: &Path, timing: &str) -> (SimProcess, String) {
+    let sim = SimProcess::start(flash, timing);
+    let ws = sim.ws.clone();
     (sim, ws)
 }
 
@@ -204,6 +186,15 @@ where
     }
 }
 
+/// Waits until the button `id` is there and enabled.
+async fn enabled(c: &Client, id: &str, secs: u64) {
+    until(&format!("{id} to be enabled"), secs, || async {
+        let b = c.find(Locator::Css(&css(id))).await.ok()?;
+        b.attr("disabled").await.ok()?.is_none().then_some(())
+    })
+    .await
+}
+
 async fn find(c: &Client, id: &str) -> Element {
     let sel = css(id);
     until(id, 30, || async { c.find(Locator::Css(&sel)).await.ok() }).await
@@ -292,11 +283,7 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     )
     .unwrap();
     pick(c, &big).await;
-    until("an image to flash", 10, || async {
-        let b = c.find(Locator::Css(&css("flash"))).await.ok()?;
-        b.attr("disabled").await.ok()?.is_none().then_some(())
-    })
-    .await;
+    enabled(c, "flash", 10).await;
     find(c, "flash").await.click().await.unwrap();
     // As soon as the job runs (the loader looks at the flag between write blocks; the
     // loader tests cancel part-way through a write).
@@ -663,11 +650,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
             (text(&c, "image-chip").await == "ESP32").then_some(())
         })
         .await;
-        until("the flash button to be enabled", 20, || async {
-            let b = c.find(Locator::Css(&css("flash"))).await.ok()?;
-            b.attr("disabled").await.ok()?.is_none().then_some(())
-        })
-        .await;
+        enabled(&c, "flash", 20).await;
         wait_text(&c, "boot-slot", "app0", 30).await;
 
         // Set app1 to boot next, state valid.
@@ -716,11 +699,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         );
 
         // Back up otadata, then the whole flash: the files are the device's bytes.
-        until("the device to be idle", 30, || async {
-            let b = c.find(Locator::Css(&css("backup"))).await.ok()?;
-            b.attr("disabled").await.ok()?.is_none().then_some(())
-        })
-        .await;
+        enabled(&c, "backup", 30).await; // the device is idle
         choose(&c, "backup-what", "otadata").await;
         find(&c, "backup").await.click().await.unwrap();
         assert!(downloaded(&profile, "otadata.bin").await == original[0xE000..0x10000]);
@@ -771,11 +750,7 @@ fn page_explains_a_failed_connect_and_retries() {
             c.find(Locator::Css(&css("connect-help"))).await.is_err(),
             "the hints go away once connected"
         );
-        until("the image from ?image= to be flashable", 30, || async {
-            let b = c.find(Locator::Css(&css("flash"))).await.ok()?;
-            b.attr("disabled").await.ok()?.is_none().then_some(())
-        })
-        .await;
+        enabled(&c, "flash", 30).await; // the image from ?image= is flashable
         c.close().await.unwrap();
     });
 }

@@ -374,6 +374,17 @@ fn bad_images_are_refused_before_writing() {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("not an app image"), "{e}");
+        // A bootloader (it runs from RAM only) is an image, but not for an app slot.
+        let e = l
+            .write_slot(
+                &table,
+                "app1",
+                &read("firmware/idf-v5.2.2_bootloader.bin"),
+                false,
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("runs from RAM only"), "{e}");
         let e = l
             .write_slot(
                 &table,

@@ -6,13 +6,12 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-/// A running `otaflash sim`, killed when dropped.
+/// A running `otaflash sim` over its own flash file.
 struct Sim {
-    child: Child,
+    _process: SimProcess,
     port: u16,
     ws_port: u16,
     flash: PathBuf,
@@ -26,36 +25,12 @@ impl Sim {
         if let Some(b) = initial {
             std::fs::write(&flash, b).unwrap();
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_otaflash"))
-            .args(["sim", "--flash", flash.to_str().unwrap()])
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--ws",
-                "127.0.0.1:0",
-                "--timing",
-                timing,
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut port, mut ws_port) = (0, 0);
-        for _ in 0..5 {
-            let line = lines.next().unwrap().unwrap();
-            let num = |a: &str| a.rsplit(':').next().unwrap().parse().unwrap();
-            if let Some(addr) = line.strip_prefix("tcp ") {
-                port = num(addr);
-            } else if let Some(addr) = line.strip_prefix("ws ") {
-                ws_port = num(addr);
-                break;
-            }
-        }
-        assert!(port != 0 && ws_port != 0, "sim did not report its ports");
+        let process = SimProcess::start(&flash, timing);
+        let ws_port = process.ws.rsplit(':').next().unwrap().parse().unwrap();
         Sim {
-            child,
-            port,
+            port: process.tcp_port,
             ws_port,
+            _process: process,
             flash,
             _dir: dir,
         }
@@ -70,30 +45,14 @@ impl Sim {
     }
 }
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs esptool 5.6; returns its output, failing the test when it fails.
-fn esptool(sim: &Sim, args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .args(["-m", "esptool", "--port", &sim.url()])
-        .args(args)
-        .output()
-        .expect("python3");
-    let text = format!(
+/// Runs esptool 5.6 on the simulator; returns its output, failing the test when it fails.
+fn esptool_on(sim: &Sim, args: &[&str]) -> String {
+    let out = esptool(&[&["--port", &sim.url()], args].concat());
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "esptool {args:?} failed (scripts/setup.sh installs esptool 5.6.0):\n{text}"
-    );
-    text
+    )
 }
 
 fn otaflash(args: &[&str]) -> (bool, String) {
@@ -122,7 +81,7 @@ fn esptool_accepts_the_simulator() {
     let sim = Sim::start("none", None);
     let dir = tempfile::tempdir().unwrap();
 
-    let out = esptool(&sim, &["chip-id"]);
+    let out = esptool_on(&sim, &["chip-id"]);
     assert!(out.contains("Detecting chip type... ESP32"), "{out}");
     assert!(
         out.contains("Chip type:          ESP32-D0WD-V3 (revision v3.1)"),
@@ -138,7 +97,7 @@ fn esptool_accepts_the_simulator() {
         "connects on the first SYNC: {out}"
     );
 
-    let out = esptool(&sim, &["flash-id"]);
+    let out = esptool_on(&sim, &["flash-id"]);
     assert!(
         out.contains("Manufacturer: ef") && out.contains("Device: 4016"),
         "{out}"
@@ -148,7 +107,7 @@ fn esptool_accepts_the_simulator() {
     // write-flash with the stub (compressed by default), at 921600.
     let app = firmware_like(300_000);
     let app_path = write_tmp(dir.path(), "app.bin", &app);
-    let out = esptool(
+    let out = esptool_on(
         &sim,
         &["--baud", "921600", "write-flash", "0x10000", &app_path],
     );
@@ -164,7 +123,7 @@ fn esptool_accepts_the_simulator() {
         .map(|b| b.rotate_left(1))
         .collect::<Vec<u8>>();
     let other_path = write_tmp(dir.path(), "other.bin", &other);
-    let out = esptool(
+    let out = esptool_on(
         &sim,
         &[
             "--no-stub",
@@ -180,7 +139,7 @@ fn esptool_accepts_the_simulator() {
     );
     assert_eq!(sim.flash()[0x200000..0x200000 + other.len()], other[..]);
 
-    let out = esptool(
+    let out = esptool_on(
         &sim,
         &[
             "verify-flash",
@@ -198,7 +157,7 @@ fn esptool_accepts_the_simulator() {
     );
 
     let back = dir.path().join("back.bin");
-    esptool(
+    esptool_on(
         &sim,
         &[
             "--baud",
@@ -211,7 +170,7 @@ fn esptool_accepts_the_simulator() {
     );
     assert_eq!(std::fs::read(&back).unwrap(), app);
 
-    let out = esptool(&sim, &["erase-region", "0x10000", "0x2000"]);
+    let out = esptool_on(&sim, &["erase-region", "0x10000", "0x2000"]);
     assert!(out.contains("erased successfully"), "{out}");
     let f = sim.flash();
     assert!(f[0x10000..0x12000].iter().all(|&b| b == 0xFF));
@@ -225,7 +184,7 @@ fn esptool_with_real_timing() {
     let dir = tempfile::tempdir().unwrap();
     let back = dir.path().join("od.bin");
     let t = std::time::Instant::now();
-    let out = esptool(
+    let out = esptool_on(
         &sim,
         &["read-flash", "0xe000", "0x2000", back.to_str().unwrap()],
     );

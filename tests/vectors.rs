@@ -2,21 +2,14 @@
 //! esptool 5.6) decodes to what its JSON says; binary and CSV round trips are byte-exact.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{data, read};
+
 use otaflash::formats::image::Image;
 use otaflash::formats::otadata::{self, all_bootable, predict_boot, Entry, OtaState, Otadata};
 use otaflash::formats::partition::{Md5Status, PartitionTable, DEFAULT_TABLE_OFFSET};
 use serde_json::Value;
-use std::path::PathBuf;
-
-fn data(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(rel)
-}
-
-fn read(rel: &str) -> Vec<u8> {
-    std::fs::read(data(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 fn json(rel: &str) -> Value {
     serde_json::from_slice(&read(rel)).unwrap()

@@ -210,6 +210,13 @@ impl Image {
             })
     }
 
+    /// Why this image cannot go into an app slot at all, if it cannot.
+    pub fn not_an_app(&self) -> Option<String> {
+        (!self.is_app()).then(|| {
+            "this image runs from RAM only (a bootloader, or a RAM-loaded test app), not an app for a flash slot".into()
+        })
+    }
+
     pub fn checksum_ok(&self) -> bool {
         self.checksum_stored == self.checksum_computed
     }
@@ -242,10 +249,8 @@ impl Image {
     /// it can be). Checks what the bootloader would refuse.
     pub fn problems_for(&self, chip: &Chip, slot_size: Option<u32>) -> Vec<String> {
         let mut out = vec![];
-        if slot_size.is_some() && !self.is_app() {
-            out.push(
-                "this image runs from RAM only (a bootloader, or a RAM-loaded test app), not an app for a flash slot".into(),
-            );
+        if slot_size.is_some() {
+            out.extend(self.not_an_app());
         }
         if self.chip_id != chip.image_chip_id {
             let what = self

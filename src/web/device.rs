@@ -397,9 +397,10 @@ fn FlashPanel(p: &EngineProps) -> Html {
     let d = p.state.dispatcher();
     let boot_state = use_state(|| OtaState::Undefined);
     let chip: Option<String> = s.device.as_ref().map(|d| d.chip.pretty.to_string());
-    // The manifest URL the image came from: re-resolved for the chip once it is known.
     let manifest_url = use_state(|| url_param("manifest").unwrap_or_default());
-    let from_manifest = use_mut_ref(|| !manifest_url.is_empty());
+    // The manifest URL the current image came from (from ?manifest= at first): resolved again
+    // for the chip once it is known.
+    let from_manifest = use_mut_ref(|| url_param("manifest"));
     let load = {
         let (d, from) = (d.clone(), from_manifest.clone());
         move |url: String, chip: Option<String>| {
@@ -407,7 +408,7 @@ fn FlashPanel(p: &EngineProps) -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 match load_manifest(&url, chip.as_deref()).await {
                     Ok((n, bytes)) => {
-                        *from.borrow_mut() = true;
+                        *from.borrow_mut() = Some(url);
                         d.dispatch(Action::ImagePicked(n, bytes))
                     }
                     Err(e) => d.dispatch(Action::JobDone(Err(e))),
@@ -416,9 +417,10 @@ fn FlashPanel(p: &EngineProps) -> Html {
         }
     };
     {
-        let (load, url, from) = (load.clone(), (*manifest_url).clone(), from_manifest.clone());
+        let (load, from) = (load.clone(), from_manifest.clone());
         use_effect_with(chip.clone(), move |chip| {
-            if !url.is_empty() && *from.borrow() {
+            let url = from.borrow().clone();
+            if let Some(url) = url {
                 load(url, chip.clone());
             }
         });
@@ -427,7 +429,7 @@ fn FlashPanel(p: &EngineProps) -> Html {
         let (d, chip, from) = (d.clone(), chip.clone(), from_manifest.clone());
         move |list: web_sys::FileList| {
             if let Some(f) = list.get(0) {
-                *from.borrow_mut() = false;
+                *from.borrow_mut() = None;
                 let (d, chip) = (d.clone(), chip.clone());
                 wasm_bindgen_futures::spawn_local(async move {
                     match super::read_file(&f).await {
@@ -530,7 +532,7 @@ fn FlashPanel(p: &EngineProps) -> Html {
                 <label>{"or a manifest URL on this site "}
                     <input type="text" size="30" placeholder="firmware/manifest.json" value={(*manifest_url).clone()} onchange={on_manifest_url} data-testid="manifest-url" />
                 </label>
-                <button onclick={on_manifest} disabled={manifest_url.is_empty()} data-testid="manifest-load">{"Load"}</button>
+                <button onclick={on_manifest} disabled={manifest_url.is_empty()}>{"Load"}</button>
             </div>
             if let Some(img) = &s.image {
                 <div class="picked">
@@ -609,7 +611,6 @@ fn BackupPanel(p: &EngineProps) -> Html {
             }
         })
     };
-
     html! {
         <div class="backup">
             <h2>{"Back up"}</h2>

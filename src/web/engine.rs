@@ -246,7 +246,7 @@ impl Engine {
     /// Writes the image into the slot and verifies it; never touches otadata.
     pub fn flash(&self, table: PartitionTable, label: String, bytes: Rc<Vec<u8>>) {
         self.run(&format!("flashing {label}"), move |mut l, me| async move {
-            me.send(Action::SlotWriting(label.clone()));
+            me.send(Action::SlotWriting);
             match l.write_slot(&table, &label, &bytes, false).await {
                 Ok(w) => {
                     let r = w.report;

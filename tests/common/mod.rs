@@ -82,3 +82,72 @@ pub fn firmware_like(size: usize) -> Vec<u8> {
     out.truncate(size);
     out
 }
+
+/// A running `otaflash sim` over `flash` (TCP and WebSocket on free 127.0.0.1 ports), killed
+/// when dropped. `timing` is `real` or `none`.
+pub struct SimProcess {
+    child: std::process::Child,
+    /// The raw-serial TCP port (esptool: `socket://127.0.0.1:PORT`).
+    pub tcp_port: u16,
+    /// The WebSocket address, `127.0.0.1:PORT`.
+    pub ws: String,
+}
+
+impl SimProcess {
+    pub fn start(flash: &std::path::Path, timing: &str) -> SimProcess {
+        use std::io::{BufRead, BufReader};
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
+            .args(["sim", "--flash", flash.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--ws", "127.0.0.1:0"])
+            .args(["--timing", timing])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("otaflash sim");
+        // Owned from here on, so that a failed start is still stopped.
+        let mut sim = SimProcess {
+            child,
+            tcp_port: 0,
+            ws: String::new(),
+        };
+        let mut lines = BufReader::new(sim.child.stdout.take().unwrap()).lines();
+        // It prints a banner, then "tcp ADDR", then "ws ADDR".
+        for _ in 0..5 {
+            let line = lines.next().expect("sim output").unwrap();
+            if let Some(a) = line.strip_prefix("tcp ") {
+                sim.tcp_port = a.rsplit(':').next().unwrap().parse().unwrap();
+            } else if let Some(a) = line.strip_prefix("ws ") {
+                sim.ws = a.to_string();
+                break;
+            }
+        }
+        assert!(
+            sim.tcp_port != 0 && !sim.ws.is_empty(),
+            "sim did not report its ports"
+        );
+        sim
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `python3 -m esptool ARGS` (esptool 5.6.0, which scripts/setup.sh installs), failing
+/// the test when it fails.
+pub fn esptool(args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new("python3")
+        .args(["-m", "esptool"])
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "esptool {args:?} failed (scripts/setup.sh installs esptool 5.6.0): {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
