@@ -360,52 +360,37 @@ fn bad_images_are_refused_before_writing() {
     let mut l = connected(port(Timing::NONE), true, 921_600);
     let table = table_of(&mut l);
     let before = l.port().dev.flash.contents().to_vec();
-    block_on(async {
-        let s3 = read("app_images/esptool_test_images/helloworld-esp32s3.bin");
-        let e = l.write_slot(&table, "app1", &s3, false).await.unwrap_err();
-        assert!(e.to_string().contains("built for ESP32-S3"), "{e}");
-        let e = l
-            .write_slot(
-                &table,
-                "app1",
-                &read("firmware/arduino_partitions_default.bin"),
-                false,
-            )
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("not an app image"), "{e}");
+    let hello = || read("firmware/idf-v5.2.2_hello_world.bin");
+    let mut big = hello();
+    big.resize(0x150000, 0);
+    let mut corrupt = hello();
+    corrupt[5000] ^= 1;
+    let cases = [
+        (
+            "app1",
+            read("app_images/esptool_test_images/helloworld-esp32s3.bin"),
+            "built for ESP32-S3",
+        ),
+        (
+            "app1",
+            read("firmware/arduino_partitions_default.bin"),
+            "not an app image",
+        ),
         // A bootloader (it runs from RAM only) is an image, but not for an app slot.
-        let e = l
-            .write_slot(
-                &table,
-                "app1",
-                &read("firmware/idf-v5.2.2_bootloader.bin"),
-                false,
-            )
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("runs from RAM only"), "{e}");
-        let e = l
-            .write_slot(
-                &table,
-                "spiffs",
-                &read("firmware/idf-v5.2.2_hello_world.bin"),
-                false,
-            )
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("not an app slot"), "{e}");
-        let mut big = read("firmware/idf-v5.2.2_hello_world.bin");
-        big.resize(0x150000, 0);
-        let e = l.write_slot(&table, "app1", &big, false).await.unwrap_err();
-        assert!(e.to_string().contains("larger than"), "{e}");
-        let mut corrupt = read("firmware/idf-v5.2.2_hello_world.bin");
-        corrupt[5000] ^= 1;
-        let e = l
-            .write_slot(&table, "app1", &corrupt, false)
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("corrupt"), "{e}");
+        (
+            "app1",
+            read("firmware/idf-v5.2.2_bootloader.bin"),
+            "runs from RAM only",
+        ),
+        ("spiffs", hello(), "not an app slot"),
+        ("app1", big, "larger than"),
+        ("app1", corrupt, "corrupt"),
+    ];
+    block_on(async {
+        for (slot, image, why) in &cases {
+            let e = l.write_slot(&table, slot, image, false).await.unwrap_err();
+            assert!(e.to_string().contains(why), "{slot}: {e}");
+        }
     });
     assert!(
         l.port().dev.flash.contents() == &before[..],
