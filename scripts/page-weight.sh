@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The page's weight as a browser downloads it: wasm + JS + CSS (+ the tiny loader), gzip -9,
-# from the release build in dist/. Target: at most 250 KB for the app itself (the flasher stub,
-# 9 KB, is fetched only when a device is connected). Exits non-zero above the target.
+# from the release build in dist/. Budget: at most 300 KB for what the page loads at start (the
+# flasher stub, 9 KB, is fetched only when a device is connected). Exits non-zero above it.
 set -euo pipefail
 cd "$(dirname "$0")/../dist"
 total=0
@@ -10,5 +10,5 @@ for f in otaflash-web_bg.wasm otaflash-web.js style.css init.js; do
   printf '%-24s %8d bytes gzipped (%d raw)\n' "$f" "$n" "$(wc -c < "$f")"
   total=$((total + n))
 done
-printf '%-24s %8d bytes gzipped (target 256000 = 250 KB)\n' "page" "$total"
-[ "$total" -le 256000 ]
+printf '%-24s %8d bytes gzipped (budget 307200 = 300 KB)\n' "page" "$total"
+[ "$total" -le 307200 ]

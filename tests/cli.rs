@@ -158,6 +158,10 @@ fn otadata_json_contract_and_prediction() {
     assert_eq!(v["active_sector"], 1);
     assert_eq!(v["boot"]["label"], "ota_1");
     assert_eq!(v["boot"]["offset"], 0x210000);
+    assert_eq!(v["selected"]["label"], "ota_1");
+    // otadata and a table say nothing of what the slots hold: said so.
+    assert_eq!(v["boot_certain"], false);
+    assert_eq!(v["fallback"], Value::Null);
 
     let v = ok_json(&[
         "otadata",
@@ -469,13 +473,20 @@ fn image_json_contract() {
 #[test]
 fn image_bad_input() {
     let dir = tempfile::tempdir().unwrap();
+    // What the file is comes first, in plain words; the technical detail after.
     fails(
         &["image", p(&data("partition_tables/idf_two_ota.bin"))],
-        "looks like a partition table",
+        "error: This is a partition table, not a firmware image. (an image starts with the magic byte 0xE9; this starts with 0xAA.)",
     );
     fails(
         &["image", p(&data("otadata/blank.bin"))],
-        "not an app image",
+        "This is an otadata partition, not a firmware image",
+    );
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "flash app0 tomorrow\n").unwrap();
+    fails(
+        &["image", p(&text)],
+        "error: This is a text file, not a firmware image.",
     );
     let hello = std::fs::read(data("firmware/idf-v5.2.2_hello_world.bin")).unwrap();
     let cut = dir.path().join("cut.bin");
@@ -596,9 +607,52 @@ fn flash_dump_from_esptool_merge_bin() {
     std::fs::write(&dump, &bytes).unwrap();
     let v = ok_json(&["otadata", p(&dump), "--json"]);
     assert_eq!(v["boot"]["label"], "app1");
-    // Corrupt app1's image: the bootloader skips it and boots app0.
+    assert_eq!(
+        v["boot_certain"], true,
+        "the dump holds the slots' images: judged whole"
+    );
+    assert_eq!(
+        v["slots"][1]["app"]["project_name"],
+        Value::Null,
+        "an Arduino app without a description"
+    );
+    assert_eq!(v["slots"][1]["holds"], "app");
+    assert_eq!(v["slots"][1]["loads"], "yes");
+    // Corrupt app1's image: the bootloader skips it and boots app0, and says why.
     bytes[0x150000 + 0x100] ^= 0xFF;
     std::fs::write(&dump, &bytes).unwrap();
     let v = ok_json(&["otadata", p(&dump), "--json"]);
     assert_eq!(v["boot"]["label"], "app0");
+    assert_eq!(v["selected"]["label"], "app1");
+    assert_eq!(v["fallback"], "app1 is corrupt → app0 boots");
+    assert_eq!(v["slots"][1]["loads"], "no");
+    // Erase app1: "empty", in the text output too.
+    bytes[0x150000..0x290000].fill(0xFF);
+    std::fs::write(&dump, &bytes).unwrap();
+    let out = otaflash(&["otadata", p(&dump)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("otadata selects: app1"), "{text}");
+    assert!(
+        text.contains("boots: app0 at 0x10000 (app1 is empty → app0 boots)"),
+        "{text}"
+    );
+    // Mark the running app invalid in a dump whose sectors are matched: back to app0.
+    let matched = dir.path().join("matched.bin");
+    bytes[0x150000
+        ..0x150000
+            + std::fs::read(fw("arduino_StartCounter.ino.bin"))
+                .unwrap()
+                .len()]
+        .copy_from_slice(&std::fs::read(fw("arduino_StartCounter.ino.bin")).unwrap());
+    std::fs::write(&matched, &bytes).unwrap();
+    let od2 = dir.path().join("od2.bin");
+    assert!(
+        otaflash(&["otadata", p(&matched), "--mark-invalid", "-o", p(&od2)])
+            .status
+            .success()
+    );
+    bytes[0xE000..0x10000].copy_from_slice(&std::fs::read(&od2).unwrap());
+    std::fs::write(&matched, &bytes).unwrap();
+    let v = ok_json(&["otadata", p(&matched), "--json"]);
+    assert_eq!(v["boot"]["label"], "app0", "{v}");
 }

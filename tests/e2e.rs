@@ -1,269 +1,30 @@
 //! End to end: the built page (trunk release build in dist/, served on 127.0.0.1) in headless
-//! Chromium, driven through chromedriver. Once with the in-page simulated ESP32, once over a
-//! WebSocket to `otaflash sim --ws` (checking its flash file byte for byte). Screenshots of the
-//! main states land in target/screenshots/.
+//! Chromium, driven through chromedriver. With the in-page simulated ESP32 and over a WebSocket
+//! to `otaflash sim --ws` (checking its flash file byte for byte): connect, what each slot
+//! holds, flash, boot next, the otadata editor against slots that do not load, backups, the
+//! console. Screenshots of the main states land in target/screenshots/.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
+use browser::*;
 use common::*;
-use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use fantoccini::{Client, Locator};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Serves dist/ over HTTP on 127.0.0.1 (a thread per connection, bounded by the test), and
-/// tests/data/ under /t/ (same-origin files for the page to fetch: images, manifests).
-fn serve_dist() -> u16 {
-    let dist = root().join("dist");
-    let fixtures = root().join("tests/data");
-    assert!(
-        dist.join("otaflash-web_bg.wasm").exists(),
-        "dist/ has no release build of the page: run `trunk build --release` (scripts/test.sh does)"
-    );
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let (dist, fixtures) = (dist.clone(), fixtures.clone());
-            std::thread::spawn(move || {
-                let mut s = s;
-                let mut req = vec![0u8; 8192];
-                let n = s.read(&mut req).unwrap_or(0);
-                let line = String::from_utf8_lossy(&req[..n])
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
-                let path = line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .split('?')
-                    .next()
-                    .unwrap()
-                    .to_string();
-                let rel = if path == "/" {
-                    "index.html".to_string()
-                } else {
-                    path.trim_start_matches('/').to_string()
-                };
-                let file = match rel.strip_prefix("t/") {
-                    Some(f) => fixtures.join(f),
-                    None => dist.join(&rel),
-                };
-                let (status, body) = match (rel.contains(".."), std::fs::read(&file)) {
-                    (false, Ok(b)) => ("200 OK", b),
-                    _ => ("404 Not Found", b"not found".to_vec()),
-                };
-                let mime = match file.extension().and_then(|e| e.to_str()) {
-                    Some("html") => "text/html; charset=utf-8",
-                    Some("js") => "text/javascript",
-                    Some("wasm") => "application/wasm",
-                    Some("css") => "text/css",
-                    Some("json") => "application/json",
-                    Some("webmanifest") => "application/manifest+json",
-                    Some("png") => "image/png",
-                    _ => "application/octet-stream",
-                };
-                let head = format!("HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-                let _ = s.write_all(head.as_bytes());
-                let _ = s.write_all(&body);
-            });
-        }
-    });
-    port
-}
-
-/// A process killed when dropped.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `otaflash sim` over `flash`; returns it (stopped when dropped) and its WebSocket
-/// address.
-fn ws_sim(flash: &Path, timing: &str) -> (SimProcess, String) {
-    let sim = SimProcess::start(flash, timing);
-    let ws = sim.ws.clone();
-    (sim, ws)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Where the browser saves downloads (inside its fresh profile).
-fn downloads(profile: &tempfile::TempDir) -> PathBuf {
-    profile.path().join("downloads")
-}
-
-/// Waits for the browser to finish saving the download `name`.
-async fn downloaded(profile: &tempfile::TempDir, name: &str) -> Vec<u8> {
-    let path = downloads(profile).join(name);
-    let path = &path;
-    // Chromium writes to a .crdownload file and renames it when done.
-    until(&format!("the download {name}"), 30, || async move {
-        std::fs::read(path).ok()
-    })
-    .await
-}
-
-async fn browser() -> (Client, Proc, tempfile::TempDir) {
-    let port = free_port();
-    let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-    let child = Command::new(&driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{driver}: {e} (scripts/setup.sh installs chromium-driver)"));
-    let proc = Proc(child);
-    let profile = tempfile::tempdir().unwrap();
-    let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     format!("--user-data-dir={}", profile.path().display()), "--window-size=1280,1800"],
-            "prefs": {
-                "download.default_directory": downloads(&profile),
-                "download.prompt_for_download": false
-            }
-        }
-    });
-    let caps: fantoccini::wd::Capabilities =
-        caps.as_object().unwrap().clone().into_iter().collect();
-    let mut last = None;
-    for _ in 0..50 {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector)
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => return (c, proc, profile),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("chromedriver did not start: {last:?}");
-}
-
-fn css(id: &str) -> String {
-    format!("[data-testid=\"{id}\"]")
-}
-
-/// Waits (bounded) until `f` finds what it needs.
-async fn until<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let t = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "timed out after {secs} s waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until the button `id` is there and enabled.
-async fn enabled(c: &Client, id: &str, secs: u64) {
-    until(&format!("{id} to be enabled"), secs, || async {
-        let b = c.find(Locator::Css(&css(id))).await.ok()?;
-        b.attr("disabled").await.ok()?.is_none().then_some(())
-    })
-    .await
-}
-
-async fn find(c: &Client, id: &str) -> Element {
-    let sel = css(id);
-    until(id, 30, || async { c.find(Locator::Css(&sel)).await.ok() }).await
-}
-
-async fn text(c: &Client, id: &str) -> String {
-    match c.find(Locator::Css(&css(id))).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-async fn wait_text(c: &Client, id: &str, needle: &str, secs: u64) -> String {
-    let t0 = Instant::now();
-    loop {
-        let t = text(c, id).await;
-        if t.contains(needle) {
-            return t;
-        }
-        if t0.elapsed() > Duration::from_secs(secs) {
-            panic!("timed out after {secs} s waiting for {id} to contain {needle:?}; it shows: {t:?}\nstatus: {:?}", text(c, "status").await);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn status_contains(c: &Client, needle: &str, secs: u64) -> String {
-    let t0 = Instant::now();
-    loop {
-        let t = text(c, "status").await;
-        if t.contains(needle) {
-            return t;
-        }
-        if t.contains("failed") || t0.elapsed() > Duration::from_secs(secs) {
-            panic!(
-                "waiting for status containing {needle:?}, the page shows: {t}\nlog: {}",
-                text(c, "log").await
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn shot(c: &Client, name: &str) {
-    let dir = root().join("target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
-
-async fn all_attr(c: &Client, id: &str, attr: &str) -> Vec<String> {
-    let mut v = vec![];
-    for e in c.find_all(Locator::Css(&css(id))).await.unwrap() {
-        v.push(e.attr(attr).await.unwrap().unwrap_or_default());
-    }
-    v
-}
-
-async fn pick(c: &Client, path: &Path) {
-    let input = find(c, "image-file").await;
-    input.send_keys(path.to_str().unwrap()).await.unwrap();
-}
-
-/// Connect, read the layout, flash hello_world into app1, verify, boot it next.
+/// Connect, read the layout, cancel a write, flash hello_world into app1, verify, boot it next.
 async fn flash_second_slot(c: &Client, tag: &str) {
     find(c, "connect").await.click().await.unwrap();
     let chip = wait_text(c, "chip", "ESP32", 30).await;
     assert!(chip.contains("ESP32-D0WD-V3 (revision v3.1)"), "{chip}");
     assert_eq!(text(c, "flash-size").await, "4 MB");
+    assert_ne!(
+        focused(c).await,
+        "BODY",
+        "the focus stays on the connect button"
+    );
     let rows = until("6 partition rows", 30, || async {
         let v = all_attr(c, "partition-row", "data-label").await;
         (v.len() == 6).then_some(v)
@@ -272,6 +33,21 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     assert_eq!(rows[2..4], ["app0".to_string(), "app1".to_string()]);
     assert_eq!(all_attr(c, "otadata-sector", "data-seq").await, ["1", "0"]);
     assert_eq!(text(c, "boot-slot").await, "app0");
+    // What each slot holds: app0 an app (headers read), app1 empty.
+    assert_eq!(
+        all_attr(c, "slot-row", "data-holds").await,
+        ["app", "empty"]
+    );
+    assert_eq!(
+        all_attr(c, "slot-row", "data-loads").await,
+        ["unknown", "no"]
+    );
+    assert!(
+        text(c, "boot-unverified")
+            .await
+            .contains("if its image is intact"),
+        "what boots rests on app0's image, not read whole"
+    );
     shot(c, &format!("{tag}-1-connected")).await;
 
     // Cancel a write: nothing is verified, otadata is untouched.
@@ -286,11 +62,16 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     enabled(c, "flash", 10).await;
     find(c, "flash").await.click().await.unwrap();
     // As soon as the job runs (the loader looks at the flag between write blocks; the
-    // loader tests cancel part-way through a write).
+    // device tests cancel part-way through a write).
     let cancel = until("the cancel button", 30, || async {
         c.find(Locator::Css(&css("cancel"))).await.ok()
     })
     .await;
+    assert_eq!(
+        focused(c).await,
+        "cancel",
+        "the focus moves to Cancel while writing"
+    );
     cancel.click().await.unwrap();
     let st = status_contains(c, "cancelled", 30).await;
     assert!(st.contains("otadata was not touched"), "{st}");
@@ -303,11 +84,16 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     shot(c, &format!("{tag}-2-cancelled")).await;
 
     pick(c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
-    // Record every value the progress bar shows (the UI must keep rendering while it writes).
+    // Record every value the progress bar shows (the UI must keep rendering while it writes),
+    // and whether leaving the page is guarded and the file choice locked while it does.
     c.execute(
-        "window.__progress = []; new MutationObserver(() => { \
+        "window.__progress = []; window.__guarded = []; \
+         new MutationObserver(() => { \
            const p = document.querySelector('[data-testid=progress]'); \
-           if (p) window.__progress.push([p.getAttribute('value'), p.getAttribute('max')]); \
+           if (p && p.getAttribute('value') !== null) window.__progress.push([p.getAttribute('value'), p.getAttribute('max')]); \
+           if (p && +p.getAttribute('value') > 0 && document.querySelector('[data-testid=cancel]')) { \
+             const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); \
+             window.__guarded.push([e.defaultPrevented, document.querySelector('[data-testid=image-file]').disabled]); } \
          }).observe(document.body, {subtree: true, childList: true, attributes: true});",
         vec![],
     )
@@ -326,25 +112,55 @@ async fn flash_second_slot(c: &Client, tag: &str) {
         shot(c, &format!("{tag}-3-flashing")).await;
     }
     let st = status_contains(c, "verified", 90).await;
-    assert!(st.contains("app1"), "{st}");
-    let seen = c.execute("return window.__progress", vec![]).await.unwrap();
     let len = std::fs::metadata(data("firmware/idf-v5.2.2_hello_world.bin"))
         .unwrap()
-        .len()
-        .to_string();
+        .len();
+    assert!(
+        st.contains(&format!("app1: {len} bytes verified"))
+            && st.contains(&format!("{len} written")),
+        "{st}"
+    );
+    assert!(
+        st.contains("kbit/s effective") && st.contains("on the wire"),
+        "{st}"
+    );
+    let seen = c.execute("return window.__progress", vec![]).await.unwrap();
     let writing: Vec<u64> = seen
         .as_array()
         .unwrap()
         .iter()
-        .filter(|v| v[1].as_str() == Some(len.as_str()))
+        .filter(|v| v[1].as_str() == Some(len.to_string().as_str()))
         .filter_map(|v| v[0].as_str()?.parse().ok())
         .collect();
-    let total: u64 = len.parse().unwrap();
     assert!(
-        writing.iter().filter(|v| **v > 0 && **v < total).count() >= 2
-            && writing.last() == Some(&total),
+        writing.iter().filter(|v| **v > 0 && **v < len).count() >= 2
+            && writing.last() == Some(&len),
         "the progress bar moves while writing: {seen}"
     );
+    let guarded = c.execute("return window.__guarded", vec![]).await.unwrap();
+    assert!(
+        !guarded.as_array().unwrap().is_empty()
+            && guarded
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|g| g == &serde_json::json!([true, true])),
+        "leaving asks first and the file choice is locked while writing: {guarded}"
+    );
+    let idle = c
+        .execute(
+            "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(idle, serde_json::json!(false), "nothing to lose when idle");
+    assert_eq!(
+        focused(c).await,
+        "set-boot",
+        "the focus moves to the next step"
+    );
+    assert!(text(c, "set-boot-what").await.contains("hello_world"));
     shot(c, &format!("{tag}-4-verified")).await;
 
     find(c, "set-boot").await.click().await.unwrap();
@@ -358,6 +174,18 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     assert_eq!(
         all_attr(c, "otadata-sector", "data-state").await,
         ["undefined", "undefined"]
+    );
+    // The update target moves to the other slot; nothing warns about app1.
+    let target = find(c, "target-slot").await;
+    assert_eq!(target.prop("value").await.unwrap().as_deref(), Some("app0"));
+    assert!(
+        c.find(Locator::Css(&css("image-problems"))).await.is_err(),
+        "{}",
+        text(c, "image-problems").await
+    );
+    assert!(
+        c.find(Locator::Css(&css("boot-unverified"))).await.is_err(),
+        "app1 was written and verified here: what boots is known"
     );
     shot(c, &format!("{tag}-5-boots-app1")).await;
 }
@@ -381,7 +209,7 @@ async fn bad_images(c: &Client, dir: &Path) {
     };
     check(
         data("firmware/arduino_partitions_default.bin"),
-        "not an app image",
+        "This is a partition table, not a firmware image",
     )
     .await;
     check(
@@ -398,16 +226,11 @@ async fn bad_images(c: &Client, dir: &Path) {
     corrupt[70_000] ^= 0x40;
     let corrupt_path = dir.join("corrupt.bin");
     std::fs::write(&corrupt_path, &corrupt).unwrap();
-    check(corrupt_path, "corrupt image").await;
+    check(corrupt_path, "corrupt").await;
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "flash app1 on Monday\n").unwrap();
+    check(notes, "This is a text file, not a firmware image").await;
     shot(c, "refused-image").await;
-}
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 #[test]
@@ -420,14 +243,13 @@ fn page_with_the_in_page_simulator() {
             .unwrap();
         let kind = find(&c, "port-kind").await;
         assert_eq!(kind.prop("value").await.unwrap().as_deref(), Some("sim"));
-        // Everything below runs under the page's strict CSP: record any violation.
-        c.execute(
-            "window.__csp = []; document.addEventListener('securitypolicyviolation', \
-               e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
-            vec![],
-        )
-        .await
-        .unwrap();
+        // Everything below runs under the page's strict CSP: record violations and errors.
+        watch_errors(&c).await;
+        // The landing page: no empty status bar, no empty log strip.
+        assert!(c.find(Locator::Css(&css("status"))).await.is_err());
+        assert!(c.find(Locator::Css(&css("log"))).await.is_err());
+        find(&c, "log-empty").await;
+        shot(&c, "sim-0-landing").await;
         // Installable and offline-capable: the service worker registers.
         let sw = until("the service worker", 20, || async {
             let v = c
@@ -439,9 +261,25 @@ fn page_with_the_in_page_simulator() {
         .await;
         assert!(sw);
         flash_second_slot(&c, "sim").await;
+
+        // Flash the same image into app0 twice: the second time nothing is written, and the
+        // report says so instead of "0 kbit/s".
+        pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
+        enabled(&c, "flash", 10).await;
+        find(&c, "flash").await.click().await.unwrap();
+        status_contains(&c, "app0: 124416 bytes verified", 90).await;
+        enabled(&c, "flash", 10).await;
+        find(&c, "flash").await.click().await.unwrap();
+        let st = status_contains(&c, "already holds", 90).await;
+        assert!(
+            st.contains("nothing written") && !st.contains("kbit/s"),
+            "{st}"
+        );
+
         let dir = tempfile::tempdir().unwrap();
         bad_images(&c, dir.path()).await;
-        // The simulated chip's bootloader, reset, now loads app1.
+
+        // The console: the chip's own lines and otaflash's, one timeline, with timestamps.
         find(&c, "watch").await.click().await.unwrap();
         let log = wait_text(
             &c,
@@ -451,9 +289,46 @@ fn page_with_the_in_page_simulator() {
         )
         .await;
         assert!(log.contains("hello_world"), "{log}");
+        let lines: Vec<String> = log.lines().map(str::to_string).collect();
+        let stamped = |l: &String| {
+            l.len() >= 12
+                && l.as_bytes()[2] == b':'
+                && l.as_bytes()[5] == b':'
+                && l.as_bytes()[8] == b'.'
+        };
+        assert!(
+            lines.iter().all(stamped),
+            "every line has its time: {lines:?}"
+        );
+        let reset = lines
+            .iter()
+            .position(|l| l.contains("reset the chip into its app"))
+            .unwrap();
+        let banner = lines
+            .iter()
+            .position(|l| l.contains("Loaded app from partition"))
+            .unwrap();
+        assert!(reset < banner, "in the order it happened: {lines:?}");
+        // A line typed into the console reaches the app (the simulated app answers it).
+        let input = find(&c, "console-line").await;
+        input.send_keys("status\n").await.unwrap();
+        wait_text(&c, "log", "the app got: status", 10).await;
         shot(&c, "sim-6-console").await;
-        let csp = c.execute("return window.__csp", vec![]).await.unwrap();
+        // Stop: back in download mode, ready to flash again without a new connect.
+        find(&c, "stop-console").await.click().await.unwrap();
+        until("download mode again", 30, || async {
+            (text(&c, "connect").await == "Disconnect"
+                && !all_attr(&c, "partition-row", "data-label").await.is_empty())
+            .then_some(())
+        })
+        .await;
+        pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
+        enabled(&c, "flash", 30).await;
+        // The downloaded log is the same timeline.
+        find(&c, "log-download").await.click().await.unwrap();
+        let (csp, errors) = caught(&c).await;
         assert_eq!(csp, serde_json::json!([]), "CSP violations");
+        assert_eq!(errors, serde_json::json!([]), "script errors");
         // No network traffic but the page's own origin (the simulated chip is in the page).
         let others = c
             .execute(
@@ -521,19 +396,45 @@ fn page_over_websocket_to_otaflash_sim() {
     });
 }
 
+/// Boards in states that must not mislead: a bad-CRC otadata sector, a table the bootloader
+/// rejects, a half-written slot, a blank chip, and a table offset with nothing there.
 #[test]
-fn page_shows_a_corrupt_table_and_bad_crc_otadata() {
+fn page_shows_boards_in_every_state_truthfully() {
     let web = serve_dist();
     let dir = tempfile::tempdir().unwrap();
     // A device whose otadata sector 0 has a bad CRC (garbage, not erased).
     let mut bad_od = arduino_flash();
     bad_od[0xE000 + 28] ^= 0xFF;
-    // And one whose partition table (with an MD5 row) no longer matches its MD5.
+    // One whose partition table (with an MD5 row) no longer matches its MD5.
     let mut bad_table = arduino_flash();
     let t = read("partition_tables/arduino_default.bin");
     bad_table[0x8000..0x8000 + t.len()].copy_from_slice(&t);
     bad_table[0x8000 + 0x4C] ^= 0x01; // app0's size
-    for (tag, image) in [("bad-crc", bad_od), ("bad-table", bad_table)] {
+                                      // One whose app1 was cut off half-way through a write, while otadata selects it.
+    let mut half = arduino_flash();
+    let big = otaflash::sim::demo::esp32_image(Some(("big", "2")), 300_000);
+    half[0x150000..0x150000 + 0x20000].copy_from_slice(&big[..0x20000]);
+    {
+        let table =
+            otaflash::formats::partition::PartitionTable::from_flash(&half, 0x8000).unwrap();
+        let od = otaflash::formats::otadata::Otadata::parse(&half[0xE000..0x10000]).unwrap();
+        let sel = otaflash::formats::otadata::set_boot(
+            &table,
+            &od,
+            "app1",
+            otaflash::formats::otadata::OtaState::Undefined,
+        )
+        .unwrap();
+        half[0xE000..0x10000].copy_from_slice(sel.as_bytes());
+    }
+    // A blank chip.
+    let blank = vec![0xFF; FLASH_SIZE];
+    for (tag, image) in [
+        ("bad-crc", bad_od),
+        ("bad-table", bad_table),
+        ("half-written", half),
+        ("blank", blank),
+    ] {
         let flash = dir.path().join(format!("{tag}.bin"));
         std::fs::write(&flash, &image).unwrap();
         let (_sim, ws) = ws_sim(&flash, "none");
@@ -544,60 +445,84 @@ fn page_shows_a_corrupt_table_and_bad_crc_otadata() {
                 .unwrap();
             find(&c, "connect").await.click().await.unwrap();
             wait_text(&c, "chip", "ESP32", 30).await;
-            if tag == "bad-crc" {
-                let states = until("two sectors", 30, || async {
-                    let v = all_attr(&c, "otadata-sector", "data-seq").await;
-                    (v.len() == 2).then_some(v)
-                })
-                .await;
-                assert_eq!(states, ["1", "0"]);
-                let sectors = c
-                    .find_all(Locator::Css(&css("otadata-sector")))
-                    .await
-                    .unwrap();
-                assert!(
-                    sectors[0].text().await.unwrap().contains("bad"),
-                    "sector 0 shows its CRC is bad"
-                );
-                // The bootloader skips it: sector 1 (seq 0) is active, (0-1) % 2 = 1 → app1.
-                assert_eq!(wait_text(&c, "boot-slot", "app", 10).await, "app1");
-            } else {
-                until("the partition rows", 30, || async {
-                    (!all_attr(&c, "partition-row", "data-label").await.is_empty()).then_some(())
-                })
-                .await;
-                let layout = c
-                    .find(Locator::Css(".layout"))
-                    .await
-                    .unwrap()
-                    .text()
-                    .await
-                    .unwrap();
-                let warn = until(&format!("the MD5 warning in {layout:?}"), 10, || async {
-                    let t = c
-                        .find(Locator::Css("[data-testid=warnings]"))
+            match tag {
+                "bad-crc" => {
+                    let states = until("two sectors", 30, || async {
+                        let v = all_attr(&c, "otadata-sector", "data-seq").await;
+                        (v.len() == 2).then_some(v)
+                    })
+                    .await;
+                    assert_eq!(states, ["1", "0"]);
+                    let sectors = c
+                        .find_all(Locator::Css(&css("otadata-sector")))
                         .await
-                        .ok()?
-                        .text()
+                        .unwrap();
+                    assert!(
+                        sectors[0].text().await.unwrap().contains("bad"),
+                        "sector 0 shows its CRC is bad"
+                    );
+                    // Sector 1 (seq 0) is active, (0-1) % 2 = 1: otadata selects app1, which is
+                    // empty, so the bootloader falls back to app0.
+                    assert_eq!(wait_text(&c, "selected-slot", "app", 10).await, "app1");
+                    assert_eq!(text(&c, "boot-slot").await, "app0");
+                    assert!(text(&c, "boot-why")
                         .await
-                        .ok()?;
-                    t.contains("MD5").then_some(t)
-                })
-                .await;
-                assert!(warn.contains("rejects this table"), "{warn}");
-                // Nothing can be flashed against a table the bootloader rejects.
-                pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
-                let why = wait_text(&c, "image-problems", "partition table", 10).await;
-                assert!(why.contains("MD5"), "{why}");
-                assert_eq!(
-                    find(&c, "flash")
+                        .contains("app1 is empty → app0 boots"));
+                }
+                "bad-table" => {
+                    until("the partition rows", 30, || async {
+                        (!all_attr(&c, "partition-row", "data-label").await.is_empty())
+                            .then_some(())
+                    })
+                    .await;
+                    let warn = wait_text(&c, "warnings", "MD5", 10).await;
+                    assert!(warn.contains("rejects this table"), "{warn}");
+                    // Nothing can be flashed against a table the bootloader rejects.
+                    pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
+                    let why = wait_text(&c, "image-problems", "partition table", 10).await;
+                    assert!(why.contains("MD5"), "{why}");
+                    assert_eq!(attr(&c, "flash", "disabled").await.as_deref(), Some("true"));
+                }
+                "half-written" => {
+                    // The slot shows damaged, and what boots is app0, not app1.
+                    let holds = until("the slot rows", 30, || async {
+                        let v = all_attr(&c, "slot-row", "data-holds").await;
+                        (v.len() == 2).then_some(v)
+                    })
+                    .await;
+                    assert_eq!(holds, ["app", "damaged"]);
+                    assert_eq!(text(&c, "selected-slot").await, "app1");
+                    assert_eq!(text(&c, "boot-slot").await, "app0");
+                    assert!(text(&c, "boot-why")
                         .await
-                        .attr("disabled")
+                        .contains("app1 is damaged or half-written → app0 boots"));
+                }
+                _ => {
+                    // Blank: said so, with what can be done; the flash panel says why it waits.
+                    let e = wait_text(&c, "table-error", "blank", 30).await;
+                    assert!(e.contains("no partition table at 0x8000"), "{e}");
+                    assert!(text(&c, "table-hint")
                         .await
-                        .unwrap()
-                        .as_deref(),
-                    Some("true")
-                );
+                        .contains("esptool write-flash 0x1000 bootloader.bin"));
+                    assert!(text(&c, "flash-needs-table")
+                        .await
+                        .contains("needs the partition table"));
+                    assert_eq!(
+                        attr(&c, "status", "data-tone").await.as_deref(),
+                        Some("warning")
+                    );
+                    // A wrong offset read on purpose: the status says so, not "layout read".
+                    let off = find(&c, "table-offset").await;
+                    off.clear().await.unwrap();
+                    off.send_keys("0x9000\t").await.unwrap();
+                    find(&c, "read-layout").await.click().await.unwrap();
+                    let st = until("the status for 0x9000", 30, || async {
+                        let t = text(&c, "status").await;
+                        t.contains("0x9000").then_some(t)
+                    })
+                    .await;
+                    assert!(!st.contains("layout read"), "{st}");
+                }
             }
             shot(&c, &format!("device-{tag}")).await;
             c.close().await.unwrap();
@@ -609,21 +534,14 @@ fn page_shows_a_corrupt_table_and_bad_crc_otadata() {
     }
 }
 
-/// Picks `value` in the select `id` (as a user would: the page sees a change event).
-async fn choose(c: &Client, id: &str, value: &str) {
-    find(c, id).await.select_by_value(value).await.unwrap();
-}
-
-/// The otadata partition of the sim's flash file.
-fn otadata_of(flash: &Path) -> Vec<u8> {
-    std::fs::read(flash).unwrap()[0xE000..0x10000].to_vec()
-}
-
-/// Edit otadata by hand on the device (set boot slot and state, erase, undo), each change
-/// previewed then written and checked in the sim's flash file; back up otadata and the whole
-/// flash; an ESP Web Tools manifest from the URL resolves to the build for the connected chip.
+/// Edit otadata by hand on the device, each change previewed against what the slots really
+/// hold: selecting the empty app1 shows app0 as what will boot and needs a confirmation; once
+/// app1 holds a verified app it boots; "mark running invalid" after that matched switch rolls
+/// back to app0; erase and undo. Each write is checked in the sim's flash file. Backups carry
+/// chip, MAC and date in their names; a manifest URL resolves for the connected chip.
 #[test]
 fn page_edits_otadata_backs_up_and_takes_a_manifest() {
+    use otaflash::formats::bootable::Loads;
     use otaflash::formats::otadata::{self, OtaState, Otadata};
     use otaflash::formats::partition::PartitionTable;
     let web = serve_dist();
@@ -653,27 +571,78 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         enabled(&c, "flash", 20).await;
         wait_text(&c, "boot-slot", "app0", 30).await;
 
-        // Set app1 to boot next, state valid.
+        // Boot app1, which is empty: the preview checks it and shows that app0 boots.
         find(&c, "otadata-edit").await.click().await.unwrap();
         choose(&c, "editor-slot", "app1").await;
         choose(&c, "editor-state", "valid").await;
         find(&c, "editor-set-boot").await.click().await.unwrap();
-        wait_text(&c, "preview-boot-slot", "app1", 10).await;
+        let why = wait_text(&c, "editor-wont-load", "app1 would not load", 20).await;
+        assert!(why.contains("empty") && why.contains("start app0"), "{why}");
+        assert_eq!(text(&c, "preview-selected-slot").await, "app1");
+        assert_eq!(text(&c, "preview-boot-slot").await, "app0");
+        assert_eq!(
+            attr(&c, "editor-apply", "disabled").await.as_deref(),
+            Some("true"),
+            "needs a confirmation"
+        );
         assert_eq!(
             std::fs::read(&flash).unwrap(),
             original,
             "a preview writes nothing"
         );
-        shot(&c, "edit-1-preview").await;
+        shot(&c, "edit-1-preview-empty-slot").await;
+        find(&c, "editor-confirm").await.click().await.unwrap();
+        enabled(&c, "editor-apply", 10).await;
         find(&c, "editor-apply").await.click().await.unwrap();
-        wait_text(&c, "boot-slot", "app1", 30).await;
+        status_contains(&c, "app1 is empty → app0 boots", 30).await;
+        assert_eq!(text(&c, "boot-slot").await, "app0");
+        assert_eq!(text(&c, "selected-slot").await, "app1");
         let want = otadata::set_boot(&table, &read_at_connect, "app1", OtaState::Valid).unwrap();
         assert_eq!(otadata_of(&flash), want.as_bytes());
+        shot(&c, "edit-2-selects-empty-app1").await;
+
+        // Now app1 holds a verified app: booting it needs no confirmation, and it boots.
+        pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
+        choose(&c, "target-slot", "app1").await;
+        enabled(&c, "flash", 10).await;
+        find(&c, "flash").await.click().await.unwrap();
+        status_contains(&c, "verified", 60).await;
         assert_eq!(
-            all_attr(&c, "otadata-sector", "data-state").await,
-            ["valid", "valid"]
+            text(&c, "boot-slot").await,
+            "app1",
+            "otadata already selects it"
         );
-        shot(&c, "edit-2-app1-valid").await;
+        // "Mark running invalid" after a matched switch: back to app0, as IDF's rollback means.
+        let od_now = Otadata::parse(&otadata_of(&flash)).unwrap();
+        choose(&c, "editor-slot", "app1").await;
+        choose(&c, "editor-state", "undefined").await;
+        find(&c, "editor-set-boot").await.click().await.unwrap();
+        wait_text(&c, "preview-boot-slot", "app1", 10).await;
+        find(&c, "editor-apply").await.click().await.unwrap();
+        status_contains(&c, "app1 boots next", 30).await;
+        let matched = Otadata::parse(&otadata_of(&flash)).unwrap();
+        assert_eq!(matched.entry(0), matched.entry(1), "matched sectors");
+        assert_ne!(matched, od_now);
+        find(&c, "editor-mark-invalid").await.click().await.unwrap();
+        wait_text(&c, "preview-boot-slot", "app0", 10).await;
+        shot(&c, "edit-3-mark-invalid-preview").await;
+        enabled(&c, "editor-apply", 30).await;
+        find(&c, "editor-apply").await.click().await.unwrap();
+        status_contains(&c, "app0 boots next", 30).await;
+        let rolled = Otadata::parse(&otadata_of(&flash)).unwrap();
+        let loads = |_: &otaflash::formats::partition::Partition| Loads::Yes;
+        assert_eq!(
+            otadata::predict_boot(&table, &rolled, false, &loads)
+                .booted_partition(&table)
+                .unwrap()
+                .name(),
+            "app0"
+        );
+        assert_eq!(
+            rolled.entry(0).state,
+            OtaState::Invalid.raw(),
+            "app1 marked invalid"
+        );
 
         // Erase: the bootloader falls back to ota_0 (no factory app here).
         find(&c, "editor-erase").await.click().await.unwrap();
@@ -693,27 +662,32 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
             (otadata_of(&flash) == original[0xE000..0x10000]).then_some(())
         })
         .await;
-        assert!(
-            std::fs::read(&flash).unwrap() == original,
-            "after undo the flash is as it was"
-        );
 
-        // Back up otadata, then the whole flash: the files are the device's bytes.
+        // Back up otadata, then the whole flash: the files are the device's bytes, named by
+        // chip, MAC and date.
         enabled(&c, "backup", 30).await; // the device is idle
         choose(&c, "backup-what", "otadata").await;
         find(&c, "backup").await.click().await.unwrap();
-        assert!(downloaded(&profile, "otadata.bin").await == original[0xE000..0x10000]);
+        let (name, bytes) = downloaded_like(&profile, "esp32-240ac40e514d-otadata-").await;
+        assert!(bytes == original[0xE000..0x10000], "{name}");
+        assert!(
+            name.ends_with(".bin")
+                && name.len() == "esp32-240ac40e514d-otadata-20261129-150301.bin".len(),
+            "{name}"
+        );
         choose(&c, "backup-what", "*flash").await;
         find(&c, "backup").await.click().await.unwrap();
-        assert!(downloaded(&profile, "flash.bin").await == original);
-        shot(&c, "edit-3-backed-up").await;
+        let (_, whole) = downloaded_like(&profile, "esp32-240ac40e514d-flash-").await;
+        assert!(whole == std::fs::read(&flash).unwrap());
+        shot(&c, "edit-4-backed-up").await;
         c.close().await.unwrap();
     });
 }
 
-/// A failed connect explains what to try (BOOT button, cable, driver, busy port) and can be
-/// retried: first to a WebSocket address nothing listens on, then, corrected, to the simulator.
-/// The image comes from `?image=` (a URL on the page's own site).
+/// A failed connect explains what to try, once, with hints for the link in use (a bridge: no
+/// USB cable or BOOT-button tips), throws nothing in the page, and can be retried: first to a
+/// WebSocket address nothing listens on, then, corrected, to the simulator. The image comes
+/// from `?image=` (a URL on the page's own site).
 #[test]
 fn page_explains_a_failed_connect_and_retries() {
     let web = serve_dist();
@@ -729,16 +703,29 @@ fn page_explains_a_failed_connect_and_retries() {
         ))
         .await
         .unwrap();
+        watch_errors(&c).await;
         wait_text(&c, "image-project", "hello_world", 20).await;
         find(&c, "connect").await.click().await.unwrap();
-        let help = wait_text(&c, "connect-help", "BOOT", 30).await;
-        for hint in ["USB cable", "driver", "browser tabs"] {
-            assert!(help.contains(hint), "{hint} in {help}");
-        }
+        let help = wait_text(&c, "connect-help", "bridge runs at that address", 30).await;
         assert!(
-            help.contains(&format!("ws://127.0.0.1:{dead}: the WebSocket closed")),
+            help.contains(&format!("ws://127.0.0.1:{dead}: could not connect")),
             "{help}"
         );
+        for wrong in ["USB cable", "driver", "BOOT"] {
+            assert!(
+                !help.contains(wrong),
+                "{wrong} does not apply to a bridge: {help}"
+            );
+        }
+        assert_eq!(
+            help.matches("bridge runs at that address").count(),
+            1,
+            "once: {help}"
+        );
+        // The socket's late events must not reach freed handlers.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let (_, errors) = caught(&c).await;
+        assert_eq!(errors, serde_json::json!([]), "no script errors");
         shot(&c, "connect-failed").await;
         // Retry with the right address.
         let url = find(&c, "ws-url").await;

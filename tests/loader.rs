@@ -1,16 +1,15 @@
 //! The loader against the simulated ESP32, in virtual time: ROM and stub, 115200 and 921600,
-//! round trips, skip-unchanged, faults, and the otadata switch under power cuts.
+//! round trips, skip-unchanged, faults, fall-backs. (What the board holds and boots, slots and
+//! otadata: tests/device.rs.)
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
 use common::*;
 use otaflash::formats::md5;
-use otaflash::formats::otadata::{predict_boot, OtaState, Otadata};
-use otaflash::formats::partition::PartitionTable;
 use otaflash::loader::stub::StubImage;
-use otaflash::loader::{Error, Loader, Reset, WriteOptions};
-use otaflash::sim::{Mode, SimPort, Timing};
+use otaflash::loader::{Error, Loader, NoAnswer, Refusal, Reset, WriteOptions};
+use otaflash::sim::{SimPort, Timing};
 
 fn stub() -> StubImage {
     StubImage::embedded_esp32().expect("run scripts/setup.sh: it fetches the flasher stub")
@@ -62,13 +61,25 @@ fn connect_with_auto_reset_and_no_reset() {
         let mut l = Loader::new(p);
         let e = l.connect(Reset::UsbJtag, 2).await.unwrap_err();
         assert!(
-            matches!(e, Error::NoAnswer(ref m) if m.contains("Hold BOOT")),
-            "{e}"
+            matches!(e, Error::NoAnswer(NoAnswer::DownloadMode { ref console }) if console.contains("Loaded app from partition at offset 0x10000")),
+            "console kept: {e:?}"
         );
         assert!(
-            e.to_string()
-                .contains("Loaded app from partition at offset 0x10000"),
-            "console shown: {e}"
+            e.to_string().contains("did not answer in download mode"),
+            "{e}"
+        );
+        // What to try is apart from the message, and fits the link.
+        let usb: Vec<&str> = e.hints(false).iter().map(|h| h.text()).collect();
+        assert!(
+            usb.iter().any(|h| h.contains("BOOT"))
+                && usb.iter().any(|h| h.contains("data USB cable"))
+        );
+        let bridge: Vec<&str> = e.hints(true).iter().map(|h| h.text()).collect();
+        assert!(
+            !bridge
+                .iter()
+                .any(|h| h.contains("cable") || h.contains("driver")),
+            "{bridge:?}"
         );
     });
 }
@@ -201,11 +212,21 @@ fn refuses_what_does_not_fit_and_unsupported_chips() {
             .await
             .unwrap_err();
         assert!(
-            matches!(e, Error::Refused(ref m) if m.contains("past the end")),
+            matches!(
+                e,
+                Error::Refused(Refusal::PastFlashEnd {
+                    offset: 0x3F0000,
+                    ..
+                })
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("past the end of the 4 MB flash"),
             "{e}"
         );
         let e = l.erase_region(0x1001, 0x1000).await.unwrap_err();
-        assert!(matches!(e, Error::Refused(_)));
+        assert!(matches!(e, Error::Refused(Refusal::Unaligned { .. })));
     });
 }
 
@@ -274,221 +295,6 @@ fn disconnect_stops_with_a_clear_message() {
     });
 }
 
-fn table_of(l: &mut Loader<SimPort>) -> PartitionTable {
-    block_on(l.read_partition_table(0x8000)).unwrap()
-}
-
-#[test]
-fn flash_slot_then_boot_it() {
-    let mut l = connected(port(Timing::REALISTIC), true, 921_600);
-    let table = table_of(&mut l);
-    let hello = read("firmware/idf-v5.2.2_hello_world.bin");
-    block_on(async {
-        // app0 is running: refused unless forced.
-        let e = l
-            .write_slot(&table, "app0", &hello, false)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(e, Error::Refused(ref m) if m.contains("boots now")),
-            "{e}"
-        );
-        let w = l
-            .flash_and_boot(&table, "app1", &hello, OtaState::Undefined, false)
-            .await
-            .unwrap();
-        let boot = w.boot.unwrap();
-        assert_eq!(boot.booted_partition(&table).unwrap().name(), "app1");
-        let od = l.read_otadata(&table).await.unwrap();
-        assert_eq!(od.entry(0), od.entry(1), "matched sectors");
-    });
-    // The simulated bootloader agrees after a reset.
-    let mut port = l.into_port();
-    port.dev.reset(std::time::Duration::ZERO, false);
-    assert_eq!(port.dev.last_boot, Some(("app1".into(), 0x150000)));
-}
-
-/// Cancel between two write blocks: the write stops with `Cancelled`, otadata is untouched (the
-/// device still boots what it booted), and the same session flashes and switches afterwards.
-#[test]
-fn cancel_mid_write_leaves_otadata_alone() {
-    use otaflash::loader::{Event, Phase};
-    use std::cell::Cell;
-    use std::rc::Rc;
-    let mut l = connected(port(Timing::REALISTIC), true, 921_600);
-    let table = table_of(&mut l);
-    let hello = read("firmware/idf-v5.2.2_hello_world.bin");
-    let cancel = Rc::new(Cell::new(false));
-    l.set_cancel(cancel.clone());
-    let (flag, seen) = (cancel.clone(), Rc::new(Cell::new(0u64)));
-    let at = seen.clone();
-    l.on_event(move |e| {
-        if let Event::Progress(p) = e {
-            if p.phase == Phase::Writing && p.done * 3 > p.total && at.get() == 0 {
-                at.set(p.done);
-                flag.set(true);
-            }
-        }
-    });
-    block_on(async {
-        let before = l.read_otadata(&table).await.unwrap();
-        let e = l
-            .flash_and_boot(&table, "app1", &hello, OtaState::Undefined, false)
-            .await
-            .unwrap_err();
-        assert!(matches!(e, Error::Cancelled), "{e}");
-        assert!(seen.get() > 0 && seen.get() < hello.len() as u64);
-        assert_eq!(l.read_otadata(&table).await.unwrap(), before);
-        // Not written in full: the slot's MD5 is not the image's.
-        let slot = l.read_flash(0x150000, hello.len() as u32).await.unwrap();
-        assert_ne!(md5(&slot), md5(&hello));
-        // The session goes on: flash again, verified, switched.
-        cancel.set(false);
-        let w = l
-            .flash_and_boot(&table, "app1", &hello, OtaState::Undefined, false)
-            .await
-            .unwrap();
-        assert_eq!(
-            w.boot.unwrap().booted_partition(&table).unwrap().name(),
-            "app1"
-        );
-    });
-}
-
-#[test]
-fn bad_images_are_refused_before_writing() {
-    let mut l = connected(port(Timing::NONE), true, 921_600);
-    let table = table_of(&mut l);
-    let before = l.port().dev.flash.contents().to_vec();
-    let hello = || read("firmware/idf-v5.2.2_hello_world.bin");
-    let mut big = hello();
-    big.resize(0x150000, 0);
-    let mut corrupt = hello();
-    corrupt[5000] ^= 1;
-    let cases = [
-        (
-            "app1",
-            read("app_images/esptool_test_images/helloworld-esp32s3.bin"),
-            "built for ESP32-S3",
-        ),
-        (
-            "app1",
-            read("firmware/arduino_partitions_default.bin"),
-            "not an app image",
-        ),
-        // A bootloader (it runs from RAM only) is an image, but not for an app slot.
-        (
-            "app1",
-            read("firmware/idf-v5.2.2_bootloader.bin"),
-            "runs from RAM only",
-        ),
-        ("spiffs", hello(), "not an app slot"),
-        ("app1", big, "larger than"),
-        ("app1", corrupt, "corrupt"),
-    ];
-    block_on(async {
-        for (slot, image, why) in &cases {
-            let e = l.write_slot(&table, slot, image, false).await.unwrap_err();
-            assert!(e.to_string().contains(why), "{slot}: {e}");
-        }
-    });
-    assert!(
-        l.port().dev.flash.contents() == &before[..],
-        "nothing written"
-    );
-}
-
-/// A power cut while the image is being written: the write fails, otadata is never switched,
-/// and the device still boots the old app.
-#[test]
-fn power_cut_during_the_image_write_never_switches_otadata() {
-    for cut in [1u64, 40, 300] {
-        let p = port_with(|c| c.timing = Timing::NONE);
-        let mut l = connected(p, true, 921_600);
-        let table = table_of(&mut l);
-        let od_before = block_on(l.read_otadata(&table)).unwrap();
-        l.port().dev.flash.cut_power_after(cut);
-        let r = block_on(l.flash_and_boot(
-            &table,
-            "app1",
-            &read("firmware/idf-v5.2.2_hello_world.bin"),
-            OtaState::Undefined,
-            false,
-        ));
-        assert!(r.is_err(), "cut {cut}: {r:?}");
-        let mut port = l.into_port();
-        let od = &port.dev.flash.contents()[0xE000..0x10000];
-        assert_eq!(od, od_before.as_bytes(), "cut {cut}: otadata untouched");
-        port.dev.reset(std::time::Duration::ZERO, false);
-        assert_eq!(port.dev.last_boot.as_ref().unwrap().0, "app0");
-    }
-}
-
-/// A power cut after every flash operation of an otadata switch: afterwards the bootloader
-/// boots either the old app or the new (verified) one.
-#[test]
-fn power_cut_at_every_step_of_the_otadata_switch() {
-    let setup = || {
-        let p = port_with(|c| c.timing = Timing::NONE);
-        let mut l = connected(p, true, 921_600);
-        let table = table_of(&mut l);
-        block_on(l.write_slot(
-            &table,
-            "app1",
-            &read("firmware/idf-v5.2.2_hello_world.bin"),
-            false,
-        ))
-        .unwrap();
-        (l, table)
-    };
-    // How many flash operations a full switch takes.
-    let (mut l, table) = setup();
-    let ops0 = l.port().dev.flash.ops();
-    block_on(l.set_boot(&table, "app1", OtaState::Undefined)).unwrap();
-    let total = l.port().dev.flash.ops() - ops0;
-    assert!(
-        total >= 4,
-        "two sector erases and programs at least: {total}"
-    );
-    for cut in 0..=total {
-        let (mut l, table) = setup();
-        l.port().dev.flash.cut_power_after(cut);
-        let r = block_on(l.set_boot(&table, "app1", OtaState::Undefined));
-        let mut port = l.into_port();
-        port.dev.reset(std::time::Duration::ZERO, false);
-        let booted = port.dev.last_boot.clone().map(|b| b.0);
-        assert!(
-            booted.as_deref() == Some("app0") || booted.as_deref() == Some("app1"),
-            "cut after {cut} of {total}: boots {booted:?} ({r:?})"
-        );
-        if cut == total {
-            assert!(r.is_ok());
-            assert_eq!(booted.as_deref(), Some("app1"));
-        }
-        // What the simulated bootloader did matches the formats' prediction.
-        let flash = port.dev.flash.contents();
-        let t = PartitionTable::from_flash(flash, 0x8000).unwrap();
-        let od = Otadata::parse(&flash[0xE000..0x10000]).unwrap();
-        let p = predict_boot(&t, &od, false, &|_| true);
-        assert_eq!(
-            p.booted_partition(&t).map(|p| p.name()),
-            booted,
-            "cut {cut}"
-        );
-    }
-}
-
-#[test]
-fn backup_a_partition() {
-    let mut l = connected(port(Timing::NONE), true, 921_600);
-    let table = table_of(&mut l);
-    let app0 = block_on(l.backup_partition(&table, "app0")).unwrap();
-    assert_eq!(app0.len(), 0x140000);
-    let hello = read("firmware/idf-v5.2.2_hello_world.bin");
-    assert_eq!(&app0[..hello.len()], &hello[..]);
-    assert!(l.port().dev.mode() == Mode::Stub);
-}
-
 // ---- other chips, fall-backs, a flash that does not take the data ----
 
 #[test]
@@ -516,8 +322,8 @@ fn other_chips_are_detected_named_and_refused() {
     }
 }
 
-fn session(stub: bool, baud: u32) -> otaflash::loader::SessionOptions {
-    otaflash::loader::SessionOptions {
+fn session(stub: bool, baud: u32) -> otaflash::loader::OpenOptions {
+    otaflash::loader::OpenOptions {
         reset: Reset::Classic,
         attempts: 3,
         stub: stub.then(self::stub),
@@ -562,29 +368,6 @@ fn back_to_115200_when_the_adapter_cannot_do_the_baud() {
 }
 
 #[test]
-fn a_slot_whose_md5_does_not_match_never_boots() {
-    // One byte of app1 does not take programming: the write completes, the MD5 check catches
-    // it, and otadata is left alone.
-    let p = port_with(|c| c.faults.stuck_bytes = vec![0x150000 + 5000]);
-    let mut l = connected(p, true, 921_600);
-    let table = table_of(&mut l);
-    let od_before = block_on(l.read_otadata(&table)).unwrap();
-    let r = block_on(l.flash_and_boot(
-        &table,
-        "app1",
-        &read("firmware/idf-v5.2.2_hello_world.bin"),
-        OtaState::Undefined,
-        false,
-    ));
-    let e = r.unwrap_err();
-    assert!(
-        matches!(e, Error::Verify(ref m) if m.contains("verification failed")),
-        "{e}"
-    );
-    assert_eq!(block_on(l.read_otadata(&table)).unwrap(), od_before);
-}
-
-#[test]
 fn stub_reports_a_failed_write_on_the_next_command() {
     use otaflash::wire::command::Command;
     let mut l = connected(port(Timing::NONE), true, 921_600);
@@ -611,24 +394,4 @@ fn stub_reports_a_failed_write_on_the_next_command() {
             .unwrap_err();
         assert!(e.to_string().contains("inflate error (error 0xC7)"), "{e}");
     });
-}
-
-#[test]
-fn a_table_the_bootloader_rejects_is_not_written_by() {
-    let mut l = connected(port(Timing::NONE), true, 921_600);
-    let mut table = table_of(&mut l);
-    table.md5 = otaflash::formats::partition::Md5Status::Mismatch {
-        stored: [0; 16],
-        computed: [1; 16],
-    };
-    let e = block_on(l.write_slot(
-        &table,
-        "app1",
-        &read("firmware/idf-v5.2.2_hello_world.bin"),
-        false,
-    ))
-    .unwrap_err();
-    assert!(e.to_string().contains("MD5"), "{e}");
-    let e = block_on(l.set_boot(&table, "app0", OtaState::Undefined)).unwrap_err();
-    assert!(e.to_string().contains("MD5"), "{e}");
 }

@@ -6,6 +6,7 @@
 //! programming can only clear bits (a cut mid-program leaves a prefix programmed).
 #![cfg(not(target_arch = "wasm32"))]
 
+use otaflash::formats::bootable::{ImageProblem, Loads};
 use otaflash::formats::otadata::{
     self, predict_boot, Entry, OtaState, Otadata, ENTRY_LEN, SECTOR_LEN,
 };
@@ -63,7 +64,13 @@ fn apply(flash: &mut [u8], target: &Otadata, op: Op, stuck_byte: Option<(usize, 
 
 fn booted_name(table: &PartitionTable, o: &[u8], rollback: bool, ok: &[String]) -> Option<String> {
     let o = Otadata::parse(o).unwrap();
-    let boot = predict_boot(table, &o, rollback, &|p| ok.contains(&p.name()));
+    let boot = predict_boot(table, &o, rollback, &|p| {
+        if ok.contains(&p.name()) {
+            Loads::Yes
+        } else {
+            Loads::No(ImageProblem::Erased)
+        }
+    });
     boot.booted_partition(table).map(|p| p.name())
 }
 

@@ -211,6 +211,43 @@ fn otaflash_cli_over_tcp() {
     assert_eq!(v["stub"], true);
     assert_eq!(v["partitions"]["entries"][2]["label"], "app0");
     assert_eq!(v["otadata"]["boot"]["label"], "app0");
+    // What will boot and what otadata selects, and what each slot holds (headers read).
+    assert_eq!(v["boot"]["label"], "app0");
+    assert_eq!(v["boot"]["offset"], 0x10000);
+    assert_eq!(v["selected"]["label"], "app0");
+    assert_eq!(v["boot_certain"], false, "app0's body was not read");
+    assert_eq!(v["slots"][0]["holds"], "app");
+    assert_eq!(v["slots"][0]["app"]["project_name"], "hello_world");
+    assert_eq!(v["slots"][1]["holds"], "empty");
+    assert_eq!(v["slots"][1]["loads"], "no");
+    let (ok, out) = otaflash(&["info", "--port", &url, "--json", "--verify-slots"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["boot_certain"], true, "read whole: {out}");
+    assert_eq!(v["slots"][0]["checked"], "whole");
+
+    // Booting the empty app1 is refused (nothing written); forced, it says what boots.
+    let before = sim.flash();
+    let (ok, out) = otaflash(&["otadata", "--port", &url, "--set-boot", "app1", "--json"]);
+    assert!(
+        !ok && out.contains("'app1' would not boot: it is empty"),
+        "{out}"
+    );
+    assert!(sim.flash() == before, "nothing written");
+    let (ok, out) = otaflash(&[
+        "otadata",
+        "--port",
+        &url,
+        "--set-boot",
+        "app1",
+        "--force",
+        "--json",
+    ]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["selected"]["label"], "app1");
+    assert_eq!(v["boot"]["label"], "app0");
+    assert_eq!(v["fallback"], "app1 is empty → app0 boots");
 
     // Flash the second slot, verified, then boot it.
     let hello = data("firmware/idf-v5.2.2_hello_world.bin");
@@ -225,10 +262,13 @@ fn otaflash_cli_over_tcp() {
     ]);
     assert!(ok, "{out}");
     assert!(
-        out.contains("Hash of data verified") && out.contains("boots app1 next"),
+        out.contains("app1: 124416 bytes verified (MD5 ") && out.contains("boots app1 next"),
         "{out}"
     );
-    assert!(out.contains("kbit/s"), "{out}");
+    assert!(
+        out.contains("kbit/s effective") && out.contains("on the wire"),
+        "{out}"
+    );
     let f = sim.flash();
     let img = read("firmware/idf-v5.2.2_hello_world.bin");
     assert_eq!(f[0x150000..0x150000 + img.len()], img[..]);
@@ -244,7 +284,15 @@ fn otaflash_cli_over_tcp() {
         "--force",
         hello.to_str().unwrap(),
     ]);
-    assert!(ok && out.contains("already there"), "{out}");
+    assert!(
+        ok && out.contains("already holds these 124416 bytes"),
+        "{out}"
+    );
+    let line = out.lines().find(|l| l.contains("already holds")).unwrap();
+    assert!(
+        !line.contains("kbit/s"),
+        "nothing was written: no rate: {line}"
+    );
 
     // Refusals write nothing: wrong chip, running slot.
     let s3 = data("app_images/esptool_test_images/helloworld-esp32s3.bin");
@@ -265,7 +313,7 @@ fn otaflash_cli_over_tcp() {
         "app1",
         hello.to_str().unwrap(),
     ]);
-    assert!(!ok && out.contains("boots now"), "{out}");
+    assert!(!ok && out.contains("holds the app that boots now"), "{out}");
 
     // Read a partition back; switch otadata from the command line.
     let back = dir.path().join("otadata.bin");
@@ -284,6 +332,7 @@ fn otaflash_cli_over_tcp() {
     assert!(ok, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["boot"]["label"], "app0");
+    assert_eq!(v["selected"]["label"], "app0");
     assert_eq!(v["sectors"][0]["seq"], 3);
     let (ok, out) = otaflash(&["otadata", "--port", &url, "--erase"]);
     assert!(ok && out.contains("boots: app0"), "{out}");

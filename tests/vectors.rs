@@ -7,7 +7,7 @@ mod common;
 use common::{data, read};
 
 use otaflash::formats::image::Image;
-use otaflash::formats::otadata::{self, all_bootable, predict_boot, Entry, OtaState, Otadata};
+use otaflash::formats::otadata::{self, contents_unknown, predict_boot, Entry, OtaState, Otadata};
 use otaflash::formats::partition::{Md5Status, PartitionTable, DEFAULT_TABLE_OFFSET};
 use serde_json::Value;
 
@@ -163,7 +163,7 @@ fn otadata_decodes_and_boots_as_the_idf_bootloader_does() {
                 other => panic!("unknown table {other}"),
             });
             let rollback = parts[2] == "rollback_on";
-            let boot = predict_boot(&t, &o, rollback, &all_bootable);
+            let boot = predict_boot(&t, &o, rollback, &contents_unknown);
             let p = boot.booted_partition(&t).unwrap();
             assert_eq!(p.name(), b["booted"].as_str().unwrap(), "{file} {key}");
             assert_eq!(p.offset as u64, hexnum(&b["booted_offset"]), "{file} {key}");
@@ -208,7 +208,7 @@ fn set_boot_entries_match_idf_and_otatool() {
     let ours = otadata::set_boot(&arduino, &blank, "app1", OtaState::Undefined).unwrap();
     assert_eq!(ours.sector(0), tool1.sector(0));
     for o in [&set0, &set01, &tool1] {
-        let boot = predict_boot(&two_ota, o, false, &all_bootable);
+        let boot = predict_boot(&two_ota, o, false, &contents_unknown);
         let again = otadata::set_boot(
             &two_ota,
             o,
@@ -419,7 +419,7 @@ fn real_esp32_firmware() {
         read("firmware/arduino_partitions_default.bin")
     );
     let boot_app0 = Otadata::parse(&read("firmware/arduino_boot_app0.bin")).unwrap();
-    let boot = predict_boot(&ard, &boot_app0, false, &all_bootable);
+    let boot = predict_boot(&ard, &boot_app0, false, &contents_unknown);
     assert_eq!(boot.booted_partition(&ard).unwrap().name(), "app0");
     assert!(boot.writes.is_empty());
 

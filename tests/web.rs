@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use otaflash::formats::image::Image;
-use otaflash::formats::otadata::{self, all_bootable, predict_boot, OtaState, Otadata};
+use otaflash::formats::otadata::{self, contents_unknown, predict_boot, OtaState, Otadata};
 use otaflash::formats::partition::{Md5Status, PartitionTable};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -47,14 +47,14 @@ fn otadata_in_the_browser() {
         &two_ota,
         &Otadata::parse(SET01).unwrap(),
         false,
-        &all_bootable,
+        &contents_unknown,
     );
     assert_eq!(boot.booted_partition(&two_ota).unwrap().name(), "ota_1");
     let boot = predict_boot(
         &arduino,
         &Otadata::parse(BLANK).unwrap(),
         false,
-        &all_bootable,
+        &contents_unknown,
     );
     assert_eq!(boot.booted_partition(&arduino).unwrap().name(), "app0");
     assert_eq!(
@@ -195,11 +195,31 @@ async fn page_opens_table_otadata_and_image() {
         "ESP32-S2"
     );
     let err = wait_for(&root, "[data-testid=file-error]", 1).await;
+    let text = err[0].text_content().unwrap();
     assert!(
-        err[0].text_content().unwrap().contains("11 bytes"),
-        "{}",
-        err[0].text_content().unwrap()
+        text.starts_with("This is a text file") && text.contains("11 bytes"),
+        "plain words first, detail after: {text}"
     );
+    // partitions.csv opens as a table; blank flash is called blank.
+    pick_files(
+        &input,
+        &[
+            ("partitions.csv", TWO_OTA_CSV.as_bytes()),
+            ("erased.bin", &[0xFF; 4096]),
+        ],
+    );
+    wait_for(
+        &root,
+        "[data-testid=file-card][data-kind='partition table']",
+        2,
+    )
+    .await;
+    wait_for(
+        &root,
+        "[data-testid=file-card][data-kind=blank] [data-testid=file-blank]",
+        1,
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
@@ -220,10 +240,16 @@ async fn page_opens_a_flash_dump() {
     let slots = all(&card[0], "[data-testid=slot-row]");
     assert_eq!(slots.len(), 2);
     assert!(slots[0].text_content().unwrap().contains("hello_world"));
-    assert!(
-        slots[1].text_content().unwrap().ends_with("no"),
-        "app1 is empty"
+    assert_eq!(
+        slots[0].get_attribute("data-loads").as_deref(),
+        Some("yes"),
+        "read whole from the dump"
     );
+    assert_eq!(
+        slots[1].get_attribute("data-holds").as_deref(),
+        Some("empty")
+    );
+    assert_eq!(slots[1].get_attribute("data-loads").as_deref(), Some("no"));
     assert!(card[0]
         .query_selector("[data-testid=partition-row][data-label=app0].boots")
         .unwrap()
@@ -384,22 +410,43 @@ async fn websocket_port_to_otaflash_sim() {
 }
 
 #[wasm_bindgen_test]
-fn session_state_machine_in_the_browser() {
-    use otaflash::session::{Action, Device, Link, Session};
-    let mut s = Session::default();
+fn page_state_in_the_browser() {
+    use otaflash::device::Snapshot;
+    use otaflash::formats::bootable::{judge, Slots, Target};
+    use otaflash::page::{Action, BoardInfo, Link, PageState, Problem};
+    let mut s = PageState::default();
     s.apply(Action::Connecting);
     assert_eq!(s.link, Link::Connecting);
-    s.apply(Action::Connected(Device {
+    let board = BoardInfo {
         chip: otaflash::chips::ESP32,
         description: "ESP32".into(),
         mac: String::new(),
+        revision: 301,
         flash_size: 4 << 20,
         stub: true,
         baud: 921_600,
-    }));
+    };
+    s.apply(Action::Connected(board));
     let f = demo::arduino_like_flash();
     let t = PartitionTable::from_flash(&f, 0x8000).unwrap();
-    s.apply(Action::Layout(Ok(t), Some(demo::boot_app0())));
+    let mut slots = Slots::default();
+    for p in t.entries.iter().filter(|p| p.is_app()) {
+        let bytes = &f[p.offset as usize..(p.offset + p.size) as usize];
+        slots.set(
+            p,
+            judge(
+                bytes,
+                Target::chip(otaflash::chips::ESP32, Some(301)),
+                p.offset,
+                Some(p.size),
+            ),
+        );
+    }
+    s.apply(Action::Layout(Snapshot {
+        table: Ok(t.clone()),
+        otadata: Some(demo::boot_app0()),
+        slots,
+    }));
     assert_eq!(s.target.as_deref(), Some("app1"));
     s.apply(Action::ImagePicked("x.bin".into(), HELLO.to_vec()));
     assert!(s.can_flash());
@@ -407,8 +454,6 @@ fn session_state_machine_in_the_browser() {
     assert!(s
         .image_problems()
         .iter()
-        .any(|m| m.contains("built for ESP32-S2")));
+        .any(|m| matches!(m, Problem::Image(_)) && m.message().contains("built for ESP32-S2")));
     assert!(!s.can_flash());
-    s.apply(Action::Verified("app1".into(), "app1 verified".into()));
-    assert!(s.can_set_boot());
 }

@@ -2,12 +2,16 @@
 
 use super::tcp::TcpPort;
 use super::{print_json, read_input, report, write_output, CliResult, Failure};
+use crate::device::{judge_boot, Device, Switched, TableProblem, CONNECT_ATTEMPTS};
+use crate::formats::bootable::Slots;
 use crate::formats::image::Image;
 use crate::formats::numbers::parse_u32_arg;
-use crate::formats::otadata::{self, OtaState};
+use crate::formats::otadata::{self, OtaState, Otadata};
 use crate::formats::partition::{Layout, PartitionTable};
 use crate::loader::stub::StubImage;
-use crate::loader::{Event, Loader, Phase, Port, Reset, SessionOptions, WriteOptions, WriteReport};
+use crate::loader::{
+    kbit_per_s, Event, Loader, OpenOptions, Phase, Port, Refusal, Reset, WriteOptions,
+};
 use clap::{Args, ValueEnum};
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -46,6 +50,10 @@ pub struct InfoArgs {
     link: Link,
     #[arg(long)]
     json: bool,
+    /// Read every app slot's whole image and check it as the bootloader does (slower); by
+    /// default only the headers are read and what boots is said "if its image is intact".
+    #[arg(long)]
+    verify_slots: bool,
 }
 
 #[derive(Args, Debug)]
@@ -136,19 +144,27 @@ fn printer(quiet: bool) -> impl FnMut(Event) {
             Event::Progress(p) => {
                 let step = (p.done * 10 / p.total.max(1)).min(10);
                 let key = step | ((p.phase as u64) << 8);
-                if key != last.get() && matches!(p.phase, Phase::Writing | Phase::Reading) {
+                // Small reads (headers, tables) are not worth a progress line.
+                let worth = p.total >= 0x10000;
+                if worth && key != last.get() && matches!(p.phase, Phase::Writing | Phase::Reading)
+                {
                     last.set(key);
                     let eta = p
                         .eta()
                         .map(|d| format!(", {:.0} s left", d.as_secs_f64()))
                         .unwrap_or_default();
+                    let (data, wire) = p.kbit();
+                    let rate = if p.phase == Phase::Writing {
+                        format!("{data:.0} kbit/s effective, {wire:.0} kbit/s on the wire")
+                    } else {
+                        format!("{data:.0} kbit/s")
+                    };
                     eprintln!(
-                        "{:?} {:>3}% ({} / {} bytes, {:.1} kbit/s{eta})",
-                        p.phase,
+                        "{} {:>3}% ({} / {} bytes, {rate}{eta})",
+                        p.phase.name(),
                         step * 10,
                         p.done,
-                        p.total,
-                        p.rate() * 8.0 / 1000.0
+                        p.total
                     );
                 }
             }
@@ -156,8 +172,9 @@ fn printer(quiet: bool) -> impl FnMut(Event) {
     }
 }
 
-/// Connects, starts the stub (unless told not to) and switches the baud, with fall-backs.
-async fn session(port: &str, link: &Link, quiet: bool) -> Result<Loader<TcpPort>, Failure> {
+/// Opens the device behind `port` with the one set of connect rules (reset, attempts, stub,
+/// baud, each with its fall-back).
+async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<TcpPort>, Failure> {
     let p = TcpPort::open(port).await.map_err(Failure)?;
     let mut l = Loader::new(p);
     l.on_event(printer(quiet));
@@ -170,139 +187,131 @@ async fn session(port: &str, link: &Link, quiet: bool) -> Result<Loader<TcpPort>
         }
         s
     };
-    let opts = SessionOptions {
+    let opts = OpenOptions {
         reset: match link.before {
             Before::DefaultReset => Reset::Auto,
             Before::NoReset => Reset::None,
         },
-        attempts: 7,
+        attempts: CONNECT_ATTEMPTS,
         stub,
         baud: link.baud,
     };
-    let info = l.open(&opts).await?;
+    let d = Device::open(l, &opts).await.map_err(|f| {
+        let hints: Vec<&str> = f.error.hints(true).iter().map(|h| h.text()).collect();
+        Failure(if hints.is_empty() {
+            f.error.to_string()
+        } else {
+            format!("{}\n  {}", f.error, hints.join("\n  "))
+        })
+    })?;
     if !quiet {
         eprintln!(
             "Connected to {} (MAC {})",
-            info.description,
-            info.mac_string()
+            d.chip.description,
+            d.chip.mac_string()
         );
     }
-    Ok(l)
+    Ok(d)
 }
 
-fn kbit(bytes: u64, secs: f64) -> f64 {
-    if secs > 0.0 {
-        bytes as f64 * 8.0 / secs / 1000.0
-    } else {
-        0.0
-    }
-}
-
-fn print_write(r: &WriteReport) {
-    let secs = r.write_time.as_secs_f64();
-    if r.written == 0 {
-        println!(
-            "Skipped {} bytes at 0x{:08x}: already there (MD5 matches).",
-            r.bytes, r.offset
-        );
-    } else {
-        println!(
-            "Wrote {} bytes ({} compressed, {} unchanged skipped) at 0x{:08x} in {:.1} seconds (effective {:.1} kbit/s).",
-            r.written,
-            r.wire_bytes,
-            r.bytes - r.written,
-            r.offset,
-            secs,
-            kbit(r.written, secs)
-        );
-    }
-    println!(
-        "Hash of data verified ({:.1} seconds in all, checks included).",
-        r.elapsed.as_secs_f64()
-    );
-}
-
-/// Slots whose first byte is an image magic count as bootable in device predictions (reading
-/// whole images to verify them would take too long for a status view).
-async fn slots_with_images(
-    l: &mut Loader<TcpPort>,
-    table: &PartitionTable,
-) -> Result<Vec<String>, Failure> {
-    let mut v = vec![];
-    for p in table.entries.iter().filter(|p| p.is_app()) {
-        if l.read_flash(p.offset, 0x20).await?.first() == Some(&crate::formats::image::IMAGE_MAGIC)
-        {
-            v.push(p.name());
+/// The table (or a clear failure), otadata and what each slot holds, read whole when `whole`.
+async fn layout(
+    d: &mut Device<TcpPort>,
+    offset: u32,
+    whole: bool,
+) -> Result<(PartitionTable, Option<Otadata>, Slots), Failure> {
+    let snap = d.snapshot(offset).await?;
+    let table = snap.table.map_err(|e| {
+        Failure(format!(
+            "{}\n  {}",
+            e.message(),
+            e.hint(d.chip.chip.bootloader_offset)
+        ))
+    })?;
+    let mut slots = snap.slots;
+    if whole {
+        for p in table.entries.iter().filter(|p| p.is_app()) {
+            let s = d.verify_slot(p).await?;
+            slots.set(p, s);
         }
     }
-    Ok(v)
+    Ok((table, snap.otadata, slots))
 }
 
 pub fn info(a: InfoArgs) -> CliResult {
     runtime().block_on(async {
-        let mut l = session(&a.port, &a.link, a.json).await?;
-        let chip = l.info().cloned().expect("connected");
-        let flash = l.flash_info().await?;
-        let table = l.read_partition_table(a.link.table_offset).await;
-        let layout = Layout {
+        let mut d = open(&a.port, &a.link, a.json).await?;
+        let chip = d.chip.clone();
+        let flash = d.flash;
+        let snap = d.snapshot(a.link.table_offset).await?;
+        let flash_layout = Layout {
             table_offset: a.link.table_offset,
             flash_size: Some(flash.size),
         };
-        let (pt_json, od_json, text) = match &table {
+        let mut json = serde_json::json!({
+            "chip": chip.chip.name,
+            "description": chip.description,
+            "revision": {"major": chip.revision.0, "minor": chip.revision.1},
+            "mac": chip.mac_string(),
+            "crystal_mhz": chip.crystal_mhz,
+            "flash_id": flash.jedec_id,
+            "flash_size": flash.size,
+            "stub": d.loader().is_stub(),
+            "baud": d.loader().baud(),
+        });
+        let mut text = format!(
+            "Chip: {} ({}), MAC {}, crystal {} MHz\nFlash: {} MB (JEDEC ID 0x{:06x})\nLoader: {} at {} baud\n",
+            chip.description,
+            chip.chip.pretty,
+            chip.mac_string(),
+            chip.crystal_mhz,
+            flash.size >> 20,
+            flash.jedec_id,
+            if d.loader().is_stub() { "stub" } else { "ROM" },
+            d.loader().baud()
+        );
+        match &snap.table {
             Ok(t) => {
-                let warnings = t.warnings(&layout);
-                let mut text = report::partitions_text(t, &warnings);
-                let od = if t.otadata().is_some() {
-                    let od = l.read_otadata(t).await?;
-                    let with_images = slots_with_images(&mut l, t).await?;
-                    let boot =
-                        otadata::predict_boot(t, &od, false, &|p| with_images.contains(&p.name()));
+                let mut slots = snap.slots.clone();
+                if a.verify_slots {
+                    for p in t.entries.iter().filter(|p| p.is_app()) {
+                        let s = d.verify_slot(p).await?;
+                        slots.set(p, s);
+                    }
+                }
+                let warnings = t.warnings(&flash_layout);
+                text.push_str(&report::partitions_text(t, &warnings));
+                text.push_str(&report::slots_text(t, &slots));
+                let od = snap.otadata.clone().unwrap_or_else(Otadata::blank);
+                let boot = judge_boot(t, &od, false, &slots);
+                if t.otadata().is_some() {
                     text.push_str(&report::otadata_text(t, &boot, &[]));
-                    Some(report::otadata_json(t, &boot, &[]))
+                    json["otadata"] = report::otadata_json(t, &boot, &[]);
                 } else {
-                    text.push_str("no otadata partition: the bootloader boots the factory app\n");
-                    None
-                };
-                (report::partitions_json(t, &warnings), od, text)
+                    text.push_str(&report::otadata_text(t, &boot, &[]).lines().filter(|l| !l.starts_with("sector")).map(|l| format!("{l}\n")).collect::<String>());
+                    text.push_str("(no otadata partition: the bootloader starts the factory app)\n");
+                    json["otadata"] = serde_json::Value::Null;
+                }
+                let od_json = report::otadata_json(t, &boot, &[]);
+                for k in ["boot", "selected", "boot_certain", "fallback"] {
+                    json[k] = od_json[k].clone();
+                }
+                json["partitions"] = report::partitions_json(t, &warnings);
+                json["slots"] = report::slots_json(t, &slots);
             }
-            Err(e) => (
-                serde_json::json!({"error": e.to_string()}),
-                None,
-                format!("partition table: {e}\n"),
-            ),
-        };
+            Err(e) => {
+                let hint = e.hint(chip.chip.bootloader_offset);
+                text.push_str(&format!("partition table: {}\n  {hint}\n", e.message()));
+                json["partitions"] = serde_json::json!({"error": e.message(), "blank": matches!(e, TableProblem::Blank { .. }), "hint": hint});
+                for k in ["otadata", "boot", "selected", "fallback"] {
+                    json[k] = serde_json::Value::Null;
+                }
+                json["slots"] = serde_json::json!([]);
+            }
+        }
         if a.json {
-            print_json(&serde_json::json!({
-                "chip": chip.chip.name,
-                "description": chip.description,
-                "revision": {"major": chip.revision.0, "minor": chip.revision.1},
-                "mac": chip.mac_string(),
-                "crystal_mhz": chip.crystal_mhz,
-                "flash_id": flash.jedec_id,
-                "flash_size": flash.size,
-                "stub": l.is_stub(),
-                "baud": l.baud(),
-                "partitions": pt_json,
-                "otadata": od_json,
-            }));
+            print_json(&json);
         } else {
-            println!(
-                "Chip: {} ({}), MAC {}, crystal {} MHz",
-                chip.description,
-                chip.chip.pretty,
-                chip.mac_string(),
-                chip.crystal_mhz
-            );
-            println!(
-                "Flash: {} MB (JEDEC ID 0x{:06x})",
-                flash.size >> 20,
-                flash.jedec_id
-            );
-            println!(
-                "Loader: {} at {} baud",
-                if l.is_stub() { "stub" } else { "ROM" },
-                l.baud()
-            );
             print!("{text}");
         }
         Ok(())
@@ -320,27 +329,24 @@ pub fn flash(a: FlashArgs) -> CliResult {
     // Check what can be checked before touching the device.
     if a.slot.is_some() {
         Image::parse(&data)
-            .map_err(|e| Failure(format!("{}: {e}; not written", a.file.display())))?;
+            .map_err(|e| Failure(format!("{}: {e} Nothing was written.", a.file.display())))?;
     }
     runtime().block_on(async {
-        let mut l = session(&a.port, &a.link, false).await?;
+        let mut d = open(&a.port, &a.link, false).await?;
         let opts = WriteOptions {
             skip_unchanged: !a.no_skip,
             compress: true,
         };
         match (&a.slot, a.offset) {
             (Some(label), _) => {
-                let table = l.read_partition_table(a.link.table_offset).await?;
-                let w = if a.set_boot {
-                    l.flash_and_boot(&table, label, &data, a.state, a.force)
-                        .await?
-                } else {
-                    l.write_slot(&table, label, &data, a.force).await?
-                };
-                print_write(&w.report);
-                if let Some(boot) = &w.boot {
-                    let od = l.read_otadata(&table).await?;
-                    let e = od.entry(0);
+                let (table, _, mut known) = layout(&mut d, a.link.table_offset, false).await?;
+                let w = d.write_slot(&table, label, &data, &known, a.force).await?;
+                println!("{}.", w.report.describe(label));
+                known.set(&w.partition, w.slot.clone());
+                if a.set_boot {
+                    let s = d.set_boot(&table, label, a.state, &known, false).await?;
+                    let boot = judge_boot(&table, &s.otadata, false, &known);
+                    let e = s.otadata.entry(0);
                     println!(
                         "otadata: both sectors seq {} ({}); the bootloader boots {} next.",
                         e.seq,
@@ -352,8 +358,8 @@ pub fn flash(a: FlashArgs) -> CliResult {
                 }
             }
             (None, Some(offset)) => {
-                let r = l.write_flash(offset, &data, opts).await?;
-                print_write(&r);
+                let r = d.loader().write_flash(offset, &data, opts).await?;
+                println!("{}.", r.describe(&format!("0x{offset:08x}")));
             }
             (None, None) => unreachable!("clap requires --slot or --offset"),
         }
@@ -363,54 +369,80 @@ pub fn flash(a: FlashArgs) -> CliResult {
 
 pub fn read(a: ReadArgs) -> CliResult {
     runtime().block_on(async {
-        let mut l = session(&a.port, &a.link, false).await?;
-        let t0 = l.port().elapsed();
-        let (offset, bytes) = match (&a.partition, a.offset, a.size) {
+        let mut d = open(&a.port, &a.link, false).await?;
+        let t0 = d.loader().port().elapsed();
+        let (offset, size) = match (&a.partition, a.offset, a.size) {
             (Some(label), _, _) => {
-                let table = l.read_partition_table(a.link.table_offset).await?;
+                let table = d
+                    .read_table(a.link.table_offset)
+                    .await?
+                    .map_err(|e| Failure(e.message()))?;
                 let p = table
                     .find(label)
                     .cloned()
                     .ok_or_else(|| Failure(format!("no partition named '{label}'")))?;
-                (p.offset, l.backup_partition(&table, label).await?)
+                (p.offset, p.size)
             }
-            (None, Some(o), Some(s)) => (o, l.read_flash(o, s).await?),
+            (None, Some(o), Some(s)) => (o, s),
             _ => unreachable!("clap requires --partition or --offset with --size"),
         };
-        let secs = (l.port().elapsed() - t0).as_secs_f64();
+        let bytes = d.read(offset, size).await?;
+        let took = d.loader().port().elapsed() - t0;
         write_output(&a.output, &bytes)?;
         println!(
-            "Read {} bytes from 0x{offset:08x} in {secs:.1} seconds ({:.1} kbit/s) to '{}'.",
+            "Read {} bytes from 0x{offset:08x} in {:.1} seconds ({:.1} kbit/s) to '{}'.",
             bytes.len(),
-            kbit(bytes.len() as u64, secs),
+            took.as_secs_f64(),
+            kbit_per_s(bytes.len() as u64, took),
             a.output.display()
         );
         Ok(())
     })
 }
 
-/// `otaflash otadata --port …`: show, or change, the device's otadata.
-pub fn otadata_on_device(port: &str, link: &Link, op: OtadataOp, json: bool) -> CliResult {
+/// `otaflash otadata --port …`: show, or change, the device's otadata. Before booting is
+/// switched to a slot, its whole image is read and judged (refused if it would not load,
+/// unless `force`).
+pub fn otadata_on_device(
+    port: &str,
+    link: &Link,
+    op: OtadataOp,
+    force: bool,
+    json: bool,
+) -> CliResult {
     runtime().block_on(async {
-        let mut l = session(port, link, json).await?;
-        let table = l.read_partition_table(link.table_offset).await?;
-        let boot = match op {
-            OtadataOp::Show => {
-                let od = l.read_otadata(&table).await?;
-                let with_images = slots_with_images(&mut l, &table).await?;
-                otadata::predict_boot(&table, &od, false, &|p| with_images.contains(&p.name()))
+        let mut d = open(port, link, json).await?;
+        let (table, od, mut known) = layout(&mut d, link.table_offset, false).await?;
+        if table.otadata().is_none() {
+            return Err(Failure(Refusal::NoOtadata.message()));
+        }
+        let switched = match op {
+            OtadataOp::Show => None,
+            OtadataOp::SetBoot(label, state) => {
+                Some(d.set_boot(&table, &label, state, &known, force).await?)
             }
-            OtadataOp::SetBoot(label, state) => l.set_boot(&table, &label, state).await?,
-            OtadataOp::Erase => l.erase_otadata(&table).await?,
-            OtadataOp::Mark(valid) => {
-                let od = l.read_otadata(&table).await?;
-                let new = otadata::mark_running(&od, valid)?;
-                l.switch_otadata(&table, &new).await?
-            }
+            OtadataOp::Erase => Some(Switched {
+                otadata: d.erase_otadata(&table).await?,
+                checked: vec![],
+            }),
+            OtadataOp::Mark(valid) => Some(d.mark_running(&table, valid, &known).await?),
         };
+        let od = match switched {
+            Some(s) => {
+                for (p, img) in s.checked {
+                    known.set(&p, img);
+                }
+                s.otadata
+            }
+            None => od.unwrap_or_else(Otadata::blank),
+        };
+        let boot = judge_boot(&table, &od, false, &known);
         if json {
-            print_json(&report::otadata_json(&table, &boot, &[]));
+            let mut v = report::otadata_json(&table, &boot, &[]);
+            v["slots"] = report::slots_json(&table, &known);
+            print_json(&v);
         } else {
+            print!("{}", report::slots_text(&table, &known));
             print!("{}", report::otadata_text(&table, &boot, &[]));
         }
         Ok(())

@@ -5,6 +5,7 @@ use super::{
     PartitionsArgs,
 };
 use crate::chips::Chip;
+use crate::formats::bootable::{judge, ImageProblem};
 use crate::formats::image::Image;
 use crate::formats::otadata::{self, Otadata};
 use crate::formats::partition::{Layout, PartitionTable, TABLE_SECTOR_SIZE};
@@ -84,7 +85,7 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
         } else {
             OtadataOp::Show
         };
-        return super::device::otadata_on_device(port, &a.link, op, a.json);
+        return super::device::otadata_on_device(port, &a.link, op, a.force, a.json);
     }
     let changes = a.set_boot.is_some() || a.erase || a.mark_valid || a.mark_invalid;
     if changes && a.output.is_none() {
@@ -114,9 +115,14 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
         }
         Otadata::parse(&bytes)?
     };
-    // In a flash dump the slots' content is known: the bootloader skips slots whose image
-    // does not verify. Otherwise every slot counts as bootable.
+    // In a flash dump the slots' content is known and judged as the bootloader does; with
+    // otadata alone it is not, and the prediction says so.
     let slots = is_dump.then(|| workbench::dump_slots(&bytes, &table));
+    let loads = |p: &crate::formats::partition::Partition| {
+        slots
+            .as_ref()
+            .map_or(crate::formats::bootable::Loads::Unknown, |s| s.loads(p))
+    };
     let layout = Layout {
         table_offset: a.link.table_offset,
         flash_size,
@@ -127,14 +133,15 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
         Some(otadata::set_boot(&table, &current, label, a.state)?)
     } else if a.erase {
         Some(otadata::erase())
-    } else if a.mark_valid || a.mark_invalid {
-        Some(otadata::mark_running(&current, a.mark_valid)?)
+    } else if a.mark_valid {
+        Some(otadata::mark_running_valid(&current)?)
+    } else if a.mark_invalid {
+        Some(otadata::mark_running_invalid(&table, &current, &loads)?)
     } else {
         None
     };
     let shown = next.as_ref().unwrap_or(&current);
-    let boot =
-        workbench::prediction(&table, shown, a.rollback, slots.as_deref()).map_err(Failure)?;
+    let boot = workbench::prediction(&table, shown, a.rollback, slots.as_ref()).map_err(Failure)?;
     if let Some(next) = &next {
         let out = a.output.as_deref().expect("clap: requires output");
         write_output(out, next.as_bytes())?;
@@ -143,8 +150,15 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
         }
     }
     if a.json {
-        print_json(&report::otadata_json(&table, &boot, &warnings));
+        let mut v = report::otadata_json(&table, &boot, &warnings);
+        if let Some(s) = &slots {
+            v["slots"] = report::slots_json(&table, s);
+        }
+        print_json(&v);
     } else {
+        if let Some(s) = &slots {
+            print!("{}", report::slots_text(&table, s));
+        }
         print!("{}", report::otadata_text(&table, &boot, &warnings));
     }
     Ok(())
@@ -160,11 +174,21 @@ pub fn image(a: ImageArgs) -> CliResult {
     }
     if let Some(name) = &a.chip {
         let chip = Chip::by_name(name).ok_or_else(|| Failure(format!("unknown chip '{name}'")))?;
-        let problems = img.problems_for(chip, a.slot_size);
+        // As the bootloader would judge it in an app slot of that size (at a 64 KiB aligned
+        // offset, as app slots are), for any revision of the chip unless one is given.
+        let target = crate::formats::bootable::Target::chip(chip, a.chip_revision);
+        let mut problems = judge(&bytes, target, 0x10000, a.slot_size).problems;
+        if a.slot_size.is_none() {
+            problems.retain(|p| !matches!(p, ImageProblem::NotAnApp));
+        }
         if !problems.is_empty() {
             return Err(Failure(format!(
                 "this image must not be flashed: {}",
-                problems.join("; ")
+                problems
+                    .iter()
+                    .map(|p| p.message())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )));
         }
     }

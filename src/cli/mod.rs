@@ -94,9 +94,13 @@ pub struct OtadataArgs {
     /// Mark the running entry valid (esp_ota_mark_app_valid_cancel_rollback).
     #[arg(long, group = "op")]
     mark_valid: bool,
-    /// Mark the running entry invalid; the other sector's app boots (rollback).
+    /// Mark the running entry invalid; the app that ran before boots (rollback).
     #[arg(long, group = "op")]
     mark_invalid: bool,
+    /// With --port --set-boot: switch even if the slot's image would not load (the bootloader
+    /// then falls back to another app, as the output says).
+    #[arg(long, requires = "port")]
+    force: bool,
     /// Where to write the new 8 KiB otadata image (file mode).
     #[arg(short, long, conflicts_with = "port")]
     output: Option<PathBuf>,
@@ -113,6 +117,10 @@ pub struct ImageArgs {
     /// With --chip: the size of the slot it is meant for.
     #[arg(long, value_parser = parse_u32_arg, requires = "chip")]
     slot_size: Option<u32>,
+    /// With --chip: the chip's revision as major*100+minor (301 = v3.1), to check the image's
+    /// revision range.
+    #[arg(long, requires = "chip")]
+    chip_revision: Option<u16>,
 }
 
 pub(crate) fn parse_state(s: &str) -> Result<crate::formats::otadata::OtaState, String> {

@@ -1,10 +1,11 @@
 //! JSON and text renderings of decoded formats. The JSON field names are a contract (scripts
 //! depend on them); numbers are JSON integers.
 
+use crate::formats::bootable::{Coverage, Holds, Loads, Slots};
 use crate::formats::image::Image;
 use crate::formats::numbers::human_size;
 use crate::formats::otadata::{self, Boot, Entry};
-use crate::formats::partition::PartitionTable;
+use crate::formats::partition::{Partition, PartitionTable};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -80,14 +81,80 @@ fn sector_json(e: &Entry) -> Value {
     })
 }
 
+fn place(p: Option<&Partition>) -> Value {
+    p.map_or(
+        Value::Null,
+        |p| json!({"label": p.name(), "offset": p.offset}),
+    )
+}
+
+/// `boot` is what will boot (the bootloader's walk over the slots as far as they are known),
+/// `selected` what otadata selects; `boot_certain` is false when the booted slot's image was
+/// not read whole; `fallback` says why they differ.
 pub fn otadata_json(t: &PartitionTable, boot: &Boot, warnings: &[String]) -> Value {
     json!({
         "sectors": boot.seen.iter().map(sector_json).collect::<Vec<_>>(),
         "active_sector": boot.active,
-        "boot": boot.booted_partition(t).map(|p| json!({"label": p.name(), "offset": p.offset})),
+        "selected": place(boot.selected_partition(t)),
+        "boot": place(boot.booted_partition(t)),
+        "boot_certain": boot.certain(),
+        "fallback": boot.fallback_reason(t),
         "bootloader_writes": boot.writes.iter().map(|(i, e)| json!({"sector": i, "entry": sector_json(e)})).collect::<Vec<_>>(),
         "warnings": warnings,
     })
+}
+
+fn holds_name(h: Holds) -> &'static str {
+    match h {
+        Holds::Empty => "empty",
+        Holds::App => "app",
+        Holds::NotAnApp => "not_an_app",
+        Holds::Damaged => "damaged",
+    }
+}
+
+/// What each app slot holds, as far as it was read.
+pub fn slots_json(t: &PartitionTable, slots: &Slots) -> Value {
+    Value::Array(
+        t.entries
+            .iter()
+            .filter(|p| p.is_app())
+            .map(|p| match slots.get(p) {
+                None => json!({"label": p.name(), "offset": p.offset, "size": p.size, "loads": "unknown", "checked": null}),
+                Some(s) => json!({
+                    "label": p.name(),
+                    "offset": p.offset,
+                    "size": p.size,
+                    "holds": holds_name(s.holds()),
+                    "loads": match s.loads() { Loads::Yes => "yes", Loads::No(_) => "no", Loads::Unknown => "unknown" },
+                    "checked": match s.coverage { Coverage::Headers => "headers", Coverage::Whole => "whole" },
+                    "problem": s.problems.first().map(|p| p.message()),
+                    "image_size": s.len,
+                    "app": s.app.as_ref().map(|a| json!({"project_name": a.project_name, "version": a.version, "idf_ver": a.idf_ver})),
+                }),
+            })
+            .collect(),
+    )
+}
+
+pub fn slots_text(t: &PartitionTable, slots: &Slots) -> String {
+    let mut s = String::new();
+    for p in t.entries.iter().filter(|p| p.is_app()) {
+        let line = match slots.get(p) {
+            None => "not read".to_string(),
+            Some(x) => {
+                let verdict = match x.loads() {
+                    Loads::Yes => "loads (whole image checked)".to_string(),
+                    Loads::No(_) if x.holds() == Holds::Empty => "the bootloader skips it".into(),
+                    Loads::No(why) => format!("does not load: {}", why.message()),
+                    Loads::Unknown => "headers look right; the body was not checked".into(),
+                };
+                format!("{} — {verdict}", x.summary())
+            }
+        };
+        let _ = writeln!(s, "slot {:<16} 0x{:<8x} {line}", p.name(), p.offset);
+    }
+    s
 }
 
 pub fn otadata_text(t: &PartitionTable, boot: &Boot, warnings: &[String]) -> String {
@@ -108,12 +175,29 @@ pub fn otadata_text(t: &PartitionTable, boot: &Boot, warnings: &[String]) -> Str
             }
         );
     }
+    if let Some(p) = boot.selected_partition(t) {
+        let _ = writeln!(s, "otadata selects: {} at 0x{:x}", p.name(), p.offset);
+    }
+    let why = boot
+        .fallback_reason(t)
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
     match boot.booted_partition(t) {
         Some(p) => {
-            let _ = writeln!(s, "boots: {} at 0x{:x}", p.name(), p.offset);
+            let _ = writeln!(
+                s,
+                "boots: {} at 0x{:x}{why}{}",
+                p.name(),
+                p.offset,
+                if boot.certain() {
+                    ""
+                } else {
+                    " — if its image is intact: it was not read whole"
+                }
+            );
         }
         None => {
-            let _ = writeln!(s, "boots: nothing (no bootable app partition)");
+            let _ = writeln!(s, "boots: nothing{why}");
         }
     }
     for (i, e) in &boot.writes {
@@ -213,11 +297,14 @@ pub fn image_text(img: &Image) -> String {
                 a.project_name, a.version, a.idf_ver, a.date, a.time, a.secure_version
             );
         }
-        None => {
+        None if img.is_app() => {
             let _ = writeln!(
                 s,
-                "app: no esp_app_desc (a bootloader, or not built with ESP-IDF)"
+                "app: no ESP-IDF app description (e.g. an older Arduino build)"
             );
+        }
+        None => {
+            let _ = writeln!(s, "RAM-only image: a second-stage bootloader, not an app");
         }
     }
     s

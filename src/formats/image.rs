@@ -6,10 +6,66 @@ use crate::chips::{self, Chip};
 
 pub const IMAGE_MAGIC: u8 = 0xE9;
 pub const HEADER_LEN: usize = 24;
-const SEGMENT_HEADER_LEN: usize = 8;
+pub const SEGMENT_HEADER_LEN: usize = 8;
 pub const MAX_SEGMENTS: u8 = 16;
 pub const APP_DESC_MAGIC: u32 = 0xABCD_5432;
-const APP_DESC_LEN: usize = 256;
+pub const APP_DESC_LEN: usize = 256;
+
+/// `esp_image_header_t`: the first 24 bytes of an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub magic: u8,
+    pub segment_count: u8,
+    pub flash_mode: u8,
+    pub flash_freq_code: u8,
+    pub flash_size_code: u8,
+    pub entry: u32,
+    pub wp_pin: u8,
+    pub chip_id: u16,
+    pub min_rev: u8,
+    pub min_rev_full: u16,
+    pub max_rev_full: u16,
+    /// Byte 23 as stored; the bootloader takes any non-zero value as "a digest is appended".
+    pub hash_appended: u8,
+}
+
+impl Header {
+    /// Decodes the header from the first [`HEADER_LEN`] bytes (None if there are fewer).
+    pub fn parse(b: &[u8]) -> Option<Header> {
+        let h = b.get(..HEADER_LEN)?;
+        Some(Header {
+            magic: h[0],
+            segment_count: h[1],
+            flash_mode: h[2],
+            flash_freq_code: h[3] & 0x0F,
+            flash_size_code: h[3] >> 4,
+            entry: le32(h, 4),
+            wp_pin: h[8],
+            chip_id: le16(h, 12),
+            min_rev: h[14],
+            min_rev_full: le16(h, 15),
+            max_rev_full: le16(h, 17),
+            hash_appended: h[23],
+        })
+    }
+
+    pub fn chip(&self) -> Option<&'static Chip> {
+        Chip::by_image_id(self.chip_id)
+    }
+}
+
+/// Whether segments at these load addresses make an app rather than a second-stage
+/// bootloader: an app description (ESP-IDF 3.3 and later), or a segment the cache maps from
+/// flash (every app, including older Arduino builds without a description; a bootloader runs
+/// from RAM only). `chip_id` picks the address map.
+pub fn looks_like_app(chip_id: u16, segments: &[Segment], has_app_desc: bool) -> bool {
+    has_app_desc
+        || Chip::by_image_id(chip_id).is_some_and(|c| {
+            segments
+                .iter()
+                .any(|s| s.len > 0 && c.is_flash_mapped(s.load_addr))
+        })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
@@ -58,13 +114,20 @@ pub struct Image {
     pub app: Option<AppDesc>,
 }
 
+/// Where the checksum byte sits when the last segment ends at `end`: zero padding so that
+/// the checksum ends a 16-byte block.
+pub fn checksum_offset(end: usize) -> usize {
+    (end + 1).div_ceil(16) * 16 - 1
+}
+
 fn c_string(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
 impl AppDesc {
-    fn parse(b: &[u8]) -> Option<Self> {
+    /// Decodes `esp_app_desc_t` from the start of `b` (None without its magic word).
+    pub fn parse(b: &[u8]) -> Option<Self> {
         if b.len() < APP_DESC_LEN || le32(b, 0) != APP_DESC_MAGIC {
             return None;
         }
@@ -88,31 +151,31 @@ impl Image {
             return Err(Error::Truncated("the file is empty".into()));
         }
         if bytes[0] != IMAGE_MAGIC {
-            let hint = super::sniff::describe(bytes)
-                .map(|k| format!(" (this looks like {k})"))
-                .unwrap_or_default();
-            return Err(Error::WrongKind(format!(
-                "not an app image: expected magic 0xE9 at the start, found 0x{:02X}{hint}",
-                bytes[0]
-            )));
+            return Err(super::sniff::not_what_was_expected(
+                bytes,
+                "a firmware image",
+                &format!(
+                    "an image starts with the magic byte 0xE9; this starts with 0x{:02X}",
+                    bytes[0]
+                ),
+            ));
         }
-        if bytes.len() < HEADER_LEN {
+        let Some(h) = Header::parse(bytes) else {
             return Err(Error::Truncated(format!(
                 "image is truncated: {} bytes, the header alone is {HEADER_LEN}",
                 bytes.len()
             )));
-        }
-        let h = &bytes[..HEADER_LEN];
-        let segment_count = h[1];
+        };
+        let segment_count = h.segment_count;
         if segment_count > MAX_SEGMENTS {
             return Err(Error::Invalid(format!(
                 "image header says {segment_count} segments; at most {MAX_SEGMENTS} are allowed"
             )));
         }
-        if h[23] > 1 {
+        if h.hash_appended > 1 {
             return Err(Error::Invalid(format!(
                 "image header byte 23 (hash appended) is {}, must be 0 or 1 (an ESP8266 image?)",
-                h[23]
+                h.hash_appended
             )));
         }
         let mut segments = vec![];
@@ -143,15 +206,14 @@ impl Image {
             });
             pos = end as usize;
         }
-        // Zero padding so that the checksum byte ends a 16-byte block.
-        let checksum_offset = (pos + 1).div_ceil(16) * 16 - 1;
+        let checksum_offset = checksum_offset(pos);
         if checksum_offset >= bytes.len() {
             return Err(Error::Truncated(format!(
                 "image is truncated: the checksum byte belongs at 0x{checksum_offset:x}, the file has {} bytes",
                 bytes.len()
             )));
         }
-        let hash_appended = h[23] == 1;
+        let hash_appended = h.hash_appended == 1;
         let mut len = checksum_offset + 1;
         let sha = if hash_appended {
             if len + 32 > bytes.len() {
@@ -173,15 +235,15 @@ impl Image {
             .and_then(|s| AppDesc::parse(&bytes[s.data_offset..s.data_offset + s.len as usize]));
         Ok(Image {
             segment_count,
-            flash_mode: h[2],
-            flash_freq_code: h[3] & 0x0F,
-            flash_size_code: h[3] >> 4,
-            entry: le32(h, 4),
-            wp_pin: h[8],
-            chip_id: le16(h, 12),
-            min_rev: h[14],
-            min_rev_full: le16(h, 15),
-            max_rev_full: le16(h, 17),
+            flash_mode: h.flash_mode,
+            flash_freq_code: h.flash_freq_code,
+            flash_size_code: h.flash_size_code,
+            entry: h.entry,
+            wp_pin: h.wp_pin,
+            chip_id: h.chip_id,
+            min_rev: h.min_rev,
+            min_rev_full: h.min_rev_full,
+            max_rev_full: h.max_rev_full,
             hash_appended,
             segments,
             checksum_stored: bytes[checksum_offset],
@@ -198,23 +260,9 @@ impl Image {
         Chip::by_image_id(self.chip_id)
     }
 
-    /// Whether this is an app rather than a second-stage bootloader: it has an app description
-    /// (ESP-IDF 3.3 and later), or a segment the cache maps from flash (every app, including
-    /// older Arduino builds without a description; a bootloader runs from RAM only).
+    /// Whether this is an app rather than a second-stage bootloader ([`looks_like_app`]).
     pub fn is_app(&self) -> bool {
-        self.app.is_some()
-            || self.chip().is_some_and(|c| {
-                self.segments
-                    .iter()
-                    .any(|s| s.len > 0 && c.is_flash_mapped(s.load_addr))
-            })
-    }
-
-    /// Why this image cannot go into an app slot at all, if it cannot.
-    pub fn not_an_app(&self) -> Option<String> {
-        (!self.is_app()).then(|| {
-            "this image runs from RAM only (a bootloader, or a RAM-loaded test app), not an app for a flash slot".into()
-        })
+        looks_like_app(self.chip_id, &self.segments, self.app.is_some())
     }
 
     pub fn checksum_ok(&self) -> bool {
@@ -244,57 +292,14 @@ impl Image {
     pub fn flash_size_name(&self) -> Option<&'static str> {
         chips::flash_size_name(self.flash_size_code)
     }
-
-    /// Why this image must not be written to `chip` into a slot of `slot_size` bytes (empty if
-    /// it can be). Checks what the bootloader would refuse.
-    pub fn problems_for(&self, chip: &Chip, slot_size: Option<u32>) -> Vec<String> {
-        let mut out = vec![];
-        if slot_size.is_some() {
-            out.extend(self.not_an_app());
-        }
-        if self.chip_id != chip.image_chip_id {
-            let what = self
-                .chip()
-                .map(|c| c.pretty.to_string())
-                .unwrap_or_else(|| format!("an unknown chip (id {})", self.chip_id));
-            out.push(format!(
-                "this image is built for {what}, the device is an {}",
-                chip.pretty
-            ));
-        }
-        if let Some(size) = slot_size {
-            if self.len as u64 > size as u64 {
-                out.push(format!(
-                    "the image is {} bytes, larger than the {}-byte slot",
-                    self.len, size
-                ));
-            }
-        }
-        if !self.checksum_ok() {
-            out.push(format!(
-                "checksum mismatch: stored 0x{:02x}, computed 0x{:02x} (corrupt image)",
-                self.checksum_stored, self.checksum_computed
-            ));
-        }
-        if self.sha256_ok() == Some(false) {
-            out.push("appended SHA-256 does not match the image (corrupt image)".into());
-        }
-        if let Some(s) = self.segments.iter().find(|s| s.len % 4 != 0) {
-            out.push(format!(
-                "segment at 0x{:08x} has length 0x{:x}, not a multiple of 4; the bootloader rejects it",
-                s.load_addr, s.len
-            ));
-        }
-        out
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A minimal image: header, one segment of `data`, checksum, optional digest.
-    pub(crate) fn tiny(chip_id: u16, data: &[u8], digest: bool) -> Vec<u8> {
+    pub fn tiny(chip_id: u16, data: &[u8], digest: bool) -> Vec<u8> {
         let mut b = vec![IMAGE_MAGIC, 1, 2, 0x20, 0, 0, 0x08, 0x40, 0xEE, 0, 0, 0];
         b.extend_from_slice(&chip_id.to_le_bytes());
         b.extend_from_slice(&[0, 0, 0, 0xFF, 0xFF, 0, 0, 0, 0, digest as u8]);
@@ -319,13 +324,8 @@ mod tests {
         assert!(i.checksum_ok());
         assert_eq!(i.sha256_ok(), Some(true));
         assert_eq!(i.len, img.len());
-        assert!(i.problems_for(crate::chips::ESP32, None).is_empty());
-        // Its one segment is in DRAM: a bootloader's shape, refused for an app slot.
+        // Its one segment is in DRAM: a bootloader's shape, not an app.
         assert!(!i.is_app());
-        let p = i.problems_for(crate::chips::ESP32, Some(0x1000));
-        assert!(p.len() == 1 && p[0].contains("bootloader"), "{p:?}");
-        let p = i.problems_for(Chip::by_name("esp32s3").unwrap(), Some(16));
-        assert_eq!(p.len(), 3, "{p:?}");
         let mut bad = img.clone();
         bad[HEADER_LEN + 8] ^= 0xFF;
         let i = Image::parse(&bad).unwrap();
@@ -339,5 +339,16 @@ mod tests {
             Image::parse(&[0xAA, 0x50, 1, 2]),
             Err(Error::WrongKind(_))
         ));
+        let text = Image::parse(b"# Name, Type, SubType\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.starts_with("This is a text file, not a firmware image"),
+            "{text}"
+        );
+        assert!(
+            text.contains("0x23"),
+            "the technical detail follows: {text}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! ESP-IDF on-flash formats: pure functions over bytes, no I/O. Used by the CLI, the loader and
 //! the page alike. Facts and their upstream sources: `esp-facts.md` in the shared reference.
 
+pub mod bootable;
 pub mod image;
 pub mod numbers;
 pub mod otadata;

@@ -4,6 +4,7 @@
 //! Modelled on ESP-IDF master `bootloader_utility_get_selected_boot_partition` and
 //! `bootloader_utility_load_boot_image` (identical to v3.3 in everything modelled here).
 
+use super::bootable::{ImageProblem, Loads};
 use super::partition::{OtaSlots, Partition, PartitionTable};
 use super::{le32, Error, Result};
 
@@ -264,8 +265,15 @@ pub struct Boot {
     /// The active sector among `seen`.
     pub active: Option<usize>,
     pub selected: Selected,
+    /// Index into the table's entries of the partition the bootloader tries first (what
+    /// otadata selects); None when that index has no partition.
+    pub selected_partition: Option<usize>,
     /// Index into the table's entries of the app that boots; None if nothing is bootable.
     pub booted: Option<usize>,
+    /// Partitions tried before it and refused, in the bootloader's order, with the reason.
+    pub skipped: Vec<(usize, ImageProblem)>,
+    /// The booted partition's image was not read whole: it boots if its image is intact.
+    pub unverified: bool,
     /// Sectors the bootloader itself rewrites while booting, in order.
     pub writes: Vec<(usize, Entry)>,
     /// The otadata partition after those writes.
@@ -276,17 +284,69 @@ impl Boot {
     pub fn booted_partition<'t>(&self, table: &'t PartitionTable) -> Option<&'t Partition> {
         self.booted.map(|i| &table.entries[i])
     }
+
+    pub fn selected_partition<'t>(&self, table: &'t PartitionTable) -> Option<&'t Partition> {
+        self.selected_partition.map(|i| &table.entries[i])
+    }
+
+    /// Whether the prediction rests on slots whose content is known (nothing left unverified).
+    pub fn certain(&self) -> bool {
+        !self.unverified
+    }
+
+    /// Why the booted app is not the selected one: "app1 is empty → app0 boots". None when
+    /// they are the same.
+    pub fn fallback_reason(&self, table: &PartitionTable) -> Option<String> {
+        if self.booted == self.selected_partition && self.booted.is_some() {
+            return None;
+        }
+        let mut parts: Vec<String> = self
+            .skipped
+            .iter()
+            .map(|(i, p)| format!("{} is {}", table.entries[*i].name(), short(p)))
+            .collect();
+        if self.selected_partition.is_none() {
+            parts.insert(
+                0,
+                match self.selected {
+                    Selected::Factory => "there is no factory app".to_string(),
+                    Selected::Ota(n) => format!("there is no ota_{n} partition"),
+                },
+            );
+        }
+        let tail = match self.booted_partition(table) {
+            Some(p) => format!("{} boots", p.name()),
+            None => "nothing boots".into(),
+        };
+        Some(format!("{} → {tail}", parts.join(", ")))
+    }
+}
+
+/// A problem as a few words after "app1 is …".
+fn short(p: &ImageProblem) -> String {
+    match p {
+        ImageProblem::Erased => "empty".into(),
+        ImageProblem::NoImage { .. } => "not an image".into(),
+        ImageProblem::BadSegmentLength { .. }
+        | ImageProblem::TooManySegments(_)
+        | ImageProblem::MisalignedSegment { .. }
+        | ImageProblem::Truncated { .. } => "damaged or half-written".into(),
+        ImageProblem::Checksum { .. } | ImageProblem::Digest => "corrupt".into(),
+        ImageProblem::NotAnApp => "not an app".into(),
+        other => format!("not loadable ({})", other.message()),
+    }
 }
 
 /// Predicts the ESP-IDF bootloader: rollback step, selection, slot `(seq − 1) % count` with the
 /// bootloader's count of ota_N partitions, then the load walk (selected slot, down to factory,
 /// up through the remaining slots, then test), and the otadata it writes on the way.
-/// `bootable` says whether a partition holds an image the bootloader accepts.
+/// `loads` says whether the bootloader loads a partition's image; an unknown one counts as
+/// loading, and the prediction says it rests on it ([`Boot::unverified`]).
 pub fn predict_boot(
     table: &PartitionTable,
     otadata: &Otadata,
     rollback: bool,
-    bootable: &dyn Fn(&Partition) -> bool,
+    loads: &dyn Fn(&Partition) -> Loads,
 ) -> Boot {
     let slots = OtaSlots::of(table);
     let mut after = otadata.clone();
@@ -334,13 +394,31 @@ pub fn predict_boot(
         Selected::Factory => -1,
         Selected::Ota(n) => n as i64,
     };
-    let loads = |i: usize| table.entries[i].size != 0 && bootable(&table.entries[i]);
     let mut booted = None;
+    let mut skipped = vec![];
+    let mut unverified = false;
+    let mut try_load = |i: usize| -> bool {
+        let p = &table.entries[i];
+        if p.size == 0 {
+            return false;
+        }
+        match loads(p) {
+            Loads::Yes => true,
+            Loads::Unknown => {
+                unverified = true;
+                true
+            }
+            Loads::No(why) => {
+                skipped.push((i, why));
+                false
+            }
+        }
+    };
     let walk = (-1..=start)
         .rev()
         .chain(start + 1..slots.bootloader_count as i64);
     for index in walk {
-        if let Some(i) = part_at(index).filter(|&i| loads(i)) {
+        if let Some(i) = part_at(index).filter(|&i| try_load(i)) {
             booted = Some(i);
             if index >= 0 && initial_contents {
                 writes.push((0, Entry::new(index as u32 + 1, OtaState::Valid)));
@@ -349,7 +427,7 @@ pub fn predict_boot(
         }
     }
     if booted.is_none() {
-        booted = slots.test.filter(|&i| loads(i));
+        booted = slots.test.filter(|&i| try_load(i));
     }
     for (i, entry) in &writes {
         after.put(*i, *entry);
@@ -358,15 +436,19 @@ pub fn predict_boot(
         seen: e,
         active,
         selected,
+        selected_partition: part_at(start),
         booted,
+        skipped,
+        unverified,
         writes,
         after,
     }
 }
 
-/// Every partition counts as bootable: the offline view when the slots' content is unknown.
-pub fn all_bootable(_: &Partition) -> bool {
-    true
+/// Nothing is known about what the slots hold: the view from otadata and the table alone
+/// (every slot counts as loading, and the prediction says so).
+pub fn contents_unknown(_: &Partition) -> Loads {
+    Loads::Unknown
 }
 
 /// The 8 KiB image that makes the bootloader boot `label` next, in state `state`, written as
@@ -445,26 +527,124 @@ pub fn set_boot(
     Ok(Otadata::matched(Entry::new(seq as u32, state)))
 }
 
-/// Rewrites the running (active) entry in place with state valid or invalid, as
-/// `esp_ota_mark_app_valid_cancel_rollback` / `esp_ota_mark_app_invalid_rollback_and_reboot` do.
-/// Marking invalid lets the other sector (the previous app) take over.
-pub fn mark_running(current: &Otadata, valid: bool) -> Result<Otadata> {
-    let a = current.active().ok_or_else(|| {
-        Error::Invalid(
-            "otadata has no valid entry, so there is no running OTA entry to mark".into(),
-        )
-    })?;
-    let state = if valid {
-        OtaState::Valid
-    } else {
-        OtaState::Invalid
-    };
+/// `esp_ota_mark_app_valid_cancel_rollback`: rewrites the running (active) entry in place with
+/// state VALID (nothing changes when it already is).
+pub fn mark_running_valid(current: &Otadata) -> Result<Otadata> {
+    let a = current.active().ok_or_else(no_running_entry)?;
     let mut next = current.clone();
-    let entry = current.entry(a).with_state(state);
+    let entry = current.entry(a).with_state(OtaState::Valid);
     if entry != current.entry(a) || !current.sector_tail_blank(a) {
         next.put(a, entry);
     }
     Ok(next)
+}
+
+fn no_running_entry() -> Error {
+    Error::Invalid(
+        "otadata has no valid entry, so the running app is the factory app (or ota_0 booted from blank otadata): there is no OTA entry to mark".into(),
+    )
+}
+
+/// `esp_ota_mark_app_invalid_rollback_and_reboot`: the running app is marked INVALID and the
+/// app that ran before it boots instead. IDF rewrites the active entry in place and lets the
+/// other sector (the previous app) or the factory app take over, after checking that its image
+/// loads (`esp_ota_check_rollback_is_possible`). When both sectors name the running slot (as
+/// after a matched-sector switch), otadata no longer records the previous app, and IDF's own
+/// call would just restart the same app: then the previous app is the other OTA slot of a
+/// two-slot table (its entry goes into the other sector, written first), or else the factory
+/// app; with more slots the previous one cannot be known, and this says so.
+/// `loads` judges the candidate images (an unknown one is taken).
+pub fn mark_running_invalid(
+    table: &PartitionTable,
+    current: &Otadata,
+    loads: &dyn Fn(&Partition) -> Loads,
+) -> Result<Otadata> {
+    let a = current.active().ok_or_else(no_running_entry)?;
+    let slots = OtaSlots::of(table);
+    if slots.bootloader_count == 0 {
+        return Err(Error::Invalid(
+            "the partition table has no OTA app slots".into(),
+        ));
+    }
+    let entries = current.entries();
+    let slot_of = |e: &Entry| e.seq.wrapping_sub(1) % slots.bootloader_count;
+    let running = slot_of(&entries[a]);
+    let name_of = |n: u32| {
+        slots.by_index[n as usize].map_or_else(|| format!("ota_{n}"), |i| table.entries[i].name())
+    };
+    let refuse = |why: String| {
+        Err(Error::Invalid(format!(
+            "rollback is not possible: {why} (IDF refuses too: ESP_ERR_OTA_ROLLBACK_FAILED)"
+        )))
+    };
+    let can_load = |i: usize| match loads(&table.entries[i]) {
+        Loads::No(p) => Err(p),
+        _ => Ok(()),
+    };
+    let factory_ok = slots.factory.map(can_load);
+    let mut next = current.clone();
+    next.put(a, entries[a].with_state(OtaState::Invalid));
+    let other = &entries[1 - a];
+    if other.valid() && slot_of(other) != running {
+        // The usual case: the other sector names the previous app.
+        let target = slot_of(other);
+        return match slots.by_index[target as usize].map(can_load) {
+            Some(Ok(())) => Ok(next),
+            Some(Err(p)) => refuse(format!(
+                "{} (the app the other otadata sector names) is {}",
+                name_of(target),
+                short(&p)
+            )),
+            None => refuse(format!(
+                "the other otadata sector names a missing ota_{target}"
+            )),
+        };
+    }
+    if !other.valid() {
+        return match factory_ok {
+            Some(Ok(())) => Ok(next),
+            Some(Err(p)) => refuse(format!("the factory app is {}", short(&p))),
+            None => {
+                refuse("the other otadata sector names no app and there is no factory app".into())
+            }
+        };
+    }
+    // Both sectors name the running slot.
+    let running_name = name_of(running);
+    if slots.bootloader_count == 2 {
+        let target = 1 - running;
+        let verdict = slots.by_index[target as usize].map(can_load);
+        if let Some(Ok(())) = verdict {
+            let seq = [
+                entries[a].seq.wrapping_sub(1),
+                entries[a].seq.wrapping_add(1),
+            ]
+            .into_iter()
+            .find(|&q| q != SEQ_ERASED && q.wrapping_sub(1) % 2 == target)
+            .expect("one neighbour of any seq selects the other of two slots");
+            next.put(1 - a, Entry::new(seq, OtaState::Valid));
+            return Ok(next);
+        }
+        if let Some(Ok(())) = factory_ok {
+            next.put(1 - a, entries[1 - a].with_state(OtaState::Invalid));
+            return Ok(next);
+        }
+        let why = match verdict {
+            Some(Err(p)) => format!("{} is {}", name_of(target), short(&p)),
+            _ => format!("there is no ota_{target}"),
+        };
+        return refuse(format!(
+            "both otadata sectors name {running_name}, and the only other app slot cannot take over: {why}"
+        ));
+    }
+    if let Some(Ok(())) = factory_ok {
+        next.put(1 - a, entries[1 - a].with_state(OtaState::Invalid));
+        return Ok(next);
+    }
+    refuse(format!(
+        "both otadata sectors name {running_name}, so otadata no longer records which of the {} OTA slots ran before it; choose the slot to go back to with \"boot slot\" instead",
+        slots.bootloader_count
+    ))
 }
 
 /// All 0xFF: the bootloader boots factory, or ota_0 without a factory app.
@@ -557,6 +737,49 @@ mod tests {
         PartitionTable::from_csv(csv, 0x8000).unwrap()
     }
 
+    /// Only these partitions hold a loadable image; the others are erased.
+    fn only(names: &'static [&'static str]) -> impl Fn(&Partition) -> Loads {
+        move |p: &Partition| {
+            if names.contains(&p.name().as_str()) {
+                Loads::Yes
+            } else {
+                Loads::No(ImageProblem::Erased)
+            }
+        }
+    }
+
+    #[test]
+    fn otadata_selects_one_slot_and_another_boots() {
+        let t = table(NO_FACTORY);
+        let o = Otadata::matched(Entry::new(2, OtaState::Undefined));
+        let b = predict_boot(&t, &o, false, &only(&["a"]));
+        assert_eq!(b.selected_partition(&t).unwrap().name(), "b");
+        assert_eq!(b.booted_partition(&t).unwrap().name(), "a");
+        assert_eq!(b.fallback_reason(&t).unwrap(), "b is empty → a boots");
+        let b = predict_boot(&t, &o, false, &only(&[]));
+        assert_eq!(b.booted, None);
+        assert_eq!(
+            b.fallback_reason(&t).unwrap(),
+            "b is empty, a is empty → nothing boots"
+        );
+        // Unknown contents: the selected slot, and the prediction says it rests on it.
+        let b = predict_boot(&t, &o, false, &contents_unknown);
+        assert_eq!(b.booted, b.selected_partition);
+        assert!(!b.certain() && b.fallback_reason(&t).is_none());
+        // No factory partition where otadata asks for factory (garbage otadata) with ota
+        // slots: the walk goes up from ota_0 and says why.
+        let mut bad = Entry::new(6, OtaState::Valid);
+        bad.crc ^= 1;
+        let mut g = Otadata::blank();
+        g.put(0, bad);
+        let b = predict_boot(&t, &g, false, &only(&["b"]));
+        assert_eq!(b.selected_partition, None);
+        assert_eq!(
+            b.fallback_reason(&t).unwrap(),
+            "there is no factory app, a is empty → b boots"
+        );
+    }
+
     const NO_FACTORY: &str = "otadata,data,ota,0xd000,0x2000\na,app,ota_0,,1M\nb,app,ota_1,,1M\n";
     const WITH_FACTORY: &str =
         "otadata,data,ota,0xd000,0x2000\nf,app,factory,,1M\na,app,ota_0,,1M\nb,app,ota_1,,1M\n";
@@ -570,21 +793,23 @@ mod tests {
         // Not "both invalid" (seq is not erased), but nothing valid either: FACTORY_INDEX, then
         // the walk goes up from ota_0.
         let t = table(NO_FACTORY);
-        let b = predict_boot(&t, &o, false, &all_bootable);
+        let b = predict_boot(&t, &o, false, &contents_unknown);
         assert_eq!(b.selected, Selected::Factory);
         assert_eq!(b.booted_partition(&t).unwrap().name(), "a");
         assert!(b.writes.is_empty());
         let t = table(WITH_FACTORY);
-        let b = predict_boot(&t, &o, false, &all_bootable);
+        let b = predict_boot(&t, &o, false, &contents_unknown);
         assert_eq!(b.booted_partition(&t).unwrap().name(), "f");
         // Blank otadata without factory: ota_0, and the bootloader writes seq 1 VALID.
         let t = table(NO_FACTORY);
-        let b = predict_boot(&t, &Otadata::blank(), false, &all_bootable);
+        let b = predict_boot(&t, &Otadata::blank(), false, &contents_unknown);
         assert_eq!(b.writes, vec![(0, Entry::new(1, OtaState::Valid))]);
         // ...unless ota_0 holds nothing bootable: then ota_1 (seq 2).
-        let b = predict_boot(&t, &Otadata::blank(), false, &|p| p.name() == "b");
+        let b = predict_boot(&t, &Otadata::blank(), false, &only(&["b"]));
         assert_eq!(b.booted_partition(&t).unwrap().name(), "b");
         assert_eq!(b.writes, vec![(0, Entry::new(2, OtaState::Valid))]);
+        assert!(b.certain());
+        assert_eq!(b.fallback_reason(&t).unwrap(), "a is empty → b boots");
     }
 
     #[test]
@@ -593,21 +818,21 @@ mod tests {
         let mut o = Otadata::blank();
         o.put(0, Entry::new(1, OtaState::Valid));
         o.put(1, Entry::new(2, OtaState::New));
-        let b = predict_boot(&t, &o, true, &all_bootable);
+        let b = predict_boot(&t, &o, true, &contents_unknown);
         assert_eq!(b.booted_partition(&t).unwrap().name(), "b");
         assert_eq!(
             b.after.entry(1).state,
             OtaState::PendingVerify.raw(),
             "NEW becomes PENDING_VERIFY"
         );
-        let b2 = predict_boot(&t, &b.after, true, &all_bootable);
+        let b2 = predict_boot(&t, &b.after, true, &contents_unknown);
         assert_eq!(
             b2.seen[1].state,
             OtaState::Aborted.raw(),
             "unconfirmed: aborted"
         );
         assert_eq!(b2.booted_partition(&t).unwrap().name(), "a", "rolled back");
-        let b3 = predict_boot(&t, &b.after, false, &all_bootable);
+        let b3 = predict_boot(&t, &b.after, false, &contents_unknown);
         assert_eq!(
             b3.booted_partition(&t).unwrap().name(),
             "b",
@@ -621,23 +846,97 @@ mod tests {
         let mut o = Otadata::blank();
         o.put(0, Entry::new(1, OtaState::Valid));
         o.put(1, Entry::new(2, OtaState::PendingVerify));
-        let bad = mark_running(&o, false).unwrap();
+        let bad = mark_running_invalid(&t, &o, &contents_unknown).unwrap();
         assert_eq!(bad.entry(0), o.entry(0), "the other sector is untouched");
         assert_eq!(bad.entry(1).state, OtaState::Invalid.raw());
         assert_eq!(
-            predict_boot(&t, &bad, false, &all_bootable)
+            predict_boot(&t, &bad, false, &contents_unknown)
                 .booted_partition(&t)
                 .unwrap()
                 .name(),
             "a"
         );
-        let good = mark_running(&o, true).unwrap();
+        // IDF refuses when the app to go back to does not load.
+        let e = mark_running_invalid(&t, &o, &only(&["b"])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("a (the app the other otadata sector names) is empty"),
+            "{e}"
+        );
+        let good = mark_running_valid(&o).unwrap();
         assert_eq!(good.entry(1).state, OtaState::Valid.raw());
         assert_eq!(
-            mark_running(&good, true).unwrap(),
+            mark_running_valid(&good).unwrap(),
             good,
             "already valid: no change"
         );
+    }
+
+    #[test]
+    fn mark_invalid_after_a_matched_switch_goes_back_to_the_other_slot() {
+        let t = table(NO_FACTORY);
+        for (seq, running, back) in [(2u32, "b", "a"), (1, "a", "b"), (4, "b", "a")] {
+            let o = Otadata::matched(Entry::new(seq, OtaState::Undefined));
+            let before = predict_boot(&t, &o, false, &contents_unknown);
+            assert_eq!(before.booted_partition(&t).unwrap().name(), running);
+            let n = mark_running_invalid(&t, &o, &only(&["a", "b"])).unwrap();
+            assert_eq!(
+                n.entry(0).state,
+                OtaState::Invalid.raw(),
+                "running marked invalid"
+            );
+            let after = predict_boot(&t, &n, false, &only(&["a", "b"]));
+            assert_eq!(
+                after.booted_partition(&t).unwrap().name(),
+                back,
+                "seq {seq}"
+            );
+            // Power-cut safe: the other sector first; after it alone, the running app still
+            // boots (nothing is lost if the power goes then).
+            let order = write_order(&o, &n);
+            assert_eq!(order, vec![1, 0]);
+            let mut half = o.clone();
+            half.put(1, n.entry(1));
+            assert_eq!(
+                predict_boot(&t, &half, false, &contents_unknown)
+                    .booted_partition(&t)
+                    .unwrap()
+                    .name(),
+                running
+            );
+        }
+        // The other slot empty, no factory: said plainly, nothing to write.
+        let o = Otadata::matched(Entry::new(2, OtaState::Undefined));
+        let e = mark_running_invalid(&t, &o, &only(&["b"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("both otadata sectors name b") && e.contains("a is empty"),
+            "{e}"
+        );
+        // ...with a factory app: both entries invalid, the factory app boots.
+        let tf = table(WITH_FACTORY);
+        let n = mark_running_invalid(&tf, &o, &only(&["f", "b"])).unwrap();
+        assert_eq!(
+            predict_boot(&tf, &n, false, &only(&["f", "b"]))
+                .booted_partition(&tf)
+                .unwrap()
+                .name(),
+            "f"
+        );
+        // Three slots: which one ran before cannot be known.
+        let t3 = table(
+            "otadata,data,ota,0xd000,0x2000\na,app,ota_0,,1M\nb,app,ota_1,,1M\nc,app,ota_2,,1M\n",
+        );
+        let e = mark_running_invalid(&t3, &o, &contents_unknown)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no longer records which of the 3 OTA slots"),
+            "{e}"
+        );
+        // Blank otadata: nothing runs from an OTA entry.
+        assert!(mark_running_invalid(&t, &Otadata::blank(), &contents_unknown).is_err());
     }
 
     #[test]

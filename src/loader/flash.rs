@@ -9,7 +9,7 @@
 //! answer to the next command. Unchanged 64 KiB regions are skipped after comparing MD5s,
 //! and the written range is always verified by MD5 at the end.
 
-use super::{Error, Loader, Phase, Port, Progress, Result};
+use super::{kbit_per_s, Error, Loader, NoAnswer, Phase, Port, Progress, Refusal, Result};
 use crate::formats::md5;
 use crate::wire::command::{data_block_timeout, op, Command};
 use std::time::Duration;
@@ -53,6 +53,46 @@ pub struct WriteReport {
     pub md5: [u8; 16],
 }
 
+impl WriteReport {
+    /// Bytes that were already there (their MD5 matched), so not written.
+    pub fn already_there(&self) -> u64 {
+        self.bytes - self.written
+    }
+
+    /// Data written per second of writing, in kbit/s: what the flash received.
+    pub fn effective_kbit(&self) -> f64 {
+        kbit_per_s(self.written, self.write_time)
+    }
+
+    /// What crossed the link per second of writing (compressed), in kbit/s.
+    pub fn wire_kbit(&self) -> f64 {
+        kbit_per_s(self.wire_bytes, self.write_time)
+    }
+
+    /// One honest line: what was written, what was already there, how fast, verified.
+    pub fn describe(&self, what: &str) -> String {
+        let md5 = crate::formats::hex(&self.md5);
+        if self.written == 0 {
+            return format!(
+                "{what}: already holds these {} bytes (MD5 {md5} matches); nothing written",
+                self.bytes
+            );
+        }
+        let skipped = match self.already_there() {
+            0 => String::new(),
+            n => format!(", {n} already there"),
+        };
+        format!(
+            "{what}: {} bytes verified (MD5 {md5}); {} written{skipped} in {:.1} s at {:.0} kbit/s effective ({:.0} kbit/s on the wire)",
+            self.bytes,
+            self.written,
+            self.write_time.as_secs_f64(),
+            self.effective_kbit(),
+            self.wire_kbit()
+        )
+    }
+}
+
 impl<P: Port> Loader<P> {
     /// Writes `data` at `offset` and verifies it by MD5. Regions whose MD5 already matches are
     /// skipped when `opts.skip_unchanged`.
@@ -65,11 +105,12 @@ impl<P: Port> Loader<P> {
         let flash = self.flash_info().await?;
         let end = offset as u64 + data.len() as u64;
         if end > flash.size as u64 {
-            return Err(Error::Refused(format!(
-                "0x{:x} bytes at 0x{offset:x} end at 0x{end:x}, past the end of the {} MB flash",
-                data.len(),
-                flash.size >> 20
-            )));
+            return Err(Refusal::PastFlashEnd {
+                offset,
+                len: data.len() as u64,
+                flash: flash.size,
+            }
+            .into());
         }
         let started = self.now();
         let want = md5(data);
@@ -89,12 +130,12 @@ impl<P: Port> Loader<P> {
             .collect();
         let mut todo = vec![true; regions.len()];
         if opts.skip_unchanged {
-            self.progress(Progress {
-                phase: Phase::Checking,
-                done: 0,
-                total: data.len() as u64,
-                elapsed: Duration::ZERO,
-            });
+            self.progress(Progress::new(
+                Phase::Checking,
+                0,
+                data.len() as u64,
+                Duration::ZERO,
+            ));
             let whole = self.flash_md5(offset, data.len() as u32).await?;
             if whole == want {
                 self.log(format!(
@@ -141,7 +182,7 @@ impl<P: Port> Loader<P> {
                         offset + s as u32,
                         &data[s..e],
                         opts.compress,
-                        done,
+                        (done, report.wire_bytes),
                         total,
                         write_started,
                     )
@@ -172,12 +213,12 @@ impl<P: Port> Loader<P> {
         report.write_time = self.now() - write_started;
         self.check_cancel()?;
         // Always verify what is now in flash.
-        self.progress(Progress {
-            phase: Phase::Verifying,
-            done: 0,
-            total: data.len() as u64,
-            elapsed: Duration::ZERO,
-        });
+        self.progress(Progress::new(
+            Phase::Verifying,
+            0,
+            data.len() as u64,
+            Duration::ZERO,
+        ));
         let got = self.flash_md5(offset, data.len() as u32).await?;
         if got != want {
             return Err(Error::Verify(format!(
@@ -186,12 +227,12 @@ impl<P: Port> Loader<P> {
                 crate::formats::hex(&want)
             )));
         }
-        self.progress(Progress {
-            phase: Phase::Verifying,
-            done: data.len() as u64,
-            total: data.len() as u64,
-            elapsed: self.now() - write_started,
-        });
+        self.progress(Progress::new(
+            Phase::Verifying,
+            data.len() as u64,
+            data.len() as u64,
+            self.now() - write_started,
+        ));
         report.elapsed = self.now() - started;
         Ok(report)
     }
@@ -242,21 +283,21 @@ impl<P: Port> Loader<P> {
                 return Ok(());
             }
         }
-        Err(Error::NoAnswer(
-            "the device stopped answering during the write".into(),
-        ))
+        Err(Error::NoAnswer(NoAnswer::MidWrite))
     }
 
-    /// One BEGIN / DATA... / END stream. Returns the payload bytes sent.
+    /// One BEGIN / DATA... / END stream. Returns the payload bytes sent. `before`: data and
+    /// wire bytes of the runs before this one (for progress).
     async fn write_run(
         &mut self,
         at: u32,
         data: &[u8],
         compress: bool,
-        done_before: u64,
+        before: (u64, u64),
         total: u64,
         started: Duration,
     ) -> Result<u64> {
+        let (done_before, wire_before) = before;
         let stub = self.is_stub;
         let compress = compress || stub;
         let block = if stub { STUB_BLOCK } else { ROM_BLOCK };
@@ -325,12 +366,11 @@ impl<P: Port> Loader<P> {
             self.response(data_op, 0, timeout).await?;
             acked += 1;
             let done = done_before + (data.len() as u64 * acked as u64 / chunks.len() as u64);
+            let wire: usize = chunks[..acked].iter().map(|c| c.len()).sum();
             let elapsed = self.now() - started;
             self.progress(Progress {
-                phase: Phase::Writing,
-                done,
-                total,
-                elapsed,
+                wire: wire_before + wire as u64,
+                ..Progress::new(Phase::Writing, done, total, elapsed)
             });
         }
         if stub {
@@ -350,9 +390,12 @@ impl<P: Port> Loader<P> {
     pub async fn read_flash(&mut self, offset: u32, size: u32) -> Result<Vec<u8>> {
         let flash = self.flash_info().await?;
         if offset as u64 + size as u64 > flash.size as u64 {
-            return Err(Error::Refused(format!(
-                "0x{size:x} bytes at 0x{offset:x} run past the end of the flash"
-            )));
+            return Err(Refusal::PastFlashEnd {
+                offset,
+                len: size as u64,
+                flash: flash.size,
+            }
+            .into());
         }
         let started = self.now();
         let mut data = Vec::with_capacity(size as usize);
@@ -391,12 +434,12 @@ impl<P: Port> Loader<P> {
                     ))
                     .await?;
                 let elapsed = self.now() - started;
-                self.progress(Progress {
-                    phase: Phase::Reading,
-                    done: data.len() as u64,
-                    total: size as u64,
+                self.progress(Progress::new(
+                    Phase::Reading,
+                    data.len() as u64,
+                    size as u64,
                     elapsed,
-                });
+                ));
             }
             let digest = self
                 .next_frame(Duration::from_secs(3))
@@ -419,12 +462,12 @@ impl<P: Port> Loader<P> {
                 data.extend_from_slice(&d[..n as usize]);
                 if data.len() % 1024 == 0 || data.len() == size as usize {
                     let elapsed = self.now() - started;
-                    self.progress(Progress {
-                        phase: Phase::Reading,
-                        done: data.len() as u64,
-                        total: size as u64,
+                    self.progress(Progress::new(
+                        Phase::Reading,
+                        data.len() as u64,
+                        size as u64,
                         elapsed,
-                    });
+                    ));
                 }
             }
         }
@@ -434,22 +477,23 @@ impl<P: Port> Loader<P> {
     /// Erases whole sectors (stub ERASE_REGION; the ROM erases through FLASH_BEGIN).
     pub async fn erase_region(&mut self, offset: u32, size: u32) -> Result<()> {
         if !offset.is_multiple_of(0x1000) || !size.is_multiple_of(0x1000) {
-            return Err(Error::Refused(format!(
-                "erase 0x{offset:x}+0x{size:x}: offset and size must be multiples of 4 KiB"
-            )));
+            return Err(Refusal::Unaligned { offset, size }.into());
         }
         let flash = self.flash_info().await?;
         if offset as u64 + size as u64 > flash.size as u64 {
-            return Err(Error::Refused(
-                "the region runs past the end of the flash".into(),
-            ));
+            return Err(Refusal::PastFlashEnd {
+                offset,
+                len: size as u64,
+                flash: flash.size,
+            }
+            .into());
         }
-        self.progress(Progress {
-            phase: Phase::Erasing,
-            done: 0,
-            total: size as u64,
-            elapsed: Duration::ZERO,
-        });
+        self.progress(Progress::new(
+            Phase::Erasing,
+            0,
+            size as u64,
+            Duration::ZERO,
+        ));
         if self.is_stub {
             self.command(&Command::EraseRegion { offset, size }, 0)
                 .await?;

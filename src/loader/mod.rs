@@ -5,74 +5,29 @@
 //! - [`Loader::run_stub`], [`Loader::change_baud`]: the stub is uploaded at 115200 and the baud
 //!   switched afterwards (the stub re-derives its UART divider from the ROM's recorded baud,
 //!   which esptool's ROM crystal correction skews; switching through the stub is exact).
-//! - `flash`: compressed, pipelined, verified writes; reads; erases.
-//! - `device`: partition table, otadata, slots, the power-cut-safe otadata switch.
+//! - `flash`: compressed, verified writes; reads; erases.
+//!
+//! What a board holds and what it will boot is the device layer's business ([`crate::device`]).
 
-mod device;
+pub mod error;
 mod flash;
+mod open;
 pub mod port;
-mod session;
 pub mod stub;
 
-pub use device::SlotWrite;
-pub use flash::{WriteOptions, WriteReport};
+pub use error::{Error, Hint, NoAnswer, Refusal, Result};
+pub use flash::{WriteOptions, WriteReport, REGION};
+pub use open::OpenOptions;
 pub use port::{Port, PortError};
-pub use session::SessionOptions;
 
 use crate::chips::{self, Chip};
 use crate::wire::command::{op, timeouts, Command, RegWrite, Response, StatusError};
 use crate::wire::slip;
 use std::collections::VecDeque;
-use std::fmt;
 use std::time::Duration;
 
 pub const ROM_BAUD: u32 = 115_200;
 pub const DEFAULT_BAUD: u32 = 921_600;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
-    Port(PortError),
-    /// No answer in time.
-    Timeout(String),
-    /// The device answered with an error status.
-    Device(String),
-    /// Could not get the chip into download mode; the text says what to try.
-    NoAnswer(String),
-    Unsupported(String),
-    /// Written data does not read back as sent.
-    Verify(String),
-    /// Refused before anything was written (bad image, wrong slot, ...).
-    Refused(String),
-    Protocol(String),
-    /// Stopped on request, between blocks (nothing half-done beyond the block in flight).
-    Cancelled,
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Port(e) => e.fmt(f),
-            Error::Timeout(m)
-            | Error::Device(m)
-            | Error::NoAnswer(m)
-            | Error::Unsupported(m)
-            | Error::Verify(m)
-            | Error::Refused(m)
-            | Error::Protocol(m) => f.write_str(m),
-            Error::Cancelled => f.write_str("cancelled"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<PortError> for Error {
-    fn from(e: PortError) -> Self {
-        Error::Port(e)
-    }
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
 
 /// How to get the chip into download mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,18 +52,54 @@ pub enum Phase {
     Erasing,
 }
 
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::UploadingStub => "uploading the stub",
+            Phase::Checking => "checking what is already there",
+            Phase::Writing => "writing",
+            Phase::Verifying => "verifying (MD5)",
+            Phase::Reading => "reading",
+            Phase::Erasing => "erasing",
+        }
+    }
+}
+
 /// Progress of a long operation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     pub phase: Phase,
+    /// Bytes of data done (uncompressed), of `total`.
     pub done: u64,
     pub total: u64,
+    /// Bytes that crossed the link for them so far (compressed when compressing).
+    pub wire: u64,
     /// Time since the phase began.
     pub elapsed: Duration,
 }
 
+/// kbit/s for `bytes` in `d` (0 for no time).
+pub fn kbit_per_s(bytes: u64, d: Duration) -> f64 {
+    let s = d.as_secs_f64();
+    if s > 0.0 {
+        bytes as f64 * 8.0 / s / 1000.0
+    } else {
+        0.0
+    }
+}
+
 impl Progress {
-    /// Bytes per second so far.
+    pub fn new(phase: Phase, done: u64, total: u64, elapsed: Duration) -> Progress {
+        Progress {
+            phase,
+            done,
+            total,
+            wire: done,
+            elapsed,
+        }
+    }
+
+    /// Data bytes per second so far (uncompressed: what the flash receives).
     pub fn rate(&self) -> f64 {
         let s = self.elapsed.as_secs_f64();
         if s > 0.0 {
@@ -116,6 +107,14 @@ impl Progress {
         } else {
             0.0
         }
+    }
+
+    /// kbit/s of data (the effective rate) and on the wire.
+    pub fn kbit(&self) -> (f64, f64) {
+        (
+            kbit_per_s(self.done, self.elapsed),
+            kbit_per_s(self.wire, self.elapsed),
+        )
     }
 
     pub fn eta(&self) -> Option<Duration> {
@@ -129,6 +128,14 @@ impl Progress {
 pub enum Event {
     Log(String),
     Progress(Progress),
+}
+
+/// Resets the chip into its app: an EN pulse with IO0 high (esptool's `--after hard-reset`).
+pub async fn reset_into_app<P: Port>(port: &mut P) -> Result<()> {
+    port.set_signals(false, true).await?;
+    port.sleep(Duration::from_millis(100)).await;
+    port.set_signals(false, false).await?;
+    Ok(())
 }
 
 /// What the chip told us about itself.
@@ -246,7 +253,7 @@ impl<P: Port> Loader<P> {
         std::mem::take(&mut self.console)
     }
 
-    fn log(&mut self, msg: impl Into<String>) {
+    pub fn log(&mut self, msg: impl Into<String>) {
         (self.events)(Event::Log(msg.into()));
     }
 
@@ -417,11 +424,9 @@ impl<P: Port> Loader<P> {
         Ok(())
     }
 
-    /// Resets the chip into its app (EN pulse with IO0 high).
+    /// Resets the chip into its app (EN pulse with IO0 high); the loader is gone then.
     pub async fn hard_reset(&mut self) -> Result<()> {
-        self.port.set_signals(false, true).await?;
-        self.port.sleep(Duration::from_millis(100)).await;
-        self.port.set_signals(false, false).await?;
+        reset_into_app(&mut self.port).await?;
         self.is_stub = false;
         self.baud = ROM_BAUD;
         self.port.set_baud(ROM_BAUD).await?;
@@ -480,10 +485,7 @@ impl<P: Port> Loader<P> {
         let console = String::from_utf8_lossy(&self.take_console())
             .trim()
             .to_string();
-        Err(Error::NoAnswer(format!(
-            "the chip did not answer in download mode. Hold BOOT (IO0) while pressing EN/RESET and try again; use a data USB cable (not charge-only); check the USB-serial driver (CP210x, CH34x, FTDI); make sure no other program or browser tab has the port open.{}",
-            if console.is_empty() { String::new() } else { format!(" The port printed: {console:?}") }
-        )))
+        Err(Error::NoAnswer(NoAnswer::DownloadMode { console }))
     }
 
     /// GET_SECURITY_INFO's chip id where the ROM has it, else the magic register.
@@ -649,12 +651,7 @@ impl<P: Port> Loader<P> {
                 .await?;
                 done += chunk.len() as u64;
                 let elapsed = self.now() - started;
-                self.progress(Progress {
-                    phase: Phase::UploadingStub,
-                    done,
-                    total,
-                    elapsed,
-                });
+                self.progress(Progress::new(Phase::UploadingStub, done, total, elapsed));
             }
         }
         // The ROM may not answer MEM_END before jumping (esptool ignores that).
@@ -730,9 +727,7 @@ impl<P: Port> Loader<P> {
         if self.link_ok().await? {
             return Ok(old);
         }
-        Err(Error::NoAnswer(format!(
-            "the link stopped working after switching to {baud} baud; reset the chip and try a lower --baud"
-        )))
+        Err(Error::NoAnswer(NoAnswer::AfterBaud { baud }))
     }
 
     async fn link_ok(&mut self) -> Result<bool> {

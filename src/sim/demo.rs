@@ -116,9 +116,11 @@ mod tests {
         let app = esp32_image(Some(("blink-demo", "1.0.0")), 5000);
         let i = Image::parse(&app).unwrap();
         assert!(i.checksum_ok() && i.sha256_ok() == Some(true));
-        assert!(i
-            .problems_for(crate::chips::ESP32, Some(0x140000))
-            .is_empty());
+        let target = crate::formats::bootable::Target::chip(crate::chips::ESP32, Some(301));
+        assert_eq!(
+            crate::formats::bootable::judge(&app, target, 0x10000, Some(0x140000)).loads(),
+            crate::formats::bootable::Loads::Yes
+        );
         assert_eq!(i.app.unwrap().project_name, "blink-demo");
         let f = arduino_like_flash();
         let t = PartitionTable::from_flash(&f, 0x8000).unwrap();

@@ -11,6 +11,7 @@
 //! It does not execute code: an upload is "the stub" whatever its bytes are.
 
 use super::flash::{Flash, FlashError, FlashTiming, BLOCK, SECTOR};
+use crate::formats::bootable::{judge, Target};
 use crate::formats::otadata::{predict_boot, Otadata};
 use crate::formats::partition::{PartitionTable, DEFAULT_TABLE_OFFSET};
 use crate::formats::{hex, image::Image, md5};
@@ -24,6 +25,8 @@ use std::time::Duration;
 pub const ROM_BAUD: u32 = 115_200;
 const XTAL_HZ: f64 = 40e6;
 const RX_FIFO: u64 = 128;
+/// The chip revision the eFuses below describe (v3.1), as the bootloader compares it.
+pub const REVISION_FULL: u16 = 301;
 /// Value of CHIP_DETECT_MAGIC_REG_ADDR (0x40001000) on an ESP32.
 pub const ESP32_MAGIC: u32 = 0x00F0_1D83;
 
@@ -203,6 +206,8 @@ pub struct Esp32 {
     signals: (bool, bool),
     /// What the last boot from flash decided (label, offset), for tests and the console.
     pub last_boot: Option<(String, u32)>,
+    /// The simulated app's console: the line being received.
+    app_line: Vec<u8>,
     /// Every frame handled: (op name, ok) — a cheap trace for tests.
     pub trace: Vec<(&'static str, bool)>,
 }
@@ -254,6 +259,7 @@ impl Esp32 {
             spi_regs: [0; 64],
             signals: (false, false),
             last_boot: None,
+            app_line: vec![],
             trace: vec![],
         };
         d.reset(Duration::ZERO, true);
@@ -332,6 +338,7 @@ impl Esp32 {
     fn restart(&mut self, t: Duration, cause: Option<&str>, download: bool) {
         self.baud = ROM_BAUD;
         self.rom_baud_value = ROM_BAUD;
+        self.app_line.clear();
         self.decoder.reset();
         self.write = None;
         self.read = None;
@@ -381,13 +388,12 @@ impl Esp32 {
                 .get(s..s + 0x2000)
                 .and_then(|b| Otadata::parse(b).ok())
         });
+        // The bootloader's own checks, for this chip and revision.
+        let target = Target::chip(crate::chips::ESP32, Some(REVISION_FULL));
         let bootable = |p: &crate::formats::partition::Partition| {
-            let s = p.offset as usize;
+            let s = (p.offset as usize).min(flash.len());
             let e = (s + p.size as usize).min(flash.len());
-            s < e
-                && Image::parse(&flash[s..e]).is_ok_and(|i| {
-                    i.checksum_ok() && i.sha256_ok() != Some(false) && i.chip_id == 0
-                })
+            judge(&flash[s..e], target, p.offset, Some(p.size)).loads()
         };
         let boot = predict_boot(
             &table,
@@ -397,6 +403,22 @@ impl Esp32 {
         );
         let mut log =
             String::from("I (29) boot: ESP-IDF 2nd stage bootloader (otaflash simulator)\r\n");
+        // What the real bootloader logs for each slot it skips (esp_image_format.c and
+        // bootloader_utility.c wording).
+        for (i, problem) in &boot.skipped {
+            let p = &table.entries[*i];
+            log.push_str(&format!(
+                "E (100) esp_image: {}\r\n",
+                bootloader_words(problem, p.offset)
+            ));
+            log.push_str(&match p.ota_index() {
+                Some(n) => format!("E (110) boot: OTA app partition slot {n} is not bootable\r\n"),
+                None if p.is_factory() => {
+                    "E (110) boot: Factory app partition is not bootable\r\n".into()
+                }
+                None => "E (110) boot: Test app partition is not bootable\r\n".into(),
+            });
+        }
         let writes = boot.writes.clone();
         let booted = boot
             .booted_partition(&table)
@@ -540,7 +562,11 @@ impl Esp32 {
             if mismatch {
                 b = b.rotate_left(3) ^ 0x5A;
             }
-            if self.mode == Mode::Off || self.mode == Mode::App {
+            if self.mode == Mode::App {
+                self.app_console(arrival, b);
+                continue;
+            }
+            if self.mode == Mode::Off {
                 continue;
             }
             self.frame_first_byte.get_or_insert(arrival);
@@ -554,6 +580,26 @@ impl Esp32 {
         }
         self.h2d_free = arrival;
         let _ = self.decoder.take_noise();
+    }
+
+    /// The simulated app's console: it does not run the app's code, but answers each line the
+    /// host sends so that a serial console can be tried end to end.
+    fn app_console(&mut self, at: Duration, b: u8) {
+        if self.last_boot.is_none() {
+            return;
+        }
+        if b == b'\n' || b == b'\r' {
+            if !self.app_line.is_empty() {
+                let line =
+                    String::from_utf8_lossy(&std::mem::take(&mut self.app_line)).into_owned();
+                self.emit_raw(
+                    at,
+                    format!("[otaflash sim] the app got: {line}\r\n").into_bytes(),
+                );
+            }
+        } else if self.app_line.len() < 256 {
+            self.app_line.push(b);
+        }
     }
 
     /// Bytes readable by the host at time `now`.
@@ -1289,6 +1335,43 @@ impl Esp32 {
             };
             self.spi_regs[0] = 0;
         }
+    }
+}
+
+/// The ESP-IDF bootloader's log line for an image it refuses.
+fn bootloader_words(p: &crate::formats::bootable::ImageProblem, offset: u32) -> String {
+    use crate::formats::bootable::ImageProblem as P;
+    match p {
+        P::Erased | P::NoImage { .. } => {
+            format!("image at 0x{offset:x} has invalid magic byte (nothing flashed here?)")
+        }
+        P::WrongChip {
+            image_chip_id,
+            chip,
+        } => format!(
+            "mismatch chip ID, expected {}, found {image_chip_id}",
+            chip.image_chip_id
+        ),
+        P::ChipTooOld { min, chip_rev } => format!(
+            "Image requires chip rev >= v{}.{}, but chip is v{}.{}",
+            min / 100,
+            min % 100,
+            chip_rev / 100,
+            chip_rev % 100
+        ),
+        P::ChipTooNew { max, chip_rev } => format!(
+            "Image requires chip rev <= v{}.{}, but chip is v{}.{}",
+            max / 100,
+            max % 100,
+            chip_rev / 100,
+            chip_rev % 100
+        ),
+        P::BadSegmentLength { len, .. } => format!("invalid segment length 0x{len:x}"),
+        P::Checksum { stored, computed } => {
+            format!("Checksum failed. Calculated 0x{computed:x} read 0x{stored:x}")
+        }
+        P::Digest => "Image hash failed - image is corrupt".into(),
+        other => other.message(),
     }
 }
 

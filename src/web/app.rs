@@ -1,7 +1,7 @@
 //! The page: open .bin files (or drop them) and see what they hold.
 
-use super::device::DevicePanel;
 use super::editor::OtadataEditor;
+use super::panels::{DevicePanel, StatusBar, Store};
 use super::views::{ImageView, OtadataView, PartitionTableView, SlotsView};
 use crate::formats::partition::PartitionTable;
 use crate::workbench::{self, Content, OpenedFile};
@@ -48,9 +48,13 @@ impl Reducible for Workbench {
 }
 
 impl Workbench {
-    /// The table an otadata file is read against: the most recently opened table or dump.
-    fn table(&self) -> Option<&PartitionTable> {
-        self.files.iter().rev().find_map(|(_, f)| f.table())
+    /// The table an otadata file is read against: the most recently opened table or dump, with
+    /// the name of its file.
+    fn table(&self) -> Option<(&str, &PartitionTable)> {
+        self.files
+            .iter()
+            .rev()
+            .find_map(|(_, f)| f.table().map(|t| (f.name.as_str(), t)))
     }
 }
 
@@ -75,6 +79,7 @@ fn open_files(list: web_sys::FileList, dispatch: UseReducerDispatcher<Workbench>
 #[component]
 pub fn App() -> Html {
     let state = use_reducer(Workbench::default);
+    let device = use_reducer(Store::default);
     let dragging = use_state(|| false);
 
     let on_pick = {
@@ -119,19 +124,20 @@ pub fn App() -> Html {
 
     html! {
         <>
+        <div class="scroller" data-testid="scroller">
         <header>
             <h1>{"otaflash"}</h1>
             <p class="tagline">{"ESP32 partitions, otadata and firmware images — in the browser, nothing installed, nothing uploaded."}</p>
         </header>
                 <main>
-            <DevicePanel />
+            <DevicePanel state={device.clone()} />
             <h2 class="part">{"Files, offline"}</h2>
             <section class={classes!("open", (*dragging).then_some("dragging"))}
                      ondrop={on_drop} ondragover={on_drag_over} ondragleave={on_drag_leave}>
                 <h2>{"Open .bin files"}</h2>
-                <p>{"A partition table, an otadata partition (8 KiB), an app or bootloader image, or a full flash dump. Drop them here or "}
+                <p>{"A partition table (binary or partitions.csv), an otadata partition (8 KiB), an app or bootloader image, or a full flash dump. Drop them here or "}
                     <label class="button">{"choose files"}
-                        <input type="file" accept=".bin,application/octet-stream" multiple=true
+                        <input type="file" accept=".bin,.csv,application/octet-stream,text/csv" multiple=true
                                data-testid="open-file" onchange={on_pick} />
                     </label>
                 </p>
@@ -145,6 +151,8 @@ pub fn App() -> Html {
                 { for state.files.iter().rev().map(|(id, f)| file_card(&state, *id, f)) }
             </div>
         </main>
+        </div>
+        <StatusBar state={device} />
         </>
     }
 }
@@ -159,7 +167,8 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
             <PartitionTableView table={table.clone()} warnings={warnings.clone()} />
         },
         Content::Otadata(o) => {
-            let table = state.table().cloned();
+            let named = state.table().map(|(n, t)| (n.to_string(), t.clone()));
+            let table = named.as_ref().map(|(_, t)| t.clone());
             let boot = table
                 .as_ref()
                 .map(|t| workbench::prediction(t, o, state.rollback, None));
@@ -170,11 +179,16 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
                         <summary>{"Edit and download"}</summary>
                         <OtadataEditor table={t} current={o.clone()} original={Some(o.clone())} rollback={state.rollback}
                             apply_label="Download the new otadata"
-                            on_apply={Callback::from(move |n: crate::formats::otadata::Otadata| super::engine::download(&format!("edited-{name}"), n.as_bytes()))} />
+                            on_apply={Callback::from(move |(n, _): (crate::formats::otadata::Otadata, bool)| super::engine::download(&format!("edited-{name}"), n.as_bytes()))} />
                     </details>
                 }
             });
-            html! { <><OtadataView otadata={o.clone()} boot={boot} table={table} testid_prefix="file-" />{ for editor }</> }
+            html! { <>
+                if let Some((n, _)) = &named {
+                    <p class="hint" data-testid="file-read-against">{ format!("Read against the partition table from {n} (the most recently opened table or dump). What the slots hold is not in these files: the boot prediction assumes their images are intact.") }</p>
+                }
+                <OtadataView otadata={o.clone()} boot={boot} table={table} testid_prefix="file-" />{ for editor }
+            </> }
         }
         Content::Image(i) => html! { <ImageView image={i.clone()} /> },
         Content::Dump {
@@ -184,6 +198,10 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
             slots,
             flash_size,
         } => {
+            let boot_of_dump = otadata
+                .as_ref()
+                .and_then(|o| o.as_ref().ok())
+                .and_then(|o| workbench::prediction(table, o, state.rollback, Some(slots)).ok());
             let od = match otadata {
                 Some(Ok(o)) => {
                     let boot = workbench::prediction(table, o, state.rollback, Some(slots));
@@ -199,8 +217,9 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
                             <details>
                                 <summary>{"Edit and download"}</summary>
                                 <OtadataEditor table={table.clone()} current={o.clone()} original={Some(o.clone())} rollback={state.rollback}
+                                    slots={slots.clone()}
                                     apply_label="Download the new otadata (8 KiB, for its partition)"
-                                    on_apply={Callback::from(move |n: crate::formats::otadata::Otadata| super::engine::download(&format!("otadata-of-{name}"), n.as_bytes()))} />
+                                    on_apply={Callback::from(move |(n, _): (crate::formats::otadata::Otadata, bool)| super::engine::download(&format!("otadata-of-{name}"), n.as_bytes()))} />
                             </details>
                         </> },
                         booted,
@@ -221,9 +240,12 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
                 <h3>{"otadata"}</h3>
                 { od.0 }
                 <h3>{"App slots"}</h3>
-                <SlotsView slots={slots.clone()} />
+                <SlotsView table={table.clone()} slots={slots.clone()} boot={boot_of_dump} />
             </> }
         }
+        Content::Blank => html! {
+            <p class="hint" data-testid="file-blank">{"Blank: every byte is 0xFF (erased flash, nothing written)."}</p>
+        },
         Content::Unreadable(msg) => html! {
             <p class="error" data-testid="file-error">{ msg.clone() }</p>
         },

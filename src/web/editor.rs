@@ -1,11 +1,14 @@
 //! The otadata editor: choose the boot slot and state, mark the running entry valid or
-//! invalid, erase, or undo. Every change is previewed (both sectors and the slot the bootloader
-//! would boot) before it is applied: written to the device, or downloaded when offline.
+//! invalid, erase, or undo. Every change is previewed (both sectors, the slot otadata selects
+//! and the app that will really boot, as far as the slots are known) before it is applied:
+//! written to the device, or downloaded when offline. On a device, a previewed slot whose
+//! image was not read whole is checked first; one that would not load needs a confirmation.
 
 use super::views::OtadataView;
+use crate::formats::bootable::{Loads, Slots};
 use crate::formats::otadata::{self, OtaState, Otadata};
-use crate::formats::partition::PartitionTable;
-use web_sys::HtmlSelectElement;
+use crate::formats::partition::{Partition, PartitionTable};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -16,8 +19,15 @@ pub struct EditorProps {
     #[prop_or_default]
     pub original: Option<Otadata>,
     pub rollback: bool,
-    /// Apply a previewed otadata image.
-    pub on_apply: Callback<Otadata>,
+    /// What is known of the app slots (a dump's, or the device's).
+    #[prop_or_default]
+    pub slots: Slots,
+    /// On a device: read a slot's whole image to check it.
+    #[prop_or_default]
+    pub on_check: Option<Callback<Partition>>,
+    /// Apply a previewed otadata image; the flag: the technician confirmed a selected app that
+    /// does not load.
+    pub on_apply: Callback<(Otadata, bool)>,
     /// "Write to the device" or "Download".
     pub apply_label: AttrValue,
     #[prop_or_default]
@@ -29,6 +39,8 @@ pub fn OtadataEditor(p: &EditorProps) -> Html {
     let slot = use_state(|| None::<String>);
     let state = use_state(|| OtaState::Undefined);
     let draft = use_state(|| None::<Result<Otadata, String>>);
+    let confirmed = use_state(|| false);
+    let asked = use_mut_ref(|| None::<(Otadata, u32)>);
 
     let slots: Vec<String> = p
         .table
@@ -40,10 +52,13 @@ pub fn OtadataEditor(p: &EditorProps) -> Html {
     let chosen = (*slot).clone().or_else(|| slots.first().cloned());
 
     let propose = |f: Box<dyn Fn() -> Result<Otadata, String>>| {
-        let draft = draft.clone();
-        Callback::from(move |_: MouseEvent| draft.set(Some(f())))
+        let (draft, confirmed) = (draft.clone(), confirmed.clone());
+        Callback::from(move |_: MouseEvent| {
+            confirmed.set(false);
+            draft.set(Some(f()));
+        })
     };
-    let (t, cur) = (p.table.clone(), p.current.clone());
+    let (t, cur, known) = (p.table.clone(), p.current.clone(), p.slots.clone());
     let on_set_boot = {
         let (t, cur, chosen, st) = (t.clone(), cur.clone(), chosen.clone(), *state);
         propose(Box::new(move || {
@@ -54,13 +69,13 @@ pub fn OtadataEditor(p: &EditorProps) -> Html {
     let on_valid = {
         let cur = cur.clone();
         propose(Box::new(move || {
-            otadata::mark_running(&cur, true).map_err(|e| e.to_string())
+            otadata::mark_running_valid(&cur).map_err(|e| e.to_string())
         }))
     };
     let on_invalid = {
-        let cur = cur.clone();
+        let (t, cur, known) = (t.clone(), cur.clone(), known.clone());
         propose(Box::new(move || {
-            otadata::mark_running(&cur, false).map_err(|e| e.to_string())
+            otadata::mark_running_invalid(&t, &cur, &|p| known.loads(p)).map_err(|e| e.to_string())
         }))
     };
     let on_erase = propose(Box::new(|| Ok(otadata::erase())));
@@ -85,18 +100,57 @@ pub fn OtadataEditor(p: &EditorProps) -> Html {
             state.set(OtaState::parse(&s.value()).unwrap_or(OtaState::Undefined));
         })
     };
+
+    // What the previewed otadata selects, and whether it loads as far as known.
+    let preview = match &*draft {
+        Some(Ok(o)) => {
+            let boot = otadata::predict_boot(&p.table, o, p.rollback, &|x| p.slots.loads(x));
+            let selected = boot.selected_partition(&p.table).cloned();
+            let loads = selected.as_ref().map(|s| p.slots.loads(s));
+            Some((o.clone(), boot, selected, loads))
+        }
+        _ => None,
+    };
+    // On a device, an unknown selected slot is read whole once, as soon as it is previewed.
+    {
+        let (on_check, asked) = (p.on_check.clone(), asked.clone());
+        let want = preview.as_ref().and_then(|(o, _, sel, loads)| {
+            (loads == &Some(Loads::Unknown))
+                .then(|| (o.clone(), sel.clone()))
+                .and_then(|(o, s)| Some((o, s?)))
+        });
+        let disabled = p.disabled;
+        use_effect_with((want, disabled), move |(want, disabled)| {
+            if let (Some((o, part)), Some(cb), false) = (want, on_check, *disabled) {
+                let key = (o.clone(), part.offset);
+                if asked.borrow().as_ref() != Some(&key) {
+                    *asked.borrow_mut() = Some(key);
+                    cb.emit(part.clone());
+                }
+            }
+        });
+    }
+    let wont_load = matches!(preview, Some((_, _, _, Some(Loads::No(_)))));
+    let checking = p.on_check.is_some() && matches!(preview, Some((_, _, _, Some(Loads::Unknown))));
     let apply = {
-        let (draft, on_apply) = (draft.clone(), p.on_apply.clone());
+        let (draft, on_apply, confirmed) = (draft.clone(), p.on_apply.clone(), confirmed.clone());
         Callback::from(move |_: MouseEvent| {
             if let Some(Ok(o)) = &*draft {
-                on_apply.emit(o.clone());
+                on_apply.emit((o.clone(), *confirmed));
                 draft.set(None);
+                confirmed.set(false);
             }
         })
     };
     let cancel = {
         let draft = draft.clone();
         Callback::from(move |_: MouseEvent| draft.set(None))
+    };
+    let on_confirm = {
+        let confirmed = confirmed.clone();
+        Callback::from(move |e: Event| {
+            confirmed.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
     };
     let dis = p.disabled;
     html! {
@@ -115,26 +169,38 @@ pub fn OtadataEditor(p: &EditorProps) -> Html {
                 <button data-testid="editor-set-boot" onclick={on_set_boot} disabled={dis}>{"Preview"}</button>
             </div>
             <div class="row">
-                <button onclick={on_valid} disabled={dis}>{"Mark running valid"}</button>
-                <button onclick={on_invalid} disabled={dis}>{"Mark running invalid"}</button>
+                <button data-testid="editor-mark-valid" onclick={on_valid} disabled={dis}>{"Mark running valid"}</button>
+                <button data-testid="editor-mark-invalid" onclick={on_invalid} disabled={dis}>{"Mark running invalid (roll back)"}</button>
                 <button data-testid="editor-erase" onclick={on_erase} disabled={dis}>{"Erase (factory / ota_0)"}</button>
                 <button data-testid="editor-undo" onclick={on_undo} disabled={dis || p.original.is_none()}>{"Undo to what was read"}</button>
             </div>
             {
-                match &*draft {
-                    None => html! {},
-                    Some(Err(e)) => html! { <p class="error" data-testid="editor-error">{ e.clone() }</p> },
-                    Some(Ok(o)) => {
-                        let boot = otadata::predict_boot(&p.table, o, p.rollback, &otadata::all_bootable);
+                match (&*draft, preview) {
+                    (None, _) => html! {},
+                    (Some(Err(e)), _) => html! { <p class="error" data-testid="editor-error">{ e.clone() }</p> },
+                    (Some(Ok(_)), Some((o, boot, selected, loads))) => {
+                        let sel_name = selected.as_ref().map(|s| s.name()).unwrap_or_default();
                         html! {
                             <div class="preview" data-testid="editor-preview">
                                 <h4>{"After the change"}</h4>
-                                <OtadataView otadata={o.clone()} boot={Some(Ok(boot))} table={Some(p.table.clone())} testid_prefix="preview-" />
-                                <button class="primary" data-testid="editor-apply" onclick={apply} disabled={dis}>{ p.apply_label.clone() }</button>
+                                <OtadataView otadata={o.clone()} boot={Some(Ok(boot.clone()))} table={Some(p.table.clone())} testid_prefix="preview-" />
+                                if checking {
+                                    <p class="hint" data-testid="editor-checking">{ format!("Reading {sel_name}'s whole image to check that it loads…") }</p>
+                                }
+                                if let Some(Loads::No(why)) = &loads {
+                                    <div class="warnings" data-testid="editor-wont-load">
+                                        <p>{ format!("{sel_name} would not load: it is {}. The bootloader would skip it{}.", why.message(),
+                                            boot.booted_partition(&p.table).map(|b| format!(" and start {}", b.name())).unwrap_or_else(|| " and find nothing to start".into())) }</p>
+                                        <label><input type="checkbox" data-testid="editor-confirm" checked={*confirmed} onchange={on_confirm} />{" Write it anyway"}</label>
+                                    </div>
+                                }
+                                <button class="primary" data-testid="editor-apply" onclick={apply}
+                                    disabled={dis || checking || (wont_load && !*confirmed)}>{ p.apply_label.clone() }</button>
                                 <button onclick={cancel}>{"Cancel"}</button>
                             </div>
                         }
                     }
+                    (Some(Ok(_)), None) => html! {},
                 }
             }
         </div>

@@ -1,34 +1,76 @@
-//! The engine side of the page: runs the loader in `spawn_local` (the UI never blocks), and
-//! reports everything back as session [`Action`]s. The loader lives in a slot; a job takes it
-//! out and puts it back, so two jobs can never run on the device at once.
+//! The engine side of the page: runs the device layer in `spawn_local` (the UI never blocks)
+//! and reports everything back as page [`Action`]s. The device lives in a slot; a job takes it
+//! out and puts it back, so two jobs can never run on the board at once.
 
 use super::ports::{AnyPort, PageSim, WebSerialPort, WsPort};
+use crate::device::{Device, OpenFailed, CONNECT_ATTEMPTS};
+use crate::formats::bootable::Slots;
 use crate::formats::otadata::{OtaState, Otadata};
-use crate::formats::partition::PartitionTable;
+use crate::formats::partition::{Partition, PartitionTable};
 use crate::loader::stub::StubImage;
-use crate::loader::{Event, Loader, Phase, Port, Reset, SessionOptions, ROM_BAUD};
-use crate::session::{Action, Device, PortKind};
+use crate::loader::{self, Event, Loader, OpenOptions, Port, Reset, ROM_BAUD};
+use crate::page::{Action, BoardInfo, Failure, JobKind, PortKind};
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
+use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 pub type Dispatch = Rc<dyn Fn(Action)>;
 
-/// Everything the page keeps beside the session state.
+/// Where the port is now.
+enum Slot {
+    Empty,
+    /// In download mode.
+    Device(Box<Device<AnyPort>>),
+    /// Taken by a running job.
+    Busy,
+}
+
+/// Everything the page keeps beside its state.
 #[derive(Clone)]
 pub struct Engine {
-    loader: Rc<RefCell<Option<Loader<AnyPort>>>>,
+    slot: Rc<RefCell<Slot>>,
     sim: Rc<RefCell<Option<PageSim>>>,
     cancel: Rc<Cell<bool>>,
+    /// Set to end the console.
     stop_console: Rc<Cell<bool>>,
+    /// Lines typed into the console, on their way to the port.
+    outbox: Rc<RefCell<VecDeque<Vec<u8>>>>,
     dispatch: Dispatch,
 }
 
 impl PartialEq for Engine {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.loader, &other.loader)
+        Rc::ptr_eq(&self.slot, &other.slot)
     }
+}
+
+/// Local wall-clock time as "14:03:07.125" (for the log).
+pub fn clock() -> String {
+    let d = js_sys::Date::new_0();
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds(),
+        d.get_milliseconds()
+    )
+}
+
+/// Local date and time as "20261129-150301" (for file names).
+pub fn stamp() -> String {
+    let d = js_sys::Date::new_0();
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds()
+    )
 }
 
 /// Fetches a file from the page's own origin.
@@ -70,13 +112,38 @@ pub fn download(name: &str, bytes: &[u8]) {
     let _ = web_sys::Url::revoke_object_url(&url);
 }
 
+/// A backup's file name: chip, MAC, what, local date and time, so that boards never overwrite
+/// each other's files ("esp32-240ac40e514d-otadata-20261129-150301.bin").
+pub fn backup_name(board: &BoardInfo, what: &str) -> String {
+    format!(
+        "{}-{}-{what}-{}.bin",
+        board.chip.name,
+        board.mac.replace(':', ""),
+        stamp()
+    )
+}
+
+fn board_info(d: &Device<AnyPort>) -> BoardInfo {
+    let (major, minor) = d.chip.revision;
+    BoardInfo {
+        chip: d.chip.chip,
+        description: d.chip.description.clone(),
+        mac: d.chip.mac_string(),
+        revision: (major * 100 + minor) as u16,
+        flash_size: d.flash.size,
+        stub: d.is_stub(),
+        baud: d.baud(),
+    }
+}
+
 impl Engine {
     pub fn new(dispatch: Dispatch) -> Engine {
         Engine {
-            loader: Rc::new(RefCell::new(None)),
+            slot: Rc::new(RefCell::new(Slot::Empty)),
             sim: Rc::new(RefCell::new(None)),
             cancel: Rc::new(Cell::new(false)),
             stop_console: Rc::new(Cell::new(false)),
+            outbox: Rc::new(RefCell::new(VecDeque::new())),
             dispatch,
         }
     }
@@ -93,26 +160,44 @@ impl Engine {
         (self.dispatch)(a)
     }
 
-    /// Runs `job` with the loader, reporting failure; the loader goes back afterwards.
-    fn run<F, Fut>(&self, what: &str, job: F)
+    fn log(&self, text: impl Into<String>) {
+        self.send(Action::Log {
+            clock: clock(),
+            text: text.into(),
+        });
+    }
+
+    fn console(&self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.send(Action::Console {
+                clock: clock(),
+                text: String::from_utf8_lossy(bytes).into_owned(),
+            });
+        }
+    }
+
+    /// Runs `job` with the device, reporting failure; the device goes back afterwards.
+    fn run<F, Fut>(&self, kind: JobKind, what: &str, job: F)
     where
-        F: FnOnce(Loader<AnyPort>, Engine) -> Fut + 'static,
-        Fut: std::future::Future<Output = (Loader<AnyPort>, Result<(), String>)> + 'static,
+        F: FnOnce(Device<AnyPort>, Engine) -> Fut + 'static,
+        Fut: std::future::Future<Output = (Device<AnyPort>, Result<(), String>)> + 'static,
     {
-        let Some(loader) = self.loader.borrow_mut().take() else {
+        let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
+        let Slot::Device(boxed) = taken else {
+            *self.slot.borrow_mut() = taken;
             self.send(Action::JobDone(Err(
                 "not connected, or another job is running".into(),
             )));
             return;
         };
         self.cancel.set(false);
-        self.send(Action::JobStarted(what.to_string()));
+        self.send(Action::JobStarted(kind, what.to_string()));
         let me = self.clone();
         spawn_local(async move {
-            let (loader, r) = job(loader, me.clone()).await;
-            *me.loader.borrow_mut() = Some(loader);
+            let (device, r) = job(*boxed, me.clone()).await;
+            *me.slot.borrow_mut() = Slot::Device(Box::new(device));
             if let Err(e) = r {
-                me.send(Action::Log(format!("error: {e}")));
+                me.log(format!("error: {e}"));
                 me.send(Action::JobDone(Err(e)));
             }
         });
@@ -123,7 +208,93 @@ impl Engine {
         self.stop_console.set(true);
     }
 
-    /// `filtered`: offer only the usual ESP32 USB bridges in the browser's port chooser.
+    /// Opens the port the technician chose (`filtered`: offer only the usual ESP32 USB
+    /// bridges in the browser's port chooser).
+    async fn open_port(
+        &self,
+        kind: PortKind,
+        ws_url: &str,
+        filtered: bool,
+    ) -> Result<AnyPort, Failure> {
+        let failure = |message: String, hints: Vec<loader::Hint>| Failure { message, hints };
+        match kind {
+            PortKind::Sim => Ok(AnyPort::Sim(self.page_sim().port())),
+            PortKind::Ws => WsPort::connect(ws_url)
+                .await
+                .map(AnyPort::Ws)
+                .map_err(|m| failure(m, vec![loader::Hint::BridgeRunning])),
+            PortKind::Serial => match WebSerialPort::request(filtered).await {
+                Ok(p) => WebSerialPort::open(p, ROM_BAUD)
+                    .await
+                    .map(AnyPort::Serial)
+                    .map_err(|m| failure(m, vec![loader::Hint::PortBusy])),
+                Err(m) => Err(failure(m, vec![])),
+            },
+        }
+    }
+
+    fn loader_for(&self, port: AnyPort) -> Loader<AnyPort> {
+        let mut loader = Loader::new(port);
+        let me = self.clone();
+        loader.on_event(move |e| match e {
+            Event::Log(m) => me.log(m),
+            Event::Progress(p) => (me.dispatch)(Action::JobProgress(p)),
+        });
+        loader.set_cancel(self.cancel.clone());
+        loader
+    }
+
+    async fn open_options(&self, baud: u32) -> OpenOptions {
+        let stub = match fetch_bytes("stub/esp32.json")
+            .await
+            .and_then(|b| StubImage::from_json(&String::from_utf8_lossy(&b)))
+        {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.log(format!(
+                    "flasher stub not available ({e}): using the ROM loader"
+                ));
+                None
+            }
+        };
+        OpenOptions {
+            reset: Reset::Auto,
+            attempts: CONNECT_ATTEMPTS,
+            stub,
+            baud,
+        }
+    }
+
+    /// Download mode on `loader`'s port: the device, or the failure reported (port closed).
+    async fn open_device(
+        &self,
+        loader: Loader<AnyPort>,
+        baud: u32,
+        bridge: bool,
+        table_offset: u32,
+    ) {
+        let opts = self.open_options(baud).await;
+        match Device::open(loader, &opts).await {
+            Ok(mut d) => {
+                let console = d.loader().take_console();
+                self.console(&console);
+                self.send(Action::Connected(board_info(&d)));
+                *self.slot.borrow_mut() = Slot::Device(Box::new(d));
+                self.read_layout(table_offset);
+            }
+            Err(OpenFailed { error, mut loader }) => {
+                let console = loader.take_console();
+                self.console(&console);
+                loader.into_port().close().await;
+                *self.slot.borrow_mut() = Slot::Empty;
+                self.send(Action::ConnectFailed(Failure {
+                    message: error.to_string(),
+                    hints: error.hints(bridge),
+                }));
+            }
+        }
+    }
+
     pub fn connect(
         &self,
         kind: PortKind,
@@ -134,72 +305,18 @@ impl Engine {
     ) {
         self.disconnect();
         self.send(Action::Connecting);
+        *self.slot.borrow_mut() = Slot::Busy;
         let me = self.clone();
         spawn_local(async move {
-            let port = match kind {
-                PortKind::Sim => Ok(AnyPort::Sim(me.page_sim().port())),
-                PortKind::Ws => WsPort::connect(&ws_url).await.map(AnyPort::Ws),
-                PortKind::Serial => match WebSerialPort::request(filtered).await {
-                    Ok(p) => WebSerialPort::open(p, ROM_BAUD).await.map(AnyPort::Serial),
-                    Err(e) => Err(e),
-                },
-            };
-            let port = match port {
-                Ok(p) => p,
-                Err(e) => return me.send(Action::ConnectFailed(e)),
-            };
-            let mut loader = Loader::new(port);
-            let d = me.dispatch.clone();
-            loader.on_event(move |e| match e {
-                Event::Log(m) => d(Action::Log(m)),
-                Event::Progress(p) => d(Action::JobProgress(p)),
-            });
-            loader.set_cancel(me.cancel.clone());
-            let stub = match fetch_bytes("stub/esp32.json")
-                .await
-                .and_then(|b| StubImage::from_json(&String::from_utf8_lossy(&b)))
-            {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    me.send(Action::Log(format!(
-                        "flasher stub not available ({e}): using the ROM loader"
-                    )));
-                    None
+            match me.open_port(kind, &ws_url, filtered).await {
+                Ok(port) => {
+                    let loader = me.loader_for(port);
+                    me.open_device(loader, baud, kind.is_bridge(), table_offset)
+                        .await;
                 }
-            };
-            let opts = SessionOptions {
-                reset: Reset::Auto,
-                attempts: 4,
-                stub,
-                baud,
-            };
-            match loader.open(&opts).await {
-                Ok(info) => {
-                    let console = String::from_utf8_lossy(&loader.take_console()).to_string();
-                    me.send(Action::Console(console));
-                    let flash_size = match loader.flash_info().await {
-                        Ok(f) => f.size,
-                        Err(e) => {
-                            me.send(Action::Log(e.to_string()));
-                            0
-                        }
-                    };
-                    me.send(Action::Connected(Device {
-                        chip: info.chip,
-                        description: info.description.clone(),
-                        mac: info.mac_string(),
-                        flash_size,
-                        stub: loader.is_stub(),
-                        baud: loader.baud(),
-                    }));
-                    *me.loader.borrow_mut() = Some(loader);
-                    me.read_layout(table_offset);
-                }
-                Err(e) => {
-                    let console = String::from_utf8_lossy(&loader.take_console()).to_string();
-                    me.send(Action::Console(console));
-                    loader.into_port().close().await;
-                    me.send(Action::ConnectFailed(e.to_string()));
+                Err(f) => {
+                    *me.slot.borrow_mut() = Slot::Empty;
+                    me.send(Action::ConnectFailed(f));
                 }
             }
         });
@@ -207,179 +324,285 @@ impl Engine {
 
     pub fn disconnect(&self) {
         self.stop_console.set(true);
-        if let Some(l) = self.loader.borrow_mut().take() {
-            spawn_local(async move { l.into_port().close().await });
+        let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Empty);
+        if let Slot::Device(d) = taken {
+            spawn_local(async move { d.into_loader().into_port().close().await });
             self.send(Action::Disconnected);
+        } else if let Slot::Busy = taken {
+            // A job or the console holds the port; it closes when it sees the stop.
+            *self.slot.borrow_mut() = Slot::Busy;
         }
     }
 
     pub fn read_layout(&self, offset: u32) {
         self.run(
-            "reading the partition table and otadata",
-            move |mut l, me| async move {
-                let r = async {
-                    let table = l
-                        .read_partition_table(offset)
-                        .await
-                        .map_err(|e| e.to_string());
-                    let od = match &table {
-                        Ok(t) if t.otadata().is_some() => {
-                            Some(l.read_otadata(t).await.map_err(|e| e.to_string())?)
+            JobKind::ReadLayout,
+            "reading the partition table, otadata and the app slots",
+            move |mut d, me| async move {
+                match d.snapshot(offset).await {
+                    Ok(snap) => {
+                        if let Err(p) = &snap.table {
+                            me.log(p.message());
                         }
-                        _ => None,
-                    };
-                    Ok::<_, String>((table, od))
-                }
-                .await;
-                match r {
-                    Ok((table, od)) => {
-                        me.send(Action::Layout(table, od));
-                        me.send(Action::JobDone(Ok("layout read".into())));
-                        (l, Ok(()))
+                        me.send(Action::Layout(snap));
+                        (d, Ok(()))
                     }
-                    Err(e) => (l, Err(e)),
+                    Err(e) => (d, Err(e.to_string())),
                 }
             },
         );
     }
 
-    /// Writes the image into the slot and verifies it; never touches otadata.
-    pub fn flash(&self, table: PartitionTable, label: String, bytes: Rc<Vec<u8>>) {
-        self.run(&format!("flashing {label}"), move |mut l, me| async move {
-            me.send(Action::SlotWriting);
-            match l.write_slot(&table, &label, &bytes, false).await {
+    /// Writes the image into the slot and verifies it; never touches otadata. A write that
+    /// stops half-way is followed by a look at the slot's headers (it is most likely damaged).
+    pub fn flash(
+        &self,
+        table: PartitionTable,
+        label: String,
+        bytes: Rc<Vec<u8>>,
+        file: String,
+        known: Slots,
+    ) {
+        self.run(JobKind::Flash, &format!("flashing {label}"), move |mut d, me| async move {
+            let Some(part) = table.find(&label).cloned() else {
+                return (d, Err(format!("no partition named '{label}'")));
+            };
+            me.send(Action::SlotWriting(part.clone()));
+            match d.write_slot(&table, &label, &bytes, &known, false).await {
                 Ok(w) => {
-                    let r = w.report;
-                    let secs = r.write_time.as_secs_f64().max(1e-6);
-                    let line = format!(
-                        "{label}: {} bytes written and verified (MD5 {}) in {:.1} s, {:.0} kbit/s",
-                        r.bytes,
-                        crate::formats::hex(&r.md5),
-                        r.elapsed.as_secs_f64(),
-                        r.written as f64 * 8.0 / secs / 1000.0
-                    );
-                    me.send(Action::Log(line.clone()));
-                                        me.send(Action::Verified(label, line));
-                    (l, Ok(()))
+                    me.log(w.report.describe(&label));
+                    me.send(Action::SlotWritten {
+                        partition: w.partition,
+                        slot: w.slot,
+                        report: w.report,
+                        file,
+                    });
+                    (d, Ok(()))
                 }
-                Err(crate::loader::Error::Cancelled) => {
-                    let line = format!("cancelled: {label} is only partly written; otadata was not touched, so the device boots what it booted before");
-                    me.send(Action::Log(line.clone()));
-                    me.send(Action::JobDone(Ok(line)));
-                    (l, Ok(()))
+                Err(e) => {
+                    let written_nothing = e.is_refusal();
+                    if !written_nothing {
+                        me.cancel.set(false);
+                        if let Ok(s) = d.scan_slot(&part).await {
+                            me.send(Action::SlotKnown(part.clone(), s));
+                        }
+                    }
+                    if e == loader::Error::Cancelled {
+                        let line = format!("cancelled: the write into {label} stopped part-way (see what {label} holds now under App slots); otadata was not touched, so the board boots what it booted before");
+                        me.log(line.clone());
+                        me.send(Action::JobDone(Ok(line)));
+                        return (d, Ok(()));
+                    }
+                    (d, Err(e.to_string()))
                 }
-                Err(e) => (l, Err(e.to_string())),
             }
         });
     }
 
-    /// Makes `label` boot next (matched sectors, power-cut-safe order, read back).
-    pub fn set_boot(&self, table: PartitionTable, label: String, state: OtaState) {
+    /// Reads a slot's whole image and judges it as the bootloader would.
+    pub fn verify_slot(&self, part: Partition) {
         self.run(
-            &format!("switching otadata to {label}"),
-            move |mut l, me| async move {
-                match l.set_boot(&table, &label, state).await {
-                    Ok(boot) => {
-                        let od = boot.after.clone();
-                        me.send(Action::Otadata(od));
-                        let next = boot
-                            .booted_partition(&table)
-                            .map(|p| p.name())
-                            .unwrap_or_default();
-                        me.send(Action::JobDone(Ok(format!(
-                            "otadata written and read back: {next} boots next"
-                        ))));
-                        (l, Ok(()))
+            JobKind::Verify,
+            &format!("reading {} to check it", part.name()),
+            move |mut d, me| async move {
+                match d.verify_slot(&part).await {
+                    Ok(s) => {
+                        let line = format!(
+                            "{}: {}",
+                            part.name(),
+                            match s.loads() {
+                                crate::formats::bootable::Loads::Yes =>
+                                    "the whole image checks out: it loads".to_string(),
+                                crate::formats::bootable::Loads::No(p) =>
+                                    format!("it will not load: {}", p.message()),
+                                crate::formats::bootable::Loads::Unknown => "not known".to_string(),
+                            }
+                        );
+                        me.log(line.clone());
+                        me.send(Action::SlotKnown(part, s));
+                        me.send(Action::JobDone(Ok(line)));
+                        (d, Ok(()))
                     }
-                    Err(e) => (l, Err(e.to_string())),
+                    Err(e) => (d, Err(e.to_string())),
                 }
             },
         );
     }
 
-    /// Writes an otadata image made in the editor (verified sector by sector, read back).
-    pub fn write_otadata(&self, table: PartitionTable, new: Otadata) {
-        self.run("writing otadata", move |mut l, me| async move {
-            match l.switch_otadata(&table, &new).await {
-                Ok(boot) => {
-                    me.send(Action::Otadata(boot.after.clone()));
-                    let next = boot
-                        .booted_partition(&table)
-                        .map(|p| p.name())
-                        .unwrap_or_else(|| "nothing".into());
-                    me.send(Action::JobDone(Ok(format!(
-                        "otadata written and read back: {next} boots next"
-                    ))));
-                    (l, Ok(()))
-                }
-                Err(e) => (l, Err(e.to_string())),
+    fn switched(me: &Engine, table: &PartitionTable, s: crate::device::Switched, known: &Slots) {
+        let mut known = known.clone();
+        for (p, img) in &s.checked {
+            known.set(p, img.clone());
+        }
+        let boot = crate::device::judge_boot(table, &s.otadata, false, &known);
+        let line = match (boot.booted_partition(table), boot.fallback_reason(table)) {
+            (Some(p), None) => format!("otadata written and read back: {} boots next", p.name()),
+            (Some(_), Some(why)) | (None, Some(why)) => {
+                format!("otadata written and read back: {why}")
             }
-        });
-    }
-
-    /// Reads a region and offers it as a download.
-    pub fn backup(&self, name: String, offset: u32, size: u32) {
-        self.run(&format!("reading {name}"), move |mut l, me| async move {
-            match l.read_flash(offset, size).await {
-                Ok(bytes) => {
-                    download(&name, &bytes);
-                    me.send(Action::JobDone(Ok(format!(
-                        "{name}: {} bytes read",
-                        bytes.len()
-                    ))));
-                    (l, Ok(()))
-                }
-                Err(e) => (l, Err(e.to_string())),
-            }
-        });
-    }
-
-    /// Resets the chip into its app and shows what it prints until stopped; then the link
-    /// closes (the chip now runs its app: connect again to flash).
-    pub fn watch_console(&self, baud: u32) {
-        let Some(mut l) = self.loader.borrow_mut().take() else {
-            return;
+            (None, None) => "otadata written and read back: nothing boots".into(),
         };
+        me.log(line.clone());
+        me.send(Action::Otadata(s.otadata, s.checked));
+        me.send(Action::JobDone(Ok(line)));
+    }
+
+    /// Makes `label` boot next (matched sectors, power-cut-safe order, read back), after
+    /// checking its whole image unless already known.
+    pub fn set_boot(&self, table: PartitionTable, label: String, state: OtaState, known: Slots) {
+        self.run(
+            JobKind::Otadata,
+            &format!("switching otadata to {label}"),
+            move |mut d, me| async move {
+                match d.set_boot(&table, &label, state, &known, false).await {
+                    Ok(s) => {
+                        Self::switched(&me, &table, s, &known);
+                        (d, Ok(()))
+                    }
+                    Err(e) => (d, Err(e.to_string())),
+                }
+            },
+        );
+    }
+
+    /// Writes an otadata image made in the editor. `force`: the technician saw in the preview
+    /// that the selected app does not load, and confirmed.
+    pub fn write_otadata(&self, table: PartitionTable, new: Otadata, known: Slots, force: bool) {
+        self.run(
+            JobKind::Otadata,
+            "writing otadata",
+            move |mut d, me| async move {
+                match d.write_otadata(&table, &new, &known, force).await {
+                    Ok(s) => {
+                        Self::switched(&me, &table, s, &known);
+                        (d, Ok(()))
+                    }
+                    Err(e) => {
+                        // What was read to decide is worth keeping.
+                        (d, Err(e.to_string()))
+                    }
+                }
+            },
+        );
+    }
+
+    /// Reads a region and offers it as a download named `name`.
+    pub fn backup(&self, name: String, offset: u32, size: u32) {
+        self.run(
+            JobKind::Backup,
+            &format!("reading {name}"),
+            move |mut d, me| async move {
+                match d.read(offset, size).await {
+                    Ok(bytes) => {
+                        download(&name, &bytes);
+                        me.send(Action::JobDone(Ok(format!(
+                            "{name}: {} bytes read and saved",
+                            bytes.len()
+                        ))));
+                        (d, Ok(()))
+                    }
+                    Err(e) => (d, Err(e.to_string())),
+                }
+            },
+        );
+    }
+
+    /// A line typed into the console, sent with CR LF.
+    pub fn send_line(&self, line: &str) {
+        let mut b = line.as_bytes().to_vec();
+        b.extend_from_slice(b"\r\n");
+        self.outbox.borrow_mut().push_back(b);
+    }
+
+    /// Reads the console until stopped, sending what was typed meanwhile.
+    async fn pump_console(&self, port: &mut AnyPort) -> Result<(), loader::Error> {
+        let mut buf = vec![0u8; 4096];
+        while !self.stop_console.get() {
+            let out: Vec<Vec<u8>> = self.outbox.borrow_mut().drain(..).collect();
+            for b in out {
+                port.write(&b).await?;
+            }
+            let n = port.read(&mut buf, Duration::from_millis(50)).await?;
+            self.console(&buf[..n]);
+        }
+        Ok(())
+    }
+
+    /// The serial console without download mode: opens the port, resets the chip into its
+    /// app (where the port can), and shows what it prints until stopped.
+    pub fn open_console(&self, kind: PortKind, ws_url: String, baud: u32, filtered: bool) {
+        self.disconnect();
         self.stop_console.set(false);
-        self.send(Action::JobStarted("watching the console".into()));
+        self.outbox.borrow_mut().clear();
+        *self.slot.borrow_mut() = Slot::Busy;
         let me = self.clone();
         spawn_local(async move {
-            let r = async {
-                l.hard_reset().await?;
-                l.port().set_baud(baud).await?;
-                let mut buf = vec![0u8; 4096];
-                while !me.stop_console.get() {
-                    let n = l
-                        .port()
-                        .read(&mut buf, std::time::Duration::from_millis(100))
-                        .await?;
-                    if n > 0 {
-                        me.send(Action::Console(
-                            String::from_utf8_lossy(&buf[..n]).to_string(),
-                        ));
-                    }
+            let mut port = match me.open_port(kind, &ws_url, filtered).await {
+                Ok(p) => p,
+                Err(f) => {
+                    *me.slot.borrow_mut() = Slot::Empty;
+                    return me.send(Action::ConnectFailed(f));
                 }
-                Ok::<(), crate::loader::Error>(())
+            };
+            me.send(Action::ConsoleOpened);
+            me.send(Action::JobStarted(
+                JobKind::Console,
+                "watching the serial console".into(),
+            ));
+            let r = async {
+                port.set_baud(baud).await?;
+                if port.can_reset() {
+                    loader::reset_into_app(&mut port).await?;
+                    me.log("reset the chip into its app");
+                }
+                me.pump_console(&mut port).await
             }
             .await;
-            l.into_port().close().await;
+            port.close().await;
+            *me.slot.borrow_mut() = Slot::Empty;
             me.send(Action::Disconnected);
             me.send(Action::JobDone(match r {
-                Ok(()) => Ok("console stopped; connect again to flash".into()),
+                Ok(()) => Ok("console closed".into()),
                 Err(e) => Err(e.to_string()),
             }));
         });
     }
-}
 
-// Used by progress formatting elsewhere.
-pub fn phase_name(p: Phase) -> &'static str {
-    match p {
-        Phase::UploadingStub => "uploading the stub",
-        Phase::Checking => "checking",
-        Phase::Writing => "writing",
-        Phase::Verifying => "verifying",
-        Phase::Reading => "reading",
-        Phase::Erasing => "erasing",
+    /// From download mode: resets the chip into its app and shows what it prints; Stop goes
+    /// back into download mode on the same port (no new connect needed to flash again).
+    pub fn watch_console(&self, baud: u32, link_baud: u32, bridge: bool, table_offset: u32) {
+        let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
+        let Slot::Device(d) = taken else {
+            *self.slot.borrow_mut() = taken;
+            return;
+        };
+        self.stop_console.set(false);
+        self.outbox.borrow_mut().clear();
+        self.send(Action::JobStarted(
+            JobKind::Console,
+            "watching the serial console".into(),
+        ));
+        let me = self.clone();
+        spawn_local(async move {
+            let mut loader = d.into_loader();
+            let r = async {
+                loader.hard_reset().await?;
+                me.log("reset the chip into its app");
+                loader.port().set_baud(baud).await?;
+                me.pump_console(loader.port()).await
+            }
+            .await;
+            if let Err(e) = r {
+                me.log(format!("console: {e}"));
+            }
+            me.send(Action::JobDone(Ok(
+                "console stopped; back to download mode…".into(),
+            )));
+            me.log("back into download mode");
+            me.cancel.set(false);
+            me.send(Action::Connecting);
+            me.open_device(loader, link_baud, bridge, table_offset)
+                .await;
+        });
     }
 }

@@ -1,9 +1,12 @@
 //! The web page (wasm32): Yew function components over the same engine as the CLI.
 
 mod app;
-mod device;
+mod console;
 mod editor;
 pub mod engine;
+mod flash;
+mod manifest;
+mod panels;
 pub mod ports;
 mod views;
 

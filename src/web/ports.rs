@@ -297,7 +297,7 @@ impl WsPort {
             if s.open {
                 Poll::Ready(Ok(()))
             } else if let Some(e) = &s.closed {
-                Poll::Ready(Err(format!("{url}: {e} (is the bridge running?)")))
+                Poll::Ready(Err(format!("{url}: could not connect ({e})")))
             } else {
                 s.waker = Some(cx.waker().clone());
                 Poll::Pending
@@ -318,6 +318,12 @@ impl WsPort {
 
 impl Drop for WsPort {
     fn drop(&mut self) {
+        // The socket outlives this port (it closes asynchronously and still fires events):
+        // detach the handlers before their closures are dropped with it.
+        self.ws.set_onmessage(None);
+        self.ws.set_onopen(None);
+        self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
         let _ = self.ws.close();
     }
 }

@@ -1,10 +1,10 @@
 //! Presentational components: they render decoded formats and own no state.
 
+use crate::formats::bootable::{Coverage, Holds, Loads, Slots};
 use crate::formats::image::Image;
 use crate::formats::numbers::human_size;
 use crate::formats::otadata::{self, Boot, Otadata};
-use crate::formats::partition::{PartitionTable, TABLE_SECTOR_SIZE};
-use crate::workbench::SlotContent;
+use crate::formats::partition::{Partition, PartitionTable, TABLE_SECTOR_SIZE};
 use yew::prelude::*;
 
 fn hex32(v: u32) -> String {
@@ -51,6 +51,7 @@ pub fn PartitionTableView(p: &TableProps) -> Html {
                 <span class={classes!("md5", t.md5.as_str())} data-testid="table-md5">{ t.md5.as_str() }</span>
             </p>
             <FlashMap table={t.clone()} flash_size={p.flash_size} booted={p.booted.clone()} />
+            <div class="scroll-x">
             <table>
                 <thead><tr>
                     <th>{"label"}</th><th>{"type"}</th><th>{"subtype"}</th>
@@ -76,6 +77,7 @@ pub fn PartitionTableView(p: &TableProps) -> Html {
                 }) }
                 </tbody>
             </table>
+            </div>
             <Warnings items={p.warnings.clone()} />
         </div>
     }
@@ -144,17 +146,14 @@ pub struct OtadataProps {
     pub testid_prefix: AttrValue,
 }
 
+/// Both sectors, which slot otadata selects, and which app will really boot (with the reason
+/// when they differ, and a note when it rests on an image not read whole).
 #[component]
 pub fn OtadataView(p: &OtadataProps) -> Html {
-    let sector_id = format!("{}otadata-sector", p.testid_prefix);
-    let boot_id = format!("{}boot-slot", p.testid_prefix);
+    let id = |s: &str| format!("{}{s}", p.testid_prefix);
     let (seen, active) = match &p.boot {
         Some(Ok(b)) => (b.seen, b.active),
         _ => (p.otadata.entries(), p.otadata.active()),
-    };
-    let booted = match (&p.boot, &p.table) {
-        (Some(Ok(b)), Some(t)) => b.booted_partition(t).map(|x| (x.name(), x.offset)),
-        _ => None,
     };
     html! {
         <div class="otadata">
@@ -162,7 +161,7 @@ pub fn OtadataView(p: &OtadataProps) -> Html {
             { for seen.iter().enumerate().map(|(i, e)| {
                 let state = otadata::state_name(e.state);
                 html! {
-                    <div data-testid={sector_id.clone()} data-seq={e.seq.to_string()} data-state={state}
+                    <div data-testid={id("otadata-sector")} data-seq={e.seq.to_string()} data-state={state}
                          class={classes!("sector", (active == Some(i)).then_some("active"), (!e.valid()).then_some("invalid"))}>
                         <h4>{ format!("sector {i}") }{ if active == Some(i) { html!{ <span class="badge">{"active"}</span> } } else { html!{} } }</h4>
                         <dl>
@@ -176,19 +175,42 @@ pub fn OtadataView(p: &OtadataProps) -> Html {
             }) }
             </div>
             {
-                match (&p.boot, booted) {
-                    (Some(Ok(b)), Some((name, off))) => html! {
-                        <p class="boot">{"Boots next: "}<strong data-testid={boot_id.clone()}>{ name }</strong>
-                            { format!(" at 0x{off:x}") }
-                            { if b.writes.is_empty() { html!{} } else { html!{ <span class="note">{" (the bootloader rewrites otadata while booting)"}</span> } } }
-                        </p>
-                    },
-                    (Some(Ok(_)), None) => html! { <p class="boot error" data-testid={boot_id.clone()}>{"Nothing bootable"}</p> },
+                match (&p.boot, &p.table) {
+                    (Some(Ok(b)), Some(t)) => boot_lines(b, t, &id),
                     (Some(Err(e)), _) => html! { <p class="boot error">{ e.clone() }</p> },
-                    (None, _) => html! { <p class="hint">{"Open the partition table (or a flash dump) too, to see which slot boots."}</p> },
+                    _ => html! { <p class="hint">{"Open the partition table (or a flash dump) too, to see which slot boots."}</p> },
                 }
             }
         </div>
+    }
+}
+
+fn boot_lines(b: &Boot, t: &PartitionTable, id: &dyn Fn(&str) -> String) -> Html {
+    let selected = b.selected_partition(t).map(|p| p.name());
+    let why = b.fallback_reason(t);
+    html! {
+        <>
+        <p class="selects">{"otadata selects: "}
+            <span data-testid={id("selected-slot")}>{ selected.clone().unwrap_or_else(|| "no partition".into()) }</span>
+        </p>
+        {
+            match b.booted_partition(t) {
+                Some(p) => html! {
+                    <p class="boot">{"Boots next: "}<strong data-testid={id("boot-slot")}>{ p.name() }</strong>
+                        { format!(" at 0x{:x}", p.offset) }
+                        if let Some(w) = why.clone() { <span class="why" data-testid={id("boot-why")}>{ format!(" — {w}") }</span> }
+                        if b.unverified { <span class="note" data-testid={id("boot-unverified")}>{ format!(" — if its image is intact: {} was not read whole", p.name()) }</span> }
+                        if !b.writes.is_empty() { <span class="note">{" (the bootloader rewrites otadata while booting)"}</span> }
+                    </p>
+                },
+                None => html! {
+                    <p class="boot error" data-testid={id("boot-slot")}>{"Nothing bootable"}
+                        if let Some(w) = why { <span class="why" data-testid={id("boot-why")}>{ format!(" — {w}") }</span> }
+                    </p>
+                },
+            }
+        }
+        </>
     }
 }
 
@@ -215,10 +237,12 @@ pub fn ImageView(p: &ImageProps) -> Html {
                         <dt>{"ESP-IDF"}</dt><dd>{ &a.idf_ver }</dd>
                         <dt>{"built"}</dt><dd>{ format!("{} {}", a.date, a.time) }</dd>
                     </> },
-                    None => html! { <><dt>{"app"}</dt><dd>{"no app description (a bootloader, or not built with ESP-IDF)"}</dd></> },
+                    None if i.is_app() => html! { <><dt>{"app"}</dt><dd data-testid="image-kind">{"no ESP-IDF app description (e.g. an older Arduino build)"}</dd></> },
+                    None => html! { <><dt>{"kind"}</dt><dd data-testid="image-kind">{"RAM-only image: a second-stage bootloader, not an app"}</dd></> },
                 } }
                 <dt>{"chip"}</dt><dd data-testid="image-chip">{ chip }</dd>
-                <dt>{"size"}</dt><dd>{ format!("{} bytes ({:.1} KB)", i.len, i.len as f64 / 1024.0) }</dd>
+                <dt>{"chip revision"}</dt><dd>{ rev_range(i.min_rev_full, i.max_rev_full) }</dd>
+                <dt>{"size"}</dt><dd>{ format!("{} bytes ({})", i.len, human_size(i.len as u64)) }</dd>
                 <dt>{"flash"}</dt><dd>{ format!("{} {} {}", i.flash_mode_name(), i.flash_freq_name().unwrap_or("?"), i.flash_size_name().unwrap_or("?")) }</dd>
                 <dt>{"segments"}</dt><dd>{ i.segments.len() }</dd>
                 <dt>{"checksum"}</dt><dd data-testid="image-checksum">{ ok(i.checksum_ok()) }</dd>
@@ -228,30 +252,76 @@ pub fn ImageView(p: &ImageProps) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct SlotsProps {
-    pub slots: Vec<SlotContent>,
+fn rev_range(min: u16, max: u16) -> String {
+    let v = |r: u16| format!("v{}.{}", r / 100, r % 100);
+    match max {
+        0 | 0xFFFF => format!("{} or newer", v(min)),
+        m => format!("{} to {}", v(min), v(m)),
+    }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct SlotsProps {
+    pub table: PartitionTable,
+    pub slots: Slots,
+    /// Highlights: the slot otadata selects and the one that boots.
+    #[prop_or_default]
+    pub boot: Option<Boot>,
+    /// On a device: read a slot whole to check it (None offline or while busy).
+    #[prop_or_default]
+    pub on_verify: Option<Callback<Partition>>,
+}
+
+/// What each app slot holds and whether the bootloader loads it.
 #[component]
 pub fn SlotsView(p: &SlotsProps) -> Html {
+    let t = &p.table;
+    let index_of = |x: &Partition| t.entries.iter().position(|e| e == x);
     html! {
+        <div class="scroll-x">
         <table class="slots">
-            <thead><tr><th>{"slot"}</th><th>{"content"}</th><th>{"bootable"}</th></tr></thead>
+            <thead><tr><th>{"slot"}</th><th>{"holds"}</th><th>{"loads?"}</th><th></th></tr></thead>
             <tbody>
-            { for p.slots.iter().map(|s| html! {
-                <tr data-testid="slot-row" data-label={s.label.clone()}>
-                    <td>{ &s.label }</td>
-                    <td>{ match &s.image {
-                        Ok(i) => i.app.as_ref().map_or_else(
-                            || format!("image, {}", human_size(i.len as u64)),
-                            |a| format!("{} {} ({})", a.project_name, a.version, human_size(i.len as u64))),
-                        Err(e) => e.clone(),
-                    } }</td>
-                    <td>{ if s.bootable() { "yes" } else { "no" } }</td>
-                </tr>
+            { for t.entries.iter().filter(|e| e.is_app()).map(|e| {
+                let s = p.slots.get(e);
+                let i = index_of(e);
+                let booted = p.boot.as_ref().is_some_and(|b| b.booted == i);
+                let selected = p.boot.as_ref().is_some_and(|b| b.selected_partition == i && b.booted != i);
+                let (holds, verdict, loads) = match s {
+                    None => ("not read".to_string(), "not known".to_string(), "unknown"),
+                    Some(s) => (
+                        s.summary(),
+                        match s.loads() {
+                            Loads::Yes => "yes — whole image checked".to_string(),
+                            Loads::No(_) if s.holds() == Holds::Empty => "no — nothing there".to_string(),
+                            Loads::No(why) => format!("no — {}", why.message()),
+                            Loads::Unknown => "headers look right; not verified".to_string(),
+                        },
+                        match s.loads() { Loads::Yes => "yes", Loads::No(_) => "no", Loads::Unknown => "unknown" },
+                    ),
+                };
+                let holds_kind = s.map_or("unknown", |s| match s.holds() {
+                    Holds::Empty => "empty", Holds::App => "app", Holds::NotAnApp => "not-an-app", Holds::Damaged => "damaged",
+                });
+                let verify = p.on_verify.clone().filter(|_| s.is_none_or(|s| s.coverage == Coverage::Headers && s.loads() == Loads::Unknown)).map(|cb| {
+                    let part = e.clone();
+                    html! { <button data-testid="verify-slot" data-label={e.name()} onclick={Callback::from(move |_| cb.emit(part.clone()))}>{"Verify"}</button> }
+                });
+                html! {
+                    <tr data-testid="slot-row" data-label={e.name()} data-holds={holds_kind} data-loads={loads}
+                        class={classes!(booted.then_some("boots"))}>
+                        <td>{ e.name() }
+                            if booted { <span class="badge">{"boots next"}</span> }
+                            if selected { <span class="badge warn">{"selected, skipped"}</span> }
+                        </td>
+                        <td>{ holds }</td>
+                        <td>{ verdict }</td>
+                        <td>{ for verify }</td>
+                    </tr>
+                }
             }) }
             </tbody>
         </table>
+        </div>
     }
 }

@@ -1,11 +1,12 @@
-//! Opening a session the way a field technician needs it: connect, start the stub (or carry on
+//! Opening a link to the chip the way a field technician needs it: connect, start the stub (or carry on
 //! with the ROM loader if it does not start), switch to the fast baud (or fall back to 115200).
 
 use super::stub::StubImage;
-use super::{ChipInfo, Error, Loader, Port, Reset, Result, ROM_BAUD};
+use super::{ChipInfo, Error, Loader, NoAnswer, Port, Reset, Result, ROM_BAUD};
 
+/// How to open the link: reset, attempts, stub, baud.
 #[derive(Debug, Clone)]
-pub struct SessionOptions {
+pub struct OpenOptions {
     pub reset: Reset,
     pub attempts: u32,
     /// The flasher stub to run; None = ROM loader only.
@@ -17,7 +18,7 @@ impl<P: Port> Loader<P> {
     /// Connects, then starts the stub and switches the baud, each with a fall-back: the ROM
     /// loader when the stub does not start, 115200 when the fast rate does not work (after a
     /// reset and a fresh connection if the chip cannot be talked back down).
-    pub async fn open(&mut self, opts: &SessionOptions) -> Result<ChipInfo> {
+    pub async fn open(&mut self, opts: &OpenOptions) -> Result<ChipInfo> {
         let info = self.connect(opts.reset, opts.attempts).await?;
         if !info.chip.supported {
             return Ok(info);
@@ -45,7 +46,7 @@ impl<P: Port> Loader<P> {
 
     /// Gets back to a working link at the ROM baud: a SYNC if the chip still listens there,
     /// otherwise a reset and a fresh connection (with the stub again when `restub`).
-    async fn resync(&mut self, opts: &SessionOptions, restub: bool) -> Result<()> {
+    async fn resync(&mut self, opts: &OpenOptions, restub: bool) -> Result<()> {
         self.port.set_baud(ROM_BAUD).await?;
         self.baud = ROM_BAUD;
         self.flush_input().await?;
@@ -55,9 +56,7 @@ impl<P: Port> Loader<P> {
             }
         }
         if !self.port.can_reset() || opts.reset == Reset::None {
-            return Err(Error::NoAnswer(
-                "the chip stopped answering and this port cannot reset it: reset it by hand into download mode and try again at a lower --baud".into(),
-            ));
+            return Err(Error::NoAnswer(NoAnswer::CannotReset));
         }
         self.connect(opts.reset, opts.attempts).await?;
         if restub {

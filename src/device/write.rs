@@ -1,0 +1,226 @@
+//! Writing: an image into a slot (checked first, verified by MD5 after), and otadata (sector by
+//! sector in the power-cut-safe order, each verified, then read back). Booting is switched only
+//! to a slot whose whole image the bootloader would load.
+
+use super::{judge_boot, Device};
+use crate::formats::bootable::{judge, Loads, SlotImage, Slots};
+use crate::formats::image::Image;
+use crate::formats::otadata::{self, OtaState, Otadata, SECTOR_LEN};
+use crate::formats::partition::{Md5Status, Partition, PartitionTable};
+use crate::loader::{Error, Port, Refusal, Result, WriteOptions, WriteReport};
+
+/// What writing an image into a slot did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotWrite {
+    pub partition: Partition,
+    pub report: WriteReport,
+    /// What the slot holds now: the image written, checked whole.
+    pub slot: SlotImage,
+}
+
+/// What an otadata change did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Switched {
+    /// otadata as read back from the device.
+    pub otadata: Otadata,
+    /// Slots read whole to check them before switching (to remember).
+    pub checked: Vec<(Partition, SlotImage)>,
+}
+
+/// A table the bootloader rejects (MD5 mismatch) is no map to write by.
+fn require_sound(table: &PartitionTable) -> Result<()> {
+    match table.md5 {
+        Md5Status::Mismatch { .. } => Err(Refusal::TableRejected.into()),
+        _ => Ok(()),
+    }
+}
+
+fn find(table: &PartitionTable, label: &str) -> Result<Partition> {
+    table
+        .find(label)
+        .cloned()
+        .ok_or_else(|| Refusal::NoPartition(label.to_string()).into())
+}
+
+impl<P: Port> Device<P> {
+    /// Checks `image` for slot `label` without writing anything: the slot exists and is an
+    /// app slot, the file fits, and the bootloader would load the image there on this chip.
+    pub fn check_slot_image(
+        &self,
+        table: &PartitionTable,
+        label: &str,
+        image: &[u8],
+    ) -> Result<(Partition, SlotImage)> {
+        require_sound(table)?;
+        let part = find(table, label)?;
+        if !part.is_app() {
+            return Err(Refusal::NotAnAppSlot {
+                label: label.into(),
+                kind: part.type_name(),
+            }
+            .into());
+        }
+        if image.len() as u64 > part.size as u64 {
+            return Err(Refusal::FileTooBig {
+                len: image.len() as u64,
+                label: label.into(),
+                slot: part.size,
+            }
+            .into());
+        }
+        if let Err(e) = Image::parse(image) {
+            if image.first() != Some(&crate::formats::image::IMAGE_MAGIC) {
+                return Err(Refusal::NotAnImage(e.to_string()).into());
+            }
+        }
+        let slot = judge(image, self.target(), part.offset, Some(part.size));
+        if !slot.problems.is_empty() {
+            return Err(Refusal::Image(slot.problems).into());
+        }
+        Ok((part, slot))
+    }
+
+    /// Writes an app image into slot `label` and verifies it by MD5. Refuses, unless `force`,
+    /// the slot that boots now (as `known` and otadata say), and always anything that is not
+    /// an image this chip's bootloader would load from that slot.
+    pub async fn write_slot(
+        &mut self,
+        table: &PartitionTable,
+        label: &str,
+        image: &[u8],
+        known: &Slots,
+        force: bool,
+    ) -> Result<SlotWrite> {
+        let (partition, slot) = self.check_slot_image(table, label, image)?;
+        if !force && table.otadata().is_some() {
+            let od = self.read_otadata(table).await?;
+            let boot = judge_boot(table, &od, false, known);
+            if boot.booted_partition(table) == Some(&partition) {
+                return Err(Refusal::BootsNow(label.into()).into());
+            }
+        }
+        let report = self
+            .loader
+            .write_flash(partition.offset, image, WriteOptions::default())
+            .await?;
+        Ok(SlotWrite {
+            partition,
+            report,
+            slot,
+        })
+    }
+
+    /// Writes `new` otadata over what is on the device, sector by sector in the power-cut-safe
+    /// order, each sector verified before the next is touched; then reads it back.
+    pub async fn switch_otadata(
+        &mut self,
+        table: &PartitionTable,
+        new: &Otadata,
+    ) -> Result<Otadata> {
+        require_sound(table)?;
+        let part = table.otadata().cloned().ok_or(Refusal::NoOtadata)?;
+        let old = self.read_otadata(table).await?;
+        for sector in otadata::write_order(&old, new) {
+            let at = part.offset + (sector * SECTOR_LEN) as u32;
+            let opts = WriteOptions {
+                skip_unchanged: false,
+                compress: true,
+            };
+            self.loader
+                .write_flash(at, new.sector(sector), opts)
+                .await?;
+            self.loader
+                .log(format!("otadata sector {sector} written and verified"));
+        }
+        let back = self.read_otadata(table).await?;
+        if &back != new {
+            return Err(Error::Verify(
+                "otadata read back differs from what was written".into(),
+            ));
+        }
+        Ok(back)
+    }
+
+    /// Writes an otadata image made elsewhere (the editor), after checking the app it makes
+    /// boot: that slot's whole image is read and judged unless already known. Refuses when
+    /// otadata would select an app that does not load, unless `force` (the technician saw the
+    /// fallback in the preview and confirmed it).
+    pub async fn write_otadata(
+        &mut self,
+        table: &PartitionTable,
+        new: &Otadata,
+        known: &Slots,
+        force: bool,
+    ) -> Result<Switched> {
+        require_sound(table)?;
+        let boot = judge_boot(table, new, false, known);
+        let mut checked = vec![];
+        if let Some(p) = boot.selected_partition(table).cloned() {
+            let (loads, read) = self.ensure_known(&p, known).await?;
+            if let Some(s) = read {
+                checked.push((p.clone(), s));
+            }
+            if let Loads::No(problem) = loads {
+                if !force {
+                    return Err(Refusal::WontLoad {
+                        label: p.name(),
+                        problem,
+                    }
+                    .into());
+                }
+            }
+        }
+        let otadata = self.switch_otadata(table, new).await?;
+        Ok(Switched { otadata, checked })
+    }
+
+    /// Makes `label` boot next (both sectors get the same new entry), after checking that the
+    /// bootloader loads its image (read whole unless already known). `factory` erases otadata.
+    pub async fn set_boot(
+        &mut self,
+        table: &PartitionTable,
+        label: &str,
+        state: OtaState,
+        known: &Slots,
+        force: bool,
+    ) -> Result<Switched> {
+        let old = self.read_otadata(table).await?;
+        let new = otadata::set_boot(table, &old, label, state)
+            .map_err(|e| Error::Refused(Refusal::Otadata(e.to_string())))?;
+        self.write_otadata(table, &new, known, force).await
+    }
+
+    pub async fn erase_otadata(&mut self, table: &PartitionTable) -> Result<Otadata> {
+        self.switch_otadata(table, &otadata::erase()).await
+    }
+
+    /// `esp_ota_mark_app_valid_cancel_rollback` / `..._invalid_rollback_and_reboot` on the
+    /// device's otadata. Marking invalid first reads whole every other app slot whose image
+    /// is not known, as IDF validates the app it goes back to.
+    pub async fn mark_running(
+        &mut self,
+        table: &PartitionTable,
+        valid: bool,
+        known: &Slots,
+    ) -> Result<Switched> {
+        let old = self.read_otadata(table).await?;
+        let mut slots = known.clone();
+        let mut checked = vec![];
+        let new = if valid {
+            otadata::mark_running_valid(&old)
+        } else {
+            let running = judge_boot(table, &old, false, known).booted;
+            for (i, p) in table.entries.iter().enumerate() {
+                if p.is_app() && Some(i) != running && slots.loads(p) == Loads::Unknown {
+                    let s = self.verify_slot(p).await?;
+                    slots.set(p, s.clone());
+                    checked.push((p.clone(), s));
+                }
+            }
+            otadata::mark_running_invalid(table, &old, &|p| slots.loads(p))
+        }
+        .map_err(|e| Error::Refused(Refusal::Otadata(e.to_string())))?;
+        let otadata = self.switch_otadata(table, &new).await?;
+        Ok(Switched { otadata, checked })
+    }
+}

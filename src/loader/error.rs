@@ -1,0 +1,232 @@
+//! Typed errors of the loader and the device layer. The message says what happened in plain
+//! words; what to try is kept apart ([`Error::hints`]), so each face (page, CLI) shows the hints
+//! that fit its link, and decisions are made on the kind, never on the text.
+
+use super::port::PortError;
+use crate::formats::bootable::ImageProblem;
+use crate::formats::numbers::human_size;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    Port(PortError),
+    /// No answer in time.
+    Timeout(String),
+    /// The device answered with an error status.
+    Device(String),
+    /// The chip does not answer (at all, or any more).
+    NoAnswer(NoAnswer),
+    Unsupported(String),
+    /// Written data does not read back as sent.
+    Verify(String),
+    /// Refused before anything was written.
+    Refused(Refusal),
+    Protocol(String),
+    /// Stopped on request, between blocks (nothing half-done beyond the block in flight).
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// It never answered in download mode. `console`: what the port printed meanwhile.
+    DownloadMode { console: String },
+    /// The link stopped working after switching to `baud` and could not go back.
+    AfterBaud { baud: u32 },
+    /// It stopped answering during a write.
+    MidWrite,
+    /// It stopped answering, and this port has no control lines to reset it.
+    CannotReset,
+}
+
+/// Why something was not done; nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    PastFlashEnd {
+        offset: u32,
+        len: u64,
+        flash: u32,
+    },
+    /// Erases work on whole 4 KiB sectors.
+    Unaligned {
+        offset: u32,
+        size: u32,
+    },
+    /// The file is not an image at all (the words say what it is).
+    NotAnImage(String),
+    /// The bootloader would refuse the image, or it is no app for a slot.
+    Image(Vec<ImageProblem>),
+    FileTooBig {
+        len: u64,
+        label: String,
+        slot: u32,
+    },
+    NoPartition(String),
+    NotAnAppSlot {
+        label: String,
+        kind: String,
+    },
+    /// The slot holds the app that boots now.
+    BootsNow(String),
+    /// The table's MD5 does not match: the bootloader rejects it.
+    TableRejected,
+    NoOtadata,
+    /// otadata cannot express the change (the words say why).
+    Otadata(String),
+    /// Booting would be switched to a slot whose image the bootloader does not load.
+    WontLoad {
+        label: String,
+        problem: ImageProblem,
+    },
+}
+
+impl Refusal {
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::PastFlashEnd { offset, len, flash } => format!(
+                "{} at 0x{offset:x} would end at 0x{:x}, past the end of the {} flash",
+                human_size(*len),
+                *offset as u64 + len,
+                human_size(*flash as u64)
+            ),
+            Refusal::Unaligned { offset, size } => format!(
+                "0x{offset:x}+0x{size:x}: offset and size must be multiples of 4 KiB (a flash sector)"
+            ),
+            Refusal::NotAnImage(words) => words.clone(),
+            Refusal::Image(problems) => problems
+                .iter()
+                .map(|p| p.message())
+                .collect::<Vec<_>>()
+                .join("; "),
+            Refusal::FileTooBig { len, label, slot } => format!(
+                "the file is {} ({len} bytes), larger than the {} slot '{label}'",
+                human_size(*len),
+                human_size(*slot as u64)
+            ),
+            Refusal::NoPartition(label) => format!("there is no partition named '{label}'"),
+            Refusal::NotAnAppSlot { label, kind } => {
+                format!("'{label}' is a {kind} partition, not an app slot")
+            }
+            Refusal::BootsNow(label) => format!(
+                "'{label}' holds the app that boots now; write the other OTA slot"
+            ),
+            Refusal::TableRejected => "the partition table's MD5 does not match its entries, so the bootloader rejects it: fix the table first".into(),
+            Refusal::NoOtadata => {
+                "the partition table has no otadata partition: the bootloader always boots the factory app".into()
+            }
+            Refusal::Otadata(words) => words.clone(),
+            Refusal::WontLoad { label, problem } => format!(
+                "'{label}' would not boot: it is {} — the bootloader would skip it",
+                problem.message()
+            ),
+        }
+    }
+}
+
+impl NoAnswer {
+    pub fn message(&self) -> String {
+        match self {
+            NoAnswer::DownloadMode { console } => {
+                let mut m = "the chip did not answer in download mode".to_string();
+                if !console.trim().is_empty() {
+                    m.push_str(&format!(" (the port printed: {:?})", console.trim()));
+                }
+                m
+            }
+            NoAnswer::AfterBaud { baud } => {
+                format!("the link stopped working after switching to {baud} baud")
+            }
+            NoAnswer::MidWrite => "the device stopped answering during the write".into(),
+            NoAnswer::CannotReset => {
+                "the chip stopped answering, and this port cannot reset it".into()
+            }
+        }
+    }
+}
+
+/// Something to try, shown apart from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    BootButton,
+    DataCable,
+    Driver,
+    PortBusy,
+    LowerBaud,
+    ResetByHand,
+    BridgeRunning,
+    BridgeDownloadMode,
+}
+
+impl Hint {
+    pub fn text(self) -> &'static str {
+        match self {
+            Hint::BootButton => "Hold the BOOT (IO0) button, press and release EN/RESET, release BOOT, then connect again.",
+            Hint::DataCable => "Use a data USB cable: some cables only charge.",
+            Hint::Driver => "Install the USB-serial driver for your board (CP210x, CH34x, FTDI) if the port does not show up.",
+            Hint::PortBusy => "Close other programs and browser tabs that have the port open (serial monitors, other flashers).",
+            Hint::LowerBaud => "Choose a lower baud rate: some USB-serial adapters cannot go faster.",
+            Hint::ResetByHand => "Reset the chip into download mode by hand (hold BOOT, press EN), then connect again.",
+            Hint::BridgeRunning => "Check that the bridge runs at that address and port (e.g. otaflash sim --ws, or a serial server).",
+            Hint::BridgeDownloadMode => "A byte bridge may not pass DTR/RTS: put the chip into download mode by hand (hold BOOT, press EN).",
+        }
+    }
+}
+
+impl Error {
+    /// What to try, for a USB serial port (`bridge` false) or a network bridge (true).
+    pub fn hints(&self, bridge: bool) -> Vec<Hint> {
+        use Hint::*;
+        match self {
+            Error::NoAnswer(NoAnswer::DownloadMode { .. }) if bridge => {
+                vec![BridgeDownloadMode, BridgeRunning]
+            }
+            Error::NoAnswer(NoAnswer::DownloadMode { .. }) => {
+                vec![BootButton, DataCable, Driver, PortBusy]
+            }
+            Error::NoAnswer(NoAnswer::AfterBaud { .. }) => vec![LowerBaud],
+            Error::NoAnswer(NoAnswer::CannotReset) => vec![ResetByHand, LowerBaud],
+            Error::NoAnswer(NoAnswer::MidWrite) | Error::Timeout(_) if !bridge => {
+                vec![DataCable, LowerBaud]
+            }
+            Error::Port(_) if bridge => vec![BridgeRunning],
+            Error::Port(_) => vec![DataCable, PortBusy],
+            _ => vec![],
+        }
+    }
+
+    /// Nothing was written because of it.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Error::Refused(_))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Port(e) => e.fmt(f),
+            Error::Timeout(m)
+            | Error::Device(m)
+            | Error::Unsupported(m)
+            | Error::Verify(m)
+            | Error::Protocol(m) => f.write_str(m),
+            Error::NoAnswer(n) => f.write_str(&n.message()),
+            Error::Refused(r) => f.write_str(&r.message()),
+            Error::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<PortError> for Error {
+    fn from(e: PortError) -> Self {
+        Error::Port(e)
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Error::Refused(r)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

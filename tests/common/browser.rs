@@ -1,0 +1,362 @@
+//! Browser helpers for the end-to-end tests: serve the built page (dist/) on 127.0.0.1, start
+//! headless Chromium through chromedriver, find and wait for elements by test id, screenshots
+//! (target/screenshots/), downloads, and watchers for CSP violations and script errors.
+#![allow(dead_code)]
+
+use super::common::*;
+use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Serves dist/ over HTTP on 127.0.0.1 (a thread per connection, bounded by the test), and
+/// tests/data/ under /t/ (same-origin files for the page to fetch: images, manifests).
+pub fn serve_dist() -> u16 {
+    let dist = root().join("dist");
+    let fixtures = root().join("tests/data");
+    assert!(
+        dist.join("otaflash-web_bg.wasm").exists(),
+        "dist/ has no release build of the page: run `trunk build --release` (scripts/test.sh does)"
+    );
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let (dist, fixtures) = (dist.clone(), fixtures.clone());
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut req = vec![0u8; 8192];
+                let n = s.read(&mut req).unwrap_or(0);
+                let line = String::from_utf8_lossy(&req[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .split('?')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let rel = if path == "/" {
+                    "index.html".to_string()
+                } else {
+                    path.trim_start_matches('/').to_string()
+                };
+                let file = match rel.strip_prefix("t/") {
+                    Some(f) => fixtures.join(f),
+                    None => dist.join(&rel),
+                };
+                let (status, body) = match (rel.contains(".."), std::fs::read(&file)) {
+                    (false, Ok(b)) => ("200 OK", b),
+                    _ => ("404 Not Found", b"not found".to_vec()),
+                };
+                let mime = match file.extension().and_then(|e| e.to_str()) {
+                    Some("html") => "text/html; charset=utf-8",
+                    Some("js") => "text/javascript",
+                    Some("wasm") => "application/wasm",
+                    Some("css") => "text/css",
+                    Some("json") => "application/json",
+                    Some("webmanifest") => "application/manifest+json",
+                    Some("png") => "image/png",
+                    _ => "application/octet-stream",
+                };
+                let head = format!("HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            });
+        }
+    });
+    port
+}
+
+/// A process killed when dropped.
+pub struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `otaflash sim` over `flash`; returns it (stopped when dropped) and its WebSocket
+/// address.
+pub fn ws_sim(flash: &Path, timing: &str) -> (SimProcess, String) {
+    let sim = SimProcess::start(flash, timing);
+    let ws = sim.ws.clone();
+    (sim, ws)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Where the browser saves downloads (inside its fresh profile).
+pub fn downloads(profile: &tempfile::TempDir) -> PathBuf {
+    profile.path().join("downloads")
+}
+
+/// Waits for the browser to finish saving the download `name`.
+pub async fn downloaded(profile: &tempfile::TempDir, name: &str) -> Vec<u8> {
+    let path = downloads(profile).join(name);
+    let path = &path;
+    // Chromium writes to a .crdownload file and renames it when done.
+    until(&format!("the download {name}"), 30, || async move {
+        std::fs::read(path).ok()
+    })
+    .await
+}
+
+pub async fn browser() -> (Client, Proc, tempfile::TempDir) {
+    browser_sized(1280, 1800).await
+}
+
+/// A fresh headless Chromium with a window of this size.
+pub async fn browser_sized(width: u32, height: u32) -> (Client, Proc, tempfile::TempDir) {
+    let port = free_port();
+    let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let child = Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{driver}: {e} (scripts/setup.sh installs chromium-driver)"));
+    let proc = Proc(child);
+    let profile = tempfile::tempdir().unwrap();
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     format!("--user-data-dir={}", profile.path().display()), format!("--window-size={width},{height}")],
+            "prefs": {
+                "download.default_directory": downloads(&profile),
+                "download.prompt_for_download": false
+            }
+        }
+    });
+    let mut caps = caps;
+    if width < 500 {
+        // Chromium's windows are at least 500 px wide: a phone-sized viewport is emulated.
+        caps["goog:chromeOptions"]["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}
+        });
+    }
+    let caps: fantoccini::wd::Capabilities =
+        caps.as_object().unwrap().clone().into_iter().collect();
+    let mut last = None;
+    for _ in 0..50 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => return (c, proc, profile),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("chromedriver did not start: {last:?}");
+}
+
+pub fn css(id: &str) -> String {
+    format!("[data-testid=\"{id}\"]")
+}
+
+/// Waits (bounded) until `f` finds what it needs.
+pub async fn until<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let t = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the button `id` is there and enabled.
+pub async fn enabled(c: &Client, id: &str, secs: u64) {
+    until(&format!("{id} to be enabled"), secs, || async {
+        let b = c.find(Locator::Css(&css(id))).await.ok()?;
+        b.attr("disabled").await.ok()?.is_none().then_some(())
+    })
+    .await
+}
+
+pub async fn find(c: &Client, id: &str) -> Element {
+    let sel = css(id);
+    until(id, 30, || async { c.find(Locator::Css(&sel)).await.ok() }).await
+}
+
+/// The rendered text of the first element with test id `id` ("" when there is none), read in
+/// one script.
+pub async fn text(c: &Client, id: &str) -> String {
+    c.execute(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : ''",
+        vec![serde_json::json!(css(id))],
+    )
+    .await
+    .ok()
+    .and_then(|v| v.as_str().map(str::to_string))
+    .unwrap_or_default()
+}
+
+pub async fn wait_text(c: &Client, id: &str, needle: &str, secs: u64) -> String {
+    let t0 = Instant::now();
+    loop {
+        let t = text(c, id).await;
+        if t.contains(needle) {
+            return t;
+        }
+        if t0.elapsed() > Duration::from_secs(secs) {
+            panic!("timed out after {secs} s waiting for {id} to contain {needle:?}; it shows: {t:?}\nstatus: {:?}", text(c, "status").await);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn status_contains(c: &Client, needle: &str, secs: u64) -> String {
+    let t0 = Instant::now();
+    loop {
+        let t = text(c, "status").await;
+        if t.contains(needle) {
+            return t;
+        }
+        let tone = match c.find(Locator::Css(&css("status"))).await {
+            Ok(e) => e.attr("data-tone").await.ok().flatten().unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if tone == "error" || t0.elapsed() > Duration::from_secs(secs) {
+            panic!(
+                "waiting for status containing {needle:?}, the page shows: {t}\nlog: {}",
+                text(c, "log").await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn shot(c: &Client, name: &str) {
+    let dir = root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// The attribute `attr` of every element with test id `id`, read at one moment (in one
+/// script: a re-render between reads cannot leave a stale element behind).
+pub async fn all_attr(c: &Client, id: &str, attr: &str) -> Vec<String> {
+    let v = c
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.getAttribute(arguments[1]) || '')",
+            vec![serde_json::json!(css(id)), serde_json::json!(attr)],
+        )
+        .await
+        .unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+pub async fn pick(c: &Client, path: &Path) {
+    let input = find(c, "image-file").await;
+    input.send_keys(path.to_str().unwrap()).await.unwrap();
+}
+
+pub fn run<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Picks `value` in the select `id` (as a user would: the page sees a change event).
+pub async fn choose(c: &Client, id: &str, value: &str) {
+    find(c, id).await.select_by_value(value).await.unwrap();
+}
+
+/// The otadata partition of the sim's flash file.
+pub fn otadata_of(flash: &Path) -> Vec<u8> {
+    std::fs::read(flash).unwrap()[0xE000..0x10000].to_vec()
+}
+
+/// Records CSP violations, uncaught errors, unhandled rejections and console errors from now
+/// on (in window.__csp and window.__errors).
+pub async fn watch_errors(c: &Client) {
+    c.execute(
+        "window.__csp = []; window.__errors = []; \
+         document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI)); \
+         window.addEventListener('error', e => window.__errors.push('error: ' + e.message)); \
+         window.addEventListener('unhandledrejection', e => window.__errors.push('rejection: ' + e.reason)); \
+         const ce = console.error.bind(console); \
+         console.error = (...a) => { window.__errors.push('console: ' + a.join(' ')); ce(...a); };",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+/// What [`watch_errors`] caught: (CSP violations, errors).
+pub async fn caught(c: &Client) -> (serde_json::Value, serde_json::Value) {
+    (
+        c.execute("return window.__csp", vec![]).await.unwrap(),
+        c.execute("return window.__errors", vec![]).await.unwrap(),
+    )
+}
+
+/// The test id (or tag) of the element that has the keyboard focus.
+pub async fn focused(c: &Client) -> String {
+    c.execute(
+        "const a = document.activeElement; return a === document.body || !a ? 'BODY' : (a.dataset.testid || a.tagName)",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// Waits for a download whose name starts with `prefix`; returns its name and bytes.
+pub async fn downloaded_like(profile: &tempfile::TempDir, prefix: &str) -> (String, Vec<u8>) {
+    let dir = downloads(profile);
+    let dir = &dir;
+    until(&format!("a download named {prefix}…"), 30, || async move {
+        let e = std::fs::read_dir(dir).ok()?.flatten().find(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.starts_with(prefix) && !n.ends_with(".crdownload")
+        })?;
+        let n = e.file_name().to_string_lossy().to_string();
+        Some((n, std::fs::read(e.path()).ok()?))
+    })
+    .await
+}
+
+/// Whether the element `id` holds the attribute value.
+pub async fn attr(c: &Client, id: &str, name: &str) -> Option<String> {
+    find(c, id).await.attr(name).await.ok().flatten()
+}
