@@ -93,7 +93,8 @@ async fn flash_second_slot(c: &Client, tag: &str) {
            if (p && p.getAttribute('value') !== null) window.__progress.push([p.getAttribute('value'), p.getAttribute('max')]); \
            if (p && +p.getAttribute('value') > 0 && document.querySelector('[data-testid=cancel]')) { \
              const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); \
-             window.__guarded.push([e.defaultPrevented, document.querySelector('[data-testid=image-file]').disabled]); } \
+             window.__guarded.push([e.defaultPrevented, document.querySelector('[data-testid=image-file]').disabled, \
+               document.querySelectorAll('progress').length]); } \
          }).observe(document.body, {subtree: true, childList: true, attributes: true});",
         vec![],
     )
@@ -144,8 +145,8 @@ async fn flash_second_slot(c: &Client, tag: &str) {
                 .as_array()
                 .unwrap()
                 .iter()
-                .all(|g| g == &serde_json::json!([true, true])),
-        "leaving asks first and the file choice is locked while writing: {guarded}"
+                .all(|g| g == &serde_json::json!([true, true, 1])),
+        "leaving asks first, the file choice is locked and there is one progress bar while writing: {guarded}"
     );
     let idle = c
         .execute(
@@ -237,7 +238,7 @@ async fn bad_images(c: &Client, dir: &Path) {
 fn page_with_the_in_page_simulator() {
     let web = serve_dist();
     run(async {
-        let (c, _driver, _profile) = browser().await;
+        let (c, _driver, profile) = browser().await;
         c.goto(&format!("http://127.0.0.1:{web}/?port=sim"))
             .await
             .unwrap();
@@ -324,8 +325,38 @@ fn page_with_the_in_page_simulator() {
         .await;
         pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
         enabled(&c, "flash", 30).await;
-        // The downloaded log is the same timeline.
+        // The log follows its newest line.
+        let bottom = c
+            .execute(
+                "const l = document.querySelector('[data-testid=log]'); return l.scrollHeight - l.scrollTop - l.clientHeight",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            bottom.as_f64().unwrap() < 2.0,
+            "autoscroll: {bottom} px below"
+        );
+        // The downloaded log is the same timeline, each line with its time and source.
         find(&c, "log-download").await.click().await.unwrap();
+        let saved = String::from_utf8(downloaded(&profile, "otaflash-log.txt").await).unwrap();
+        let reset = saved
+            .lines()
+            .position(|l| l.contains("[otaflash] reset the chip into its app"))
+            .unwrap();
+        let banner = saved
+            .lines()
+            .position(|l| {
+                l.contains("[device]   I (120) boot: Loaded app from partition at offset 0x150000")
+            })
+            .unwrap();
+        assert!(reset < banner, "{saved}");
+        assert!(
+            saved
+                .lines()
+                .all(|l| l.len() > 13 && l.as_bytes()[2] == b':' && l.as_bytes()[12] == b' '),
+            "{saved}"
+        );
         let (csp, errors) = caught(&c).await;
         assert_eq!(csp, serde_json::json!([]), "CSP violations");
         assert_eq!(errors, serde_json::json!([]), "script errors");

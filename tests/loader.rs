@@ -167,12 +167,34 @@ fn unchanged_regions_are_skipped() {
             .await
             .unwrap();
         assert_eq!(again.written, 0);
+        // Said honestly: nothing written, no rate.
+        let said = again.describe("app1");
+        assert!(
+            said.starts_with("app1: already holds these 400000 bytes (MD5 "),
+            "{said}"
+        );
+        assert!(
+            said.ends_with("matches); nothing written") && !said.contains("kbit/s"),
+            "{said}"
+        );
         image[200_000] ^= 0xFF;
         let one = l
             .write_flash(0x150000, &image, WriteOptions::default())
             .await
             .unwrap();
         assert_eq!(one.written, 0x10000, "only the changed 64 KiB region");
+        let said = one.describe("app1");
+        assert!(
+            said.contains("400000 bytes verified")
+                && said.contains("65536 written, 334464 already there"),
+            "{said}"
+        );
+        // The rates: data written per second (effective) above what crossed the link.
+        assert!(one.effective_kbit() > 0.0 && one.wire_kbit() > 0.0);
+        assert!(
+            said.contains("kbit/s effective") && said.contains("kbit/s on the wire"),
+            "{said}"
+        );
         assert_eq!(
             l.flash_md5(0x150000, image.len() as u32).await.unwrap(),
             md5(&image)

@@ -153,12 +153,7 @@ fn printer(quiet: bool) -> impl FnMut(Event) {
                         .eta()
                         .map(|d| format!(", {:.0} s left", d.as_secs_f64()))
                         .unwrap_or_default();
-                    let (data, wire) = p.kbit();
-                    let rate = if p.phase == Phase::Writing {
-                        format!("{data:.0} kbit/s effective, {wire:.0} kbit/s on the wire")
-                    } else {
-                        format!("{data:.0} kbit/s")
-                    };
+                    let rate = p.rate_text();
                     eprintln!(
                         "{} {:>3}% ({} / {} bytes, {rate}{eta})",
                         p.phase.name(),
@@ -289,7 +284,7 @@ pub fn info(a: InfoArgs) -> CliResult {
                     json["otadata"] = report::otadata_json(t, &boot, &[]);
                 } else {
                     text.push_str(&report::otadata_text(t, &boot, &[]).lines().filter(|l| !l.starts_with("sector")).map(|l| format!("{l}\n")).collect::<String>());
-                    text.push_str("(no otadata partition: the bootloader starts the factory app)\n");
+                    text.push_str(&format!("({})\n", otadata::NO_OTADATA));
                     json["otadata"] = serde_json::Value::Null;
                 }
                 let od_json = report::otadata_json(t, &boot, &[]);

@@ -9,6 +9,9 @@ use super::partition::{OtaSlots, Partition, PartitionTable};
 use super::{le32, Error, Result};
 
 pub const OTADATA_LEN: usize = 0x2000;
+/// What a table without an otadata partition means, said once for every face.
+pub const NO_OTADATA: &str =
+    "the partition table has no otadata partition (type data, subtype ota), so the bootloader always starts the factory app";
 pub const SECTOR_LEN: usize = 0x1000;
 pub const ENTRY_LEN: usize = 32;
 /// The erased value of `ota_seq`: never a valid entry.
@@ -191,11 +194,9 @@ impl Otadata {
 
     /// The otadata partition of a full flash dump, located through the table.
     pub fn from_flash(dump: &[u8], table: &PartitionTable) -> Result<Self> {
-        let part = table.otadata().ok_or_else(|| {
-            Error::Invalid(
-                "the partition table has no otadata partition (type data, subtype ota)".into(),
-            )
-        })?;
+        let part = table
+            .otadata()
+            .ok_or_else(|| Error::Invalid(NO_OTADATA.into()))?;
         let start = part.offset as usize;
         if dump.len() < start + OTADATA_LEN {
             return Err(Error::Truncated(format!(
@@ -479,10 +480,7 @@ pub fn set_boot(
             ))
         })?;
     if table.otadata().is_none() {
-        return Err(Error::Invalid(
-            "the partition table has no otadata partition: the bootloader always boots factory"
-                .into(),
-        ));
+        return Err(Error::Invalid(NO_OTADATA.into()));
     }
     if part.is_factory() {
         return Ok(erase());

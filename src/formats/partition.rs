@@ -771,8 +771,10 @@ impl PartitionTable {
         if otadata.is_empty() && slots.bootloader_count > 0 {
             warn(
                 false,
-                "OTA app partitions but no otadata partition: the bootloader always boots factory"
-                    .into(),
+                format!(
+                    "there are OTA app partitions, but {}",
+                    super::otadata::NO_OTADATA
+                ),
             );
         }
         out

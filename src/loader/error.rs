@@ -110,9 +110,7 @@ impl Refusal {
                 "'{label}' holds the app that boots now; write the other OTA slot"
             ),
             Refusal::TableRejected => "the partition table's MD5 does not match its entries, so the bootloader rejects it: fix the table first".into(),
-            Refusal::NoOtadata => {
-                "the partition table has no otadata partition: the bootloader always boots the factory app".into()
-            }
+            Refusal::NoOtadata => crate::formats::otadata::NO_OTADATA.into(),
             Refusal::Otadata(words) => words.clone(),
             Refusal::WontLoad { label, problem } => format!(
                 "'{label}' would not boot: it is {} — the bootloader would skip it",

@@ -117,6 +117,17 @@ impl Progress {
         )
     }
 
+    /// The rate as the CLI and the page show it: effective and on the wire while writing
+    /// (compressed data crosses the link), else just the data rate.
+    pub fn rate_text(&self) -> String {
+        let (data, wire) = self.kbit();
+        if self.phase == Phase::Writing {
+            format!("{data:.0} kbit/s effective, {wire:.0} kbit/s on the wire")
+        } else {
+            format!("{data:.0} kbit/s")
+        }
+    }
+
     pub fn eta(&self) -> Option<Duration> {
         let r = self.rate();
         (r > 0.0 && self.done <= self.total)

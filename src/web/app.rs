@@ -230,7 +230,7 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
                     None,
                 ),
                 None => (
-                    html! { <p class="hint">{"No otadata partition: the bootloader boots the factory app."}</p> },
+                    html! { <p class="hint">{ crate::formats::otadata::NO_OTADATA }</p> },
                     None,
                 ),
             };

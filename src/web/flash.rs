@@ -49,12 +49,7 @@ fn resolve(origin: Origin, chip: Option<String>, d: UseReducerDispatcher<super::
 /// left", with the bytes already on the board said apart.
 fn progress_text(p: &Progress, image_len: Option<u64>) -> String {
     let pct = p.done as f64 * 100.0 / p.total.max(1) as f64;
-    let (data, wire) = p.kbit();
-    let rate = if p.phase == Phase::Writing {
-        format!("{data:.0} kbit/s effective, {wire:.0} kbit/s on the wire")
-    } else {
-        format!("{data:.0} kbit/s")
-    };
+    let rate = p.rate_text();
     let there = match image_len {
         Some(n) if p.phase == Phase::Writing && n > p.total => {
             format!(" (the other {} are already there)", human_size(n - p.total))

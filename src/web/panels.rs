@@ -396,7 +396,7 @@ fn LayoutPanel(p: &PanelProps) -> Html {
                     }
                 }
                 _ => {
-                    html! { <p class="hint">{"No otadata partition: the bootloader starts the factory app."}</p> }
+                    html! { <p class="hint">{ crate::formats::otadata::NO_OTADATA }</p> }
                 }
             };
             html! {

@@ -28,6 +28,14 @@ pub async fn sleep(d: Duration) {
     TimeoutFuture::new(d.as_millis().min(u32::MAX as u128) as u32).await
 }
 
+/// A DOMException's name ("NotFoundError", "InvalidStateError", ...), if it has one.
+fn js_err_name(e: &JsValue) -> String {
+    Reflect::get(e, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default()
+}
+
 fn js_err(e: JsValue) -> String {
     e.as_string()
         .or_else(|| {
@@ -99,11 +107,11 @@ impl WebSerialPort {
         let p = JsFuture::from(nav.serial().request_port_with_options(&opts))
             .await
             .map_err(|e| {
-                let m = js_err(e);
-                if m.contains("No port selected") {
+                // The chooser was closed without a choice.
+                if js_err_name(&e) == "NotFoundError" {
                     "no port was chosen".to_string()
                 } else {
-                    m
+                    js_err(e)
                 }
             })?;
         Ok(p.unchecked_into())
@@ -118,22 +126,23 @@ impl WebSerialPort {
             buf: VecDeque::new(),
             opened: now_ms(),
         };
-        p.open_at(baud).await.map_err(|e| {
-            if e.contains("Failed to open") || e.contains("already open") {
-                format!("{e}: the port is busy (another program or browser tab has it open?)")
-            } else {
-                e
-            }
-        })?;
+        p.open_at(baud).await?;
         Ok(p)
     }
 
     async fn open_at(&mut self, baud: u32) -> Result<(), String> {
         let opts = web_sys::SerialOptions::new(baud);
         opts.set_buffer_size(64 * 1024);
-        JsFuture::from(self.port.open(&opts))
-            .await
-            .map_err(js_err)?;
+        JsFuture::from(self.port.open(&opts)).await.map_err(|e| {
+            // NetworkError: the OS would not open it; InvalidStateError: open already.
+            match js_err_name(&e).as_str() {
+                "NetworkError" | "InvalidStateError" => format!(
+                    "{}: the port is busy (another program or browser tab has it open?)",
+                    js_err(e)
+                ),
+                _ => js_err(e),
+            }
+        })?;
         self.reader = Some(self.port.readable().get_reader().unchecked_into());
         self.writer = Some(self.port.writable().get_writer().map_err(js_err)?);
         Ok(())
