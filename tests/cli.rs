@@ -626,9 +626,26 @@ fn flash_dump_from_esptool_merge_bin() {
     assert_eq!(v["selected"]["label"], "app1");
     assert_eq!(v["fallback"], "app1 is corrupt → app0 boots");
     assert_eq!(v["slots"][1]["loads"], "no");
-    // Erase app1: "empty", in the text output too.
+    // Erase app1: "empty", in the text output too; booting it is refused (unless forced).
     bytes[0x150000..0x290000].fill(0xFF);
     std::fs::write(&dump, &bytes).unwrap();
+    let od3 = dir.path().join("od3.bin");
+    fails(
+        &["otadata", p(&dump), "--set-boot", "app1", "-o", p(&od3)],
+        "'app1' would not boot: it is empty",
+    );
+    assert!(!od3.exists(), "nothing written");
+    assert!(otaflash(&[
+        "otadata",
+        p(&dump),
+        "--set-boot",
+        "app1",
+        "--force",
+        "-o",
+        p(&od3)
+    ])
+    .status
+    .success());
     let out = otaflash(&["otadata", p(&dump)]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("otadata selects: app1"), "{text}");

@@ -254,25 +254,33 @@ fn app_images_decode_as_esptool_says() {
             want["chip_arg"].as_str().unwrap(),
             "{file}"
         );
-        assert_eq!(img.chip_id as u64, hexnum(&want["chip_id"]), "{file}");
-        assert_eq!(img.entry as u64, hexnum(&want["entry_addr"]), "{file}");
         assert_eq!(
-            img.flash_mode as u64,
+            img.header.chip_id as u64,
+            hexnum(&want["chip_id"]),
+            "{file}"
+        );
+        assert_eq!(
+            img.header.entry as u64,
+            hexnum(&want["entry_addr"]),
+            "{file}"
+        );
+        assert_eq!(
+            img.header.flash_mode as u64,
             hexnum(&want["spi_mode_byte"]),
             "{file}"
         );
         assert_eq!(
-            img.min_rev_full as u64,
+            img.header.min_rev_full as u64,
             hexnum(&want["min_rev_full"]),
             "{file}"
         );
         assert_eq!(
-            img.max_rev_full as u64,
+            img.header.max_rev_full as u64,
             hexnum(&want["max_rev_full"]),
             "{file}"
         );
         assert_eq!(
-            img.hash_appended,
+            img.hash_appended(),
             want["hash_appended"].as_u64() == Some(1),
             "{file}"
         );

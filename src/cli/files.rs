@@ -142,6 +142,19 @@ pub fn otadata(a: OtadataArgs) -> CliResult {
     };
     let shown = next.as_ref().unwrap_or(&current);
     let boot = workbench::prediction(&table, shown, a.rollback, slots.as_ref()).map_err(Failure)?;
+    // As on a device: booting is not switched to a slot the dump shows would not load.
+    if let (Some(label), Some(p)) = (&a.set_boot, boot.selected_partition(&table)) {
+        if let (crate::formats::bootable::Loads::No(problem), false) = (loads(p), a.force) {
+            let r = crate::loader::Refusal::WontLoad {
+                label: label.clone(),
+                problem,
+            };
+            return Err(Failure(format!(
+                "{}; nothing written (--force writes it anyway)",
+                r.message()
+            )));
+        }
+    }
     if let Some(next) = &next {
         let out = a.output.as_deref().expect("clap: requires output");
         write_output(out, next.as_bytes())?;

@@ -97,9 +97,10 @@ pub struct OtadataArgs {
     /// Mark the running entry invalid; the app that ran before boots (rollback).
     #[arg(long, group = "op")]
     mark_invalid: bool,
-    /// With --port --set-boot: switch even if the slot's image would not load (the bootloader
-    /// then falls back to another app, as the output says).
-    #[arg(long, requires = "port")]
+    /// With --set-boot: switch even if the slot's image would not load (the bootloader then
+    /// falls back to another app, as the output says). Known on a device (it is read) and in a
+    /// flash dump; with otadata and a bare table the slots' content is unknown.
+    #[arg(long, requires = "set_boot")]
     force: bool,
     /// Where to write the new 8 KiB otadata image (file mode).
     #[arg(short, long, conflicts_with = "port")]

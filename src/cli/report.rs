@@ -215,17 +215,17 @@ pub fn otadata_text(t: &PartitionTable, boot: &Boot, warnings: &[String]) -> Str
 pub fn image_json(img: &Image) -> Value {
     json!({
         "chip": img.chip().map(|c| c.name),
-        "chip_id": img.chip_id,
-        "entry": img.entry,
+        "chip_id": img.header.chip_id,
+        "entry": img.header.entry,
         "segments": img.segments.iter().map(|s| json!({"load_addr": s.load_addr, "len": s.len})).collect::<Vec<_>>(),
         "flash_mode": img.flash_mode_name(),
         "flash_freq": img.flash_freq_name(),
         "flash_size": img.flash_size_name(),
         "checksum_ok": img.checksum_ok(),
-        "hash_appended": img.hash_appended,
+        "hash_appended": img.hash_appended(),
         "sha256_ok": img.sha256_ok(),
-        "min_rev_full": img.min_rev_full,
-        "max_rev_full": img.max_rev_full,
+        "min_rev_full": img.header.min_rev_full,
+        "max_rev_full": img.header.max_rev_full,
         "size": img.len,
         "app": img.app.as_ref().map(|a| json!({
             "project_name": a.project_name,
@@ -241,13 +241,13 @@ pub fn image_json(img: &Image) -> Value {
 pub fn image_text(img: &Image) -> String {
     let mut s = String::new();
     let chip = img.chip().map_or_else(
-        || format!("unknown chip id {}", img.chip_id),
+        || format!("unknown chip id {}", img.header.chip_id),
         |c| c.pretty.to_string(),
     );
     let _ = writeln!(
         s,
         "{chip} image, {} bytes, entry 0x{:08x}",
-        img.len, img.entry
+        img.len, img.header.entry
     );
     let _ = writeln!(
         s,
@@ -259,10 +259,10 @@ pub fn image_text(img: &Image) -> String {
     let _ = writeln!(
         s,
         "chip revision: v{}.{} to v{}.{}",
-        img.min_rev_full / 100,
-        img.min_rev_full % 100,
-        img.max_rev_full / 100,
-        img.max_rev_full % 100
+        img.header.min_rev_full / 100,
+        img.header.min_rev_full % 100,
+        img.header.max_rev_full / 100,
+        img.header.max_rev_full % 100
     );
     for (i, seg) in img.segments.iter().enumerate() {
         let _ = writeln!(

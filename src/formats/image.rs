@@ -89,17 +89,7 @@ pub struct AppDesc {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
-    pub segment_count: u8,
-    pub flash_mode: u8,
-    pub flash_freq_code: u8,
-    pub flash_size_code: u8,
-    pub entry: u32,
-    pub wp_pin: u8,
-    pub chip_id: u16,
-    pub min_rev: u8,
-    pub min_rev_full: u16,
-    pub max_rev_full: u16,
-    pub hash_appended: bool,
+    pub header: Header,
     pub segments: Vec<Segment>,
     pub checksum_stored: u8,
     pub checksum_computed: u8,
@@ -234,17 +224,7 @@ impl Image {
             .first()
             .and_then(|s| AppDesc::parse(&bytes[s.data_offset..s.data_offset + s.len as usize]));
         Ok(Image {
-            segment_count,
-            flash_mode: h.flash_mode,
-            flash_freq_code: h.flash_freq_code,
-            flash_size_code: h.flash_size_code,
-            entry: h.entry,
-            wp_pin: h.wp_pin,
-            chip_id: h.chip_id,
-            min_rev: h.min_rev,
-            min_rev_full: h.min_rev_full,
-            max_rev_full: h.max_rev_full,
-            hash_appended,
+            header: h,
             segments,
             checksum_stored: bytes[checksum_offset],
             checksum_computed: checksum,
@@ -257,12 +237,17 @@ impl Image {
     }
 
     pub fn chip(&self) -> Option<&'static Chip> {
-        Chip::by_image_id(self.chip_id)
+        self.header.chip()
     }
 
     /// Whether this is an app rather than a second-stage bootloader ([`looks_like_app`]).
     pub fn is_app(&self) -> bool {
-        looks_like_app(self.chip_id, &self.segments, self.app.is_some())
+        looks_like_app(self.header.chip_id, &self.segments, self.app.is_some())
+    }
+
+    /// Whether a SHA-256 digest follows the checksum.
+    pub fn hash_appended(&self) -> bool {
+        self.header.hash_appended == 1
     }
 
     pub fn checksum_ok(&self) -> bool {
@@ -275,7 +260,7 @@ impl Image {
     }
 
     pub fn flash_mode_name(&self) -> &'static str {
-        match self.flash_mode {
+        match self.header.flash_mode {
             0 => "qio",
             1 => "qout",
             2 => "dio",
@@ -286,11 +271,11 @@ impl Image {
 
     /// As `esptool image-info` prints it for the image's chip.
     pub fn flash_freq_name(&self) -> Option<&'static str> {
-        self.chip()?.flash_freq_name(self.flash_freq_code)
+        self.chip()?.flash_freq_name(self.header.flash_freq_code)
     }
 
     pub fn flash_size_name(&self) -> Option<&'static str> {
-        chips::flash_size_name(self.flash_size_code)
+        chips::flash_size_name(self.header.flash_size_code)
     }
 }
 

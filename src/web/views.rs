@@ -223,7 +223,7 @@ pub struct ImageProps {
 pub fn ImageView(p: &ImageProps) -> Html {
     let i = &p.image;
     let chip = i.chip().map_or_else(
-        || format!("unknown chip (id {})", i.chip_id),
+        || format!("unknown chip (id {})", i.header.chip_id),
         |c| c.pretty.to_string(),
     );
     let ok = |b: bool| if b { "ok" } else { "MISMATCH" };
@@ -241,7 +241,7 @@ pub fn ImageView(p: &ImageProps) -> Html {
                     None => html! { <><dt>{"kind"}</dt><dd data-testid="image-kind">{"RAM-only image: a second-stage bootloader, not an app"}</dd></> },
                 } }
                 <dt>{"chip"}</dt><dd data-testid="image-chip">{ chip }</dd>
-                <dt>{"chip revision"}</dt><dd>{ rev_range(i.min_rev_full, i.max_rev_full) }</dd>
+                <dt>{"chip revision"}</dt><dd>{ rev_range(i.header.min_rev_full, i.header.max_rev_full) }</dd>
                 <dt>{"size"}</dt><dd>{ format!("{} bytes ({})", i.len, human_size(i.len as u64)) }</dd>
                 <dt>{"flash"}</dt><dd>{ format!("{} {} {}", i.flash_mode_name(), i.flash_freq_name().unwrap_or("?"), i.flash_size_name().unwrap_or("?")) }</dd>
                 <dt>{"segments"}</dt><dd>{ i.segments.len() }</dd>
