@@ -160,8 +160,13 @@ impl<P: Port> Device<P> {
                 otadata = Some(self.read_otadata(t).await?);
             }
             for p in t.entries.iter().filter(|p| p.is_app()) {
-                let s = self.scan_slot(p).await?;
-                slots.set(p, s);
+                match self.scan_slot(p).await {
+                    Ok(s) => slots.set(p, s),
+                    // A slot past the end of the flash (the table's warnings say so): its
+                    // content stays unknown.
+                    Err(Error::Refused(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(Snapshot {

@@ -96,7 +96,7 @@ pub fn ConsolePanel(p: &PanelProps) -> Html {
             h.set(e.target_unchecked_into::<HtmlInputElement>().checked())
         })
     };
-    let text = s.log_text();
+    let text = s.log.text();
     let on_download = {
         let t = text.clone();
         Callback::from(move |_: MouseEvent| download("otaflash-log.txt", t.as_bytes()))
