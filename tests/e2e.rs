@@ -191,6 +191,23 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     shot(c, &format!("{tag}-5-boots-app1")).await;
 }
 
+/// `image` with one byte past its first 64 KiB changed, checksum and digest made right again (a
+/// new build that differs only there).
+fn changed_past_64k(image: &[u8]) -> Vec<u8> {
+    use otaflash::formats::image::Image;
+    let mut b = image.to_vec();
+    let i = Image::parse(&b).unwrap();
+    let last = i.segments.last().unwrap();
+    let at = (0x10000usize).max(last.data_offset) + 16;
+    assert!(at < last.data_offset + last.len as usize);
+    b[at] ^= 0x5A;
+    b[i.checksum_offset] ^= 0x5A;
+    let digest = otaflash::formats::sha256(&b[..i.checksum_offset + 1]);
+    b[i.checksum_offset + 1..i.checksum_offset + 33].copy_from_slice(&digest);
+    assert!(Image::parse(&b).unwrap().checksum_ok());
+    b
+}
+
 /// Bad images are refused in the page with a clear message; the Flash button stays off.
 async fn bad_images(c: &Client, dir: &Path) {
     let check = |file: PathBuf, needle: &'static str| async move {
@@ -276,8 +293,40 @@ fn page_with_the_in_page_simulator() {
             st.contains("nothing written") && !st.contains("kbit/s"),
             "{st}"
         );
-
+        // A changed image whose first 64 KiB are the same: what was written and what was
+        // already there, each counted (the progress says so too).
         let dir = tempfile::tempdir().unwrap();
+        let changed = dir.path().join("hello-changed.bin");
+        std::fs::write(
+            &changed,
+            changed_past_64k(&read("firmware/idf-v5.2.2_hello_world.bin")),
+        )
+        .unwrap();
+        pick(&c, &changed).await;
+        enabled(&c, "flash", 10).await;
+        c.execute(
+            "window.__texts = []; new MutationObserver(() => { \
+               const t = document.querySelector('[data-testid=progress-text]'); \
+               if (t) window.__texts.push(t.innerText); \
+             }).observe(document.body, {subtree: true, childList: true, characterData: true});",
+            vec![],
+        )
+        .await
+        .unwrap();
+        find(&c, "flash").await.click().await.unwrap();
+        let st = status_contains(&c, "58880 written, 65536 already there", 90).await;
+        assert!(st.contains("app0: 124416 bytes verified"), "{st}");
+        let texts = c.execute("return window.__texts", vec![]).await.unwrap();
+        assert!(
+            texts.as_array().unwrap().iter().any(|t| {
+                let t = t.as_str().unwrap_or_default();
+                t.contains("the other 64.0 KB are already there")
+                    && t.contains("kbit/s effective")
+                    && t.contains("kbit/s on the wire")
+            }),
+            "{texts}"
+        );
+
         bad_images(&c, dir.path()).await;
 
         // The console: the chip's own lines and otaflash's, one timeline, with timestamps.
@@ -739,7 +788,9 @@ fn page_explains_a_failed_connect_and_retries() {
         find(&c, "connect").await.click().await.unwrap();
         let help = wait_text(&c, "connect-help", "bridge runs at that address", 30).await;
         assert!(
-            help.contains(&format!("ws://127.0.0.1:{dead}: could not connect")),
+            help.contains(&format!(
+                "ws://127.0.0.1:{dead}: the WebSocket closed before it connected"
+            )),
             "{help}"
         );
         for wrong in ["USB cable", "driver", "BOOT"] {

@@ -191,6 +191,11 @@ fn manifests_picked_as_files_and_failed_loads() {
             attr(&c, "status", "data-tone").await.as_deref(),
             Some("error")
         );
+        // An Arduino app without an ESP-IDF description is called what it is.
+        assert_eq!(
+            text(&c, "image-kind").await,
+            "no ESP-IDF app description (e.g. an older Arduino build)"
+        );
         enabled(&c, "flash", 10).await;
         // The manifest as a file, alone: it says what it needs.
         let input = find(&c, "image-file").await;

@@ -276,7 +276,14 @@ impl SlotImage {
     pub fn summary(&self) -> String {
         match (self.holds(), &self.app) {
             (Holds::Empty, _) => "empty".into(),
-            (Holds::Damaged, _) => "no loadable image".into(),
+            (Holds::Damaged, _) if self.header.is_none() => {
+                "not a firmware image (other data, or garbage)".into()
+            }
+            (Holds::Damaged, Some(a)) => format!(
+                "a damaged or half-written image of {} {}",
+                a.project_name, a.version
+            ),
+            (Holds::Damaged, None) => "a damaged or half-written image".into(),
             (Holds::NotAnApp, _) => "a RAM-only image (a bootloader?), not an app".into(),
             (Holds::App, Some(a)) => {
                 format!("{} {} (ESP-IDF {})", a.project_name, a.version, a.idf_ver)

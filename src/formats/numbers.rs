@@ -74,6 +74,17 @@ pub fn human_size(n: u64) -> String {
     }
 }
 
+/// A size to one decimal, for amounts that change (progress): `57.5 KB`, `1.2 MB`, `512 bytes`.
+pub fn approx_size(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MB", n as f64 / (1u64 << 20) as f64)
+    } else if n >= 1 << 10 {
+        format!("{:.1} KB", n as f64 / 1024.0)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +106,14 @@ mod tests {
         assert_eq!(parse_int("nvs"), None);
         assert_eq!(parse_int("0x"), None);
         assert_eq!(parse_u32("-1"), None);
+    }
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(human_size(0x140000), "1280 KB");
+        assert_eq!(human_size(4 << 20), "4 MB");
+        assert_eq!(approx_size(58880), "57.5 KB");
+        assert_eq!(approx_size(1_300_000), "1.2 MB");
+        assert_eq!(approx_size(700), "700 bytes");
     }
 }

@@ -5,7 +5,7 @@
 use super::manifest;
 use super::panels::{url_param, PanelProps};
 use super::views::ImageView;
-use crate::formats::numbers::human_size;
+use crate::formats::numbers::{approx_size, human_size};
 use crate::formats::otadata::OtaState;
 use crate::loader::{Phase, Progress};
 use crate::page::{Action, Job, JobKind, PageState, Problem};
@@ -52,15 +52,18 @@ fn progress_text(p: &Progress, image_len: Option<u64>) -> String {
     let rate = p.rate_text();
     let there = match image_len {
         Some(n) if p.phase == Phase::Writing && n > p.total => {
-            format!(" (the other {} are already there)", human_size(n - p.total))
+            format!(
+                " (the other {} are already there)",
+                approx_size(n - p.total)
+            )
         }
         _ => String::new(),
     };
     format!(
         "{}: {} of {}{there} · {pct:.0} % · {rate}{}",
         p.phase.name(),
-        human_size(p.done),
-        human_size(p.total),
+        approx_size(p.done),
+        approx_size(p.total),
         p.eta()
             .map(|e| format!(" · {:.0} s left", e.as_secs_f64()))
             .unwrap_or_default()

@@ -306,7 +306,7 @@ impl WsPort {
             if s.open {
                 Poll::Ready(Ok(()))
             } else if let Some(e) = &s.closed {
-                Poll::Ready(Err(format!("{url}: could not connect ({e})")))
+                Poll::Ready(Err(format!("{url}: {e} before it connected")))
             } else {
                 s.waker = Some(cx.waker().clone());
                 Poll::Pending

@@ -2,7 +2,7 @@
 
 use crate::formats::bootable::{Coverage, Holds, Loads, Slots};
 use crate::formats::image::Image;
-use crate::formats::numbers::human_size;
+use crate::formats::numbers::{approx_size, human_size};
 use crate::formats::otadata::{self, Boot, Otadata};
 use crate::formats::partition::{Partition, PartitionTable, TABLE_SECTOR_SIZE};
 use yew::prelude::*;
@@ -242,7 +242,7 @@ pub fn ImageView(p: &ImageProps) -> Html {
                 } }
                 <dt>{"chip"}</dt><dd data-testid="image-chip">{ chip }</dd>
                 <dt>{"chip revision"}</dt><dd>{ rev_range(i.header.min_rev_full, i.header.max_rev_full) }</dd>
-                <dt>{"size"}</dt><dd>{ format!("{} bytes ({})", i.len, human_size(i.len as u64)) }</dd>
+                <dt>{"size"}</dt><dd>{ format!("{} bytes ({})", i.len, approx_size(i.len as u64)) }</dd>
                 <dt>{"flash"}</dt><dd>{ format!("{} {} {}", i.flash_mode_name(), i.flash_freq_name().unwrap_or("?"), i.flash_size_name().unwrap_or("?")) }</dd>
                 <dt>{"segments"}</dt><dd>{ i.segments.len() }</dd>
                 <dt>{"checksum"}</dt><dd data-testid="image-checksum">{ ok(i.checksum_ok()) }</dd>
