@@ -576,6 +576,10 @@ fn page_shows_boards_in_every_state_truthfully() {
                     assert!(text(&c, "boot-why")
                         .await
                         .contains("app1 is damaged or half-written → app0 boots"));
+                    // Writing app1 makes it boot at the next reset: said before the write.
+                    pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
+                    let n = wait_text(&c, "flash-notice", "otadata already selects app1", 10).await;
+                    assert!(n.contains("app1 boots at the next reset"), "{n}");
                 }
                 _ => {
                     // Blank: said so, with what can be done; the flash panel says why it waits.

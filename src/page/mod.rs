@@ -594,6 +594,29 @@ impl PageState {
         out
     }
 
+    /// What the technician should know before writing the target, though nothing stops it:
+    /// otadata already selects it, and the bootloader only skips it because of what it holds
+    /// now; once a good image is in it, it boots at the next reset.
+    pub fn flash_notice(&self) -> Option<String> {
+        let t = self.table()?;
+        let target = self.target_partition()?;
+        let boot = self.boot()?;
+        let selected = boot.selected_partition(t)?;
+        if *selected != target || boot.booted_partition(t) == Some(&target) {
+            return None;
+        }
+        let now = boot
+            .booted_partition(t)
+            .map_or("nothing boots".to_string(), |p| {
+                format!("{} boots", p.name())
+            });
+        Some(format!(
+            "otadata already selects {0}; now the bootloader skips it ({1}). Once this image is in {0}, {0} boots at the next reset, with no otadata change.",
+            target.name(),
+            boot.fallback_reason(t).unwrap_or(now)
+        ))
+    }
+
     /// Whether the Flash button does something now.
     pub fn can_flash(&self) -> bool {
         self.connected()

@@ -234,6 +234,15 @@ fn an_erased_selected_slot_is_not_what_boots() {
     assert_eq!(b.selected_partition(&t).unwrap().name(), "app1");
     assert_eq!(s.booted().as_deref(), Some("app0"));
     assert_eq!(b.fallback_reason(&t).unwrap(), "app1 is empty → app0 boots");
+    // Writing app1 now makes it boot at the next reset: said before the write.
+    assert_eq!(s.target.as_deref(), Some("app1"));
+    let n = s.flash_notice().unwrap();
+    assert!(
+        n.contains("otadata already selects app1") && n.contains("app1 is empty → app0 boots"),
+        "{n}"
+    );
+    s.apply(Action::SetTarget("app0".into()));
+    assert_eq!(s.flash_notice(), None);
 }
 
 #[test]

@@ -380,8 +380,12 @@ impl Engine {
                     (d, Ok(()))
                 }
                 Err(e) => {
-                    let written_nothing = e.is_refusal();
-                    if !written_nothing {
+                    if e.is_refusal() {
+                        // Nothing was written: what was known of the slot still holds.
+                        if let Some(s) = known.get(&part) {
+                            me.send(Action::SlotKnown(part.clone(), s.clone()));
+                        }
+                    } else {
                         me.cancel.set(false);
                         if let Ok(s) = d.scan_slot(&part).await {
                             me.send(Action::SlotKnown(part.clone(), s));

@@ -303,6 +303,9 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
                     }
                 </div>
             }
+            if let Some(n) = s.flash_notice().filter(|_| s.image.is_some()) {
+                <p class="notice" data-testid="flash-notice">{ n }</p>
+            }
             if s.connected() && s.table().is_some() {
                 <div class="row">
                     <label>{"Into slot "}
