@@ -426,10 +426,8 @@ fn page_with_the_in_page_simulator() {
 #[test]
 fn page_over_websocket_to_otaflash_sim() {
     let web = serve_dist();
-    let dir = tempfile::tempdir().unwrap();
-    let flash = dir.path().join("flash.bin");
-    std::fs::write(&flash, arduino_flash()).unwrap();
-    let (_sim, ws) = ws_sim(&flash, "real");
+    let board = WsBoard::start(&arduino_flash(), "real");
+    let (flash, ws) = (&board.flash, &board.ws);
     run(async {
         let (c, _driver, _profile) = browser().await;
         c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))
@@ -467,6 +465,7 @@ fn page_over_websocket_to_otaflash_sim() {
         expect[0xE000..0x10000].copy_from_slice(&f[0xE000..0x10000]);
         assert!(f == expect, "nothing else changed");
         // Bad images write nothing.
+        let dir = tempfile::tempdir().unwrap();
         bad_images(&c, dir.path()).await;
         assert!(
             std::fs::read(&flash).unwrap() == f,
@@ -481,7 +480,6 @@ fn page_over_websocket_to_otaflash_sim() {
 #[test]
 fn page_shows_boards_in_every_state_truthfully() {
     let web = serve_dist();
-    let dir = tempfile::tempdir().unwrap();
     // A device whose otadata sector 0 has a bad CRC (garbage, not erased).
     let mut bad_od = arduino_flash();
     bad_od[0xE000 + 28] ^= 0xFF;
@@ -515,9 +513,8 @@ fn page_shows_boards_in_every_state_truthfully() {
         ("half-written", half),
         ("blank", blank),
     ] {
-        let flash = dir.path().join(format!("{tag}.bin"));
-        std::fs::write(&flash, &image).unwrap();
-        let (_sim, ws) = ws_sim(&flash, "none");
+        let board = WsBoard::start(&image, "none");
+        let (flash, ws) = (&board.flash, &board.ws);
         run(async {
             let (c, _driver, _profile) = browser().await;
             c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))
@@ -629,13 +626,11 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
     use otaflash::formats::otadata::{self, OtaState, Otadata};
     use otaflash::formats::partition::PartitionTable;
     let web = serve_dist();
-    let dir = tempfile::tempdir().unwrap();
-    let flash = dir.path().join("flash.bin");
     let original = arduino_flash();
-    std::fs::write(&flash, &original).unwrap();
+    let board = WsBoard::start(&original, "none");
+    let (flash, ws) = (&board.flash, &board.ws);
     let table = PartitionTable::from_flash(&original, 0x8000).unwrap();
     let read_at_connect = Otadata::parse(&original[0xE000..0x10000]).unwrap();
-    let (_sim, ws) = ws_sim(&flash, "none");
     run(async {
         let (c, _driver, profile) = browser().await;
         c.goto(&format!(
@@ -775,10 +770,8 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
 #[test]
 fn page_explains_a_failed_connect_and_retries() {
     let web = serve_dist();
-    let dir = tempfile::tempdir().unwrap();
-    let flash = dir.path().join("flash.bin");
-    std::fs::write(&flash, arduino_flash()).unwrap();
-    let (_sim, ws) = ws_sim(&flash, "none");
+    let board = WsBoard::start(&arduino_flash(), "none");
+    let ws = &board.ws;
     let dead = free_port();
     run(async {
         let (c, _driver, _profile) = browser().await;

@@ -226,10 +226,8 @@ fn manifests_picked_as_files_and_failed_loads() {
 #[test]
 fn console_without_download_mode() {
     let web = serve_dist();
-    let dir = tempfile::tempdir().unwrap();
-    let flash = dir.path().join("flash.bin");
-    std::fs::write(&flash, arduino_flash()).unwrap();
-    let (_sim, ws) = ws_sim(&flash, "real");
+    let board = WsBoard::start(&arduino_flash(), "real");
+    let ws = &board.ws;
     run(async {
         let (c, _driver, _profile) = browser().await;
         c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))

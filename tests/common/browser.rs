@@ -89,10 +89,29 @@ impl Drop for Proc {
 
 /// Starts `otaflash sim` over `flash`; returns it (stopped when dropped) and its WebSocket
 /// address.
-pub fn ws_sim(flash: &Path, timing: &str) -> (SimProcess, String) {
-    let sim = SimProcess::start(flash, timing);
-    let ws = sim.ws.clone();
-    (sim, ws)
+/// `otaflash sim --ws` over a flash file holding `image`, in its own temporary directory
+/// (all stopped and removed when dropped). `timing`: `real` or `none`.
+pub struct WsBoard {
+    pub flash: PathBuf,
+    /// The WebSocket address, `127.0.0.1:PORT`.
+    pub ws: String,
+    _sim: SimProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl WsBoard {
+    pub fn start(image: &[u8], timing: &str) -> WsBoard {
+        let dir = tempfile::tempdir().unwrap();
+        let flash = dir.path().join("flash.bin");
+        std::fs::write(&flash, image).unwrap();
+        let sim = SimProcess::start(&flash, timing);
+        WsBoard {
+            flash,
+            ws: sim.ws.clone(),
+            _sim: sim,
+            _dir: dir,
+        }
+    }
 }
 
 pub fn free_port() -> u16 {
