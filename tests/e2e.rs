@@ -448,7 +448,7 @@ fn page_over_websocket_to_otaflash_sim() {
         );
         flash_second_slot(&c, "ws").await;
         // The sim's flash file, byte for byte: the image in app1, matched otadata sectors.
-        let f = std::fs::read(&flash).unwrap();
+        let f = std::fs::read(flash).unwrap();
         let img = read("firmware/idf-v5.2.2_hello_world.bin");
         assert_eq!(f[0x150000..0x150000 + img.len()], img[..]);
         let e = otaflash::formats::otadata::Entry::new(
@@ -468,7 +468,7 @@ fn page_over_websocket_to_otaflash_sim() {
         let dir = tempfile::tempdir().unwrap();
         bad_images(&c, dir.path()).await;
         assert!(
-            std::fs::read(&flash).unwrap() == f,
+            std::fs::read(flash).unwrap() == f,
             "refused images wrote nothing"
         );
         c.close().await.unwrap();
@@ -609,7 +609,7 @@ fn page_shows_boards_in_every_state_truthfully() {
             c.close().await.unwrap();
         });
         assert!(
-            std::fs::read(&flash).unwrap() == image,
+            std::fs::read(flash).unwrap() == image,
             "{tag}: nothing written"
         );
     }
@@ -665,7 +665,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
             "needs a confirmation"
         );
         assert_eq!(
-            std::fs::read(&flash).unwrap(),
+            std::fs::read(flash).unwrap(),
             original,
             "a preview writes nothing"
         );
@@ -677,7 +677,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         assert_eq!(text(&c, "boot-slot").await, "app0");
         assert_eq!(text(&c, "selected-slot").await, "app1");
         let want = otadata::set_boot(&table, &read_at_connect, "app1", OtaState::Valid).unwrap();
-        assert_eq!(otadata_of(&flash), want.as_bytes());
+        assert_eq!(otadata_of(flash), want.as_bytes());
         shot(&c, "edit-2-selects-empty-app1").await;
 
         // Now app1 holds a verified app: booting it needs no confirmation, and it boots.
@@ -692,14 +692,14 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
             "otadata already selects it"
         );
         // "Mark running invalid" after a matched switch: back to app0, as IDF's rollback means.
-        let od_now = Otadata::parse(&otadata_of(&flash)).unwrap();
+        let od_now = Otadata::parse(&otadata_of(flash)).unwrap();
         choose(&c, "editor-slot", "app1").await;
         choose(&c, "editor-state", "undefined").await;
         find(&c, "editor-set-boot").await.click().await.unwrap();
         wait_text(&c, "preview-boot-slot", "app1", 10).await;
         find(&c, "editor-apply").await.click().await.unwrap();
         status_contains(&c, "app1 boots next", 30).await;
-        let matched = Otadata::parse(&otadata_of(&flash)).unwrap();
+        let matched = Otadata::parse(&otadata_of(flash)).unwrap();
         assert_eq!(matched.entry(0), matched.entry(1), "matched sectors");
         assert_ne!(matched, od_now);
         find(&c, "editor-mark-invalid").await.click().await.unwrap();
@@ -708,7 +708,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         enabled(&c, "editor-apply", 30).await;
         find(&c, "editor-apply").await.click().await.unwrap();
         status_contains(&c, "app0 boots next", 30).await;
-        let rolled = Otadata::parse(&otadata_of(&flash)).unwrap();
+        let rolled = Otadata::parse(&otadata_of(flash)).unwrap();
         let loads = |_: &otaflash::formats::partition::Partition| Loads::Yes;
         assert_eq!(
             otadata::predict_boot(&table, &rolled, false, &loads)
@@ -728,7 +728,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         wait_text(&c, "preview-boot-slot", "app0", 10).await;
         find(&c, "editor-apply").await.click().await.unwrap();
         until("erased otadata in the flash file", 30, || async {
-            otadata_of(&flash).iter().all(|b| *b == 0xFF).then_some(())
+            otadata_of(flash).iter().all(|b| *b == 0xFF).then_some(())
         })
         .await;
         wait_text(&c, "boot-slot", "app0", 30).await;
@@ -738,7 +738,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         wait_text(&c, "preview-boot-slot", "app0", 10).await;
         find(&c, "editor-apply").await.click().await.unwrap();
         until("the original otadata in the flash file", 30, || async {
-            (otadata_of(&flash) == original[0xE000..0x10000]).then_some(())
+            (otadata_of(flash) == original[0xE000..0x10000]).then_some(())
         })
         .await;
 
@@ -757,7 +757,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         choose(&c, "backup-what", "*flash").await;
         find(&c, "backup").await.click().await.unwrap();
         let (_, whole) = downloaded_like(&profile, "esp32-240ac40e514d-flash-").await;
-        assert!(whole == std::fs::read(&flash).unwrap());
+        assert!(whole == std::fs::read(flash).unwrap());
         shot(&c, "edit-4-backed-up").await;
         c.close().await.unwrap();
     });
