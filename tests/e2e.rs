@@ -584,7 +584,7 @@ fn page_shows_boards_in_every_state_truthfully() {
                     assert!(e.contains("no partition table at 0x8000"), "{e}");
                     assert!(text(&c, "table-hint")
                         .await
-                        .contains("esptool write-flash 0x1000 bootloader.bin"));
+                        .contains("otaflash write 0x1000 bootloader.bin"));
                     assert!(text(&c, "flash-needs-table")
                         .await
                         .contains("needs the partition table"));

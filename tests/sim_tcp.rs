@@ -6,44 +6,7 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// A running `otaflash sim` over its own flash file.
-struct Sim {
-    _process: SimProcess,
-    port: u16,
-    ws_port: u16,
-    flash: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sim {
-    fn start(timing: &str, initial: Option<&[u8]>) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let flash = dir.path().join("flash.bin");
-        if let Some(b) = initial {
-            std::fs::write(&flash, b).unwrap();
-        }
-        let process = SimProcess::start(&flash, timing);
-        let ws_port = process.ws.rsplit(':').next().unwrap().parse().unwrap();
-        Sim {
-            port: process.tcp_port,
-            ws_port,
-            _process: process,
-            flash,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("socket://127.0.0.1:{}", self.port)
-    }
-
-    fn flash(&self) -> Vec<u8> {
-        std::fs::read(&self.flash).unwrap()
-    }
-}
+use std::path::Path;
 
 /// Runs esptool 5.6 on the simulator; returns its output, failing the test when it fails.
 fn esptool_on(sim: &Sim, args: &[&str]) -> String {
@@ -52,21 +15,6 @@ fn esptool_on(sim: &Sim, args: &[&str]) -> String {
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn otaflash(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_otaflash"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
     )
 }
 

@@ -169,7 +169,7 @@ fn printer(quiet: bool) -> impl FnMut(Event) {
 
 /// Opens the device behind `port` with the one set of connect rules (reset, attempts, stub,
 /// baud, each with its fall-back).
-async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<TcpPort>, Failure> {
+pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<TcpPort>, Failure> {
     let p = TcpPort::open(port).await.map_err(Failure)?;
     let mut l = Loader::new(p);
     l.on_event(printer(quiet));

@@ -4,6 +4,7 @@
 
 mod device;
 mod files;
+mod install;
 mod report;
 mod tcp;
 
@@ -34,6 +35,12 @@ enum Command {
     Flash(device::FlashArgs),
     /// Read a partition or a region of flash into a file.
     Read(device::ReadArgs),
+    /// Write files at addresses (like esptool write-flash), checked first, verified by MD5.
+    Write(install::WriteArgs),
+    /// Install an ESP Web Tools manifest's build for the connected chip (every part).
+    Install(install::InstallArgs),
+    /// Erase the whole flash, a partition, or a range (says what is lost; needs --yes).
+    Erase(install::EraseArgs),
     /// Serve a simulated ESP32 over TCP and/or WebSocket.
     Sim(device::SimArgs),
 }
@@ -153,6 +160,9 @@ pub fn main() -> ExitCode {
         Command::Info(a) => device::info(a),
         Command::Flash(a) => device::flash(a),
         Command::Read(a) => device::read(a),
+        Command::Write(a) => install::write(a),
+        Command::Install(a) => install::install(a),
+        Command::Erase(a) => install::erase(a),
         Command::Sim(a) => device::sim(a),
     };
     match result {

@@ -3,8 +3,10 @@
 //! and verify it, switch otadata. Decisions about bootability are the bootloader's own checks
 //! in [`crate::formats::bootable`]; this layer only reads what they need.
 
+mod install;
 mod write;
 
+pub use install::{caution_lines, erase_losses, Installed, PartWrite};
 pub use write::{SlotWrite, Switched};
 
 use crate::formats::bootable::{judge, HeaderScan, ImageProblem, Loads, SlotImage, Slots, Target};
@@ -53,7 +55,7 @@ impl TableProblem {
     pub fn hint(&self, bootloader_offset: u32) -> String {
         match self {
             TableProblem::Blank { .. } => format!(
-                "A blank chip needs a full install: bootloader at 0x{bootloader_offset:x}, partition table at 0x8000, app at 0x10000 (e.g. esptool write-flash 0x{bootloader_offset:x} bootloader.bin 0x8000 partition-table.bin 0x10000 app.bin). otaflash cannot install a blank chip yet; after that, connect again. If this project keeps its table elsewhere (CONFIG_PARTITION_TABLE_OFFSET), enter that offset and read again."
+                "A blank chip needs a full install: bootloader at 0x{bootloader_offset:x}, partition table at 0x8000, app at 0x10000 — an ESP Web Tools manifest, a merged image or those files in Install or recover (otaflash install / otaflash write 0x{bootloader_offset:x} bootloader.bin 0x8000 partition-table.bin 0x10000 app.bin). If this project keeps its table elsewhere (CONFIG_PARTITION_TABLE_OFFSET), enter that offset and read again."
             ),
             TableProblem::Invalid { .. } => "If this project keeps its partition table elsewhere (CONFIG_PARTITION_TABLE_OFFSET), enter that offset and read again.".into(),
         }

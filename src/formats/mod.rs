@@ -3,6 +3,9 @@
 
 pub mod bootable;
 pub mod image;
+pub mod install;
+pub mod json;
+pub mod manifest;
 pub mod numbers;
 pub mod otadata;
 pub mod partition;

@@ -74,12 +74,32 @@ pub fn human_size(n: u64) -> String {
     }
 }
 
+/// `x` with `places` decimals, rounded ("12.3"), in integer arithmetic: the page carries no
+/// float formatting code.
+pub fn decimals(x: f64, places: u32) -> String {
+    if !x.is_finite() {
+        return "?".into();
+    }
+    let scale = 10u64.pow(places);
+    let n = (x.abs() * scale as f64).round() as u64;
+    let sign = if x < 0.0 && n > 0 { "-" } else { "" };
+    match places {
+        0 => format!("{sign}{n}"),
+        p => format!(
+            "{sign}{}.{:0width$}",
+            n / scale,
+            n % scale,
+            width = p as usize
+        ),
+    }
+}
+
 /// A size to one decimal, for amounts that change (progress): `57.5 KB`, `1.2 MB`, `512 bytes`.
 pub fn approx_size(n: u64) -> String {
     if n >= 1 << 20 {
-        format!("{:.1} MB", n as f64 / (1u64 << 20) as f64)
+        format!("{} MB", decimals(n as f64 / (1u64 << 20) as f64, 1))
     } else if n >= 1 << 10 {
-        format!("{:.1} KB", n as f64 / 1024.0)
+        format!("{} KB", decimals(n as f64 / 1024.0, 1))
     } else {
         format!("{n} bytes")
     }
@@ -115,5 +135,10 @@ mod tests {
         assert_eq!(approx_size(58880), "57.5 KB");
         assert_eq!(approx_size(1_300_000), "1.2 MB");
         assert_eq!(approx_size(700), "700 bytes");
+        assert_eq!(decimals(12.345, 1), "12.3");
+        assert_eq!(decimals(0.04, 1), "0.0");
+        assert_eq!(decimals(-2.5, 2), "-2.50");
+        assert_eq!(decimals(752.4, 0), "752");
+        assert_eq!(decimals(f64::NAN, 1), "?");
     }
 }

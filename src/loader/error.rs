@@ -77,6 +77,10 @@ pub enum Refusal {
         label: String,
         problem: ImageProblem,
     },
+    /// An install whose checks found what stops it (the plan's words).
+    Install(Vec<String>),
+    /// Something that needs the technician's yes was not confirmed (the plan's words).
+    Unconfirmed(Vec<String>),
 }
 
 impl Refusal {
@@ -115,6 +119,11 @@ impl Refusal {
             Refusal::WontLoad { label, problem } => format!(
                 "'{label}' would not boot: it is {} — the bootloader would skip it",
                 problem.message()
+            ),
+            Refusal::Install(why) => format!("nothing written: {}", why.join("; ")),
+            Refusal::Unconfirmed(what) => format!(
+                "nothing written without a yes to: {}",
+                what.join("; ")
             ),
         }
     }

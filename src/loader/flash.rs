@@ -11,6 +11,7 @@
 
 use super::{kbit_per_s, Error, Loader, NoAnswer, Phase, Port, Progress, Refusal, Result};
 use crate::formats::md5;
+use crate::formats::numbers::decimals;
 use crate::wire::command::{data_block_timeout, op, Command};
 use std::time::Duration;
 
@@ -83,12 +84,12 @@ impl WriteReport {
             n => format!(", {n} already there"),
         };
         format!(
-            "{what}: {} bytes verified (MD5 {md5}); {} written{skipped} in {:.1} s at {:.0} kbit/s effective ({:.0} kbit/s on the wire)",
+            "{what}: {} bytes verified (MD5 {md5}); {} written{skipped} in {} s at {} kbit/s effective ({} kbit/s on the wire)",
             self.bytes,
             self.written,
-            self.write_time.as_secs_f64(),
-            self.effective_kbit(),
-            self.wire_kbit()
+            decimals(self.write_time.as_secs_f64(), 1),
+            decimals(self.effective_kbit(), 0),
+            decimals(self.wire_kbit(), 0)
         )
     }
 }
@@ -474,6 +475,30 @@ impl<P: Port> Loader<P> {
         Ok(data)
     }
 
+    /// Erases the whole flash (stub ERASE_FLASH; the ROM erases it through FLASH_BEGIN).
+    pub async fn erase_flash(&mut self) -> Result<()> {
+        let flash = self.flash_info().await?;
+        if !self.is_stub {
+            return self.erase_region(0, flash.size).await;
+        }
+        let started = self.now();
+        self.progress(Progress::new(
+            Phase::Erasing,
+            0,
+            flash.size as u64,
+            Duration::ZERO,
+        ));
+        self.command(&Command::EraseFlash, 0).await?;
+        let elapsed = self.now() - started;
+        self.progress(Progress::new(
+            Phase::Erasing,
+            flash.size as u64,
+            flash.size as u64,
+            elapsed,
+        ));
+        Ok(())
+    }
+
     /// Erases whole sectors (stub ERASE_REGION; the ROM erases through FLASH_BEGIN).
     pub async fn erase_region(&mut self, offset: u32, size: u32) -> Result<()> {
         if !offset.is_multiple_of(0x1000) || !size.is_multiple_of(0x1000) {
@@ -494,6 +519,7 @@ impl<P: Port> Loader<P> {
             size as u64,
             Duration::ZERO,
         ));
+        let started = self.now();
         if self.is_stub {
             self.command(&Command::EraseRegion { offset, size }, 0)
                 .await?;
@@ -507,6 +533,13 @@ impl<P: Port> Loader<P> {
             };
             self.command(&begin, 0).await?;
         }
+        let elapsed = self.now() - started;
+        self.progress(Progress::new(
+            Phase::Erasing,
+            size as u64,
+            size as u64,
+            elapsed,
+        ));
         Ok(())
     }
 }

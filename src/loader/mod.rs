@@ -21,6 +21,7 @@ pub use open::OpenOptions;
 pub use port::{Port, PortError};
 
 use crate::chips::{self, Chip};
+use crate::formats::numbers::decimals;
 use crate::wire::command::{op, timeouts, Command, RegWrite, Response, StatusError};
 use crate::wire::slip;
 use std::collections::VecDeque;
@@ -122,9 +123,13 @@ impl Progress {
     pub fn rate_text(&self) -> String {
         let (data, wire) = self.kbit();
         if self.phase == Phase::Writing {
-            format!("{data:.0} kbit/s effective, {wire:.0} kbit/s on the wire")
+            format!(
+                "{} kbit/s effective, {} kbit/s on the wire",
+                decimals(data, 0),
+                decimals(wire, 0)
+            )
         } else {
-            format!("{data:.0} kbit/s")
+            format!("{} kbit/s", decimals(data, 0))
         }
     }
 
@@ -341,9 +346,9 @@ impl<P: Port> Loader<P> {
             let left = deadline.saturating_sub(self.now());
             let Some(frame) = self.next_frame(left).await? else {
                 return Err(Error::Timeout(format!(
-                    "no answer to {} within {:.1} s",
+                    "no answer to {} within {} s",
                     crate::wire::command::op_name(opcode),
-                    timeout.as_secs_f64()
+                    decimals(timeout.as_secs_f64(), 1)
                 )));
             };
             let Some(r) = Response::parse(&frame) else {

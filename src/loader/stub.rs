@@ -8,29 +8,18 @@ pub struct StubImage {
     pub segments: Vec<(u32, Vec<u8>)>,
 }
 
-/// The value of `"key":` in a flat JSON object of numbers and strings (the stub file's shape):
-/// a number, or a string's contents. Enough for this one format without a JSON library.
-fn json_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-    if let Some(s) = rest.strip_prefix('"') {
-        s.find('"').map(|e| &s[..e])
-    } else {
-        let end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        (end > 0).then(|| &rest[..end])
-    }
-}
-
 impl StubImage {
     pub fn from_json(text: &str) -> Result<StubImage, String> {
+        use crate::formats::json::{self, Value};
+        let v = json::parse(text).map_err(|e| format!("stub JSON: {e}"))?;
         let num = |k: &str| -> Result<u32, String> {
-            json_field(text, k)
-                .and_then(|v| v.parse().ok())
+            v.get(k)
+                .and_then(Value::as_f64)
+                .filter(|n| *n >= 0.0 && *n <= u32::MAX as f64)
+                .map(|n| n as u32)
                 .ok_or_else(|| format!("stub JSON: no number \"{k}\""))
         };
-        let b64 = |k: &str| json_field(text, k).map(base64);
+        let b64 = |k: &str| v.get(k).and_then(Value::as_str).map(base64);
         let text_seg = b64("text").ok_or("stub JSON: no \"text\"")??;
         let mut segments = vec![(num("text_start")?, text_seg)];
         if let (Some(d), Ok(at)) = (b64("data"), num("data_start")) {

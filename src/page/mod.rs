@@ -109,12 +109,19 @@ pub enum JobKind {
     Console,
     /// Loading an image or manifest.
     Load,
+    /// Installing parts at offsets (a manifest's build, a merged image, files).
+    Install,
+    /// Erasing flash.
+    Erase,
 }
 
 impl JobKind {
     /// Something that leaves the flash half-changed if the page goes away now.
     pub fn writes(self) -> bool {
-        matches!(self, JobKind::Flash | JobKind::Otadata)
+        matches!(
+            self,
+            JobKind::Flash | JobKind::Otadata | JobKind::Install | JobKind::Erase
+        )
     }
 }
 
@@ -249,6 +256,8 @@ pub enum Action {
     ClearImage,
     SetTarget(String),
     JobStarted(JobKind, String),
+    /// What the running job does now ("part 2 of 4: partitions.bin").
+    JobStep(String),
     JobProgress(Progress),
     /// A job ended: the status line (Ok) or what went wrong.
     JobDone(Result<String, String>),
@@ -405,12 +414,24 @@ impl PageState {
                 }
             }
             Action::JobStarted(kind, what) => {
-                self.say(Tone::Working, format!("{what}…"));
+                // Watching the console keeps the last result in view (e.g. "installed").
+                let keep = kind == JobKind::Console
+                    && self.status.as_ref().is_some_and(|s| s.tone == Tone::Done);
+                if !keep {
+                    self.say(Tone::Working, format!("{what}…"));
+                }
                 self.job = Job::Busy {
                     kind,
                     what,
                     progress: None,
                 };
+            }
+            Action::JobStep(step) => {
+                if let Job::Busy { what, progress, .. } = &mut self.job {
+                    *what = step.clone();
+                    *progress = None;
+                    self.status = Some(Status::new(Tone::Working, format!("{step}…")));
+                }
             }
             Action::JobProgress(p) => {
                 if let Job::Busy { progress, .. } = &mut self.job {

@@ -376,12 +376,35 @@ impl Esp32 {
     fn boot_from_flash(&mut self) -> String {
         self.last_boot = None;
         let flash = self.flash.contents();
-        if Image::parse(&flash[0x1000..]).is_err() {
-            return "flash read err, 1000\r\nets_main.c 371\r\n".into();
-        }
+        // The ROM loads the second-stage bootloader at the chip's bootloader offset.
+        let boot_at = crate::chips::ESP32.bootloader_offset as usize;
+        let bootloader = match Image::parse(&flash[boot_at..]) {
+            Err(_) => return format!("flash read err, {boot_at:x}\r\nets_main.c 371\r\n"),
+            Ok(i) if !i.checksum_ok() => {
+                return format!(
+                    "csum err:0x{:x}!=0x{:x}\r\nets_main.c 371\r\n",
+                    i.checksum_computed, i.checksum_stored
+                )
+            }
+            Ok(i) => i,
+        };
         let Ok(table) = PartitionTable::from_flash(flash, DEFAULT_TABLE_OFFSET) else {
             return "E (50) flash_parts: partition table invalid\r\nE (55) boot: Failed to verify partition table\r\n".into();
         };
+        // It checks the table against the flash size in its own header, not the chip's.
+        let chip_size =
+            crate::chips::flash_size_bytes(bootloader.header.flash_size_code).unwrap_or(0);
+        if let Some((n, p)) = table
+            .entries
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.end() > chip_size as u64)
+        {
+            return format!(
+                "E (50) flash_parts: partition {n} invalid - offset 0x{:x} size 0x{:x} exceeds flash chip size 0x{chip_size:x}\r\nE (55) boot: Failed to verify partition table\r\nE (60) boot: load partition table error!\r\n",
+                p.offset, p.size
+            );
+        }
         let otadata = table.otadata().and_then(|p| {
             let s = p.offset as usize;
             flash

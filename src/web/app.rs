@@ -2,7 +2,7 @@
 
 use super::editor::OtadataEditor;
 use super::panels::{DevicePanel, StatusBar, Store};
-use super::views::{ImageView, OtadataView, PartitionTableView, SlotsView};
+use super::views::{image_view, otadata_view, partition_table, slots_view};
 use crate::formats::partition::PartitionTable;
 use crate::workbench::{self, Content, OpenedFile};
 use std::rc::Rc;
@@ -164,7 +164,7 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
     };
     let body = match &f.content {
         Content::Table { table, warnings } => html! {
-            <PartitionTableView table={table.clone()} warnings={warnings.clone()} />
+            { partition_table(table, warnings, None, None) }
         },
         Content::Otadata(o) => {
             let named = state.table().map(|(n, t)| (n.to_string(), t.clone()));
@@ -187,10 +187,10 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
                 if let Some((n, _)) = &named {
                     <p class="hint" data-testid="file-read-against">{ format!("Read against the partition table from {n} (the most recently opened table or dump). What the slots hold is not in these files: the boot prediction assumes their images are intact.") }</p>
                 }
-                <OtadataView otadata={o.clone()} boot={boot} table={table} testid_prefix="file-" />{ for editor }
+                { otadata_view(o, boot.as_ref().map(|b| b.as_ref().map_err(String::as_str)), table.as_ref(), "file-") }{ for editor }
             </> }
         }
-        Content::Image(i) => html! { <ImageView image={i.clone()} /> },
+        Content::Image(i) => image_view(i),
         Content::Dump {
             table,
             warnings,
@@ -213,7 +213,7 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
                     let name = f.name.clone();
                     (
                         html! { <>
-                            <OtadataView otadata={o.clone()} boot={Some(boot)} table={Some(table.clone())} testid_prefix="file-" />
+                            { otadata_view(o, Some(boot.as_ref().map_err(String::as_str)), Some(table), "file-") }
                             <details>
                                 <summary>{"Edit and download"}</summary>
                                 <OtadataEditor table={table.clone()} current={o.clone()} original={Some(o.clone())} rollback={state.rollback}
@@ -236,11 +236,11 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
             };
             html! { <>
                 <h3>{"Partition table at 0x8000"}</h3>
-                <PartitionTableView table={table.clone()} warnings={warnings.clone()} booted={od.1} flash_size={Some(*flash_size)} />
+                { partition_table(table, warnings, od.1.as_deref(), Some(*flash_size)) }
                 <h3>{"otadata"}</h3>
                 { od.0 }
                 <h3>{"App slots"}</h3>
-                <SlotsView table={table.clone()} slots={slots.clone()} boot={boot_of_dump} />
+                { slots_view(table, slots, boot_of_dump.as_ref(), None) }
             </> }
         }
         Content::Blank => html! {

@@ -4,7 +4,7 @@
 //! written to the device, or downloaded when offline. On a device, a previewed slot whose
 //! image was not read whole is checked first; one that would not load needs a confirmation.
 
-use super::views::OtadataView;
+use super::views::otadata_view;
 use crate::formats::bootable::{Loads, Slots};
 use crate::formats::otadata::{self, OtaState, Otadata};
 use crate::formats::partition::{Partition, PartitionTable};
@@ -183,7 +183,7 @@ pub fn OtadataEditor(p: &EditorProps) -> Html {
                         html! {
                             <div class="preview" data-testid="editor-preview">
                                 <h4>{"After the change"}</h4>
-                                <OtadataView otadata={o.clone()} boot={Some(Ok(boot.clone()))} table={Some(p.table.clone())} testid_prefix="preview-" />
+                                { otadata_view(&o, Some(Ok(&boot)), Some(&p.table), "preview-") }
                                 if checking {
                                     <p class="hint" data-testid="editor-checking">{ format!("Reading {sel_name}'s whole image to check that it loads…") }</p>
                                 }

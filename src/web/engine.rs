@@ -4,7 +4,8 @@
 
 use super::ports::{AnyPort, PageSim, WebSerialPort, WsPort};
 use crate::device::{Device, OpenFailed, CONNECT_ATTEMPTS};
-use crate::formats::bootable::Slots;
+use crate::formats::bootable::{judge, Slots};
+use crate::formats::install::{self, plan, Board, PlanOptions};
 use crate::formats::otadata::{OtaState, Otadata};
 use crate::formats::partition::{Partition, PartitionTable};
 use crate::loader::stub::StubImage;
@@ -26,6 +27,28 @@ enum Slot {
     Device(Box<Device<AnyPort>>),
     /// Taken by a running job.
     Busy,
+}
+
+type JobFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (Device<AnyPort>, Result<(), String>)>>>;
+type BoxedJob = Box<dyn FnOnce(Device<AnyPort>, Engine) -> JobFuture>;
+
+/// What to erase.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EraseWhat {
+    All,
+    Partition(PartitionTable, String),
+    Range(u32, u32),
+}
+
+impl EraseWhat {
+    pub fn describe(&self) -> String {
+        match self {
+            EraseWhat::All => "the whole flash".into(),
+            EraseWhat::Partition(_, l) => format!("partition '{l}'"),
+            EraseWhat::Range(o, n) => format!("0x{o:x}..0x{:x}", *o as u64 + *n as u64),
+        }
+    }
 }
 
 /// Everything the page keeps beside its state.
@@ -182,6 +205,11 @@ impl Engine {
         F: FnOnce(Device<AnyPort>, Engine) -> Fut + 'static,
         Fut: std::future::Future<Output = (Device<AnyPort>, Result<(), String>)> + 'static,
     {
+        self.run_boxed(kind, what, Box::new(move |d, me| Box::pin(job(d, me))))
+    }
+
+    /// [`Engine::run`] without generics (one copy of this code in the page, whatever the job).
+    fn run_boxed(&self, kind: JobKind, what: &str, job: BoxedJob) {
         let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
         let Slot::Device(boxed) = taken else {
             *self.slot.borrow_mut() = taken;
@@ -503,6 +531,123 @@ impl Engine {
                             "{name}: {} bytes read and saved",
                             bytes.len()
                         ))));
+                        (d, Ok(()))
+                    }
+                    Err(e) => (d, Err(e.to_string())),
+                }
+            },
+        );
+    }
+
+    /// Installs `parts`, checked again against the board as it is now: the whole flash erased
+    /// first when asked, each part verified by MD5; then the layout is read again, and with
+    /// `console` the chip is reset into its app and its console shown (Stop goes back to
+    /// download mode).
+    pub fn install(
+        &self,
+        parts: Vec<install::Part>,
+        opts: PlanOptions,
+        confirmed: bool,
+        table_offset: u32,
+        console: Option<(u32, u32, bool)>,
+    ) {
+        self.run(
+            JobKind::Install,
+            "installing",
+            move |mut d, me| async move {
+                let r = async {
+                    let snap = d.snapshot(table_offset).await?;
+                    let board = Board {
+                        chip: d.chip.chip,
+                        revision: d.target().revision,
+                        flash_size: d.flash.size,
+                        current: snap.table.as_ref().ok(),
+                        table_offset,
+                    };
+                    let p = plan(parts, &board, opts);
+                    let step = me.clone();
+                    let done = d
+                        .install(&p, opts.erase_all, confirmed, move |i, n, name| {
+                            step.send(Action::JobStep(format!(
+                                "installing part {} of {n}: {name}",
+                                i + 1
+                            )))
+                        })
+                        .await?;
+                    let after = d.snapshot(table_offset).await?;
+                    Ok::<_, loader::Error>((p, done, after))
+                }
+                .await;
+                match r {
+                    Ok((p, done, after)) => {
+                        let line = done.describe();
+                        me.log(line.clone());
+                        let table = after.table.clone().ok();
+                        me.send(Action::Layout(after));
+                        // The apps just written and verified are known whole.
+                        if let Some(t) = &table {
+                            for part in p.parts.iter().filter(|x| x.kind == install::PartKind::App)
+                            {
+                                if let Some(slot) = t
+                                    .entries
+                                    .iter()
+                                    .find(|e| e.is_app() && e.offset == part.offset)
+                                {
+                                    let img = judge(
+                                        &part.bytes,
+                                        d.target(),
+                                        slot.offset,
+                                        Some(slot.size),
+                                    );
+                                    me.send(Action::SlotKnown(slot.clone(), img));
+                                }
+                            }
+                        }
+                        let then = console.map(|(baud, link_baud, bridge)| {
+                            let me = me.clone();
+                            move || me.watch_console(baud, link_baud, bridge, table_offset)
+                        });
+                        me.send(Action::JobDone(Ok(match then {
+                            Some(_) => format!(
+                                "{line}; the chip was reset into its app (its console is below)"
+                            ),
+                            None => line,
+                        })));
+                        if let Some(f) = then {
+                            // After this job hands the device back.
+                            spawn_local(async move { f() });
+                        }
+                        (d, Ok(()))
+                    }
+                    Err(e) => (d, Err(e.to_string())),
+                }
+            },
+        );
+    }
+
+    /// Erases the whole flash, a partition or a range, then reads the layout again.
+    pub fn erase(&self, what: EraseWhat, table_offset: u32) {
+        self.run(
+            JobKind::Erase,
+            &format!("erasing {}", what.describe()),
+            move |mut d, me| async move {
+                let r = async {
+                    match &what {
+                        EraseWhat::All => d.erase_all().await?,
+                        EraseWhat::Partition(table, label) => {
+                            d.erase_partition(table, label).await?;
+                        }
+                        EraseWhat::Range(o, n) => d.erase_range(*o, *n).await?,
+                    }
+                    d.snapshot(table_offset).await
+                }
+                .await;
+                match r {
+                    Ok(snap) => {
+                        let line = format!("erased {}", what.describe());
+                        me.log(line.clone());
+                        me.send(Action::Layout(snap));
+                        me.send(Action::JobDone(Ok(line)));
                         (d, Ok(()))
                     }
                     Err(e) => (d, Err(e.to_string())),

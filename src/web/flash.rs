@@ -4,8 +4,8 @@
 
 use super::manifest;
 use super::panels::{url_param, PanelProps};
-use super::views::ImageView;
-use crate::formats::numbers::{approx_size, human_size};
+use super::views::image_view;
+use crate::formats::numbers::{approx_size, decimals, human_size};
 use crate::formats::otadata::OtaState;
 use crate::loader::{Phase, Progress};
 use crate::page::{Action, Job, JobKind, PageState, Problem};
@@ -32,11 +32,15 @@ fn resolve(origin: Origin, chip: Option<String>, d: UseReducerDispatcher<super::
     };
     d.dispatch(Action::ImageLoading(from));
     wasm_bindgen_futures::spawn_local(async move {
-        let r = match origin {
-            Origin::Url(u) => manifest::from_url(&u, chip.as_deref()).await,
+        let source = match origin {
+            Origin::Url(u) => manifest::Source::url(&u).await,
             Origin::Files(m, files) => {
-                manifest::from_files(&m, files.as_ref().clone(), chip.as_deref()).await
+                manifest::Source::files("the manifest", &m, files.as_ref().clone())
             }
+        };
+        let r = match source {
+            Ok(src) => src.app(chip.as_deref()).await,
+            Err(e) => Err(e),
         };
         match r {
             Ok((name, bytes)) => d.dispatch(Action::ImagePicked(name, bytes)),
@@ -60,12 +64,13 @@ fn progress_text(p: &Progress, image_len: Option<u64>) -> String {
         _ => String::new(),
     };
     format!(
-        "{}: {} of {}{there} · {pct:.0} % · {rate}{}",
+        "{}: {} of {}{there} · {} % · {rate}{}",
         p.phase.name(),
         approx_size(p.done),
         approx_size(p.total),
+        decimals(pct, 0),
         p.eta()
-            .map(|e| format!(" · {:.0} s left", e.as_secs_f64()))
+            .map(|e| format!(" · {} s left", decimals(e.as_secs_f64(), 0)))
             .unwrap_or_default()
     )
 }
@@ -293,7 +298,7 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
             if let Some(img) = &s.image {
                 <div class="picked" data-testid="picked">
                     <p><strong data-testid="picked-name">{ &img.name }</strong>{ format!(" · {} bytes", img.bytes.len()) }</p>
-                    if let Ok(i) = &img.image { <ImageView image={i.clone()} /> }
+                    if let Ok(i) = &img.image { { image_view(i) } }
                     if !problems.is_empty() {
                         <ul class="warnings" data-testid="image-problems">
                             { for problems.iter().map(|m| html!{ <li>{ format!("Not flashable: {}", m.message()) }

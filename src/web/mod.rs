@@ -5,6 +5,7 @@ mod console;
 mod editor;
 pub mod engine;
 mod flash;
+mod install;
 mod manifest;
 mod panels;
 pub mod ports;

@@ -4,10 +4,11 @@
 
 use super::console::ConsolePanel;
 use super::editor::OtadataEditor;
-use super::engine::{backup_name, fetch_bytes, Engine};
+use super::engine::{backup_name, fetch_bytes, Engine, EraseWhat};
 use super::flash::FlashPanel;
+use super::install::InstallPanel;
 use super::manifest::same_origin;
-use super::views::{OtadataView, PartitionTableView, SlotsView};
+use super::views::{otadata_view, partition_table, slots_view};
 use crate::formats::numbers::{human_size, parse_u32};
 use crate::formats::partition::Layout;
 use crate::page::{Action, Link, PageState, PortKind, Tone};
@@ -163,6 +164,7 @@ pub fn DevicePanel(p: &DeviceProps) -> Html {
                 <LayoutPanel state={state.clone()} engine={(*engine).clone()} />
             }
             <FlashPanel state={state.clone()} engine={(*engine).clone()} />
+            <InstallPanel state={state.clone()} engine={(*engine).clone()} />
             if connected {
                 <BackupPanel state={state.clone()} engine={(*engine).clone()} />
             }
@@ -382,7 +384,7 @@ fn LayoutPanel(p: &PanelProps) -> Html {
                     };
                     html! {
                     <>
-                        <OtadataView otadata={od.clone()} boot={boot.clone().map(Ok)} table={Some(t.clone())} />
+                        { otadata_view(od, boot.as_ref().map(Ok), Some(t), "") }
                         <label class="option"><input type="checkbox" checked={s.rollback} onchange={on_rollback} />{" bootloader built with rollback"}</label>
                         <button data-testid="otadata-edit" onclick={let e = editing.clone(); Callback::from(move |_| e.set(!*e))} disabled={busy}>
                             { if *editing { "Close the editor" } else { "Edit otadata" } }
@@ -401,9 +403,9 @@ fn LayoutPanel(p: &PanelProps) -> Html {
             };
             html! {
                 <>
-                    <PartitionTableView table={t.clone()} warnings={warnings} booted={booted} flash_size={flash_size} />
+                    { partition_table(t, &warnings, booted.as_deref(), flash_size) }
                     <h3>{"App slots"}</h3>
-                    <SlotsView table={t.clone()} slots={s.slots.clone()} boot={boot.clone()} on_verify={on_verify} />
+                    { slots_view(t, &s.slots, boot.as_ref(), on_verify) }
                     <h3>{"otadata"}</h3>
                     { od_view }
                 </>
@@ -422,24 +424,39 @@ fn LayoutPanel(p: &PanelProps) -> Html {
     }
 }
 
+/// Back up a partition or the whole flash; erase the whole flash, a partition or a range, after
+/// saying what is lost and a yes.
 #[component]
 fn BackupPanel(p: &PanelProps) -> Html {
     let s = &p.state.0;
     let choice = use_state(|| "otadata".to_string());
-    let (Some(t), Some(board)) = (s.table(), s.board.as_ref()) else {
+    let erase_choice = use_state(|| "*flash".to_string());
+    let range = use_state(|| (String::new(), String::new()));
+    let erase_ok = use_state(|| false);
+    let Some(board) = s.board.as_ref() else {
         return html! {};
     };
+    let t = s.table();
+    let entries: Vec<crate::formats::partition::Partition> =
+        t.map(|t| t.entries.clone()).unwrap_or_default();
     let flash_size = board.flash_size;
-    let on_choice = {
-        let c = choice.clone();
+    let pick = |h: &UseStateHandle<String>| {
+        let (h, ok) = (h.clone(), erase_ok.clone());
         Callback::from(move |e: Event| {
-            c.set(e.target_unchecked_into::<HtmlSelectElement>().value())
+            h.set(e.target_unchecked_into::<HtmlSelectElement>().value());
+            ok.set(false);
         })
     };
-    let region = if *choice == "*flash" {
+    let choice_now = if *choice != "*flash" && t.and_then(|t| t.find(&choice)).is_none() {
+        "*flash".to_string()
+    } else {
+        (*choice).clone()
+    };
+    let region = if choice_now == "*flash" {
         Some(("flash".to_string(), 0, flash_size))
     } else {
-        t.find(&choice).map(|p| (p.name(), p.offset, p.size))
+        t.and_then(|t| t.find(&choice_now))
+            .map(|p| (p.name(), p.offset, p.size))
     };
     let on_save = {
         let (e, board) = (p.engine.clone(), board.clone());
@@ -449,17 +466,85 @@ fn BackupPanel(p: &PanelProps) -> Html {
             }
         })
     };
+    // What to erase, and what that loses.
+    let what = match erase_choice.as_str() {
+        "*flash" => Some(EraseWhat::All),
+        "*range" => match (parse_u32(&range.0), parse_u32(&range.1)) {
+            (Some(o), Some(n)) if n > 0 => Some(EraseWhat::Range(o, n)),
+            _ => None,
+        },
+        label => t.map(|t| EraseWhat::Partition(t.clone(), label.to_string())),
+    };
+    let span = match &what {
+        Some(EraseWhat::All) => Some((0, flash_size as u64)),
+        Some(EraseWhat::Range(o, n)) => Some((*o, *n as u64)),
+        Some(EraseWhat::Partition(t, l)) => t.find(l).map(|p| (p.offset, p.size as u64)),
+        None => None,
+    };
+    let loses = span.map(|(o, n)| {
+        crate::device::erase_losses(t, board.chip.bootloader_offset, s.table_offset, o, n)
+    });
+    let on_range = |first: bool| {
+        let (range, ok) = (range.clone(), erase_ok.clone());
+        Callback::from(move |e: Event| {
+            let v = e.target_unchecked_into::<HtmlInputElement>().value();
+            let (a, b) = (*range).clone();
+            range.set(if first { (v, b) } else { (a, v) });
+            ok.set(false);
+        })
+    };
+    let on_erase_ok = {
+        let ok = erase_ok.clone();
+        Callback::from(move |e: Event| {
+            ok.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
+    };
+    let on_erase = {
+        let (e, what, off, ok) = (
+            p.engine.clone(),
+            what.clone(),
+            s.table_offset,
+            erase_ok.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            if let Some(w) = what.clone() {
+                e.erase(w, off);
+                ok.set(false);
+            }
+        })
+    };
+    let busy = s.busy();
     html! {
         <div class="backup">
-            <h2>{"Back up"}</h2>
+            <h2>{"Back up or erase"}</h2>
             <div class="row">
-                <select onchange={on_choice} data-testid="backup-what">
-                    { for t.entries.iter().map(|e| html!{ <option value={e.name()} selected={e.name() == *choice}>{ format!("{} ({})", e.name(), human_size(e.size as u64)) }</option> }) }
-                    <option value="*flash" selected={*choice == "*flash"}>{ format!("the whole flash ({})", human_size(flash_size as u64)) }</option>
+                <select onchange={pick(&choice)} data-testid="backup-what">
+                    { for entries.iter().map(|e| html!{ <option value={e.name()} selected={e.name() == choice_now}>{ format!("{} ({})", e.name(), human_size(e.size as u64)) }</option> }) }
+                    <option value="*flash" selected={choice_now == "*flash"}>{ format!("the whole flash ({})", human_size(flash_size as u64)) }</option>
                 </select>
-                <button onclick={on_save} disabled={s.busy()} data-testid="backup">{"Download"}</button>
+                <button onclick={on_save} disabled={busy} data-testid="backup">{"Download"}</button>
             </div>
             <p class="hint">{ format!("Saved as {}-{}-…-DATE-TIME.bin, so boards never overwrite each other's files.", board.chip.name, board.mac.replace(':', "")) }</p>
+            <div class="row">
+                <label>{"Erase "}
+                    <select onchange={pick(&erase_choice)} data-testid="erase-what" disabled={busy}>
+                        <option value="*flash" selected={*erase_choice == "*flash"}>{ format!("the whole flash ({})", human_size(flash_size as u64)) }</option>
+                        { for entries.iter().map(|e| html!{ <option value={e.name()} selected={e.name() == *erase_choice}>{ format!("partition {} (0x{:x}, {})", e.name(), e.offset, human_size(e.size as u64)) }</option> }) }
+                        <option value="*range" selected={*erase_choice == "*range"}>{"a range…"}</option>
+                    </select>
+                </label>
+                if *erase_choice == "*range" {
+                    <input type="text" size="9" placeholder="0x9000" value={range.0.clone()} onchange={on_range(true)} data-testid="erase-offset" aria-label="offset" disabled={busy} />
+                    <input type="text" size="9" placeholder="0x5000" value={range.1.clone()} onchange={on_range(false)} data-testid="erase-size" aria-label="size" disabled={busy} />
+                }
+            </div>
+            if let Some(l) = &loses {
+                <div class="warnings" data-testid="erase-loses">
+                    <p>{ format!("Erasing loses: {}.", if l.is_empty() { "nothing the partition table names".to_string() } else { l.join(", ") }) }</p>
+                    <label><input type="checkbox" checked={*erase_ok} onchange={on_erase_ok} data-testid="erase-confirm" disabled={busy} />{" Yes, erase it"}</label>
+                </div>
+            }
+            <button data-testid="erase" onclick={on_erase} disabled={busy || what.is_none() || !*erase_ok}>{"Erase"}</button>
         </div>
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::formats::bootable::{Coverage, Holds, Loads, Slots};
 use crate::formats::image::Image;
-use crate::formats::numbers::{approx_size, human_size};
+use crate::formats::numbers::{approx_size, decimals, human_size};
 use crate::formats::otadata::{self, Boot, Otadata};
 use crate::formats::partition::{Partition, PartitionTable, TABLE_SECTOR_SIZE};
 use yew::prelude::*;
@@ -11,46 +11,31 @@ fn hex32(v: u32) -> String {
     format!("0x{v:x}")
 }
 
-#[derive(Properties, PartialEq)]
-pub struct WarningsProps {
-    pub items: Vec<String>,
-}
-
-#[component]
-pub fn Warnings(p: &WarningsProps) -> Html {
-    if p.items.is_empty() {
+pub fn warnings(items: &[String]) -> Html {
+    if items.is_empty() {
         return html! {};
     }
     html! {
         <ul class="warnings" data-testid="warnings">
-            { for p.items.iter().map(|w| html! { <li>{ w }</li> }) }
+            { for items.iter().map(|w| html! { <li>{ w }</li> }) }
         </ul>
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct TableProps {
-    pub table: PartitionTable,
-    #[prop_or_default]
-    pub warnings: Vec<String>,
-    /// Label of the partition that boots next, to highlight it.
-    #[prop_or_default]
-    pub booted: Option<String>,
-    /// For the map: the flash size, if known.
-    #[prop_or_default]
-    pub flash_size: Option<u32>,
-}
-
-#[component]
-pub fn PartitionTableView(p: &TableProps) -> Html {
-    let t = &p.table;
+/// The table with its MD5 state, a map of the flash, and its warnings; `booted` is marked.
+pub fn partition_table(
+    t: &PartitionTable,
+    warnings_: &[String],
+    booted: Option<&str>,
+    flash_size: Option<u32>,
+) -> Html {
     html! {
         <div class="ptable">
             <p class="meta">
                 { format!("{} partitions · MD5 ", t.entries.len()) }
                 <span class={classes!("md5", t.md5.as_str())} data-testid="table-md5">{ t.md5.as_str() }</span>
             </p>
-            <FlashMap table={t.clone()} flash_size={p.flash_size} booted={p.booted.clone()} />
+            { flash_map(t, flash_size, booted) }
             <div class="scroll-x">
             <table>
                 <thead><tr>
@@ -60,7 +45,7 @@ pub fn PartitionTableView(p: &TableProps) -> Html {
                 <tbody>
                 { for t.entries.iter().map(|e| {
                     let name = e.name();
-                    let boots = p.booted.as_deref() == Some(name.as_str());
+                    let boots = booted == Some(name.as_str());
                     let mut flags = vec![];
                     if e.encrypted() { flags.push("encrypted"); }
                     if e.readonly() { flags.push("readonly"); }
@@ -78,35 +63,22 @@ pub fn PartitionTableView(p: &TableProps) -> Html {
                 </tbody>
             </table>
             </div>
-            <Warnings items={p.warnings.clone()} />
+            { warnings(warnings_) }
         </div>
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct MapProps {
-    pub table: PartitionTable,
-    pub flash_size: Option<u32>,
-    pub booted: Option<String>,
-}
-
 /// The flash drawn to scale (SVG: no inline styles, so a strict CSP holds): bootloader area,
 /// table, then each partition; the slot that boots next is marked.
-#[component]
-pub fn FlashMap(p: &MapProps) -> Html {
+pub fn flash_map(table: &PartitionTable, flash_size: Option<u32>, booted: Option<&str>) -> Html {
     const W: f64 = 1000.0;
-    let end = p.table.entries.iter().map(|e| e.end()).max().unwrap_or(0);
-    let total = p
-        .flash_size
-        .map(|f| f as u64)
-        .unwrap_or(end)
-        .max(end)
-        .max(1);
+    let end = table.entries.iter().map(|e| e.end()).max().unwrap_or(0);
+    let total = flash_size.map(|f| f as u64).unwrap_or(end).max(end).max(1);
     let x = |n: u64| n as f64 * W / total as f64;
     let mut parts: Vec<(u64, u64, String, &'static str)> =
         vec![(0, 0x8000, "boot".into(), "reserved")];
     parts.push((0x8000, TABLE_SECTOR_SIZE as u64, "table".into(), "reserved"));
-    for e in &p.table.entries {
+    for e in &table.entries {
         let kind = if e.is_app() {
             "app"
         } else if e.is_otadata() {
@@ -120,13 +92,13 @@ pub fn FlashMap(p: &MapProps) -> Html {
         <svg class="flashmap" data-testid="flash-map" viewBox="0 0 1000 40" preserveAspectRatio="none"
              role="img" aria-label={format!("flash map, {}", human_size(total))}>
             { for parts.into_iter().map(|(off, size, name, kind)| {
-                let boots = p.booted.as_deref() == Some(name.as_str());
+                let boots = booted == Some(name.as_str());
                 let (x0, w) = (x(off), x(size).max(0.5));
                 html! {
                     <g class={classes!("seg", kind, boots.then_some("boots"))}>
                         <title>{ format!("{name}: 0x{off:x}, {}", human_size(size)) }</title>
-                        <rect x={format!("{x0:.2}")} y="0" width={format!("{w:.2}")} height="40" />
-                        { if w > 40.0 { html!{ <text x={format!("{:.2}", x0 + w / 2.0)} y="25">{ name }</text> } } else { html!{} } }
+                        <rect x={decimals(x0, 2)} y="0" width={decimals(w, 2)} height="40" />
+                        { if w > 40.0 { html!{ <text x={decimals(x0 + w / 2.0, 2)} y="25">{ name }</text> } } else { html!{} } }
                     </g>
                 }
             }) }
@@ -134,26 +106,20 @@ pub fn FlashMap(p: &MapProps) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct OtadataProps {
-    pub otadata: Otadata,
-    /// The prediction, when a table is known (Err: why none).
-    pub boot: Option<Result<Boot, String>>,
-    #[prop_or_default]
-    pub table: Option<PartitionTable>,
-    /// Prefix for the test ids (a preview must not look like the device's own sectors).
-    #[prop_or_default]
-    pub testid_prefix: AttrValue,
-}
-
 /// Both sectors, which slot otadata selects, and which app will really boot (with the reason
 /// when they differ, and a note when it rests on an image not read whole).
-#[component]
-pub fn OtadataView(p: &OtadataProps) -> Html {
-    let id = |s: &str| format!("{}{s}", p.testid_prefix);
-    let (seen, active) = match &p.boot {
+/// `boot`: the prediction when a table is known (Err: why none); `prefix` goes before the test
+/// ids (a preview must not look like the device's own sectors).
+pub fn otadata_view(
+    otadata: &Otadata,
+    boot: Option<Result<&Boot, &str>>,
+    table: Option<&PartitionTable>,
+    prefix: &str,
+) -> Html {
+    let id = |s: &str| format!("{prefix}{s}");
+    let (seen, active) = match &boot {
         Some(Ok(b)) => (b.seen, b.active),
-        _ => (p.otadata.entries(), p.otadata.active()),
+        _ => (otadata.entries(), otadata.active()),
     };
     html! {
         <div class="otadata">
@@ -175,9 +141,9 @@ pub fn OtadataView(p: &OtadataProps) -> Html {
             }) }
             </div>
             {
-                match (&p.boot, &p.table) {
+                match (boot, table) {
                     (Some(Ok(b)), Some(t)) => boot_lines(b, t, &id),
-                    (Some(Err(e)), _) => html! { <p class="boot error">{ e.clone() }</p> },
+                    (Some(Err(e)), _) => html! { <p class="boot error">{ e }</p> },
                     _ => html! { <p class="hint">{"Open the partition table (or a flash dump) too, to see which slot boots."}</p> },
                 }
             }
@@ -214,14 +180,7 @@ fn boot_lines(b: &Boot, t: &PartitionTable, id: &dyn Fn(&str) -> String) -> Html
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct ImageProps {
-    pub image: Image,
-}
-
-#[component]
-pub fn ImageView(p: &ImageProps) -> Html {
-    let i = &p.image;
+pub fn image_view(i: &Image) -> Html {
     let chip = i.chip().map_or_else(
         || format!("unknown chip (id {})", i.header.chip_id),
         |c| c.pretty.to_string(),
@@ -260,22 +219,15 @@ fn rev_range(min: u16, max: u16) -> String {
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct SlotsProps {
-    pub table: PartitionTable,
-    pub slots: Slots,
-    /// Highlights: the slot otadata selects and the one that boots.
-    #[prop_or_default]
-    pub boot: Option<Boot>,
-    /// On a device: read a slot whole to check it (None offline or while busy).
-    #[prop_or_default]
-    pub on_verify: Option<Callback<Partition>>,
-}
-
 /// What each app slot holds and whether the bootloader loads it.
-#[component]
-pub fn SlotsView(p: &SlotsProps) -> Html {
-    let t = &p.table;
+/// `boot` marks the slot otadata selects and the one that boots; `on_verify` (on a device, not
+/// busy) reads a slot whole.
+pub fn slots_view(
+    t: &PartitionTable,
+    slots: &Slots,
+    boot: Option<&Boot>,
+    on_verify: Option<Callback<Partition>>,
+) -> Html {
     let index_of = |x: &Partition| t.entries.iter().position(|e| e == x);
     html! {
         <div class="scroll-x">
@@ -283,10 +235,10 @@ pub fn SlotsView(p: &SlotsProps) -> Html {
             <thead><tr><th>{"slot"}</th><th>{"holds"}</th><th>{"loads?"}</th><th></th></tr></thead>
             <tbody>
             { for t.entries.iter().filter(|e| e.is_app()).map(|e| {
-                let s = p.slots.get(e);
+                let s = slots.get(e);
                 let i = index_of(e);
-                let booted = p.boot.as_ref().is_some_and(|b| b.booted == i);
-                let selected = p.boot.as_ref().is_some_and(|b| b.selected_partition == i && b.booted != i);
+                let booted = boot.is_some_and(|b| b.booted == i);
+                let selected = boot.is_some_and(|b| b.selected_partition == i && b.booted != i);
                 let (holds, verdict, loads) = match s {
                     None => ("not read".to_string(), "not known".to_string(), "unknown"),
                     Some(s) => (
@@ -303,7 +255,7 @@ pub fn SlotsView(p: &SlotsProps) -> Html {
                 let holds_kind = s.map_or("unknown", |s| match s.holds() {
                     Holds::Empty => "empty", Holds::App => "app", Holds::NotAnApp => "not-an-app", Holds::Damaged => "damaged",
                 });
-                let verify = p.on_verify.clone().filter(|_| s.is_none_or(|s| s.coverage == Coverage::Headers && s.loads() == Loads::Unknown)).map(|cb| {
+                let verify = on_verify.clone().filter(|_| s.is_none_or(|s| s.coverage == Coverage::Headers && s.loads() == Loads::Unknown)).map(|cb| {
                     let part = e.clone();
                     html! { <button data-testid="verify-slot" data-label={e.name()} onclick={Callback::from(move |_| cb.emit(part.clone()))}>{"Verify"}</button> }
                 });

@@ -151,3 +151,55 @@ pub fn esptool(args: &[&str]) -> std::process::Output {
     );
     out
 }
+
+/// A running `otaflash sim` over its own flash file.
+pub struct Sim {
+    _process: SimProcess,
+    pub port: u16,
+    pub ws_port: u16,
+    pub flash: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sim {
+    pub fn start(timing: &str, initial: Option<&[u8]>) -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        let flash = dir.path().join("flash.bin");
+        if let Some(b) = initial {
+            std::fs::write(&flash, b).unwrap();
+        }
+        let process = SimProcess::start(&flash, timing);
+        let ws_port = process.ws.rsplit(':').next().unwrap().parse().unwrap();
+        Sim {
+            port: process.tcp_port,
+            ws_port,
+            _process: process,
+            flash,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("socket://127.0.0.1:{}", self.port)
+    }
+
+    pub fn flash(&self) -> Vec<u8> {
+        std::fs::read(&self.flash).unwrap()
+    }
+}
+
+/// Runs the `otaflash` binary: (success, stdout and stderr).
+pub fn otaflash(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}

@@ -1,0 +1,158 @@
+//! ESP Web Tools manifests: `name`, `version`, `new_install_prompt_erase`, and `builds`, each a
+//! `chipFamily` ("ESP32", "ESP32-S3", …) with `parts` (`path`, `offset`). Other members (such as
+//! `new_install_improv_wait_time`) are accepted and ignored. One reader for the page and the CLI.
+
+use super::json::{self, Value};
+use super::numbers::parse_u32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub path: String,
+    pub offset: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    pub chip_family: String,
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// ESP Web Tools asks whether to erase the flash first on a new install.
+    pub prompt_erase: bool,
+    pub builds: Vec<Build>,
+}
+
+fn offset(v: &Value) -> Option<u32> {
+    match v {
+        Value::Number(n) if *n >= 0.0 && *n <= u32::MAX as f64 && n.fract() == 0.0 => {
+            Some(*n as u32)
+        }
+        Value::String(s) => parse_u32(s),
+        _ => None,
+    }
+}
+
+impl Manifest {
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            "the manifest is not text (an ESP Web Tools manifest.json?)".to_string()
+        })?;
+        let v = json::parse(text).map_err(|e| format!("the manifest is not valid JSON: {e}"))?;
+        let builds = v
+            .get("builds")
+            .and_then(Value::as_array)
+            .ok_or("the manifest has no \"builds\" list")?;
+        let mut out = vec![];
+        for (i, b) in builds.iter().enumerate() {
+            let chip_family = b
+                .get("chipFamily")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("build {} has no \"chipFamily\"", i + 1))?
+                .to_string();
+            let mut parts = vec![];
+            for (j, p) in b
+                .get("parts")
+                .and_then(Value::as_array)
+                .ok_or_else(|| format!("the {chip_family} build has no \"parts\" list"))?
+                .iter()
+                .enumerate()
+            {
+                let path = p.get("path").and_then(Value::as_str).ok_or_else(|| {
+                    format!("part {} of the {chip_family} build has no \"path\"", j + 1)
+                })?;
+                let offset = p.get("offset").and_then(offset).ok_or_else(|| {
+                    format!("part {path} of the {chip_family} build has no usable \"offset\"")
+                })?;
+                parts.push(Part {
+                    path: path.to_string(),
+                    offset,
+                });
+            }
+            out.push(Build { chip_family, parts });
+        }
+        if out.is_empty() {
+            return Err("the manifest's \"builds\" list is empty".into());
+        }
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Ok(Manifest {
+            name: text("name"),
+            version: text("version"),
+            prompt_erase: v
+                .get("new_install_prompt_erase")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            builds: out,
+        })
+    }
+
+    /// The build for `chip` ("ESP32", as esptool and ESP Web Tools name it), or the first one
+    /// while no chip is known.
+    pub fn build_for(&self, chip: Option<&str>) -> Result<&Build, String> {
+        self.builds
+            .iter()
+            .find(|b| chip.is_none_or(|c| b.chip_family.eq_ignore_ascii_case(c)))
+            .ok_or_else(|| {
+                let have: Vec<&str> = self.builds.iter().map(|b| b.chip_family.as_str()).collect();
+                format!(
+                    "the manifest has no build for {} (it has: {})",
+                    chip.unwrap_or("this chip"),
+                    have.join(", ")
+                )
+            })
+    }
+}
+
+/// The last component of a part's path (how parts picked as files are matched).
+pub fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_manifest() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let m = Manifest::parse(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(m.builds.len(), 2);
+        assert!(!m.prompt_erase);
+        let b = m.build_for(Some("ESP32")).unwrap();
+        assert_eq!(b.parts.len(), 4);
+        assert_eq!(b.parts[0].offset, 0x1000);
+        assert_eq!(file_name(&b.parts[3].path), "arduino_StartCounter.ino.bin");
+        assert_eq!(m.build_for(None).unwrap().chip_family, "ESP32-S2");
+        let e = m.build_for(Some("ESP32-C3")).unwrap_err();
+        assert!(
+            e.contains("no build for ESP32-C3 (it has: ESP32-S2, ESP32)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn offsets_as_numbers_or_text_and_clear_errors() {
+        let m = Manifest::parse(
+            br#"{"name":"x","new_install_prompt_erase":true,"new_install_improv_wait_time":0,
+                 "builds":[{"chipFamily":"ESP32","parts":[{"path":"a.bin","offset":"0x1000"},{"path":"b.bin","offset":32768}]}]}"#,
+        )
+        .unwrap();
+        assert!(m.prompt_erase);
+        assert_eq!(m.builds[0].parts[0].offset, 0x1000);
+        assert_eq!(m.builds[0].parts[1].offset, 0x8000);
+        assert!(Manifest::parse(b"{}")
+            .unwrap_err()
+            .contains("no \"builds\""));
+        assert!(
+            Manifest::parse(br#"{"builds":[{"chipFamily":"ESP32","parts":[{"path":"a"}]}]}"#)
+                .unwrap_err()
+                .contains("no usable \"offset\"")
+        );
+        assert!(Manifest::parse(b"not json")
+            .unwrap_err()
+            .contains("not valid JSON"));
+    }
+}
