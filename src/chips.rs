@@ -195,6 +195,17 @@ pub const FLASH_SIZES: &[(&str, u8)] = &[
     ("128MB", 0x7),
 ];
 
+/// Flash mode codes in the image header's byte 2 (esptool's names; same on every chip).
+pub const FLASH_MODES: &[(&str, u8)] = &[("qio", 0), ("qout", 1), ("dio", 2), ("dout", 3)];
+
+/// esptool's name for a flash-mode code, if valid.
+pub fn flash_mode_name(code: u8) -> Option<&'static str> {
+    FLASH_MODES
+        .iter()
+        .find(|(_, c)| *c == code)
+        .map(|(n, _)| *n)
+}
+
 impl Chip {
     /// Whether `addr` is in a range the cache maps from flash (IROM or DROM).
     pub fn is_flash_mapped(&self, addr: u32) -> bool {
@@ -257,6 +268,8 @@ mod tests {
         );
         assert_eq!(ESP32.flash_freq_name(0xF), Some("80m"));
         assert_eq!(flash_size_name(0x2), Some("4MB"));
+        assert_eq!(flash_mode_name(2), Some("dio"));
+        assert_eq!(flash_mode_name(4), None);
         assert_eq!(flash_size_bytes(0x2), Some(4 << 20));
         assert_eq!(flash_size_bytes(8), None);
     }

@@ -446,6 +446,7 @@ fn page_state_in_the_browser() {
         table: Ok(t.clone()),
         otadata: Some(demo::boot_app0()),
         slots,
+        bootloader: None,
     }));
     assert_eq!(s.target.as_deref(), Some("app1"));
     s.apply(Action::ImagePicked("x.bin".into(), HELLO.to_vec()));

@@ -182,6 +182,7 @@ fn run_install(
             flash_size: d.flash.size,
             current,
             table_offset: o.link.table_offset,
+            bootloader: snap.bootloader,
         };
         let p = plan(
             parts,

@@ -10,6 +10,7 @@ pub use install::{caution_lines, erase_losses, Installed, PartWrite};
 pub use write::{SlotWrite, Switched};
 
 use crate::formats::bootable::{judge, HeaderScan, ImageProblem, Loads, SlotImage, Slots, Target};
+use crate::formats::image::{Header, HEADER_LEN, IMAGE_MAGIC};
 use crate::formats::otadata::{predict_boot, Boot, Otadata, OTADATA_LEN};
 use crate::formats::partition::{Partition, PartitionTable, TABLE_MAX_LEN};
 use crate::loader::{ChipInfo, Error, FlashInfo, Loader, OpenOptions, Port, Refusal, Result};
@@ -69,6 +70,8 @@ pub struct Snapshot {
     pub table: std::result::Result<PartitionTable, TableProblem>,
     pub otadata: Option<Otadata>,
     pub slots: Slots,
+    /// The header of the bootloader at the chip's bootloader offset (None: no image there).
+    pub bootloader: Option<Header>,
 }
 
 /// What the bootloader will do with `table` and `otadata`, given what is known of the slots.
@@ -171,10 +174,14 @@ impl<P: Port> Device<P> {
                 }
             }
         }
+        let at = self.chip.chip.bootloader_offset;
+        let head = self.loader.read_flash(at, HEADER_LEN as u32).await?;
+        let bootloader = Header::parse(&head).filter(|h| h.magic == IMAGE_MAGIC);
         Ok(Snapshot {
             table,
             otadata,
             slots,
+            bootloader,
         })
     }
 

@@ -260,13 +260,7 @@ impl Image {
     }
 
     pub fn flash_mode_name(&self) -> &'static str {
-        match self.header.flash_mode {
-            0 => "qio",
-            1 => "qout",
-            2 => "dio",
-            3 => "dout",
-            _ => "unknown",
-        }
+        chips::flash_mode_name(self.header.flash_mode).unwrap_or("unknown")
     }
 
     /// As `esptool image-info` prints it for the image's chip.

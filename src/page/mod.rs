@@ -6,7 +6,7 @@
 use crate::chips::Chip;
 use crate::device::{judge_boot, Snapshot, TableProblem};
 use crate::formats::bootable::{judge, ImageProblem, Loads, SlotImage, Slots, Target};
-use crate::formats::image::Image;
+use crate::formats::image::{Header, Image};
 use crate::formats::otadata::{Boot, Otadata};
 use crate::formats::partition::{Md5Status, Partition, PartitionTable, DEFAULT_TABLE_OFFSET};
 use crate::loader::{Hint, Phase, Progress, WriteReport};
@@ -218,6 +218,8 @@ pub struct PageState {
     pub otadata_at_connect: Option<Otadata>,
     /// What each app slot holds, as far as it was read.
     pub slots: Slots,
+    /// The header of the bootloader on the board (its flash mode, frequency and size).
+    pub bootloader: Option<Header>,
     /// Slots written and MD5-verified in this session, by partition offset.
     pub written: BTreeMap<u32, Written>,
     pub image: Option<Picked>,
@@ -296,6 +298,7 @@ impl Default for PageState {
             otadata: None,
             otadata_at_connect: None,
             slots: Slots::default(),
+            bootloader: None,
             written: BTreeMap::new(),
             image: None,
             target: None,
@@ -506,6 +509,7 @@ impl PageState {
             }
         }
         self.slots = slots;
+        self.bootloader = snap.bootloader;
         self.target = self.default_target();
     }
 

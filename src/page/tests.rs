@@ -38,6 +38,7 @@ fn snapshot(flash: &[u8]) -> Snapshot {
         table: Ok(t),
         otadata: Some(od),
         slots,
+        bootloader: crate::formats::image::Header::parse(&flash[0x1000..]),
     }
 }
 
@@ -269,6 +270,7 @@ fn status_always_describes_the_current_state() {
         }),
         otadata: None,
         slots: Slots::default(),
+        bootloader: None,
     }));
     let st = s.status.clone().unwrap();
     assert_eq!(st.tone, Tone::Warning);

@@ -563,6 +563,7 @@ impl Engine {
                         flash_size: d.flash.size,
                         current: snap.table.as_ref().ok(),
                         table_offset,
+                        bootloader: snap.bootloader,
                     };
                     let p = plan(parts, &board, opts);
                     let step = me.clone();

@@ -267,6 +267,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             flash_size: b.flash_size,
             current: s.table(),
             table_offset: s.table_offset,
+            bootloader: s.bootloader,
         };
         let parts: Vec<Part> = parsed.iter().flatten().cloned().collect();
         // Erasing first is the default when the layout changes (old data would not fit it).

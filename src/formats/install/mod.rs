@@ -5,7 +5,7 @@
 //! bootloader will not look). Pure: the page and the CLI plan the same way.
 
 use super::bootable::{judge, ImageProblem, Target};
-use super::image::{Image, HEADER_LEN, IMAGE_MAGIC};
+use super::image::{Header, Image, HEADER_LEN, IMAGE_MAGIC};
 use super::numbers::human_size;
 use super::otadata::OTADATA_LEN;
 use super::partition::{Md5Status, Partition, PartitionTable, TYPE_DATA};
@@ -14,6 +14,11 @@ use super::sniff::{self, Kind};
 use crate::chips::{self, Chip};
 use std::rc::Rc;
 
+mod problems;
+#[cfg(test)]
+mod tests;
+
+pub use problems::{Blocker, Caution, Loss};
 /// Flash is erased and written in 4 KiB sectors.
 pub const SECTOR: u32 = 0x1000;
 
@@ -116,202 +121,8 @@ pub struct Board<'a> {
     pub current: Option<&'a PartitionTable>,
     /// Where the bootloader reads the table (CONFIG_PARTITION_TABLE_OFFSET; 0x8000 by default).
     pub table_offset: u32,
-}
-
-/// What stops an install: nothing is written.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Blocker {
-    NoParts,
-    EmptyFile(String),
-    /// Not at a 4 KiB sector start: writing would erase the bytes before it in its sector.
-    Unaligned {
-        part: String,
-        offset: u32,
-    },
-    Overlap {
-        a: String,
-        b: String,
-    },
-    PastEnd {
-        part: String,
-        end: u64,
-        flash: u32,
-    },
-    /// An image the bootloader would refuse on this chip (wrong chip, revision, corrupt).
-    BadImage {
-        part: String,
-        problems: Vec<ImageProblem>,
-    },
-    /// A table that does not decode, or that the bootloader rejects.
-    BadTable {
-        part: String,
-        why: String,
-    },
-    /// The app does not fit the partition it is written to.
-    AppTooBig {
-        part: String,
-        slot: String,
-        len: u64,
-        size: u32,
-    },
-}
-
-impl Blocker {
-    pub fn message(&self) -> String {
-        match self {
-            Blocker::NoParts => "nothing to install".into(),
-            Blocker::EmptyFile(p) => format!("{p} is empty"),
-            Blocker::Unaligned { part, offset } => format!(
-                "{part} at 0x{offset:x} does not start a 4 KiB flash sector: writing it would erase the bytes before it in that sector"
-            ),
-            Blocker::Overlap { a, b } => format!("{a} and {b} overlap"),
-            Blocker::PastEnd { part, end, flash } => format!(
-                "{part} ends at 0x{end:x}, past the end of the {} flash",
-                human_size(*flash as u64)
-            ),
-            Blocker::BadImage { part, problems } => format!(
-                "{part}: {}",
-                problems
-                    .iter()
-                    .map(|p| p.message())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            Blocker::BadTable { part, why } => format!("{part}: {why}"),
-            Blocker::AppTooBig {
-                part,
-                slot,
-                len,
-                size,
-            } => format!(
-                "{part} is {} ({len} bytes), larger than the {} partition '{slot}' it is written to",
-                human_size(*len),
-                human_size(*size as u64)
-            ),
-        }
-    }
-}
-
-/// How a data partition's contents are lost.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Loss {
-    /// The new table puts it at another offset.
-    Moved(u32),
-    /// The new table makes it smaller.
-    Shrunk(u32),
-    /// The new table has no such partition.
-    Removed,
-    /// A part is written over it.
-    Overwritten(String),
-    /// The whole flash is erased first.
-    Erased,
-}
-
-/// What needs the technician's yes before writing.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Caution {
-    /// The contents of a data partition (NVS, SPIFFS, …) are lost.
-    DataLost {
-        label: String,
-        offset: u32,
-        size: u32,
-        how: Loss,
-    },
-    /// The bootloader's header says another flash size than the chip has: it will check the
-    /// partition table against that size (`exceeds flash chip size` when smaller).
-    BootloaderFlashSize {
-        part: String,
-        header: u32,
-        flash: u32,
-        beyond: Vec<String>,
-    },
-    /// A bootloader image somewhere else than where the ROM looks for it.
-    BootloaderElsewhere {
-        part: String,
-        offset: u32,
-        expected: u32,
-    },
-    /// A partition table somewhere else than where the bootloader reads it.
-    TableElsewhere {
-        part: String,
-        offset: u32,
-        expected: u32,
-    },
-    /// An app where no app partition starts: the bootloader will not run it from there.
-    AppNotInSlot { part: String, offset: u32 },
-    /// otadata written somewhere else than the table's otadata partition.
-    OtadataElsewhere { part: String, offset: u32 },
-    /// The board has no bootloader or table and the install does not bring one: nothing boots.
-    NothingBoots(String),
-}
-
-impl Caution {
-    pub fn message(&self) -> String {
-        match self {
-            Caution::DataLost {
-                label,
-                offset,
-                size,
-                how,
-            } => {
-                let what = format!(
-                    "the data in '{label}' (0x{offset:x}, {}) is lost",
-                    human_size(*size as u64)
-                );
-                match how {
-                    Loss::Moved(to) => format!("{what}: the new partition table moves it to 0x{to:x}"),
-                    Loss::Shrunk(to) => format!(
-                        "{what}: the new partition table shrinks it to {}",
-                        human_size(*to as u64)
-                    ),
-                    Loss::Removed => format!("{what}: the new partition table has no such partition"),
-                    Loss::Overwritten(p) => format!("{what}: {p} is written over it"),
-                    Loss::Erased => format!("{what}: the whole flash is erased first"),
-                }
-            }
-            Caution::BootloaderFlashSize {
-                part,
-                header,
-                flash,
-                beyond,
-            } => {
-                let mut m = format!(
-                    "{part}: its header says a {} flash, the chip has {}",
-                    human_size(*header as u64),
-                    human_size(*flash as u64)
-                );
-                if !beyond.is_empty() {
-                    m.push_str(&format!(
-                        "; the bootloader would reject the partition table ({} past {})",
-                        beyond.join(", "),
-                        human_size(*header as u64)
-                    ));
-                }
-                m
-            }
-            Caution::BootloaderElsewhere {
-                part,
-                offset,
-                expected,
-            } => format!(
-                "{part} is a bootloader at 0x{offset:x}; the ROM starts the one at 0x{expected:x}"
-            ),
-            Caution::TableElsewhere {
-                part,
-                offset,
-                expected,
-            } => format!(
-                "{part} is a partition table at 0x{offset:x}; the bootloader reads the one at 0x{expected:x}"
-            ),
-            Caution::AppNotInSlot { part, offset } => format!(
-                "{part} is an app at 0x{offset:x}, where no app partition starts: the bootloader will not run it from there"
-            ),
-            Caution::OtadataElsewhere { part, offset } => format!(
-                "{part} is otadata at 0x{offset:x}, not at the table's otadata partition"
-            ),
-            Caution::NothingBoots(why) => format!("after this, nothing will boot: {why}"),
-        }
-    }
+    /// The header of the bootloader on the board now (None: no image there).
+    pub bootloader: Option<Header>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -430,6 +241,31 @@ fn pieces<'p>(parts: &'p [Part], board: &Board) -> Vec<Piece<'p>> {
         }
     }
     out
+}
+
+/// What a bootloader's header flash mode and frequency say against the chip and the bootloader
+/// on the board now.
+fn flash_mode_caution(part: &str, h: &Header, board: &Board) -> Option<Caution> {
+    let mode = chips::flash_mode_name(h.flash_mode);
+    let freq = board.chip.flash_freq_name(h.flash_freq_code);
+    let (Some(mode), Some(freq)) = (mode, freq) else {
+        let what = match mode {
+            None => format!("flash mode code {}", h.flash_mode),
+            Some(_) => format!("flash frequency code 0x{:x}", h.flash_freq_code),
+        };
+        return Some(Caution::BootloaderUnknownFlash {
+            part: part.into(),
+            what,
+        });
+    };
+    let now = board.bootloader?;
+    let now_mode = chips::flash_mode_name(now.flash_mode)?;
+    let now_freq = board.chip.flash_freq_name(now.flash_freq_code)?;
+    ((mode, freq) != (now_mode, now_freq)).then(|| Caution::BootloaderFlashMode {
+        part: part.into(),
+        new: (mode.into(), freq.into()),
+        now: (now_mode.into(), now_freq.into()),
+    })
 }
 
 /// Checks `parts` for `board` and returns what will be written and what stands in the way.
@@ -561,7 +397,8 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                         offset: p.offset,
                         expected: board.chip.bootloader_offset,
                     });
-                } else if let Some(h) = super::image::Header::parse(p.bytes) {
+                } else if let Some(h) = Header::parse(p.bytes) {
+                    cautions.extend(flash_mode_caution(&p.name, &h, board));
                     let header = chips::flash_size_bytes(h.flash_size_code).unwrap_or(0);
                     if Some(h.flash_size_code) != fit && header != 0 {
                         let beyond = table
@@ -701,304 +538,5 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
         cautions,
         layout_changes,
         notes,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sim::demo;
-
-    fn fw(name: &str) -> Vec<u8> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/firmware");
-        std::fs::read(dir.join(name)).unwrap()
-    }
-
-    fn board(current: Option<&PartitionTable>) -> Board<'_> {
-        Board {
-            chip: crate::chips::ESP32,
-            revision: Some(301),
-            flash_size: 4 << 20,
-            current,
-            table_offset: 0x8000,
-        }
-    }
-
-    /// The manifest's ESP32 build: Arduino bootloader, table, boot_app0, StartCounter.
-    fn arduino_build() -> Vec<Part> {
-        vec![
-            Part::new(
-                "bootloader.bin",
-                0x1000,
-                fw("arduino_bootloader_dio_40m.bin"),
-            ),
-            Part::new(
-                "partitions.bin",
-                0x8000,
-                fw("arduino_partitions_default.bin"),
-            ),
-            Part::new("boot_app0.bin", 0xE000, fw("arduino_boot_app0.bin")),
-            Part::new("app.bin", 0x10000, fw("arduino_StartCounter.ino.bin")),
-        ]
-    }
-
-    #[test]
-    fn kinds_and_default_offsets() {
-        let kinds: Vec<PartKind> = arduino_build().iter().map(|p| p.kind).collect();
-        assert_eq!(
-            kinds,
-            [
-                PartKind::Bootloader,
-                PartKind::PartitionTable,
-                PartKind::Otadata,
-                PartKind::App
-            ]
-        );
-        let t = PartitionTable::parse(&fw("arduino_partitions_default.bin")).unwrap();
-        for p in arduino_build() {
-            assert_eq!(
-                default_offset(
-                    p.kind,
-                    &p.bytes,
-                    Some(crate::chips::ESP32),
-                    Some(&t),
-                    0x8000
-                ),
-                Some(p.offset),
-                "{}",
-                p.name
-            );
-        }
-        assert_eq!(
-            PartKind::of(&demo::arduino_like_flash()),
-            PartKind::FlashImage
-        );
-        assert_eq!(PartKind::of(b"nvs data"), PartKind::Data);
-    }
-
-    #[test]
-    fn a_blank_board_takes_a_whole_build() {
-        let p = plan(arduino_build(), &board(None), PlanOptions::default());
-        assert!(p.ready(), "{:?}", p.blockers);
-        assert!(p.cautions.is_empty(), "{:?}", p.cautions);
-        assert_eq!(p.table.unwrap().find("app0").unwrap().offset, 0x10000);
-        // Without a bootloader, a blank board boots nothing: said.
-        let mut parts = arduino_build();
-        parts.remove(0);
-        let p = plan(parts, &board(None), PlanOptions::default());
-        assert!(
-            matches!(p.cautions[0], Caution::NothingBoots(ref w) if w.contains("no bootloader"))
-        );
-    }
-
-    #[test]
-    fn refusals() {
-        let b = board(None);
-        // Overlap: the app written over the table's sector.
-        let mut parts = arduino_build();
-        parts[3].offset = 0x8000;
-        let p = plan(parts, &b, PlanOptions::default());
-        assert!(
-            p.blockers
-                .iter()
-                .any(|x| matches!(x, Blocker::Overlap { .. })),
-            "{:?}",
-            p.blockers
-        );
-        // Past the end of the flash, and not at a sector start.
-        let p = plan(
-            vec![Part::new("x.bin", 0x3FF000, vec![1; 0x2000])],
-            &b,
-            PlanOptions::default(),
-        );
-        assert!(matches!(
-            p.blockers[0],
-            Blocker::PastEnd { end: 0x401000, .. }
-        ));
-        let p = plan(
-            vec![Part::new("x.bin", 0x9010, vec![1; 16])],
-            &b,
-            PlanOptions::default(),
-        );
-        assert!(matches!(
-            p.blockers[0],
-            Blocker::Unaligned { offset: 0x9010, .. }
-        ));
-        // An app for another chip, and one too big for its slot under the table written.
-        let mut parts = arduino_build();
-        parts[3] = Part::new(
-            "s3.bin",
-            0x10000,
-            std::fs::read(
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/data/app_images/esptool_test_images/helloworld-esp32s3.bin"),
-            )
-            .unwrap(),
-        );
-        let p = plan(parts, &b, PlanOptions::default());
-        assert!(
-            p.blockers
-                .iter()
-                .any(|x| x.message().contains("built for ESP32-S3")),
-            "{:?}",
-            p.blockers
-        );
-        let small = PartitionTable::from_csv(
-            "nvs,data,nvs,0x9000,0x5000\notadata,data,ota,0xe000,0x2000\napp0,app,ota_0,0x10000,0x10000\napp1,app,ota_1,0x20000,0x10000\n",
-            0x8000,
-        )
-        .unwrap();
-        let mut parts = arduino_build();
-        parts[1] = Part::new("small.bin", 0x8000, small.to_bytes().unwrap());
-        let p = plan(parts, &b, PlanOptions::default());
-        assert!(
-            p.blockers
-                .iter()
-                .any(|x| matches!(x, Blocker::AppTooBig { slot, .. } if slot == "app0")),
-            "{:?}",
-            p.blockers
-        );
-        // A table whose partition runs past the flash.
-        let big = PartitionTable::from_csv("app0,app,ota_0,0x10000,0x400000\n", 0x8000).unwrap();
-        let p = plan(
-            vec![Part::new("big.bin", 0x8000, big.to_bytes().unwrap())],
-            &b,
-            PlanOptions::default(),
-        );
-        assert!(p
-            .blockers
-            .iter()
-            .any(|x| x.message().contains("past the end of the 4 MB flash")));
-    }
-
-    #[test]
-    fn bootloader_flash_size_is_checked_and_fitted_as_esptool_does() {
-        // The IDF v5.2.2 bootloader says 2 MB: with the 4 MB Arduino table it would reject app1.
-        let mut parts = arduino_build();
-        parts[0] = Part::new("bootloader.bin", 0x1000, fw("idf-v5.2.2_bootloader.bin"));
-        let p = plan(parts.clone(), &board(None), PlanOptions::default());
-        let c = p
-            .cautions
-            .iter()
-            .find(|c| matches!(c, Caution::BootloaderFlashSize { .. }))
-            .unwrap();
-        assert!(
-            c.message()
-                .contains("its header says a 2 MB flash, the chip has 4 MB"),
-            "{}",
-            c.message()
-        );
-        assert!(
-            c.message().contains("(app1, eeprom, spiffs past 2 MB)"),
-            "{}",
-            c.message()
-        );
-        // Fitted: byte for byte what `esptool merge-bin --flash-size 4MB` made.
-        let p = plan(
-            parts,
-            &board(None),
-            PlanOptions {
-                fit_bootloader: true,
-                ..Default::default()
-            },
-        );
-        assert!(p.cautions.is_empty(), "{:?}", p.cautions);
-        assert_eq!(*p.parts[0].bytes, fw("idf-v5.2.2_bootloader_4MB.bin"));
-        assert_eq!(p.notes.len(), 1);
-    }
-
-    #[test]
-    fn a_new_layout_says_which_data_is_lost() {
-        let cur = PartitionTable::parse(&fw("arduino_partitions_default.bin")).unwrap();
-        // Same layout: nothing lost (NVS is kept), no erase suggested.
-        let p = plan(arduino_build(), &board(Some(&cur)), PlanOptions::default());
-        assert!(
-            p.cautions.is_empty() && !p.layout_changes,
-            "{:?}",
-            p.cautions
-        );
-        // A table that moves NVS and drops spiffs.
-        let moved = PartitionTable::from_csv(
-            "otadata,data,ota,0xe000,0x2000\napp0,app,ota_0,0x10000,0x140000\napp1,app,ota_1,0x150000,0x140000\nnvs,data,nvs,0x3f0000,0x5000\n",
-            0x8000,
-        )
-        .unwrap();
-        let mut parts = arduino_build();
-        parts[1] = Part::new("moved.bin", 0x8000, moved.to_bytes().unwrap());
-        let p = plan(parts, &board(Some(&cur)), PlanOptions::default());
-        assert!(p.layout_changes);
-        let msgs: Vec<String> = p.cautions.iter().map(Caution::message).collect();
-        assert!(
-            msgs.iter().any(|m| m.contains(
-                "'nvs' (0x9000, 20 KB) is lost: the new partition table moves it to 0x3f0000"
-            )),
-            "{msgs:?}"
-        );
-        assert!(
-            msgs.iter()
-                .any(|m| m.contains("'spiffs'") && m.contains("has no such partition")),
-            "{msgs:?}"
-        );
-        // A part written over NVS, and an erase first.
-        let p = plan(
-            vec![Part::new("nvs.bin", 0x9000, vec![0; 0x1000])],
-            &board(Some(&cur)),
-            PlanOptions::default(),
-        );
-        assert!(p
-            .cautions
-            .iter()
-            .any(|c| c.message().contains("nvs.bin is written over it")));
-        let p = plan(
-            arduino_build(),
-            &board(Some(&cur)),
-            PlanOptions {
-                erase_all: true,
-                ..Default::default()
-            },
-        );
-        assert!(p
-            .cautions
-            .iter()
-            .any(|c| c.message().contains("the whole flash is erased first")));
-    }
-
-    #[test]
-    fn a_merged_image_is_checked_inside() {
-        let merged = demo::arduino_like_flash();
-        let p = plan(
-            vec![Part::new("flash.bin", 0, merged.clone())],
-            &board(None),
-            PlanOptions::default(),
-        );
-        assert!(
-            p.ready() && p.cautions.is_empty(),
-            "{:?} {:?}",
-            p.blockers,
-            p.cautions
-        );
-        assert_eq!(p.table.unwrap().entries.len(), 6);
-        // Its app slot holding an image for another chip is refused.
-        let mut bad = merged;
-        bad[0x10000 + 12] = 9;
-        let p = plan(
-            vec![Part::new("flash.bin", 0, bad)],
-            &board(None),
-            PlanOptions::default(),
-        );
-        assert!(
-            p.blockers
-                .iter()
-                .any(|b| b.message().starts_with("app0 in flash.bin")),
-            "{:?}",
-            p.blockers
-        );
-        // A merged image bigger than the flash.
-        let p = plan(
-            vec![Part::new("big.bin", 0, vec![0xFF; 8 << 20])],
-            &board(None),
-            PlanOptions::default(),
-        );
-        assert!(matches!(p.blockers[0], Blocker::PastEnd { .. }));
     }
 }
