@@ -82,7 +82,7 @@ fn install_a_manifest_onto_a_blank_board() {
                 .is_err(),
             "a blank chip loses nothing"
         );
-        shot(&c, "install-1-blank-board").await;
+        shot_at(&c, "install-1-blank-board", "install").await;
         enabled(&c, "install", 10).await;
         let t0 = std::time::Instant::now();
         find(&c, "install").await.click().await.unwrap();
@@ -178,7 +178,7 @@ fn a_layout_change_is_said_before_writing() {
             std::fs::read(&board.flash).unwrap() == start,
             "nothing written yet"
         );
-        shot(&c, "install-3-layout-change").await;
+        shot_at(&c, "install-3-layout-change", "install-cautions").await;
         find(&c, "install-confirm").await.click().await.unwrap();
         enabled(&c, "install", 10).await;
         find(&c, "install-reset").await.click().await.unwrap(); // stay in download mode
@@ -223,7 +223,7 @@ fn a_merged_image_and_files_at_offsets() {
         let f = std::fs::read(&board.flash).unwrap();
         assert!(f == arduino_flash());
         assert_eq!(boots(&f).as_deref(), Some("app0"));
-        shot(&c, "install-4-merged").await;
+        shot_at(&c, "install-4-merged", "install-source").await;
 
         // Files at offsets: each where its kind goes (the app into the first free app slot).
         let files = [
@@ -266,7 +266,7 @@ fn a_merged_image_and_files_at_offsets() {
             std::fs::read(&board.flash).unwrap() == arduino_flash(),
             "nothing written"
         );
-        shot(&c, "install-5-refused").await;
+        shot_at(&c, "install-5-refused", "install-blockers").await;
         c.close().await.unwrap();
     });
 }
@@ -329,7 +329,7 @@ fn erase_from_the_page() {
             loses.contains("the partition table") && loses.contains("app0"),
             "{loses}"
         );
-        shot(&c, "erase-1-everything").await;
+        shot_at(&c, "erase-1-everything", "erase-loses").await;
         find(&c, "erase-confirm").await.click().await.unwrap();
         find(&c, "erase").await.click().await.unwrap();
         status_contains(&c, "erased the whole flash", 60).await;

@@ -118,6 +118,27 @@ fn page_on_a_narrow_window_with_keyboard_and_drag() {
             "a stray drop does not open the file"
         );
         assert!(kept[1].as_str().unwrap().contains("port=sim"));
+
+        // A manifest loaded from the install panel's URL box: its parts table fits too.
+        let url = find(&c, "install-manifest-url").await;
+        url.send_keys("/t/manifest.json").await.unwrap();
+        find(&c, "install-manifest-load")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let parts = until("the manifest's parts", 20, || async {
+            let v = all_attr(&c, "install-part", "data-offset").await;
+            (v.len() == 4).then_some(v)
+        })
+        .await;
+        assert_eq!(parts, ["0x1000", "0x8000", "0xe000", "0x10000"]);
+        let sideways = js(&c, SIDEWAYS).await;
+        assert!(
+            sideways.as_i64().unwrap() <= 0,
+            "the install panel scrolls sideways by {sideways} px"
+        );
+        shot_at(&c, "narrow-4-install", "install-source").await;
         c.close().await.unwrap();
     });
 }

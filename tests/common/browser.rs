@@ -283,6 +283,26 @@ pub async fn shot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// A screenshot with the element of test id `id` scrolled to the middle of the window; only the
+/// page's scrolling area moves (the window itself never scrolls, or the footer would leave the
+/// bottom edge).
+pub async fn shot_at(c: &Client, name: &str, id: &str) {
+    let window_scroll = c
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'}); \
+             return document.scrollingElement.scrollTop",
+            vec![serde_json::json!(css(id))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        window_scroll,
+        serde_json::json!(0),
+        "the window itself scrolled"
+    );
+    shot(c, name).await;
+}
+
 /// The attribute `attr` of every element with test id `id`, read at one moment (in one
 /// script: a re-render between reads cannot leave a stale element behind).
 pub async fn all_attr(c: &Client, id: &str, attr: &str) -> Vec<String> {
