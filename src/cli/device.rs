@@ -453,7 +453,7 @@ pub enum OtadataOp {
 
 pub fn sim(a: SimArgs) -> CliResult {
     use crate::sim::{server::Server, Config, Timing};
-    if crate::chips::Chip::by_name(&a.chip).map(|c| c.name) != Some("esp32") {
+    if crate::chips::Chip::by_name(&a.chip) != Some(crate::chips::ESP32) {
         return Err(Failure(format!(
             "--chip {}: the simulator models the ESP32 only",
             a.chip

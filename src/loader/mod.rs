@@ -20,7 +20,7 @@ pub use flash::{WriteOptions, WriteReport, REGION};
 pub use open::OpenOptions;
 pub use port::{Port, PortError};
 
-use crate::chips::{self, Chip};
+use crate::chips::{self, Chip, SpiRegs};
 use crate::formats::numbers::decimals;
 use crate::wire::command::{op, timeouts, Command, RegWrite, Response, StatusError};
 use crate::wire::slip;
@@ -194,20 +194,6 @@ pub struct Loader<P: Port> {
     flash: Option<FlashInfo>,
     events: Box<dyn FnMut(Event)>,
     cancel: Option<std::rc::Rc<std::cell::Cell<bool>>>,
-}
-
-/// ESP32 register addresses the loader reads (esptool targets/esp32.py).
-mod reg {
-    pub const EFUSE_BASE: u32 = 0x3FF5_A000;
-    pub const APB_CTL_DATE: u32 = 0x3FF6_607C;
-    pub const UART_CLKDIV: u32 = 0x3FF4_0014;
-    pub const RTCCALICFG1: u32 = 0x3FF5_F06C;
-    pub const SPI_BASE: u32 = 0x3FF4_2000;
-    pub const SPI_CMD: u32 = SPI_BASE;
-    pub const SPI_USR: u32 = SPI_BASE + 0x1C;
-    pub const SPI_USR2: u32 = SPI_BASE + 0x24;
-    pub const SPI_MISO_DLEN: u32 = SPI_BASE + 0x2C;
-    pub const SPI_W0: u32 = SPI_BASE + 0x80;
 }
 
 impl<P: Port> Loader<P> {
@@ -523,8 +509,20 @@ impl<P: Port> Loader<P> {
                 })?
             }
         };
-        if chip.supported {
-            self.esp32_info(chip).await
+        if let Some(rom) = chip.rom {
+            let mut regs = chips::Registers::default();
+            for &addr in rom.identity_regs {
+                regs.0.push((addr, self.read_reg(addr).await?));
+            }
+            let d = (rom.describe)(&regs);
+            Ok(ChipInfo {
+                chip,
+                description: d.description,
+                revision: d.revision,
+                mac: d.mac,
+                crystal_mhz: d.crystal_mhz,
+                features: d.features,
+            })
         } else {
             Ok(ChipInfo {
                 chip,
@@ -558,74 +556,13 @@ impl<P: Port> Loader<P> {
         }
     }
 
-    async fn esp32_info(&mut self, chip: &'static Chip) -> Result<ChipInfo> {
-        let mut efuse = [0u32; 7];
-        for (n, w) in efuse.iter_mut().enumerate() {
-            *w = self.read_reg(reg::EFUSE_BASE + 4 * n as u32).await?;
-        }
-        let apb_date = self.read_reg(reg::APB_CTL_DATE).await?;
-        let clkdiv = self.read_reg(reg::UART_CLKDIV).await? & 0xFFFFF;
-        let pkg = ((efuse[3] >> 9) & 7) | (((efuse[3] >> 2) & 1) << 3);
-        let rev_bits =
-            ((apb_date >> 31) & 1) << 2 | ((efuse[5] >> 20) & 1) << 1 | ((efuse[3] >> 15) & 1);
-        let major = match rev_bits {
-            1 => 1,
-            3 => 2,
-            7 => 3,
-            _ => 0,
-        };
-        let minor = (efuse[5] >> 24) & 3;
-        let single_core = efuse[3] & 1 != 0;
-        let rev3 = major == 3;
-        let name = match pkg {
-            0 if single_core => "ESP32-S0WDQ6",
-            0 if rev3 => "ESP32-D0WDQ6-V3",
-            0 => "ESP32-D0WDQ6",
-            1 if single_core => "ESP32-S0WD",
-            1 if rev3 => "ESP32-D0WD-V3",
-            1 => "ESP32-D0WD",
-            2 => "ESP32-D2WD",
-            4 => "ESP32-U4WDH",
-            5 if rev3 => "ESP32-PICO-V3",
-            5 => "ESP32-PICO-D4",
-            6 => "ESP32-PICO-V3-02",
-            7 => "ESP32-D0WDR2-V3",
-            _ => "Unknown ESP32",
-        };
-        let mut features = vec!["Wi-Fi".to_string()];
-        if efuse[3] & 2 == 0 {
-            features.push("BT".into());
-        }
-        features.push(
-            if single_core {
-                "Single Core"
-            } else {
-                "Dual Core"
-            }
-            .into(),
-        );
-        let w2 = efuse[2].to_be_bytes();
-        let w1 = efuse[1].to_be_bytes();
-        let mac = [w2[2], w2[3], w1[0], w1[1], w1[2], w1[3]];
-        let est = ROM_BAUD as f64 * clkdiv as f64 / 1e6;
-        let crystal_mhz = if est > 33.0 { 40 } else { 26 };
-        Ok(ChipInfo {
-            chip,
-            description: format!("{name} (revision v{major}.{minor})"),
-            revision: (major, minor),
-            mac,
-            crystal_mhz,
-            features,
-        })
-    }
-
-    fn require_supported(&self) -> Result<&'static Chip> {
+    fn require_supported(&self) -> Result<&'static chips::Rom> {
         let info = self
             .info
             .as_ref()
             .ok_or_else(|| Error::Protocol("not connected".into()))?;
-        if info.chip.supported {
-            Ok(info.chip)
+        if let Some(rom) = info.chip.rom {
+            Ok(rom)
         } else {
             Err(Error::Unsupported(format!(
                 "{} detected: otaflash supports the original ESP32 end to end; this chip is not supported yet (its register map, stub and flash set-up are not done)",
@@ -694,30 +631,24 @@ impl<P: Port> Loader<P> {
         ))
     }
 
-    /// The ROM's own crystal estimate from its CK8M calibration (esptool
-    /// `get_rom_cal_crystal_freq`), in Hz.
-    async fn rom_crystal_estimate(&mut self) -> Result<f64> {
-        let cali = (self.read_reg(reg::RTCCALICFG1).await? >> 7) & 0x01FF_FFFF;
-        let ck8m = self.read_reg(reg::EFUSE_BASE + 4 * 4).await? & 0xFF;
-        Ok(cali as f64 * 15625.0 * ck8m as f64 / 40.0)
-    }
-
     /// Switches the link to `baud`, checks it, and falls back to the old rate if the new one
     /// does not work. Returns the baud in use afterwards.
     pub async fn change_baud(&mut self, baud: u32) -> Result<u32> {
-        self.require_supported()?;
+        let rom = self.require_supported()?;
         if baud == self.baud {
             return Ok(baud);
         }
         let old = self.baud;
-        let (value, second) = if self.is_stub {
-            (baud, old)
-        } else {
-            // The ESP32 ROM derives its divider from a drifting crystal estimate; send the
-            // number that makes it land on `baud` (esptool's ESP32 workaround).
-            let est = self.rom_crystal_estimate().await?;
-            let valid = if est > 33e6 { 40e6 } else { 26e6 };
-            ((baud as f64 * est / valid) as u32, 0)
+        let (value, second) = match rom.crystal {
+            Some(c) if !self.is_stub => {
+                // This ROM derives its divider from a drifting crystal estimate; send the
+                // number that makes it land on `baud` (esptool's ESP32 workaround).
+                let cal = self.read_reg(c.calibration_reg).await?;
+                let ck8m = self.read_reg(c.ck8m_reg).await?;
+                (c.baud_value(baud, c.estimate_hz(cal, ck8m)), 0)
+            }
+            _ if self.is_stub => (baud, old),
+            _ => (baud, 0),
         };
         self.command(
             &Command::ChangeBaud {
@@ -768,20 +699,21 @@ impl<P: Port> Loader<P> {
 
     /// Reads the SPI flash JEDEC ID through the SPI controller's user command (RDID, 0x9F).
     async fn read_flash_id(&mut self) -> Result<u32> {
-        let old_usr = self.read_reg(reg::SPI_USR).await?;
-        let old_usr2 = self.read_reg(reg::SPI_USR2).await?;
+        let spi = self.require_supported()?.spi;
+        let old_usr = self.read_reg(spi.usr()).await?;
+        let old_usr2 = self.read_reg(spi.usr2()).await?;
         self.write_regs(&[
-            (reg::SPI_MISO_DLEN, 24 - 1),
-            (reg::SPI_USR, 1 << 31 | 1 << 28), // USR_COMMAND | USR_MISO
-            (reg::SPI_USR2, 7 << 28 | 0x9F),
-            (reg::SPI_W0, 0),
-            (reg::SPI_CMD, 1 << 18), // USR: run it
+            (spi.miso_dlen(), 24 - 1),
+            (spi.usr(), SpiRegs::USR_COMMAND | SpiRegs::USR_MISO),
+            (spi.usr2(), 7 << 28 | 0x9F),
+            (spi.w0(), 0),
+            (spi.cmd(), SpiRegs::CMD_USR), // run it
         ])
         .await?;
         for _ in 0..10 {
-            if self.read_reg(reg::SPI_CMD).await? & (1 << 18) == 0 {
-                let id = self.read_reg(reg::SPI_W0).await? & 0xFF_FFFF;
-                self.write_regs(&[(reg::SPI_USR, old_usr), (reg::SPI_USR2, old_usr2)])
+            if self.read_reg(spi.cmd()).await? & SpiRegs::CMD_USR == 0 {
+                let id = self.read_reg(spi.w0()).await? & 0xFF_FFFF;
+                self.write_regs(&[(spi.usr(), old_usr), (spi.usr2(), old_usr2)])
                     .await?;
                 return Ok(id);
             }

@@ -20,7 +20,7 @@ impl<P: Port> Loader<P> {
     /// reset and a fresh connection if the chip cannot be talked back down).
     pub async fn open(&mut self, opts: &OpenOptions) -> Result<ChipInfo> {
         let info = self.connect(opts.reset, opts.attempts).await?;
-        if !info.chip.supported {
+        if !info.chip.supported() {
             return Ok(info);
         }
         if let Some(stub) = &opts.stub {

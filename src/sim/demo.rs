@@ -25,7 +25,8 @@ fn put_str(buf: &mut [u8], at: usize, len: usize, s: &str) {
 /// and an IRAM segment, checksum, SHA-256 appended. The `payload` bytes are pseudo-random
 /// (they do not compress), so a big one keeps a simulated link busy for a predictable time.
 pub fn esp32_image(app: Option<(&str, &str)>, payload: usize) -> Vec<u8> {
-    image_with_first_segment_at(0x3F40_0020, app, payload)
+    // The first DROM address past the 32 bytes of image and segment header.
+    image_with_first_segment_at(crate::chips::ESP32.flash_map[1].0 + 0x20, app, payload)
 }
 
 /// The shape of a second-stage bootloader: the same, but every segment in RAM.
@@ -95,7 +96,10 @@ pub fn boot_app0() -> Otadata {
 pub fn arduino_like_flash() -> Vec<u8> {
     let mut f = vec![0xFFu8; 4 << 20];
     let mut put = |at: usize, b: &[u8]| f[at..at + b.len()].copy_from_slice(b);
-    put(0x1000, &esp32_bootloader_like(2048));
+    put(
+        crate::chips::ESP32.bootloader_offset as usize,
+        &esp32_bootloader_like(2048),
+    );
     let table = PartitionTable::from_csv(ARDUINO_DEFAULT_CSV, 0x8000).expect("valid table");
     put(0x8000, &table.to_bytes().expect("fits"));
     put(0xE000, boot_app0().as_bytes());

@@ -11,6 +11,7 @@
 //! It does not execute code: an upload is "the stub" whatever its bytes are.
 
 use super::flash::{Flash, FlashError, FlashTiming, BLOCK, SECTOR};
+use crate::chips::{self, esp32, SpiRegs};
 use crate::formats::bootable::{judge, Target};
 use crate::formats::otadata::{predict_boot, Otadata};
 use crate::formats::partition::{PartitionTable, DEFAULT_TABLE_OFFSET};
@@ -23,12 +24,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 pub const ROM_BAUD: u32 = 115_200;
-const XTAL_HZ: f64 = 40e6;
 const RX_FIFO: u64 = 128;
-/// The chip revision the eFuses below describe (v3.1), as the bootloader compares it.
-pub const REVISION_FULL: u16 = 301;
-/// Value of CHIP_DETECT_MAGIC_REG_ADDR (0x40001000) on an ESP32.
-pub const ESP32_MAGIC: u32 = 0x00F0_1D83;
+/// The chip revision the simulated eFuses describe, as the bootloader compares it.
+pub const REVISION_FULL: u16 = esp32::sim::REVISION_FULL;
 
 /// Link and chip timing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -210,18 +208,6 @@ pub struct Esp32 {
     app_line: Vec<u8>,
     /// Every frame handled: (op name, ok) — a cheap trace for tests.
     pub trace: Vec<(&'static str, bool)>,
-}
-
-/// Where esptool's ESP32 target reads things (esptool targets/esp32.py).
-mod reg {
-    pub const CHIP_DETECT_MAGIC: u32 = 0x4000_1000;
-    pub const EFUSE_BASE: u32 = 0x3FF5_A000;
-    pub const APB_CTL_DATE: u32 = 0x3FF6_607C;
-    pub const UART_CLKDIV: u32 = 0x3FF4_0014;
-    pub const RTCCALICFG1: u32 = 0x3FF5_F06C;
-    pub const GPIO_STRAP: u32 = 0x3FF4_4038;
-    pub const SPI_BASE: u32 = 0x3FF4_2000;
-    pub const SPI_CMD_USR: u32 = 1 << 18;
 }
 
 impl Esp32 {
@@ -797,7 +783,8 @@ impl Esp32 {
                         new
                     } else {
                         self.rom_baud_value = new;
-                        (new as f64 * XTAL_HZ / self.config.rom_xtal_estimate_hz).round() as u32
+                        (new as f64 * esp32::sim::XTAL_HZ / self.config.rom_xtal_estimate_hz)
+                            .round() as u32
                     };
                     self.decoder.reset();
                 }
@@ -1302,61 +1289,46 @@ impl Esp32 {
         }
     }
 
-    fn efuse_word(&self, n: u32) -> u32 {
-        let m = self.config.mac;
-        match n {
-            // MAC: word 2 = CRC(8) | 0(8) | mac0 | mac1 ; word 1 = mac2..mac5 (esptool read_mac).
-            1 => u32::from_be_bytes([m[2], m[3], m[4], m[5]]),
-            2 => u32::from_be_bytes([0x00, 0x5A, m[0], m[1]]),
-            // CHIP_VER_REV1 (bit 15) and package D0WD (1 << 9): with word 5 bit 20 and the APB
-            // date bit, an ESP32-D0WD-V3 revision v3.1.
-            3 => (1 << 15) | (1 << 9),
-            4 => 0x80, // CK8M frequency calibration
-            5 => (1 << 20) | (1 << 24),
-            _ => 0,
-        }
-    }
-
     fn read_reg(&self, addr: u32) -> u32 {
+        let rom = &esp32::ROM;
+        let spi = rom.spi;
+        let crystal = rom.crystal.expect("the ESP32 ROM keeps a crystal estimate");
         match addr {
-            reg::CHIP_DETECT_MAGIC => match self.config.identity {
+            chips::CHIP_DETECT_MAGIC_REG => match self.config.identity {
                 Identity::Magic(m) => m,
-                _ => ESP32_MAGIC,
+                _ => esp32::CHIP.magic[0],
             },
-            a if (reg::EFUSE_BASE..reg::EFUSE_BASE + 0x100).contains(&a) => {
-                self.efuse_word((a - reg::EFUSE_BASE) / 4)
+            a if esp32::sim::is_efuse(a) => esp32::sim::efuse_word(a, self.config.mac),
+            esp32::reg::APB_CTL_DATE => esp32::sim::APB_CTL_DATE,
+            a if a == rom.uart_clkdiv => esp32::sim::clkdiv(self.baud),
+            // The calibration that makes the ROM's crystal estimate rom_xtal_estimate_hz.
+            a if a == crystal.calibration_reg => {
+                crystal.calibration_for(self.config.rom_xtal_estimate_hz, esp32::sim::CK8M)
             }
-            reg::APB_CTL_DATE => 1 << 31,
-            reg::UART_CLKDIV => (XTAL_HZ / self.baud as f64).round() as u32,
-            // RTC calibration such that the ROM's crystal estimate is rom_xtal_estimate_hz:
-            // est = cali * 15625 * ck8m / 40, ck8m = 0x80.
-            reg::RTCCALICFG1 => {
-                let cali =
-                    (self.config.rom_xtal_estimate_hz * 40.0 / (15625.0 * 128.0)).round() as u32;
-                cali << 7
-            }
-            reg::GPIO_STRAP => 0x13,
-            a if (reg::SPI_BASE..reg::SPI_BASE + 0x100).contains(&a) => {
-                self.spi_regs[((a - reg::SPI_BASE) / 4) as usize]
+            esp32::reg::GPIO_STRAP => esp32::sim::STRAP_DOWNLOAD,
+            a if (spi.base..spi.base + 0x100).contains(&a) => {
+                self.spi_regs[((a - spi.base) / 4) as usize]
             }
             _ => 0,
         }
     }
 
     fn write_reg(&mut self, addr: u32, value: u32, mask: u32) {
-        if !(reg::SPI_BASE..reg::SPI_BASE + 0x100).contains(&addr) {
+        let spi = esp32::ROM.spi;
+        if !(spi.base..spi.base + 0x100).contains(&addr) {
             return;
         }
-        let i = ((addr - reg::SPI_BASE) / 4) as usize;
+        let word = |a: u32| ((a - spi.base) / 4) as usize;
+        let i = word(addr);
         self.spi_regs[i] = (self.spi_regs[i] & !mask) | (value & mask);
-        if i == 0 && self.spi_regs[0] & reg::SPI_CMD_USR != 0 {
+        if addr == spi.cmd() && self.spi_regs[i] & SpiRegs::CMD_USR != 0 {
             // Run the user command in USER2's low bits; the answer lands in W0.
-            let command = self.spi_regs[0x24 / 4] & 0xFFFF;
-            self.spi_regs[0x80 / 4] = match command {
+            let command = self.spi_regs[word(spi.usr2())] & 0xFFFF;
+            self.spi_regs[word(spi.w0())] = match command {
                 0x9F => self.config.flash_id, // RDID
                 _ => 0,                       // status 0, no SFDP, resets
             };
-            self.spi_regs[0] = 0;
+            self.spi_regs[i] = 0;
         }
     }
 }

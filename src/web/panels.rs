@@ -356,7 +356,9 @@ fn LayoutPanel(p: &PanelProps) -> Html {
             let boot_at = s
                 .board
                 .as_ref()
-                .map_or(0x1000, |b| b.chip.bootloader_offset);
+                .map_or(crate::chips::ESP32.bootloader_offset, |b| {
+                    b.chip.bootloader_offset
+                });
             html! { <>
                 <p class="error" data-testid="table-error">{ e.message() }</p>
                 <p class="hint" data-testid="table-hint">{ e.hint(boot_at) }</p>

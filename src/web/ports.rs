@@ -64,14 +64,8 @@ async fn with_timeout<F: Future + Unpin>(a: &mut F, timeout: Duration) -> Option
 // ---------------------------------------------------------------------------------------------
 // Web Serial
 
-/// USB IDs of the usual ESP32 bridges: Espressif's own USB, Silicon Labs CP210x, WCH CH34x,
-/// FTDI. Offered as filters; "any port" is always possible too.
-pub const USB_VENDORS: [(u16, &str); 4] = [
-    (0x303A, "Espressif"),
-    (0x10C4, "CP210x"),
-    (0x1A86, "CH34x"),
-    (0x0403, "FTDI"),
-];
+/// The usual bridges' USB vendors, offered as filters; "any port" is always possible too.
+pub use crate::chips::USB_VENDORS;
 
 pub struct WebSerialPort {
     port: web_sys::SerialPort,

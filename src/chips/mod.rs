@@ -1,0 +1,287 @@
+//! Every per-chip fact, one module per chip: names, image chip id, bootloader offset, flash
+//! map and frequencies, detection values, and for the chips otaflash talks to, what their ROM
+//! loader needs (registers, eFuse decoding, crystal). The loader and the simulator both read
+//! these; no chip constant lives anywhere else.
+//!
+//! Sources: esptool 5.6.0 `esptool/targets/*.py` (`CHIP_NAME`, `IMAGE_CHIP_ID`,
+//! `FLASH_FREQUENCY`, `BOOTLOADER_FLASH_OFFSET`, `IROM_MAP_*`, `DROM_MAP_*`, register and eFuse
+//! addresses) and ESP-IDF `esp_app_format.h` (`esp_chip_id_t`).
+
+pub mod esp32;
+pub mod esp32c2;
+pub mod esp32c3;
+pub mod esp32c6;
+pub mod esp32h2;
+pub mod esp32s2;
+pub mod esp32s3;
+mod newer;
+
+/// Static description of one chip family.
+#[derive(Debug, Clone, Copy)]
+pub struct Chip {
+    /// esptool's `--chip` name, e.g. `esp32s3`.
+    pub name: &'static str,
+    /// Human name as esptool prints it, e.g. `ESP32-S3`.
+    pub pretty: &'static str,
+    /// `esp_chip_id_t` in the image header (bytes 12-13).
+    pub image_chip_id: u16,
+    /// Where the second-stage bootloader sits in flash.
+    pub bootloader_offset: u32,
+    /// Image header flash-frequency codes, in esptool's dictionary order. Order matters:
+    /// esptool prints the *first* name whose code matches (ESP32-C6 maps both 80m and 40m to 0).
+    pub flash_freqs: &'static [(&'static str, u8)],
+    /// Values of CHIP_DETECT_MAGIC_REG_ADDR (0x40001000) that identify the chip (esptool's
+    /// `CHIP_DETECT_MAGIC_VALUE`); newer chips are told by GET_SECURITY_INFO's chip id instead.
+    pub magic: &'static [u32],
+    /// Address ranges mapped from flash by the cache (IROM, DROM; end exclusive). An app has
+    /// segments here; a second-stage bootloader, which runs before the cache maps flash, has none.
+    pub flash_map: [(u32, u32); 2],
+    /// What talking to its ROM loader needs; None for chips otaflash only names in images.
+    pub rom: Option<&'static Rom>,
+}
+
+/// One chip per name.
+impl PartialEq for Chip {
+    fn eq(&self, other: &Chip) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for Chip {}
+
+/// What the loader (and the simulator, which answers the same way) needs of a chip's ROM.
+#[derive(Debug)]
+pub struct Rom {
+    /// The ROM answers GET_SECURITY_INFO with the chip id (else the magic register tells).
+    pub security_info: bool,
+    pub uart_clkdiv: u32,
+    pub spi: SpiRegs,
+    /// Registers read to describe the chip, decoded by `describe`.
+    pub identity_regs: &'static [u32],
+    pub describe: fn(&Registers) -> Described,
+    /// Set when the ROM derives its baud divider from its own crystal estimate.
+    pub crystal: Option<RomCrystal>,
+}
+
+/// The SPI flash controller's user-command registers (esptool `SPI_*_OFFS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpiRegs {
+    pub base: u32,
+    pub usr: u32,
+    pub usr1: u32,
+    pub usr2: u32,
+    pub mosi_dlen: u32,
+    pub miso_dlen: u32,
+    pub w0: u32,
+}
+
+impl SpiRegs {
+    pub const CMD_USR: u32 = 1 << 18;
+    pub const USR_COMMAND: u32 = 1 << 31;
+    pub const USR_MISO: u32 = 1 << 28;
+    /// The SPI_CMD register (at the base).
+    pub fn cmd(&self) -> u32 {
+        self.base
+    }
+    pub fn usr(&self) -> u32 {
+        self.base + self.usr
+    }
+    pub fn usr2(&self) -> u32 {
+        self.base + self.usr2
+    }
+    pub fn miso_dlen(&self) -> u32 {
+        self.base + self.miso_dlen
+    }
+    pub fn w0(&self) -> u32 {
+        self.base + self.w0
+    }
+}
+
+/// Where a ROM keeps the crystal estimate it derives its baud divider from (ESP32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RomCrystal {
+    pub calibration_reg: u32,
+    pub ck8m_reg: u32,
+}
+
+impl RomCrystal {
+    /// The ROM's crystal estimate in Hz from the two raw register values (esptool
+    /// `get_rom_cal_crystal_freq`).
+    pub fn estimate_hz(&self, calibration: u32, ck8m: u32) -> f64 {
+        let cali = (calibration >> 7) & 0x01FF_FFFF;
+        (cali as f64) * 15625.0 * (ck8m & 0xFF) as f64 / 40.0
+    }
+
+    /// The calibration register value that makes the estimate `hz` with `ck8m` (for the
+    /// simulator).
+    pub fn calibration_for(&self, hz: f64, ck8m: u32) -> u32 {
+        ((hz * 40.0 / (15625.0 * (ck8m & 0xFF) as f64)).round() as u32) << 7
+    }
+
+    /// The CHANGE_BAUDRATE value that lands the ROM on `baud` despite its estimate
+    /// (esptool's ESP32 correction).
+    pub fn baud_value(&self, baud: u32, estimate_hz: f64) -> u32 {
+        let valid = if estimate_hz > 33e6 { 40e6 } else { 26e6 };
+        (baud as f64 * estimate_hz / valid) as u32
+    }
+}
+
+/// Register values read from a chip, by address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registers(pub Vec<(u32, u32)>);
+
+impl Registers {
+    /// The value read at `addr` (0 if it was not read).
+    pub fn get(&self, addr: u32) -> u32 {
+        self.0
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .map(|(_, v)| *v)
+            .unwrap_or(0)
+    }
+}
+
+/// What a chip says about itself, decoded from its eFuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// e.g. "ESP32-D0WD-V3 (revision v3.1)", as esptool prints it.
+    pub description: String,
+    pub revision: (u32, u32),
+    pub mac: [u8; 6],
+    pub crystal_mhz: u32,
+    pub features: Vec<String>,
+}
+
+/// USB vendor ids of the usual ESP32-family serial links: Espressif's own USB (USB-Serial-JTAG
+/// and USB-OTG CDC), Silicon Labs CP210x, WCH CH34x, FTDI.
+pub const USB_VENDORS: [(u16, &str); 4] = [
+    (0x303A, "Espressif"),
+    (0x10C4, "CP210x"),
+    (0x1A86, "CH34x"),
+    (0x0403, "FTDI"),
+];
+
+/// CHIP_DETECT_MAGIC_REG_ADDR, read when GET_SECURITY_INFO is not available.
+pub const CHIP_DETECT_MAGIC_REG: u32 = 0x4000_1000;
+/// The ESP8266's magic value: a chip otaflash names but does not handle.
+pub const ESP8266_MAGIC: u32 = 0xFFF0_C101;
+
+/// Every chip whose images otaflash can name.
+pub const CHIPS: &[Chip] = &[
+    esp32::CHIP,
+    esp32s2::CHIP,
+    esp32c3::CHIP,
+    esp32s3::CHIP,
+    esp32c2::CHIP,
+    esp32c6::CHIP,
+    esp32h2::CHIP,
+    newer::ESP32P4,
+    newer::ESP32C61,
+    newer::ESP32C5,
+    newer::ESP32H21,
+    newer::ESP32H4,
+    newer::ESP32S31,
+];
+
+/// esptool's frequency codes shared by the ESP32, S2, S3 and C3.
+pub(crate) const FREQ_40M_XTAL: &[(&str, u8)] =
+    &[("80m", 0xF), ("40m", 0x0), ("26m", 0x1), ("20m", 0x2)];
+
+/// The original ESP32.
+pub const ESP32: &Chip = &CHIPS[0];
+
+/// Flash size codes in the image header's high nibble (same on every ESP32-class chip).
+pub const FLASH_SIZES: &[(&str, u8)] = &[
+    ("1MB", 0x0),
+    ("2MB", 0x1),
+    ("4MB", 0x2),
+    ("8MB", 0x3),
+    ("16MB", 0x4),
+    ("32MB", 0x5),
+    ("64MB", 0x6),
+    ("128MB", 0x7),
+];
+
+/// Flash mode codes in the image header's byte 2 (esptool's names; same on every chip).
+pub const FLASH_MODES: &[(&str, u8)] = &[("qio", 0), ("qout", 1), ("dio", 2), ("dout", 3)];
+
+/// esptool's name for a flash-mode code, if valid.
+pub fn flash_mode_name(code: u8) -> Option<&'static str> {
+    FLASH_MODES
+        .iter()
+        .find(|(_, c)| *c == code)
+        .map(|(n, _)| *n)
+}
+
+impl Chip {
+    /// Whether otaflash talks to this chip's ROM loader (register map, stub, flash set-up).
+    pub fn supported(&self) -> bool {
+        self.rom.is_some()
+    }
+
+    /// Whether `addr` is in a range the cache maps from flash (IROM or DROM).
+    pub fn is_flash_mapped(&self, addr: u32) -> bool {
+        self.flash_map
+            .iter()
+            .any(|(lo, hi)| (*lo..*hi).contains(&addr))
+    }
+
+    pub fn by_magic(value: u32) -> Option<&'static Chip> {
+        CHIPS.iter().find(|c| c.magic.contains(&value))
+    }
+
+    pub fn by_image_id(id: u16) -> Option<&'static Chip> {
+        CHIPS.iter().find(|c| c.image_chip_id == id)
+    }
+
+    /// Look up by esptool name (`esp32s3`) or pretty name (`ESP32-S3`), case-insensitively.
+    pub fn by_name(name: &str) -> Option<&'static Chip> {
+        let n = name.to_ascii_lowercase().replace('-', "");
+        CHIPS.iter().find(|c| c.name == n)
+    }
+
+    /// esptool's name for a flash-frequency code, if this chip knows it.
+    pub fn flash_freq_name(&self, code: u8) -> Option<&'static str> {
+        self.flash_freqs
+            .iter()
+            .find(|(_, c)| *c == code)
+            .map(|(n, _)| *n)
+    }
+}
+
+/// esptool's name for a flash-size code (`2MB`), if valid.
+pub fn flash_size_name(code: u8) -> Option<&'static str> {
+    FLASH_SIZES
+        .iter()
+        .find(|(_, c)| *c == code)
+        .map(|(n, _)| *n)
+}
+
+/// Bytes of flash for a size code.
+pub fn flash_size_bytes(code: u8) -> Option<u32> {
+    (code <= 7).then(|| 0x10_0000u32 << code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups() {
+        assert_eq!(Chip::by_image_id(9).unwrap().name, "esp32s3");
+        assert_eq!(Chip::by_magic(0x00F0_1D83), Some(ESP32));
+        assert_eq!(Chip::by_magic(0x1B31_506F).unwrap().name, "esp32c3");
+        assert!(ESP32.supported() && !Chip::by_name("esp32s3").unwrap().supported());
+        assert_eq!(Chip::by_name("ESP32-C3").unwrap().image_chip_id, 5);
+        assert!(Chip::by_image_id(0xFFFF).is_none());
+        assert_eq!(
+            Chip::by_name("esp32c6").unwrap().flash_freq_name(0),
+            Some("80m")
+        );
+        assert_eq!(ESP32.flash_freq_name(0xF), Some("80m"));
+        assert_eq!(flash_size_name(0x2), Some("4MB"));
+        assert_eq!(flash_mode_name(2), Some("dio"));
+        assert_eq!(flash_mode_name(4), None);
+        assert_eq!(flash_size_bytes(0x2), Some(4 << 20));
+        assert_eq!(flash_size_bytes(8), None);
+    }
+}
