@@ -321,14 +321,10 @@ fn disconnect_stops_with_a_clear_message() {
 
 #[test]
 fn other_chips_are_detected_named_and_refused() {
-    use otaflash::sim::Identity;
-    for (identity, name) in [
-        (Identity::Magic(0x0000_07C6), "ESP32-S2"),
-        (Identity::SecurityInfo(9), "ESP32-S3"),
-        (Identity::SecurityInfo(5), "ESP32-C3"),
-        (Identity::SecurityInfo(13), "ESP32-C6"),
-    ] {
-        let p = port_with(|c| c.identity = identity);
+    use otaflash::chips::Chip;
+    for name in ["ESP32-S2", "ESP32-S3", "ESP32-C3", "ESP32-C6"] {
+        let chip = Chip::by_name(name).unwrap();
+        let p = port_with(|c| c.chip = chip);
         block_on(async {
             let mut l = Loader::new(p);
             let info = l.connect(Reset::Classic, 2).await.unwrap();

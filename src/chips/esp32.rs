@@ -3,7 +3,7 @@
 //! block 0 and the APB date register, and derives its baud divider from a crystal estimate that
 //! esptool corrects for.
 
-use super::{Chip, Described, Registers, Rom, RomCrystal, SpiRegs};
+use super::{Chip, Described, Detect, Registers, Rom, RomCrystal, SimFacts, SpiRegs};
 
 /// Register addresses (esptool `ESP32ROM`).
 pub mod reg {
@@ -36,7 +36,7 @@ const IDENTITY_REGS: &[u32] = &[
 ];
 
 pub static ROM: Rom = Rom {
-    security_info: false,
+    begin_takes_encrypt_flag: false,
     uart_clkdiv: reg::UART_CLKDIV,
     spi: SpiRegs {
         base: reg::SPI_BASE,
@@ -53,6 +53,16 @@ pub static ROM: Rom = Rom {
         calibration_reg: reg::RTCCALICFG1,
         ck8m_reg: efuse(4),
     }),
+    sim: SimFacts {
+        revision_full: 301,
+        xtal_hz: 40_000_000,
+        register: sim_register,
+        banner: "ets Jun  8 2016 00:22:57\r\n\r\n",
+        power_on: "0x1 (POWERON_RESET)",
+        software_reset: "0xc (SW_CPU_RESET)",
+        boot_download: "0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))",
+        boot_flash: "0x13 (SPI_FAST_FLASH_BOOT)",
+    },
 };
 
 pub const CHIP: Chip = Chip {
@@ -62,6 +72,7 @@ pub const CHIP: Chip = Chip {
     bootloader_offset: 0x1000,
     flash_freqs: super::FREQ_40M_XTAL,
     magic: &[0x00F0_1D83],
+    detect: Detect::Magic,
     flash_map: [(0x400D_0000, 0x4040_0000), (0x3F40_0000, 0x3F80_0000)],
     rom: Some(&ROM),
 };
@@ -123,47 +134,24 @@ fn describe(r: &Registers) -> Described {
     }
 }
 
-/// What the simulated ESP32 is: an ESP32-D0WD-V3, revision v3.1, 40 MHz crystal.
-pub mod sim {
-    use super::{efuse, reg};
-
-    /// The chip revision the values below describe (v3.1), as the bootloader compares it.
-    pub const REVISION_FULL: u16 = 301;
-    /// The crystal.
-    pub const XTAL_HZ: f64 = 40e6;
-    /// eFuse word 4's CK8M calibration.
-    pub const CK8M: u32 = 0x80;
-    /// GPIO_STRAP: booted into download mode over UART.
-    pub const STRAP_DOWNLOAD: u32 = 0x13;
-
-    /// The value at eFuse address `addr` for a chip with this MAC.
-    pub fn efuse_word(addr: u32, mac: [u8; 6]) -> u32 {
-        let m = mac;
-        match addr {
-            // MAC: word 2 = CRC(8) | 0(8) | mac0 | mac1 ; word 1 = mac2..mac5 (esptool read_mac).
-            a if a == efuse(1) => u32::from_be_bytes([m[2], m[3], m[4], m[5]]),
-            a if a == efuse(2) => u32::from_be_bytes([0x00, 0x5A, m[0], m[1]]),
-            // CHIP_VER_REV1 (bit 15) and package D0WD (1 << 9): with word 5 bit 20 and the APB
-            // date bit, an ESP32-D0WD-V3 revision v3.1.
-            a if a == efuse(3) => (1 << 15) | (1 << 9),
-            a if a == efuse(4) => CK8M,
-            a if a == efuse(5) => (1 << 20) | (1 << 24),
-            _ => 0,
-        }
-    }
-
-    /// Whether `addr` is in eFuse block 0.
-    pub fn is_efuse(addr: u32) -> bool {
-        (reg::EFUSE_BASE..reg::EFUSE_BASE + 0x100).contains(&addr)
-    }
-
-    /// APB_CTL_DATE on revision 3.
-    pub const APB_CTL_DATE: u32 = 1 << 31;
-
-    /// UART_CLKDIV at `baud`.
-    pub fn clkdiv(baud: u32) -> u32 {
-        (XTAL_HZ / baud as f64).round() as u32
-    }
+/// The simulated ESP32: an ESP32-D0WD-V3, revision v3.1 (eFuse words 3 and 5 with the APB
+/// date bit), booted into download mode over UART.
+fn sim_register(addr: u32, mac: [u8; 6]) -> Option<u32> {
+    let m = mac;
+    Some(match addr {
+        // MAC: word 2 = CRC(8) | 0(8) | mac0 | mac1 ; word 1 = mac2..mac5 (esptool read_mac).
+        a if a == efuse(1) => u32::from_be_bytes([m[2], m[3], m[4], m[5]]),
+        a if a == efuse(2) => u32::from_be_bytes([0x00, 0x5A, m[0], m[1]]),
+        // CHIP_VER_REV1 (bit 15) and package D0WD (1 << 9).
+        a if a == efuse(3) => (1 << 15) | (1 << 9),
+        // The CK8M frequency calibration.
+        a if a == efuse(4) => 0x80,
+        a if a == efuse(5) => (1 << 20) | (1 << 24),
+        a if (reg::EFUSE_BASE..reg::EFUSE_BASE + 0x100).contains(&a) => 0,
+        reg::APB_CTL_DATE => 1 << 31,
+        reg::GPIO_STRAP => 0x13,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -172,9 +160,8 @@ mod tests {
 
     fn regs(mac: [u8; 6]) -> Registers {
         let value = |a: u32| match a {
-            reg::APB_CTL_DATE => sim::APB_CTL_DATE,
-            reg::UART_CLKDIV => sim::clkdiv(115_200),
-            a => sim::efuse_word(a, mac),
+            reg::UART_CLKDIV => ROM.sim.xtal_hz / 115_200,
+            a => sim_register(a, mac).unwrap(),
         };
         Registers(IDENTITY_REGS.iter().map(|&a| (a, value(a))).collect())
     }
@@ -185,7 +172,10 @@ mod tests {
         let d = describe(&regs(mac));
         assert_eq!(d.description, "ESP32-D0WD-V3 (revision v3.1)");
         assert_eq!(d.revision, (3, 1));
-        assert_eq!(d.revision.0 * 100 + d.revision.1, sim::REVISION_FULL as u32);
+        assert_eq!(
+            d.revision.0 * 100 + d.revision.1,
+            ROM.sim.revision_full as u32
+        );
         assert_eq!(d.mac, mac);
         assert_eq!(d.crystal_mhz, 40);
         assert_eq!(d.features, ["Wi-Fi", "BT", "Dual Core"]);
@@ -194,8 +184,9 @@ mod tests {
     #[test]
     fn crystal_estimate_round_trips() {
         let c = ROM.crystal.unwrap();
-        let cal = c.calibration_for(41.5e6, sim::CK8M);
-        let est = c.estimate_hz(cal, sim::CK8M);
+        let ck8m = sim_register(c.ck8m_reg, [0; 6]).unwrap();
+        let cal = c.calibration_for(41.5e6, ck8m);
+        let est = c.estimate_hz(cal, ck8m);
         assert!((est - 41.5e6).abs() < 20e3, "{est}");
         // esptool sends 921600 × est / 40 MHz so that the ROM lands on 921600.
         assert_eq!(c.baud_value(921_600, 40e6), 921_600);

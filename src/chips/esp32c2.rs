@@ -2,7 +2,7 @@
 //! image chip id, bootloader offset, flash frequencies, detection values and the flash-mapped
 //! ranges. Its ROM loader is not driven yet.
 
-use super::Chip;
+use super::{Chip, Detect};
 
 pub const CHIP: Chip = Chip {
     name: "esp32c2",
@@ -11,6 +11,7 @@ pub const CHIP: Chip = Chip {
     bootloader_offset: 0x0,
     flash_freqs: &[("60m", 0xF), ("30m", 0x0), ("20m", 0x1), ("15m", 0x2)],
     magic: &[0x6F51_306F, 0x7C41_A06F, 0x0C21_E06F],
+    detect: Detect::SecurityInfo,
     flash_map: [(0x4200_0000, 0x4240_0000), (0x3C00_0000, 0x3C40_0000)],
     rom: None,
 };

@@ -2,7 +2,7 @@
 //! image chip id, bootloader offset, flash frequencies, detection values and the flash-mapped
 //! ranges. Its ROM loader is not driven yet.
 
-use super::Chip;
+use super::{Chip, Detect};
 
 pub const CHIP: Chip = Chip {
     name: "esp32h2",
@@ -11,6 +11,7 @@ pub const CHIP: Chip = Chip {
     bootloader_offset: 0x0,
     flash_freqs: &[("48m", 0xF), ("24m", 0x0), ("16m", 0x1), ("12m", 0x2)],
     magic: &[0xD7B7_3E80],
+    detect: Detect::SecurityInfo,
     flash_map: [(0x4200_0000, 0x4280_0000), (0x4280_0000, 0x4300_0000)],
     rom: None,
 };

@@ -2,7 +2,7 @@
 //! image chip id, bootloader offset, flash frequencies, detection values and the flash-mapped
 //! ranges. Its ROM loader is not driven yet.
 
-use super::Chip;
+use super::{Chip, Detect};
 
 pub const CHIP: Chip = Chip {
     name: "esp32s3",
@@ -11,6 +11,7 @@ pub const CHIP: Chip = Chip {
     bootloader_offset: 0x0,
     flash_freqs: super::FREQ_40M_XTAL,
     magic: &[0x0000_0009],
+    detect: Detect::SecurityInfo,
     flash_map: [(0x4200_0000, 0x4400_0000), (0x3C00_0000, 0x3E00_0000)],
     rom: None,
 };

@@ -33,11 +33,26 @@ pub struct Chip {
     /// Values of CHIP_DETECT_MAGIC_REG_ADDR (0x40001000) that identify the chip (esptool's
     /// `CHIP_DETECT_MAGIC_VALUE`); newer chips are told by GET_SECURITY_INFO's chip id instead.
     pub magic: &'static [u32],
+    /// How its ROM loader tells which chip it is.
+    pub detect: Detect,
     /// Address ranges mapped from flash by the cache (IROM, DROM; end exclusive). An app has
     /// segments here; a second-stage bootloader, which runs before the cache maps flash, has none.
     pub flash_map: [(u32, u32); 2],
     /// What talking to its ROM loader needs; None for chips otaflash only names in images.
     pub rom: Option<&'static Rom>,
+}
+
+/// How a chip's ROM loader identifies it (esptool `USES_MAGIC_VALUE`,
+/// `SECURITY_INFO_SUPPORTED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detect {
+    /// No GET_SECURITY_INFO (the ESP32): the magic register tells.
+    Magic,
+    /// GET_SECURITY_INFO without a chip id (a 12-byte answer; the ESP32-S2): the magic
+    /// register tells.
+    MagicAfterShortSecurityInfo,
+    /// GET_SECURITY_INFO carries the image chip id (ESP32-S3, C3 and later).
+    SecurityInfo,
 }
 
 /// One chip per name.
@@ -51,8 +66,9 @@ impl Eq for Chip {}
 /// What the loader (and the simulator, which answers the same way) needs of a chip's ROM.
 #[derive(Debug)]
 pub struct Rom {
-    /// The ROM answers GET_SECURITY_INFO with the chip id (else the magic register tells).
-    pub security_info: bool,
+    /// FLASH_BEGIN (and its compressed form) takes a fifth word, "encrypted", on this ROM
+    /// (all but the ESP32's; esptool `flash_begin`).
+    pub begin_takes_encrypt_flag: bool,
     pub uart_clkdiv: u32,
     pub spi: SpiRegs,
     /// Registers read to describe the chip, decoded by `describe`.
@@ -60,6 +76,28 @@ pub struct Rom {
     pub describe: fn(&Registers) -> Described,
     /// Set when the ROM derives its baud divider from its own crystal estimate.
     pub crystal: Option<RomCrystal>,
+    /// What the simulated chip is and prints.
+    pub sim: SimFacts,
+}
+
+/// The simulated chip of this kind: its eFuse contents (the inverse of `describe`), revision,
+/// crystal and what its ROM prints.
+#[derive(Debug)]
+pub struct SimFacts {
+    /// The chip revision (major × 100 + minor) its eFuses describe.
+    pub revision_full: u16,
+    pub xtal_hz: u32,
+    /// The value of an identity register (eFuse, date, strapping) for a chip with this MAC;
+    /// None for an address the chip module does not model.
+    pub register: fn(addr: u32, mac: [u8; 6]) -> Option<u32>,
+    /// The ROM's first lines after a reset (before the reset cause).
+    pub banner: &'static str,
+    /// Reset causes as the ROM prints them: power-on, software (CPU) reset.
+    pub power_on: &'static str,
+    pub software_reset: &'static str,
+    /// The boot mode as the ROM prints it: download, and flash boot.
+    pub boot_download: &'static str,
+    pub boot_flash: &'static str,
 }
 
 /// The SPI flash controller's user-command registers (esptool `SPI_*_OFFS`).

@@ -1,7 +1,7 @@
 //! Chips whose images otaflash can name (so a file built for one is refused in plain words)
 //! but whose ROM it does not talk to (esptool 5.6.0 `targets/`).
 
-use super::Chip;
+use super::{Chip, Detect};
 
 const FREQ_C5: &[(&str, u8)] = &[("80m", 0xF), ("40m", 0x0), ("20m", 0x2)];
 const FREQ_H4: &[(&str, u8)] = &[("48m", 0xF), ("24m", 0x0)];
@@ -22,6 +22,7 @@ const fn named(
         bootloader_offset,
         flash_freqs,
         magic,
+        detect: Detect::SecurityInfo,
         flash_map,
         rom: None,
     }

@@ -316,7 +316,8 @@ impl<P: Port> Loader<P> {
         } else {
             (data.len().div_ceil(block) * block) as u32
         };
-        let encrypted = stub.then_some(0);
+        // The fifth word ("not encrypted") for the stub and for every ROM but the ESP32's.
+        let encrypted = (stub || self.require_supported()?.begin_takes_encrypt_flag).then_some(0);
         let begin = if compress {
             Command::FlashDeflBegin {
                 size,
@@ -529,7 +530,10 @@ impl<P: Port> Loader<P> {
                 blocks: 0,
                 block_size: ROM_BLOCK as u32,
                 offset,
-                encrypted: None,
+                encrypted: self
+                    .require_supported()?
+                    .begin_takes_encrypt_flag
+                    .then_some(0),
             };
             self.command(&begin, 0).await?;
         }

@@ -556,7 +556,7 @@ impl<P: Port> Loader<P> {
         }
     }
 
-    fn require_supported(&self) -> Result<&'static chips::Rom> {
+    pub(crate) fn require_supported(&self) -> Result<&'static chips::Rom> {
         let info = self
             .info
             .as_ref()

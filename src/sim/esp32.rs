@@ -11,7 +11,7 @@
 //! It does not execute code: an upload is "the stub" whatever its bytes are.
 
 use super::flash::{Flash, FlashError, FlashTiming, BLOCK, SECTOR};
-use crate::chips::{self, esp32, SpiRegs};
+use crate::chips::{self, esp32, Chip, Detect, SpiRegs};
 use crate::formats::bootable::{judge, Target};
 use crate::formats::otadata::{predict_boot, Otadata};
 use crate::formats::partition::{PartitionTable, DEFAULT_TABLE_OFFSET};
@@ -25,8 +25,8 @@ use std::time::Duration;
 
 pub const ROM_BAUD: u32 = 115_200;
 const RX_FIFO: u64 = 128;
-/// The chip revision the simulated eFuses describe, as the bootloader compares it.
-pub const REVISION_FULL: u16 = esp32::sim::REVISION_FULL;
+/// The chip revision the simulated ESP32's eFuses describe, as the bootloader compares it.
+pub const REVISION_FULL: u16 = esp32::ROM.sim.revision_full;
 
 /// Link and chip timing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,17 +85,6 @@ pub struct Faults {
     pub stub_fails: bool,
 }
 
-/// What the chip answers to GET_SECURITY_INFO and the magic register: an ESP32 (the chip this
-/// simulator models), or another chip for detection tests only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Identity {
-    Esp32,
-    /// A chip whose ROM answers GET_SECURITY_INFO with this image chip id (C3 and later).
-    SecurityInfo(u32),
-    /// A chip told by its magic value only, whose ROM sends the 12-byte security info (S2).
-    Magic(u32),
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub mac: [u8; 6],
@@ -106,7 +95,9 @@ pub struct Config {
     pub rom_xtal_estimate_hz: f64,
     pub timing: Timing,
     pub faults: Faults,
-    pub identity: Identity,
+    /// The chip it is. A chip without ROM facts in `chips` answers detection only (its magic
+    /// value or GET_SECURITY_INFO), for the loader's "not supported yet".
+    pub chip: &'static Chip,
 }
 
 impl Config {
@@ -118,7 +109,7 @@ impl Config {
             rom_xtal_estimate_hz: 41.5e6,
             timing,
             faults: Faults::default(),
-            identity: Identity::Esp32,
+            chip: chips::ESP32,
         }
     }
 }
@@ -252,6 +243,12 @@ impl Esp32 {
         d
     }
 
+    /// The ROM facts of the simulated chip (a detection-only chip, one without ROM facts,
+    /// borrows the ESP32's for what it prints).
+    fn rom(&self) -> &'static chips::Rom {
+        self.config.chip.rom.unwrap_or(&esp32::ROM)
+    }
+
     pub fn mode(&self) -> Mode {
         self.mode
     }
@@ -310,13 +307,13 @@ impl Esp32 {
         }
         self.out.clear();
         self.d2h_free = t;
-        self.restart(t, Some("0x1 (POWERON_RESET)"), download);
+        self.restart(t, Some(self.rom().sim.power_on), download);
     }
 
     /// Software reset: the strapping pins stay latched, so a chip in download mode comes back
     /// to the ROM loader. Bytes already sent keep going.
     fn software_reset(&mut self, t: Duration) {
-        self.restart(t, Some("0xc (SW_CPU_RESET)"), true);
+        self.restart(t, Some(self.rom().sim.software_reset), true);
     }
 
     /// Back to the ROM's start (`cause` printed in its banner), or, without a cause, a jump
@@ -337,17 +334,18 @@ impl Esp32 {
         self.chip_free = t;
         self.prev_start = t;
         self.h2d_free = t;
+        let facts = &self.rom().sim;
         let banner = |boot: &str| {
             cause.map_or(String::new(), |c| {
-                format!("ets Jun  8 2016 00:22:57\r\n\r\nrst:{c},boot:{boot}\r\n")
+                format!("{}rst:{c},boot:{boot}\r\n", facts.banner)
             })
         };
         let text = if download {
             self.mode = Mode::Rom;
-            banner("0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))") + "waiting for download\r\n"
+            banner(facts.boot_download) + "waiting for download\r\n"
         } else {
             self.mode = Mode::App;
-            banner("0x13 (SPI_FAST_FLASH_BOOT)") + &self.boot_from_flash()
+            banner(facts.boot_flash) + &self.boot_from_flash()
         };
         self.emit_raw(t, text.into_bytes());
     }
@@ -363,7 +361,7 @@ impl Esp32 {
         self.last_boot = None;
         let flash = self.flash.contents();
         // The ROM loads the second-stage bootloader at the chip's bootloader offset.
-        let boot_at = crate::chips::ESP32.bootloader_offset as usize;
+        let boot_at = self.config.chip.bootloader_offset as usize;
         let bootloader = match Image::parse(&flash[boot_at..]) {
             Err(_) => return format!("flash read err, {boot_at:x}\r\nets_main.c 371\r\n"),
             Ok(i) if !i.checksum_ok() => {
@@ -398,7 +396,7 @@ impl Esp32 {
                 .and_then(|b| Otadata::parse(b).ok())
         });
         // The bootloader's own checks, for this chip and revision.
-        let target = Target::chip(crate::chips::ESP32, Some(REVISION_FULL));
+        let target = Target::chip(self.config.chip, Some(self.rom().sim.revision_full));
         let bootable = |p: &crate::formats::partition::Partition| {
             let s = (p.offset as usize).min(flash.len());
             let e = (s + p.size as usize).min(flash.len());
@@ -741,9 +739,9 @@ impl Esp32 {
                 t
             }
             Command::GetSecurityInfo => {
-                match self.config.identity {
+                match self.config.chip.detect {
                     // The ESP32 ROM has no GET_SECURITY_INFO; its stub does not either.
-                    Identity::Esp32 => {
+                    Detect::Magic => {
                         let code = if stub {
                             stub_err::NOT_IMPLEMENTED
                         } else {
@@ -751,12 +749,16 @@ impl Esp32 {
                         };
                         self.respond(t, opc, 0, &[], Some(code));
                     }
-                    Identity::SecurityInfo(id) => {
+                    // flags, flash_crypt_cnt, 7 key purposes, chip id, API version.
+                    Detect::SecurityInfo => {
                         let mut d = vec![0u8; 20];
+                        let id = self.config.chip.image_chip_id as u32;
                         d[12..16].copy_from_slice(&id.to_le_bytes());
                         self.respond(t, opc, 0, &d, None);
                     }
-                    Identity::Magic(_) => self.respond(t, opc, 0, &[0u8; 12], None),
+                    Detect::MagicAfterShortSecurityInfo => {
+                        self.respond(t, opc, 0, &[0u8; 12], None)
+                    }
                 }
                 t
             }
@@ -779,12 +781,17 @@ impl Esp32 {
                 self.respond(t, opc, 0, &[], (!ok).then_some(bad_param));
                 if ok {
                     // The reply goes out at the old rate; then the UART switches.
-                    self.baud = if stub {
-                        new
-                    } else {
+                    // A ROM that derives its divider from its crystal estimate lands off `new`
+                    // by as much as the estimate is off.
+                    let rom = self.rom();
+                    if !stub {
                         self.rom_baud_value = new;
-                        (new as f64 * esp32::sim::XTAL_HZ / self.config.rom_xtal_estimate_hz)
-                            .round() as u32
+                    }
+                    self.baud = match rom.crystal {
+                        Some(_) if !stub => (new as f64 * rom.sim.xtal_hz as f64
+                            / self.config.rom_xtal_estimate_hz)
+                            .round() as u32,
+                        _ => new,
                     };
                     self.decoder.reset();
                 }
@@ -984,8 +991,8 @@ impl Esp32 {
             s.respond(t, opc, 0, &[], Some(if stub { stub_code } else { rom }));
             t
         };
-        // The ESP32 ROM takes exactly 4 words; the stub 4 or 5.
-        if !stub && encrypted.is_some() {
+        // The ESP32 ROM takes exactly 4 words; later ROMs and the stub 4 or 5.
+        if !stub && encrypted.is_some() && !self.rom().begin_takes_encrypt_flag {
             return bad(self, rom_err::INVALID_MESSAGE, 0);
         }
         if !self.spi_attached {
@@ -1290,22 +1297,23 @@ impl Esp32 {
     }
 
     fn read_reg(&self, addr: u32) -> u32 {
-        let rom = &esp32::ROM;
+        let chip = self.config.chip;
+        if addr == chips::CHIP_DETECT_MAGIC_REG {
+            return chip.magic.first().copied().unwrap_or(0);
+        }
+        let Some(rom) = chip.rom else { return 0 };
         let spi = rom.spi;
-        let crystal = rom.crystal.expect("the ESP32 ROM keeps a crystal estimate");
+        if let Some(v) = (rom.sim.register)(addr, self.config.mac) {
+            return v;
+        }
         match addr {
-            chips::CHIP_DETECT_MAGIC_REG => match self.config.identity {
-                Identity::Magic(m) => m,
-                _ => esp32::CHIP.magic[0],
-            },
-            a if esp32::sim::is_efuse(a) => esp32::sim::efuse_word(a, self.config.mac),
-            esp32::reg::APB_CTL_DATE => esp32::sim::APB_CTL_DATE,
-            a if a == rom.uart_clkdiv => esp32::sim::clkdiv(self.baud),
+            a if a == rom.uart_clkdiv => (rom.sim.xtal_hz as f64 / self.baud as f64).round() as u32,
             // The calibration that makes the ROM's crystal estimate rom_xtal_estimate_hz.
-            a if a == crystal.calibration_reg => {
-                crystal.calibration_for(self.config.rom_xtal_estimate_hz, esp32::sim::CK8M)
+            a if rom.crystal.is_some_and(|c| c.calibration_reg == a) => {
+                let c = rom.crystal.unwrap();
+                let ck8m = (rom.sim.register)(c.ck8m_reg, self.config.mac).unwrap_or(0);
+                c.calibration_for(self.config.rom_xtal_estimate_hz, ck8m)
             }
-            esp32::reg::GPIO_STRAP => esp32::sim::STRAP_DOWNLOAD,
             a if (spi.base..spi.base + 0x100).contains(&a) => {
                 self.spi_regs[((a - spi.base) / 4) as usize]
             }
@@ -1314,7 +1322,10 @@ impl Esp32 {
     }
 
     fn write_reg(&mut self, addr: u32, value: u32, mask: u32) {
-        let spi = esp32::ROM.spi;
+        let Some(rom) = self.config.chip.rom else {
+            return;
+        };
+        let spi = rom.spi;
         if !(spi.base..spi.base + 0x100).contains(&addr) {
             return;
         }

@@ -7,7 +7,7 @@ pub mod flash;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
 
-pub use esp32::{Config, Esp32, Faults, Identity, Mode, Timing};
+pub use esp32::{Config, Esp32, Faults, Mode, Timing};
 
 use crate::loader::port::{Port, PortError};
 use std::collections::VecDeque;
