@@ -12,7 +12,7 @@ use otaflash::formats::bootable::{Coverage, Holds, ImageProblem, Loads, Slots};
 use otaflash::formats::md5;
 use otaflash::formats::otadata::{predict_boot, OtaState, Otadata};
 use otaflash::formats::partition::PartitionTable;
-use otaflash::loader::stub::StubImage;
+use otaflash::loader::stub::{StubImage, Stubs};
 use otaflash::loader::{Error, Loader, OpenOptions, Refusal, Reset};
 use otaflash::sim::{Esp32, SimPort, Timing};
 
@@ -20,7 +20,10 @@ fn opts() -> OpenOptions {
     OpenOptions {
         reset: Reset::Classic,
         attempts: 3,
-        stub: Some(StubImage::embedded_esp32().expect("run scripts/setup.sh")),
+        stubs: {
+            StubImage::embedded(otaflash::chips::ESP32).expect("run scripts/setup.sh");
+            Stubs::Embedded
+        },
         baud: 921_600,
     }
 }
@@ -114,6 +117,33 @@ fn flash_slot_then_boot_it() {
         let boot = judge_boot(&table, &s.otadata, false, &known);
         assert_eq!(boot.booted_partition(&table).unwrap().name(), "app1");
     });
+    assert_eq!(boots(d).as_deref(), Some("app1"), "the bootloader agrees");
+}
+
+/// The same on an ESP32-C3 (its ROM, its stub, its real bootloader at 0x0): flash app1 with the
+/// C3 hello_world, switch, and the simulated bootloader starts app1 after a reset; an ESP32
+/// image is refused for it before anything is written.
+#[test]
+fn flash_slot_then_boot_it_on_an_esp32c3() {
+    let c3 = otaflash::chips::Chip::by_name("esp32c3").unwrap();
+    let mut cfg = otaflash::sim::Config::new(FLASH_SIZE as u32, Timing::REALISTIC);
+    cfg.chip = c3;
+    let mut dev = Esp32::new(c3_flash(), cfg);
+    // It boots app0 before anything is done.
+    dev.reset(std::time::Duration::ZERO, false);
+    assert_eq!(dev.last_boot.as_ref().unwrap().0, "app0");
+    let mut d = open(SimPort::new(dev));
+    assert_eq!(d.chip.chip, c3);
+    assert!(d.is_stub());
+    let table = table(&mut d);
+    let known = block_on(d.snapshot(0x8000)).unwrap().slots;
+    let e = block_on(d.write_slot(&table, "app1", &hello(), &known, false)).unwrap_err();
+    assert!(e.to_string().contains("built for ESP32"), "{e}");
+    let c3_hello = read("firmware/idf-v5.2.2_c3_hello_world.bin");
+    let w = block_on(d.write_slot(&table, "app1", &c3_hello, &known, false)).unwrap();
+    let mut known = known.clone();
+    known.set(&w.partition, w.slot);
+    block_on(d.set_boot(&table, "app1", OtaState::Undefined, &known, false)).unwrap();
     assert_eq!(boots(d).as_deref(), Some("app1"), "the bootloader agrees");
 }
 

@@ -475,6 +475,47 @@ fn page_over_websocket_to_otaflash_sim() {
     });
 }
 
+/// An ESP32-C3 over the WebSocket bridge (`otaflash sim --chip esp32c3`): the page names it,
+/// fetches the C3's own stub, refuses an ESP32 image for it, flashes the C3 hello_world into
+/// app1 and boots it next; the sim's flash file says the same.
+#[test]
+fn page_flashes_an_esp32c3() {
+    let web = serve_dist();
+    let board = WsBoard::start_chip(&c3_flash(), "real", "esp32c3");
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{}", board.ws))
+            .await
+            .unwrap();
+        watch_errors(&c).await;
+        find(&c, "connect").await.click().await.unwrap();
+        let chip = wait_text(&c, "chip", "ESP32", 30).await;
+        assert_eq!(chip, "ESP32-C3 (QFN32) (revision v0.4)");
+        assert_eq!(text(&c, "loader").await, "flasher stub");
+        assert_eq!(text(&c, "link-baud").await, "921600");
+        wait_text(&c, "boot-slot", "app0", 30).await;
+        pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
+        wait_text(&c, "image-problems", "built for ESP32", 10).await;
+        pick(&c, &data("firmware/idf-v5.2.2_c3_hello_world.bin")).await;
+        enabled(&c, "flash", 10).await;
+        find(&c, "flash").await.click().await.unwrap();
+        status_contains(&c, "app1: 124192 bytes verified", 60).await;
+        find(&c, "set-boot").await.click().await.unwrap();
+        wait_text(&c, "boot-slot", "app1", 30).await;
+        shot(&c, "c3-1-boots-app1").await;
+        let f = std::fs::read(&board.flash).unwrap();
+        let img = read("firmware/idf-v5.2.2_c3_hello_world.bin");
+        assert_eq!(f[0x150000..0x150000 + img.len()], img[..]);
+        assert_eq!(f[0xE000..0xE020], f[0xF000..0xF020], "matched sectors");
+        let (csp, errors) = caught(&c).await;
+        assert_eq!(
+            (csp, errors),
+            (serde_json::json!([]), serde_json::json!([]))
+        );
+        c.close().await.unwrap();
+    });
+}
+
 /// Boards in states that must not mislead: a bad-CRC otadata sector, a table the bootloader
 /// rejects, a half-written slot, a blank chip, and a table offset with nothing there.
 #[test]

@@ -125,6 +125,105 @@ fn esptool_accepts_the_simulator() {
     assert_eq!(f[0x12000..0x10000 + app.len()], app[0x2000..]);
 }
 
+/// esptool 5.6 with `--chip auto` takes `otaflash sim --chip esp32c3` for an ESP32-C3: it
+/// identifies it by GET_SECURITY_INFO, reads its eFuses, runs its stub, reads the flash id
+/// through its SPI registers, writes and verifies, through the stub and through the ROM.
+#[test]
+fn esptool_takes_the_simulated_esp32c3() {
+    let sim = Sim::start_chip("none", None, "esp32c3");
+    let dir = tempfile::tempdir().unwrap();
+    let out = esptool_on(&sim, &["chip-id"]);
+    assert!(out.contains("Detecting chip type... ESP32-C3"), "{out}");
+    assert!(
+        out.contains("Chip type:          ESP32-C3 (QFN32) (revision v0.4)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Features:           Wi-Fi, BT 5 (LE), Single Core, 160MHz"),
+        "{out}"
+    );
+    assert!(out.contains("Crystal frequency:  40MHz"), "{out}");
+    assert!(
+        out.contains("MAC:                24:0a:c4:0e:51:4d"),
+        "{out}"
+    );
+    assert!(out.contains("Stub flasher running."), "{out}");
+    let out = esptool_on(&sim, &["flash-id"]);
+    assert!(
+        out.contains("Manufacturer: ef") && out.contains("Device: 4016"),
+        "{out}"
+    );
+    assert!(out.contains("Detected flash size: 4MB"), "{out}");
+    let app = firmware_like(200_000);
+    let app_path = write_tmp(dir.path(), "app.bin", &app);
+    for stub in [&[][..], &["--no-stub"][..]] {
+        let args = [
+            stub,
+            &["--baud", "921600", "write-flash", "0x10000", &app_path],
+        ]
+        .concat();
+        let out = esptool_on(&sim, &args);
+        assert!(out.contains("Hash of data verified."), "{out}");
+        assert_eq!(sim.flash()[0x10000..0x10000 + app.len()], app[..]);
+        let args = [stub, &["verify-flash", "0x10000", &app_path]].concat();
+        let out = esptool_on(&sim, &args);
+        assert!(out.contains("Verification successful"), "{out}");
+    }
+}
+
+/// The CLI on a simulated ESP32-C3 holding a real C3 bootloader at 0x0: it names the chip,
+/// reads the layout, flashes app1 with the C3 hello_world and switches otadata (checked read
+/// whole); an ESP32 image is refused for it. (The simulated bootloader starting app1 after a
+/// reset: tests/device.rs, where the test can pulse the reset line.)
+#[test]
+fn otaflash_cli_on_an_esp32c3() {
+    let sim = Sim::start_chip("none", Some(&c3_flash()), "esp32c3");
+    let url = format!("tcp://127.0.0.1:{}", sim.port);
+    let (ok, out) = otaflash(&["info", "--port", &url, "--json"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["chip"], "esp32c3");
+    assert_eq!(v["description"], "ESP32-C3 (QFN32) (revision v0.4)");
+    assert_eq!(v["mac"], "24:0a:c4:0e:51:4d");
+    assert_eq!(v["flash_size"], 4 << 20);
+    assert_eq!(v["stub"], true);
+    assert_eq!(v["boot"]["label"], "app0");
+    assert_eq!(v["slots"][0]["app"]["project_name"], "hello_world");
+
+    let before = sim.flash();
+    let esp32_app = data("firmware/idf-v5.2.2_hello_world.bin");
+    let (ok, out) = otaflash(&[
+        "flash",
+        "--port",
+        &url,
+        "--slot",
+        "app1",
+        esp32_app.to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("built for ESP32"), "{out}");
+    assert!(sim.flash() == before, "nothing written");
+
+    let hello = data("firmware/idf-v5.2.2_c3_hello_world.bin");
+    let (ok, out) = otaflash(&[
+        "flash",
+        "--port",
+        &url,
+        "--slot",
+        "app1",
+        "--set-boot",
+        hello.to_str().unwrap(),
+    ]);
+    assert!(ok && out.contains("boots app1 next"), "{out}");
+    let f = sim.flash();
+    let img = read("firmware/idf-v5.2.2_c3_hello_world.bin");
+    assert_eq!(f[0x150000..0x150000 + img.len()], img[..]);
+    let (ok, out) = otaflash(&["info", "--port", &url, "--json", "--verify-slots"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["boot"]["label"], "app1");
+    assert_eq!(v["boot_certain"], true);
+}
+
 #[test]
 fn esptool_with_real_timing() {
     // The link enforces the baud: 4 KiB read at 115200 takes ≥ 0.36 s of wire time.

@@ -1,8 +1,58 @@
-//! ESP32-C3: what otaflash knows of it so far (esptool 5.6.0 `targets/esp32c3.py`): names,
-//! image chip id, bootloader offset, flash frequencies, detection values and the flash-mapped
-//! ranges. Its ROM loader is not driven yet.
+//! ESP32-C3 (esptool 5.6.0 `targets/esp32c3.py`): RISC-V, single core, 40 MHz crystal. Its ROM
+//! answers GET_SECURITY_INFO with the chip id, takes FLASH_BEGIN's fifth word, switches baud
+//! exactly, and keeps MAC, package and revision in eFuse block 1. The bootloader sits at 0x0.
 
-use super::{Chip, Detect};
+use super::{Chip, Described, Detect, Registers, Rom, SimFacts, SpiRegs};
+
+/// Register addresses (esptool `ESP32C3ROM`).
+pub mod reg {
+    pub const EFUSE_BASE: u32 = 0x6000_8800;
+    /// eFuse block 1 (MAC in words 0-1, package and revision in words 3 and 5).
+    pub const EFUSE_BLOCK1: u32 = EFUSE_BASE + 0x44;
+    pub const UART_CLKDIV: u32 = 0x6000_0014;
+    pub const SPI_BASE: u32 = 0x6000_2000;
+}
+
+const fn block1(word: u32) -> u32 {
+    reg::EFUSE_BLOCK1 + 4 * word
+}
+
+const IDENTITY_REGS: &[u32] = &[
+    block1(0),
+    block1(1),
+    block1(2),
+    block1(3),
+    block1(4),
+    block1(5),
+];
+
+pub static ROM: Rom = Rom {
+    begin_takes_encrypt_flag: true,
+    uart_clkdiv: reg::UART_CLKDIV,
+    spi: SpiRegs {
+        base: reg::SPI_BASE,
+        usr: 0x18,
+        usr1: 0x1C,
+        usr2: 0x20,
+        mosi_dlen: 0x24,
+        miso_dlen: 0x28,
+        w0: 0x58,
+    },
+    identity_regs: IDENTITY_REGS,
+    describe,
+    crystal: None,
+    sim: SimFacts {
+        // v0.4, the usual revision of current modules (the IDF v5.2 bootloader needs v0.3+).
+        revision_full: 4,
+        xtal_hz: 40_000_000,
+        register: sim_register,
+        banner: "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n",
+        power_on: "0x1 (POWERON)",
+        software_reset: "0x3 (RTC_SW_SYS_RST)",
+        boot_download: "0x5 (DOWNLOAD(USB/UART0/1))",
+        boot_flash: "0xc (SPI_FAST_FLASH_BOOT)",
+    },
+};
 
 pub const CHIP: Chip = Chip {
     name: "esp32c3",
@@ -13,5 +63,99 @@ pub const CHIP: Chip = Chip {
     magic: &[0x6921_506F, 0x1B31_506F, 0x4881_606F, 0x4361_606F],
     detect: Detect::SecurityInfo,
     flash_map: [(0x4200_0000, 0x4280_0000), (0x3C00_0000, 0x3C80_0000)],
-    rom: None,
+    rom: Some(&ROM),
 };
+
+/// The chip as esptool describes it: package (word 3 bits 21-23), revision (major: word 5 bits
+/// 24-25; minor: word 5 bit 23 over word 3 bits 18-20), embedded flash (word 3 bits 27-29, its
+/// vendor in word 4), MAC (word 1's low half, then word 0).
+fn describe(r: &Registers) -> Described {
+    let w = |n: u32| r.get(block1(n));
+    let pkg = (w(3) >> 21) & 7;
+    let major = (w(5) >> 24) & 3;
+    let minor = ((w(5) >> 23) & 1) << 3 | ((w(3) >> 18) & 7);
+    let name = match pkg {
+        0 => "ESP32-C3 (QFN32)",
+        1 => "ESP8685 (QFN28)",
+        2 => "ESP32-C3 AZ (QFN32)",
+        3 => "ESP8686 (QFN24)",
+        _ => "Unknown ESP32-C3",
+    };
+    let mut features: Vec<String> = ["Wi-Fi", "BT 5 (LE)", "Single Core", "160MHz"]
+        .map(String::from)
+        .to_vec();
+    let flash = match (w(3) >> 27) & 7 {
+        0 => None,
+        1 => Some("Embedded Flash 4MB"),
+        2 => Some("Embedded Flash 2MB"),
+        3 => Some("Embedded Flash 1MB"),
+        4 => Some("Embedded Flash 8MB"),
+        _ => Some("Unknown Embedded Flash"),
+    };
+    if let Some(f) = flash {
+        let vendor = match w(4) & 7 {
+            1 => "XMC",
+            2 => "GD",
+            3 => "FM",
+            4 => "TT",
+            5 => "ZBIT",
+            _ => "",
+        };
+        features.push(format!("{f} ({vendor})"));
+    }
+    let w0 = w(0).to_be_bytes();
+    let w1 = w(1).to_be_bytes();
+    Described {
+        description: format!("{name} (revision v{major}.{minor})"),
+        revision: (major, minor),
+        mac: [w1[2], w1[3], w0[0], w0[1], w0[2], w0[3]],
+        crystal_mhz: 40,
+        features,
+    }
+}
+
+/// The simulated ESP32-C3: QFN32, revision v0.4, no embedded flash, booted into download mode
+/// over UART.
+fn sim_register(addr: u32, mac: [u8; 6]) -> Option<u32> {
+    let m = mac;
+    Some(match addr {
+        a if a == block1(0) => u32::from_be_bytes([m[2], m[3], m[4], m[5]]),
+        a if a == block1(1) => u32::from_be_bytes([0, 0, m[0], m[1]]),
+        // Minor revision 4 in word 3 bits 18-20; package 0, no embedded flash.
+        a if a == block1(3) => 4 << 18,
+        a if (reg::EFUSE_BASE..reg::EFUSE_BASE + 0x200).contains(&a) => 0,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_simulated_chip_is_described_as_esptool_does() {
+        let mac = [0x58, 0xCF, 0x79, 0x12, 0x34, 0x56];
+        let regs = Registers(
+            IDENTITY_REGS
+                .iter()
+                .map(|&a| (a, sim_register(a, mac).unwrap()))
+                .collect(),
+        );
+        let d = describe(&regs);
+        assert_eq!(d.description, "ESP32-C3 (QFN32) (revision v0.4)");
+        assert_eq!(
+            d.revision.0 * 100 + d.revision.1,
+            ROM.sim.revision_full as u32
+        );
+        assert_eq!(d.mac, mac);
+        assert_eq!(d.features, ["Wi-Fi", "BT 5 (LE)", "Single Core", "160MHz"]);
+        // Embedded flash and its vendor, and the high minor bit, as esptool reads them.
+        let mut v = regs.0.clone();
+        v[3].1 = (1 << 27) | (1 << 21) | (3 << 18);
+        v[4].1 = 2;
+        v[5].1 = (1 << 24) | (1 << 23);
+        let d = describe(&Registers(v));
+        assert_eq!(d.description, "ESP8685 (QFN28) (revision v1.11)");
+        assert_eq!(d.features[4], "Embedded Flash 4MB (GD)");
+    }
+}

@@ -8,7 +8,7 @@ use crate::formats::image::Image;
 use crate::formats::numbers::parse_u32_arg;
 use crate::formats::otadata::{self, OtaState, Otadata};
 use crate::formats::partition::{Layout, PartitionTable};
-use crate::loader::stub::StubImage;
+use crate::loader::stub::Stubs;
 use crate::loader::{
     kbit_per_s, Event, Loader, OpenOptions, Phase, Port, Refusal, Reset, WriteOptions,
 };
@@ -108,6 +108,7 @@ pub enum TimingArg {
 
 #[derive(Args, Debug)]
 pub struct SimArgs {
+    /// The chip to simulate: esp32 or esp32c3 (its ROM loader, eFuses and bootloader offset).
     #[arg(long, default_value = "esp32")]
     chip: String,
     /// Backing file for the flash (created all 0xFF if missing); follows every write.
@@ -173,14 +174,10 @@ pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<
     let p = TcpPort::open(port).await.map_err(Failure)?;
     let mut l = Loader::new(p);
     l.on_event(printer(quiet));
-    let stub = if link.no_stub {
-        None
+    let stubs = if link.no_stub {
+        Stubs::None
     } else {
-        let s = StubImage::embedded_esp32();
-        if s.is_none() && !quiet {
-            eprintln!("no flasher stub in this build (run scripts/setup.sh): using the ROM loader");
-        }
-        s
+        Stubs::Embedded
     };
     let opts = OpenOptions {
         reset: match link.before {
@@ -188,7 +185,7 @@ pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<
             Before::NoReset => Reset::None,
         },
         attempts: CONNECT_ATTEMPTS,
-        stub,
+        stubs,
         baud: link.baud,
     };
     let d = Device::open(l, &opts).await.map_err(|f| {
@@ -453,12 +450,20 @@ pub enum OtadataOp {
 
 pub fn sim(a: SimArgs) -> CliResult {
     use crate::sim::{server::Server, Config, Timing};
-    if crate::chips::Chip::by_name(&a.chip) != Some(crate::chips::ESP32) {
-        return Err(Failure(format!(
-            "--chip {}: the simulator models the ESP32 only",
-            a.chip
-        )));
-    }
+    let modelled: Vec<&str> = crate::chips::CHIPS
+        .iter()
+        .filter(|c| c.supported())
+        .map(|c| c.name)
+        .collect();
+    let chip = crate::chips::Chip::by_name(&a.chip)
+        .filter(|c| c.supported())
+        .ok_or_else(|| {
+            Failure(format!(
+                "--chip {}: the simulator models {}",
+                a.chip,
+                modelled.join(", ")
+            ))
+        })?;
     if a.listen.is_none() && a.ws.is_none() {
         return Err(Failure("give --listen ADDR and/or --ws ADDR".into()));
     }
@@ -466,8 +471,11 @@ pub fn sim(a: SimArgs) -> CliResult {
         TimingArg::Real => Timing::REALISTIC,
         TimingArg::None => Timing::NONE,
     };
-    let server =
-        Server::new(&a.flash, a.flash_size, |size| Config::new(size, timing)).map_err(Failure)?;
+    let server = Server::new(&a.flash, a.flash_size, |size| Config {
+        chip,
+        ..Config::new(size, timing)
+    })
+    .map_err(Failure)?;
     runtime().block_on(async {
         let bind = |addr: Option<String>| async move {
             match addr {
@@ -484,7 +492,8 @@ pub fn sim(a: SimArgs) -> CliResult {
             .map(|m| m.len() >> 20)
             .unwrap_or(0);
         println!(
-            "otaflash sim: ESP32 with {flash_mb} MB flash in {}",
+            "otaflash sim: {} with {flash_mb} MB flash in {}",
+            chip.pretty,
             server.path().display()
         );
         if let Some(l) = &tcp {

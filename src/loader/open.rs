@@ -1,7 +1,7 @@
 //! Opening a link to the chip the way a field technician needs it: connect, start the stub (or carry on
 //! with the ROM loader if it does not start), switch to the fast baud (or fall back to 115200).
 
-use super::stub::StubImage;
+use super::stub::{StubImage, Stubs};
 use super::{ChipInfo, Error, Loader, NoAnswer, Port, Reset, Result, ROM_BAUD};
 
 /// How to open the link: reset, attempts, stub, baud.
@@ -9,8 +9,8 @@ use super::{ChipInfo, Error, Loader, NoAnswer, Port, Reset, Result, ROM_BAUD};
 pub struct OpenOptions {
     pub reset: Reset,
     pub attempts: u32,
-    /// The flasher stub to run; None = ROM loader only.
-    pub stub: Option<StubImage>,
+    /// Where the flasher stub for the detected chip comes from.
+    pub stubs: Stubs,
     pub baud: u32,
 }
 
@@ -23,12 +23,22 @@ impl<P: Port> Loader<P> {
         if !info.chip.supported() {
             return Ok(info);
         }
-        if let Some(stub) = &opts.stub {
+        let stub = match opts.stubs.get(info.chip).await {
+            None => None,
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => {
+                self.log(format!(
+                    "flasher stub not available ({e}): using the ROM loader"
+                ));
+                None
+            }
+        };
+        if let Some(stub) = &stub {
             if let Err(e) = self.run_stub(stub).await {
                 self.log(format!(
                     "the flasher stub did not start ({e}); carrying on with the ROM loader"
                 ));
-                self.resync(opts, false).await?;
+                self.resync(opts, None).await?;
             }
         }
         if opts.baud != self.baud() {
@@ -36,7 +46,7 @@ impl<P: Port> Loader<P> {
                 Ok(_) => {}
                 Err(e @ (Error::NoAnswer(_) | Error::Timeout(_))) => {
                     self.log(format!("{e}; reconnecting at {ROM_BAUD} baud"));
-                    self.resync(opts, true).await?;
+                    self.resync(opts, stub.as_ref()).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -45,8 +55,8 @@ impl<P: Port> Loader<P> {
     }
 
     /// Gets back to a working link at the ROM baud: a SYNC if the chip still listens there,
-    /// otherwise a reset and a fresh connection (with the stub again when `restub`).
-    async fn resync(&mut self, opts: &OpenOptions, restub: bool) -> Result<()> {
+    /// otherwise a reset and a fresh connection (with `stub` again, if given).
+    async fn resync(&mut self, opts: &OpenOptions, stub: Option<&StubImage>) -> Result<()> {
         self.port.set_baud(ROM_BAUD).await?;
         self.baud = ROM_BAUD;
         self.flush_input().await?;
@@ -59,10 +69,8 @@ impl<P: Port> Loader<P> {
             return Err(Error::NoAnswer(NoAnswer::CannotReset));
         }
         self.connect(opts.reset, opts.attempts).await?;
-        if restub {
-            if let Some(stub) = &opts.stub {
-                self.run_stub(stub).await?;
-            }
+        if let Some(stub) = stub {
+            self.run_stub(stub).await?;
         }
         Ok(())
     }

@@ -1,6 +1,58 @@
 //! The flasher stub as esptool ships it: JSON with base64 `text`/`data` segments, their load
 //! addresses and the entry point. esp-flasher-stub v1.4.1 (MIT OR Apache-2.0) comes from the
-//! pinned esptool 5.6.0 sdist on PyPI (scripts/setup.sh); it is never committed.
+//! pinned esptool 5.6.0 sdist on PyPI (scripts/setup.sh); it is never committed. One per chip:
+//! the loader picks it once it knows the chip ([`Stubs`]).
+
+use crate::chips::Chip;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/stubs.rs"));
+}
+
+/// Fetches the stub for a chip (the page: from its own origin).
+pub type FetchStub =
+    Rc<dyn Fn(&'static Chip) -> Pin<Box<dyn Future<Output = Result<StubImage, String>>>>>;
+
+/// Where the flasher stub for the detected chip comes from.
+#[derive(Clone, Default)]
+pub enum Stubs {
+    /// The ROM loader only.
+    #[default]
+    None,
+    /// The stubs built into this binary.
+    Embedded,
+    /// Fetched once the chip is known.
+    Fetch(FetchStub),
+}
+
+impl std::fmt::Debug for Stubs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stubs::None => "Stubs::None",
+            Stubs::Embedded => "Stubs::Embedded",
+            Stubs::Fetch(_) => "Stubs::Fetch",
+        })
+    }
+}
+
+impl Stubs {
+    /// The stub for `chip`, or why there is none (None: the ROM loader was asked for).
+    pub async fn get(&self, chip: &'static Chip) -> Option<Result<StubImage, String>> {
+        match self {
+            Stubs::None => None,
+            Stubs::Embedded => Some(StubImage::embedded(chip).ok_or_else(|| {
+                format!(
+                    "no {} flasher stub in this build (run scripts/setup.sh)",
+                    chip.pretty
+                )
+            })),
+            Stubs::Fetch(f) => Some(f(chip).await),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StubImage {
@@ -31,12 +83,12 @@ impl StubImage {
         })
     }
 
-    /// The ESP32 stub built into this binary (native builds made after scripts/setup.sh).
-    pub fn embedded_esp32() -> Option<StubImage> {
-        let json = include_str!(concat!(env!("OUT_DIR"), "/stub_esp32.json"));
-        (!json.is_empty())
-            .then(|| Self::from_json(json).ok())
-            .flatten()
+    /// The stub for `chip` built into this binary (native builds made after scripts/setup.sh).
+    pub fn embedded(chip: &Chip) -> Option<StubImage> {
+        embedded::EMBEDDED
+            .iter()
+            .find(|(name, _)| *name == chip.name)
+            .and_then(|(_, json)| Self::from_json(json).ok())
     }
 
     pub fn len(&self) -> usize {
@@ -99,7 +151,8 @@ mod tests {
     #[test]
     fn embedded_stub_when_set_up() {
         // scripts/setup.sh (which scripts/test.sh runs first) fetches esp-flasher-stub.
-        let s = StubImage::embedded_esp32().expect("no embedded stub: run scripts/setup.sh");
+        let s = StubImage::embedded(crate::chips::ESP32)
+            .expect("no embedded stub: run scripts/setup.sh");
         assert_eq!(s.segments.len(), 2);
         assert!(s.len() > 4000 && s.len() < 64 * 1024, "{}", s.len());
         assert!((0x4000_0000..0x4010_0000).contains(&s.entry));

@@ -8,7 +8,7 @@ use crate::formats::bootable::{judge, Slots};
 use crate::formats::install::{self, plan, Board, PlanOptions};
 use crate::formats::otadata::{OtaState, Otadata};
 use crate::formats::partition::{Partition, PartitionTable};
-use crate::loader::stub::StubImage;
+use crate::loader::stub::{FetchStub, StubImage, Stubs};
 use crate::loader::{self, Event, Loader, OpenOptions, Port, Reset, ROM_BAUD};
 use crate::page::{Action, BoardInfo, Failure, JobKind, PortKind};
 use std::cell::{Cell, RefCell};
@@ -272,23 +272,18 @@ impl Engine {
         loader
     }
 
+    /// The stub is fetched from this site once the chip is known (`stub/<chip>.json`).
     async fn open_options(&self, baud: u32) -> OpenOptions {
-        let stub = match fetch_bytes("stub/esp32.json")
-            .await
-            .and_then(|b| StubImage::from_json(&String::from_utf8_lossy(&b)))
-        {
-            Ok(s) => Some(s),
-            Err(e) => {
-                self.log(format!(
-                    "flasher stub not available ({e}): using the ROM loader"
-                ));
-                None
-            }
-        };
+        let fetch: FetchStub = Rc::new(|chip| {
+            Box::pin(async move {
+                let b = fetch_bytes(&format!("stub/{}.json", chip.name)).await?;
+                StubImage::from_json(&String::from_utf8_lossy(&b))
+            })
+        });
         OpenOptions {
             reset: Reset::Auto,
             attempts: CONNECT_ATTEMPTS,
-            stub,
+            stubs: Stubs::Fetch(fetch),
             baud,
         }
     }

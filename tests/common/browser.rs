@@ -101,10 +101,15 @@ pub struct WsBoard {
 
 impl WsBoard {
     pub fn start(image: &[u8], timing: &str) -> WsBoard {
+        Self::start_chip(image, timing, "esp32")
+    }
+
+    /// The same with another simulated chip (`esp32c3`, …).
+    pub fn start_chip(image: &[u8], timing: &str, chip: &str) -> WsBoard {
         let dir = tempfile::tempdir().unwrap();
         let flash = dir.path().join("flash.bin");
         std::fs::write(&flash, image).unwrap();
-        let sim = SimProcess::start(&flash, timing);
+        let sim = SimProcess::start_chip(&flash, timing, chip);
         WsBoard {
             flash,
             ws: sim.ws.clone(),

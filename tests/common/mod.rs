@@ -42,6 +42,19 @@ pub fn arduino_flash() -> Vec<u8> {
     f
 }
 
+/// The same layout on an ESP32-C3: its IDF v5.2.2 bootloader at 0x0 (header set to 4 MB, as
+/// `esptool --flash-size 4MB` would), the Arduino OTA table, boot_app0, its hello_world in app0.
+pub fn c3_flash() -> Vec<u8> {
+    let mut f = vec![0xFF; FLASH_SIZE];
+    let mut put = |at: usize, b: &[u8]| f[at..at + b.len()].copy_from_slice(b);
+    let boot = read("firmware/idf-v5.2.2_c3_bootloader.bin");
+    put(0x0, &otaflash::formats::install::with_flash_size(&boot, 2));
+    put(0x8000, &read("firmware/arduino_partitions_default.bin"));
+    put(0xE000, &read("firmware/arduino_boot_app0.bin"));
+    put(0x10000, &read("firmware/idf-v5.2.2_c3_hello_world.bin"));
+    f
+}
+
 pub fn device(timing: Timing) -> Esp32 {
     Esp32::new(arduino_flash(), Config::new(FLASH_SIZE as u32, timing))
 }
@@ -95,9 +108,14 @@ pub struct SimProcess {
 
 impl SimProcess {
     pub fn start(flash: &std::path::Path, timing: &str) -> SimProcess {
+        Self::start_chip(flash, timing, "esp32")
+    }
+
+    /// The same for another chip (`esp32c3`, …).
+    pub fn start_chip(flash: &std::path::Path, timing: &str, chip: &str) -> SimProcess {
         use std::io::{BufRead, BufReader};
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
-            .args(["sim", "--flash", flash.to_str().unwrap()])
+            .args(["sim", "--chip", chip, "--flash", flash.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--ws", "127.0.0.1:0"])
             .args(["--timing", timing])
             .stdout(std::process::Stdio::piped())
@@ -163,12 +181,17 @@ pub struct Sim {
 
 impl Sim {
     pub fn start(timing: &str, initial: Option<&[u8]>) -> Sim {
+        Self::start_chip(timing, initial, "esp32")
+    }
+
+    /// A simulated `chip` (`esp32c3`, …).
+    pub fn start_chip(timing: &str, initial: Option<&[u8]>, chip: &str) -> Sim {
         let dir = tempfile::tempdir().unwrap();
         let flash = dir.path().join("flash.bin");
         if let Some(b) = initial {
             std::fs::write(&flash, b).unwrap();
         }
-        let process = SimProcess::start(&flash, timing);
+        let process = SimProcess::start_chip(&flash, timing, chip);
         let ws_port = process.ws.rsplit(':').next().unwrap().parse().unwrap();
         Sim {
             port: process.tcp_port,
