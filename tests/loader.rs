@@ -323,7 +323,7 @@ fn disconnect_stops_with_a_clear_message() {
 #[test]
 fn other_chips_are_detected_named_and_refused() {
     use otaflash::chips::Chip;
-    for name in ["ESP32-S2", "ESP32-S3", "ESP32-C6"] {
+    for name in ["ESP32-S2", "ESP32-C2", "ESP32-C6", "ESP32-H2"] {
         let chip = Chip::by_name(name).unwrap();
         let p = port_with(|c| c.chip = chip);
         block_on(async {
@@ -341,26 +341,35 @@ fn other_chips_are_detected_named_and_refused() {
     }
 }
 
-/// An ESP32-C3: told by GET_SECURITY_INFO, described from its eFuse block 1, flashed through
-/// its ROM (FLASH_BEGIN with the fifth word, exact baud switch, its SPI registers) and through
-/// its own stub.
+/// An ESP32-C3 and an ESP32-S3: told by GET_SECURITY_INFO, described from their eFuses, flashed through
+/// their ROM (FLASH_BEGIN with the fifth word, exact baud switch, their SPI registers) and through
+/// their own stub.
 #[test]
-fn an_esp32c3_through_rom_and_stub() {
-    let c3 = otaflash::chips::Chip::by_name("esp32c3").unwrap();
+fn an_esp32c3_and_an_esp32s3_through_rom_and_stub() {
+    for (name, description, revision) in [
+        ("esp32c3", "ESP32-C3 (QFN32) (revision v0.4)", (0, 4)),
+        ("esp32s3", "ESP32-S3 (QFN56) (revision v0.2)", (0, 2)),
+    ] {
+        chip_through_rom_and_stub(name, description, revision);
+    }
+}
+
+fn chip_through_rom_and_stub(name: &str, description: &str, revision: (u32, u32)) {
+    let chip = otaflash::chips::Chip::by_name(name).unwrap();
     for with_stub in [false, true] {
-        let p = port_with(|c| c.chip = c3);
+        let p = port_with(|c| c.chip = chip);
         block_on(async {
             let mut l = Loader::new(p);
             let info = l.connect(Reset::Classic, 2).await.unwrap();
-            assert_eq!(info.chip.name, "esp32c3");
-            assert_eq!(info.description, "ESP32-C3 (QFN32) (revision v0.4)");
+            assert_eq!(info.chip.name, name);
+            assert_eq!(info.description, description);
             assert_eq!(info.mac_string(), "24:0a:c4:0e:51:4d");
-            assert_eq!(info.revision, (0, 4));
+            assert_eq!(info.revision, revision);
             let console = String::from_utf8_lossy(&l.take_console()).to_string();
-            assert!(console.contains("ESP-ROM:esp32c3"), "{console:?}");
+            assert!(console.contains(&format!("ESP-ROM:{name}")), "{console:?}");
             if with_stub {
-                let s = StubImage::embedded(c3).expect("run scripts/setup.sh");
-                assert_ne!(s, stub(), "the C3's own stub");
+                let s = StubImage::embedded(chip).expect("run scripts/setup.sh");
+                assert_ne!(s, stub(), "the chip's own stub");
                 l.run_stub(&s).await.unwrap();
             }
             assert_eq!(l.change_baud(921_600).await.unwrap(), 921_600);

@@ -125,21 +125,44 @@ fn esptool_accepts_the_simulator() {
     assert_eq!(f[0x12000..0x10000 + app.len()], app[0x2000..]);
 }
 
-/// esptool 5.6 with `--chip auto` takes `otaflash sim --chip esp32c3` for an ESP32-C3: it
-/// identifies it by GET_SECURITY_INFO, reads its eFuses, runs its stub, reads the flash id
-/// through its SPI registers, writes and verifies, through the stub and through the ROM.
+/// esptool 5.6 with `--chip auto` takes `otaflash sim --chip esp32c3` for an ESP32-C3 (and
+/// `--chip esp32s3` for an ESP32-S3): it identifies it by GET_SECURITY_INFO, reads its eFuses,
+/// runs its stub, reads the flash id through its SPI registers, writes and verifies, through
+/// the stub and through the ROM.
 #[test]
-fn esptool_takes_the_simulated_esp32c3() {
-    let sim = Sim::start_chip("none", None, "esp32c3");
+fn esptool_takes_the_simulated_esp32c3_and_esp32s3() {
+    for (chip, pretty, description, features) in [
+        (
+            "esp32c3",
+            "ESP32-C3",
+            "ESP32-C3 (QFN32) (revision v0.4)",
+            "Wi-Fi, BT 5 (LE), Single Core, 160MHz",
+        ),
+        (
+            "esp32s3",
+            "ESP32-S3",
+            "ESP32-S3 (QFN56) (revision v0.2)",
+            "Wi-Fi, BT 5 (LE), Dual Core + LP Core, 240MHz",
+        ),
+    ] {
+        esptool_takes(chip, pretty, description, features);
+    }
+}
+
+fn esptool_takes(chip: &str, pretty: &str, description: &str, features: &str) {
+    let sim = Sim::start_chip("none", None, chip);
     let dir = tempfile::tempdir().unwrap();
     let out = esptool_on(&sim, &["chip-id"]);
-    assert!(out.contains("Detecting chip type... ESP32-C3"), "{out}");
     assert!(
-        out.contains("Chip type:          ESP32-C3 (QFN32) (revision v0.4)"),
+        out.contains(&format!("Detecting chip type... {pretty}\n")),
         "{out}"
     );
     assert!(
-        out.contains("Features:           Wi-Fi, BT 5 (LE), Single Core, 160MHz"),
+        out.contains(&format!("Chip type:          {description}")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Features:           {features}")),
         "{out}"
     );
     assert!(out.contains("Crystal frequency:  40MHz"), "{out}");

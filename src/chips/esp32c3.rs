@@ -103,12 +103,10 @@ fn describe(r: &Registers) -> Described {
         };
         features.push(format!("{f} ({vendor})"));
     }
-    let w0 = w(0).to_be_bytes();
-    let w1 = w(1).to_be_bytes();
     Described {
         description: format!("{name} (revision v{major}.{minor})"),
         revision: (major, minor),
-        mac: [w1[2], w1[3], w0[0], w0[1], w0[2], w0[3]],
+        mac: super::mac_from_words(w(0), w(1)),
         crystal_mhz: 40,
         features,
     }
@@ -117,10 +115,10 @@ fn describe(r: &Registers) -> Described {
 /// The simulated ESP32-C3: QFN32, revision v0.4, no embedded flash, booted into download mode
 /// over UART.
 fn sim_register(addr: u32, mac: [u8; 6]) -> Option<u32> {
-    let m = mac;
+    let (mac_low, mac_high) = super::mac_words(mac);
     Some(match addr {
-        a if a == block1(0) => u32::from_be_bytes([m[2], m[3], m[4], m[5]]),
-        a if a == block1(1) => u32::from_be_bytes([0, 0, m[0], m[1]]),
+        a if a == block1(0) => mac_low,
+        a if a == block1(1) => mac_high,
         // Minor revision 4 in word 3 bits 18-20; package 0, no embedded flash.
         a if a == block1(3) => 4 << 18,
         a if (reg::EFUSE_BASE..reg::EFUSE_BASE + 0x200).contains(&a) => 0,

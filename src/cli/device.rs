@@ -108,7 +108,8 @@ pub enum TimingArg {
 
 #[derive(Args, Debug)]
 pub struct SimArgs {
-    /// The chip to simulate: esp32 or esp32c3 (its ROM loader, eFuses and bootloader offset).
+    /// The chip to simulate (its ROM loader, eFuses and bootloader offset): any chip otaflash
+    /// drives; another name lists them.
     #[arg(long, default_value = "esp32")]
     chip: String,
     /// Backing file for the flash (created all 0xFF if missing); follows every write.
