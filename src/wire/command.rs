@@ -731,7 +731,7 @@ mod tests {
         let cases: Vec<(Command, &str)> = vec![
             (Command::Sync, "c00008240000000000070712205555555555555555555555555555555555555555555555555555555555555555c0"),
             (Command::GetSecurityInfo, "c00014000000000000c0"),
-            (Command::ReadReg { addr: 0x4000_1000 }, "c0000a04000000000000100040c0"),
+            (Command::ReadReg { addr: crate::chips::CHIP_DETECT_MAGIC_REG }, "c0000a04000000000000100040c0"),
             (Command::ChangeBaud { new: 460800, old: 0 }, "c0000f0800000000000008070000000000c0"),
             (Command::ChangeBaud { new: 921600, old: 115200 }, "c0000f08000000000000100e0000c20100c0"),
             (Command::SpiAttach { config: 0, rom_form: true }, "c0000d0800000000000000000000000000c0"),
@@ -786,7 +786,10 @@ mod tests {
     fn responses_and_status() {
         // ROM READ_REG: value in the header, 4 status bytes.
         let r = Response::parse(&unhex("010a0400831df00000000000")).unwrap();
-        assert_eq!((r.op, r.value), (op::READ_REG, 0x00F0_1D83));
+        assert_eq!(
+            (r.op, r.value),
+            (op::READ_REG, crate::chips::ESP32.magic[0])
+        );
         assert!(r.check(0).is_ok());
         // ROM refusing GET_SECURITY_INFO: status 1, error 5.
         let r = Response::parse(&unhex("011404000000000001050000")).unwrap();
