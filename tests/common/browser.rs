@@ -7,6 +7,7 @@ use super::common::*;
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -78,10 +79,16 @@ pub fn serve_dist() -> u16 {
     port
 }
 
-/// A process killed when dropped.
+/// A process killed when dropped, with every process it started (chromedriver runs in a
+/// process group of its own, and Chromium's processes with it): a test that fails half-way
+/// leaves no browser behind.
 pub struct Proc(Child);
 impl Drop for Proc {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -152,6 +159,7 @@ pub async fn browser_sized(width: u32, height: u32) -> (Client, Proc, tempfile::
     let port = free_port();
     let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     let child = Command::new(&driver)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
