@@ -1306,14 +1306,13 @@ impl Esp32 {
         if let Some(v) = (rom.sim.register)(addr, self.config.mac) {
             return v;
         }
+        // The calibration that makes the ROM's crystal estimate rom_xtal_estimate_hz.
+        if let Some(c) = rom.crystal.filter(|c| c.calibration_reg == addr) {
+            let ck8m = (rom.sim.register)(c.ck8m_reg, self.config.mac).unwrap_or(0);
+            return c.calibration_for(self.config.rom_xtal_estimate_hz, ck8m);
+        }
         match addr {
             a if a == rom.uart_clkdiv => (rom.sim.xtal_hz as f64 / self.baud as f64).round() as u32,
-            // The calibration that makes the ROM's crystal estimate rom_xtal_estimate_hz.
-            a if rom.crystal.is_some_and(|c| c.calibration_reg == a) => {
-                let c = rom.crystal.unwrap();
-                let ck8m = (rom.sim.register)(c.ck8m_reg, self.config.mac).unwrap_or(0);
-                c.calibration_for(self.config.rom_xtal_estimate_hz, ck8m)
-            }
             a if (spi.base..spi.base + 0x100).contains(&a) => {
                 self.spi_regs[((a - spi.base) / 4) as usize]
             }

@@ -273,7 +273,7 @@ impl Engine {
     }
 
     /// The stub is fetched from this site once the chip is known (`stub/<chip>.json`).
-    async fn open_options(&self, baud: u32) -> OpenOptions {
+    fn open_options(&self, baud: u32) -> OpenOptions {
         let fetch: FetchStub = Rc::new(|chip| {
             Box::pin(async move {
                 let b = fetch_bytes(&format!("stub/{}.json", chip.name)).await?;
@@ -296,7 +296,7 @@ impl Engine {
         bridge: bool,
         table_offset: u32,
     ) {
-        let opts = self.open_options(baud).await;
+        let opts = self.open_options(baud);
         match Device::open(loader, &opts).await {
             Ok(mut d) => {
                 let console = d.loader().take_console();
