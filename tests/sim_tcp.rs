@@ -125,31 +125,64 @@ fn esptool_accepts_the_simulator() {
     assert_eq!(f[0x12000..0x10000 + app.len()], app[0x2000..]);
 }
 
-/// esptool 5.6 with `--chip auto` takes `otaflash sim --chip esp32c3` for an ESP32-C3 (and
-/// `--chip esp32s3` for an ESP32-S3): it identifies it by GET_SECURITY_INFO, reads its eFuses,
-/// runs its stub, reads the flash id through its SPI registers, writes and verifies, through
-/// the stub and through the ROM.
+/// esptool 5.6 with `--chip auto` takes `otaflash sim --chip X` for that chip, for every chip
+/// after the ESP32: it identifies it (GET_SECURITY_INFO, or the magic value for the S2), reads
+/// its eFuses (name, revision, features, crystal, MAC), runs its stub, reads the flash id through
+/// its SPI registers, writes and verifies, through the stub and through the ROM at 921600 baud
+/// (on the C2's 26 MHz crystal, with esptool's ROM baud workaround).
 #[test]
-fn esptool_takes_the_simulated_esp32c3_and_esp32s3() {
-    for (chip, pretty, description, features) in [
+fn esptool_takes_every_simulated_chip() {
+    for (chip, pretty, description, features, crystal) in [
         (
-            "esp32c3",
-            "ESP32-C3",
-            "ESP32-C3 (QFN32) (revision v0.4)",
-            "Wi-Fi, BT 5 (LE), Single Core, 160MHz",
+            "esp32s2",
+            "ESP32-S2",
+            "ESP32-S2 (revision v1.0)",
+            "Wi-Fi, Single Core, 240MHz, No Embedded Flash, No Embedded PSRAM, \
+             ADC and temperature sensor calibration in BLK2 of eFuse V1",
+            40,
         ),
         (
             "esp32s3",
             "ESP32-S3",
             "ESP32-S3 (QFN56) (revision v0.2)",
             "Wi-Fi, BT 5 (LE), Dual Core + LP Core, 240MHz",
+            40,
+        ),
+        (
+            "esp32c2",
+            "ESP32-C2",
+            "ESP32-C2 (revision v1.0)",
+            "Wi-Fi, BT 5 (LE), Single Core, 120MHz",
+            26,
+        ),
+        (
+            "esp32c3",
+            "ESP32-C3",
+            "ESP32-C3 (QFN32) (revision v0.4)",
+            "Wi-Fi, BT 5 (LE), Single Core, 160MHz",
+            40,
+        ),
+        (
+            "esp32c6",
+            "ESP32-C6",
+            "ESP32-C6 (QFN40) (revision v0.2)",
+            "Wi-Fi 6, BT 5 (LE), IEEE802.15.4, Single Core + LP Core, 160MHz, \
+             Unknown Embedded Flash",
+            40,
+        ),
+        (
+            "esp32h2",
+            "ESP32-H2",
+            "ESP32-H2 (revision v0.1)",
+            "BT 5 (LE), IEEE802.15.4, Single Core, 96MHz, No Embedded Flash",
+            32,
         ),
     ] {
-        esptool_takes(chip, pretty, description, features);
+        esptool_takes(chip, pretty, description, features, crystal);
     }
 }
 
-fn esptool_takes(chip: &str, pretty: &str, description: &str, features: &str) {
+fn esptool_takes(chip: &str, pretty: &str, description: &str, features: &str, crystal: u32) {
     let sim = Sim::start_chip("none", None, chip);
     let dir = tempfile::tempdir().unwrap();
     let out = esptool_on(&sim, &["chip-id"]);
@@ -165,9 +198,14 @@ fn esptool_takes(chip: &str, pretty: &str, description: &str, features: &str) {
         out.contains(&format!("Features:           {features}")),
         "{out}"
     );
-    assert!(out.contains("Crystal frequency:  40MHz"), "{out}");
     assert!(
-        out.contains("MAC:                24:0a:c4:0e:51:4d"),
+        out.contains(&format!("Crystal frequency:  {crystal}MHz")),
+        "{out}"
+    );
+    // The chips with an 802.15.4 radio print the EUI-64 first and the base MAC after.
+    assert!(
+        out.contains("\nMAC:                24:0a:c4:0e:51:4d")
+            || out.contains("\nBASE MAC:           24:0a:c4:0e:51:4d"),
         "{out}"
     );
     assert!(out.contains("Stub flasher running."), "{out}");

@@ -53,6 +53,7 @@ pub static ROM: Rom = Rom {
         calibration_reg: reg::RTCCALICFG1,
         ck8m_reg: efuse(4),
     }),
+    baud_assumes_40mhz: false,
     sim: SimFacts {
         revision_full: 301,
         xtal_hz: 40_000_000,
@@ -82,7 +83,7 @@ pub const CHIP: Chip = Chip {
 fn describe(r: &Registers) -> Described {
     let w = |n: u32| r.get(efuse(n));
     let apb_date = r.get(reg::APB_CTL_DATE);
-    let clkdiv = r.get(reg::UART_CLKDIV) & 0xFFFFF;
+    let clkdiv = r.get(reg::UART_CLKDIV);
     let pkg = ((w(3) >> 9) & 7) | (((w(3) >> 2) & 1) << 3);
     let rev_bits = ((apb_date >> 31) & 1) << 2 | ((w(5) >> 20) & 1) << 1 | ((w(3) >> 15) & 1);
     let major = match rev_bits {
@@ -109,29 +110,29 @@ fn describe(r: &Registers) -> Described {
         7 => "ESP32-D0WDR2-V3",
         _ => "Unknown ESP32",
     };
-    let mut features = vec!["Wi-Fi".to_string()];
-    if w(3) & 2 == 0 {
-        features.push("BT".into());
-    }
-    features.push(
-        if single_core {
-            "Single Core"
-        } else {
-            "Dual Core"
-        }
-        .into(),
-    );
     let w2 = w(2).to_be_bytes();
     let w1 = w(1).to_be_bytes();
-    // The divider the ROM set for 115200 baud: the crystal in MHz ≈ 115200 × divider / 1e6.
-    let est_mhz_x10 = 1_152u64 * clkdiv as u64 / 1_000;
     Described {
         description: format!("{name} (revision v{major}.{minor})"),
         revision: (major, minor),
         mac: [w2[2], w2[3], w1[0], w1[1], w1[2], w1[3]],
-        crystal_mhz: if est_mhz_x10 > 330 { 40 } else { 26 },
-        features,
+        crystal_mhz: super::crystal_from_clkdiv(clkdiv),
     }
+}
+
+/// esptool's feature list (`get_chip_features`): Bluetooth unless disabled (word 3 bit 1), cores.
+pub(super) fn features(r: &Registers) -> Vec<String> {
+    let w3 = r.get(efuse(3));
+    let mut f = vec!["Wi-Fi"];
+    if w3 & 2 == 0 {
+        f.push("BT");
+    }
+    f.push(if w3 & 1 != 0 {
+        "Single Core"
+    } else {
+        "Dual Core"
+    });
+    f.into_iter().map(String::from).collect()
 }
 
 /// The simulated ESP32: an ESP32-D0WD-V3, revision v3.1 (eFuse words 3 and 5 with the APB
@@ -178,7 +179,7 @@ mod tests {
         );
         assert_eq!(d.mac, mac);
         assert_eq!(d.crystal_mhz, 40);
-        assert_eq!(d.features, ["Wi-Fi", "BT", "Dual Core"]);
+        assert_eq!(features(&regs(mac)), ["Wi-Fi", "BT", "Dual Core"]);
     }
 
     #[test]

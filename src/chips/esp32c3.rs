@@ -41,6 +41,7 @@ pub static ROM: Rom = Rom {
     identity_regs: IDENTITY_REGS,
     describe,
     crystal: None,
+    baud_assumes_40mhz: false,
     sim: SimFacts {
         // v0.4, the usual revision of current modules (the IDF v5.2 bootloader needs v0.3+).
         revision_full: 4,
@@ -67,49 +68,42 @@ pub const CHIP: Chip = Chip {
 };
 
 /// The chip as esptool describes it: package (word 3 bits 21-23), revision (major: word 5 bits
-/// 24-25; minor: word 5 bit 23 over word 3 bits 18-20), embedded flash (word 3 bits 27-29, its
-/// vendor in word 4), MAC (word 1's low half, then word 0).
+/// 24-25; minor: word 5 bit 23 over word 3 bits 18-20), MAC (word 1's low half, then word 0).
 fn describe(r: &Registers) -> Described {
     let w = |n: u32| r.get(block1(n));
-    let pkg = (w(3) >> 21) & 7;
     let major = (w(5) >> 24) & 3;
     let minor = ((w(5) >> 23) & 1) << 3 | ((w(3) >> 18) & 7);
-    let name = match pkg {
+    let name = match (w(3) >> 21) & 7 {
         0 => "ESP32-C3 (QFN32)",
         1 => "ESP8685 (QFN28)",
         2 => "ESP32-C3 AZ (QFN32)",
         3 => "ESP8686 (QFN24)",
         _ => "Unknown ESP32-C3",
     };
-    let mut features: Vec<String> = ["Wi-Fi", "BT 5 (LE)", "Single Core", "160MHz"]
-        .map(String::from)
-        .to_vec();
-    let flash = match (w(3) >> 27) & 7 {
-        0 => None,
-        1 => Some("Embedded Flash 4MB"),
-        2 => Some("Embedded Flash 2MB"),
-        3 => Some("Embedded Flash 1MB"),
-        4 => Some("Embedded Flash 8MB"),
-        _ => Some("Unknown Embedded Flash"),
-    };
-    if let Some(f) = flash {
-        let vendor = match w(4) & 7 {
-            1 => "XMC",
-            2 => "GD",
-            3 => "FM",
-            4 => "TT",
-            5 => "ZBIT",
-            _ => "",
-        };
-        features.push(format!("{f} ({vendor})"));
-    }
     Described {
         description: format!("{name} (revision v{major}.{minor})"),
         revision: (major, minor),
         mac: super::mac_from_words(w(0), w(1)),
         crystal_mhz: 40,
-        features,
     }
+}
+
+/// esptool's feature list: embedded flash (word 3 bits 27-29) and its vendor (word 4).
+pub(super) fn features(r: &Registers) -> Vec<String> {
+    let w = |n: u32| r.get(block1(n));
+    let flash = match (w(3) >> 27) & 7 {
+        0 => None,
+        1 => Some("4MB"),
+        2 => Some("2MB"),
+        3 => Some("1MB"),
+        4 => Some("8MB"),
+        _ => Some(""),
+    };
+    let vendor = ["", "XMC", "GD", "FM", "TT", "ZBIT", "", ""][(w(4) & 7) as usize];
+    super::feature_list(
+        &["Wi-Fi", "BT 5 (LE)", "Single Core", "160MHz"],
+        flash.map(|f| format!("{} ({vendor})", super::embedded("Flash", f))),
+    )
 }
 
 /// The simulated ESP32-C3: QFN32, revision v0.4, no embedded flash, booted into download mode
@@ -146,14 +140,17 @@ mod tests {
             ROM.sim.revision_full as u32
         );
         assert_eq!(d.mac, mac);
-        assert_eq!(d.features, ["Wi-Fi", "BT 5 (LE)", "Single Core", "160MHz"]);
+        assert_eq!(
+            features(&regs),
+            ["Wi-Fi", "BT 5 (LE)", "Single Core", "160MHz"]
+        );
         // Embedded flash and its vendor, and the high minor bit, as esptool reads them.
         let mut v = regs.0.clone();
         v[3].1 = (1 << 27) | (1 << 21) | (3 << 18);
         v[4].1 = 2;
         v[5].1 = (1 << 24) | (1 << 23);
-        let d = describe(&Registers(v));
+        let d = describe(&Registers(v.clone()));
         assert_eq!(d.description, "ESP8685 (QFN28) (revision v1.11)");
-        assert_eq!(d.features[4], "Embedded Flash 4MB (GD)");
+        assert_eq!(features(&Registers(v))[4], "Embedded Flash 4MB (GD)");
     }
 }

@@ -48,6 +48,7 @@ pub static ROM: Rom = Rom {
     identity_regs: IDENTITY_REGS,
     describe,
     crystal: None,
+    baud_assumes_40mhz: false,
     sim: SimFacts {
         // v0.2, the revision of current modules.
         revision_full: 2,
@@ -75,11 +76,9 @@ pub const CHIP: Chip = Chip {
 
 /// The chip as esptool describes it: package (block 1 word 3 bits 21-23), revision (major:
 /// word 5 bits 24-25; minor: word 5 bit 23 over word 3 bits 18-20; v0.0 when the minor bits
-/// are 0 and the block version is 1.1, esptool's `is_eco0`), embedded flash (word 3 bits 27-29,
-/// vendor in word 4) and PSRAM (word 4 bits 3-4 with word 5 bit 19, vendor word 4 bits 7-8).
+/// are 0 and the block version is 1.1, esptool's `is_eco0`), MAC (word 1's low half, word 0).
 fn describe(r: &Registers) -> Described {
     let w = |n: u32| r.get(block1(n));
-    let pkg = (w(3) >> 21) & 7;
     let minor_raw = ((w(5) >> 23) & 1) << 3 | ((w(3) >> 18) & 7);
     let blk_major = r.get(block2(4)) & 3;
     let blk_minor = (w(3) >> 24) & 7;
@@ -89,54 +88,45 @@ fn describe(r: &Registers) -> Described {
     } else {
         ((w(5) >> 24) & 3, minor_raw)
     };
-    let name = match pkg {
+    let name = match (w(3) >> 21) & 7 {
         0 => "ESP32-S3 (QFN56)",
         1 => "ESP32-S3-PICO-1 (LGA56)",
         _ => "Unknown ESP32-S3",
     };
-    let mut features: Vec<String> = ["Wi-Fi", "BT 5 (LE)", "Dual Core + LP Core", "240MHz"]
-        .map(String::from)
-        .to_vec();
-    let flash = match (w(3) >> 27) & 7 {
-        0 => None,
-        1 => Some("Embedded Flash 8MB"),
-        2 => Some("Embedded Flash 4MB"),
-        _ => Some("Unknown Embedded Flash"),
-    };
-    if let Some(f) = flash {
-        let vendor = match w(4) & 7 {
-            1 => "XMC",
-            2 => "GD",
-            3 => "FM",
-            4 => "TT",
-            5 => "BY",
-            _ => "",
-        };
-        features.push(format!("{f} ({vendor})"));
-    }
-    let psram = match ((w(5) >> 19) & 1) << 2 | ((w(4) >> 3) & 3) {
-        0 => None,
-        1 => Some("Embedded PSRAM 8MB"),
-        2 => Some("Embedded PSRAM 2MB"),
-        3 => Some("Embedded PSRAM 16MB"),
-        4 => Some("Embedded PSRAM 4MB"),
-        _ => Some("Unknown Embedded PSRAM"),
-    };
-    if let Some(p) = psram {
-        let vendor = match (w(4) >> 7) & 3 {
-            1 => "AP_3v3",
-            2 => "AP_1v8",
-            _ => "",
-        };
-        features.push(format!("{p} ({vendor})"));
-    }
     Described {
         description: format!("{name} (revision v{major}.{minor})"),
         revision: (major, minor),
         mac: super::mac_from_words(w(0), w(1)),
         crystal_mhz: 40,
-        features,
     }
+}
+
+/// esptool's feature list: embedded flash (word 3 bits 27-29, vendor in word 4) and PSRAM
+/// (word 4 bits 3-4 with word 5 bit 19, vendor word 4 bits 7-8).
+pub(super) fn features(r: &Registers) -> Vec<String> {
+    let w = |n: u32| r.get(block1(n));
+    let flash = match (w(3) >> 27) & 7 {
+        0 => None,
+        1 => Some("8MB"),
+        2 => Some("4MB"),
+        _ => Some(""),
+    };
+    let vendor = ["", "XMC", "GD", "FM", "TT", "BY", "", ""][(w(4) & 7) as usize];
+    let psram = match ((w(5) >> 19) & 1) << 2 | ((w(4) >> 3) & 3) {
+        0 => None,
+        1 => Some("8MB"),
+        2 => Some("2MB"),
+        3 => Some("16MB"),
+        4 => Some("4MB"),
+        _ => Some(""),
+    };
+    let psram_vendor = ["", "AP_3v3", "AP_1v8", ""][((w(4) >> 7) & 3) as usize];
+    let mut f = super::feature_list(
+        &["Wi-Fi", "BT 5 (LE)", "Dual Core + LP Core", "240MHz"],
+        flash.map(|s| format!("{} ({vendor})", super::embedded("Flash", s))),
+    );
+    f.extend(psram.map(|s| format!("{} ({psram_vendor})", super::embedded("PSRAM", s))));
+    f
 }
 
 /// The simulated ESP32-S3: QFN56, revision v0.2, no embedded flash or PSRAM, booted into
@@ -175,7 +165,7 @@ mod tests {
         );
         assert_eq!(d.mac, mac);
         assert_eq!(
-            d.features,
+            features(&Registers(regs(mac))),
             ["Wi-Fi", "BT 5 (LE)", "Dual Core + LP Core", "240MHz"]
         );
         // An N8R8 module (8 MB flash from GD, 8 MB PSRAM at 3.3 V).
@@ -185,7 +175,7 @@ mod tests {
         let d = describe(&Registers(v.clone()));
         assert_eq!(d.description, "ESP32-S3-PICO-1 (LGA56) (revision v0.1)");
         assert_eq!(
-            d.features[4..],
+            features(&Registers(v.clone()))[4..],
             ["Embedded Flash 8MB (GD)", "Embedded PSRAM 8MB (AP_3v3)"]
         );
         // v0.0 chips: block version 1.1 with the minor bits 0 (esptool's is_eco0).

@@ -76,6 +76,9 @@ pub struct Rom {
     pub describe: fn(&Registers) -> Described,
     /// Set when the ROM derives its baud divider from its own crystal estimate.
     pub crystal: Option<RomCrystal>,
+    /// The ROM computes CHANGE_BAUDRATE's divider as if its crystal were 40 MHz, so with a
+    /// 26 MHz crystal it lands at 26/40 of the rate asked (ESP32-C2; esptool `change_baud`).
+    pub baud_assumes_40mhz: bool,
     /// What the simulated chip is and prints.
     pub sim: SimFacts,
 }
@@ -201,7 +204,46 @@ pub struct Described {
     pub revision: (u32, u32),
     pub mac: [u8; 6],
     pub crystal_mhz: u32,
-    pub features: Vec<String>,
+}
+
+/// esptool's feature list for a chip (`get_chip_features`), from the registers its ROM facts
+/// name. Kept apart from `Rom::describe` so that only what prints it (the CLI) carries it.
+pub fn features(chip: &Chip, regs: &Registers) -> Vec<String> {
+    match chip.name {
+        "esp32" => esp32::features(regs),
+        "esp32s2" => esp32s2::features(regs),
+        "esp32s3" => esp32s3::features(regs),
+        "esp32c2" => esp32c2::features(regs),
+        "esp32c3" => esp32c3::features(regs),
+        "esp32c6" => esp32c6::features(regs),
+        "esp32h2" => esp32h2::features(regs),
+        _ => vec![],
+    }
+}
+
+/// A fixed feature list followed by an optional extra.
+fn feature_list(fixed: &[&str], extra: Option<String>) -> Vec<String> {
+    fixed.iter().map(|s| s.to_string()).chain(extra).collect()
+}
+
+/// "Embedded Flash 4MB" as esptool words it; an empty size is esptool's unknown one.
+fn embedded(what: &str, size: &str) -> String {
+    if size.is_empty() {
+        format!("Unknown Embedded {what}")
+    } else {
+        format!("Embedded {what} {size}")
+    }
+}
+
+/// The crystal in MHz as esptool estimates it from the UART divider the ROM set for 115200
+/// baud (`get_crystal_freq`: 40 above 33 MHz, else 26).
+fn crystal_from_clkdiv(clkdiv: u32) -> u32 {
+    let est_mhz_x10 = 1_152u64 * (clkdiv & 0xFFFFF) as u64 / 1_000;
+    if est_mhz_x10 > 330 {
+        40
+    } else {
+        26
+    }
 }
 
 /// USB vendor ids of the usual ESP32-family serial links: Espressif's own USB (USB-Serial-JTAG
@@ -323,7 +365,8 @@ mod tests {
         assert_eq!(Chip::by_image_id(9).unwrap().name, "esp32s3");
         assert_eq!(Chip::by_magic(0x00F0_1D83), Some(ESP32));
         assert_eq!(Chip::by_magic(0x1B31_506F).unwrap().name, "esp32c3");
-        assert!(ESP32.supported() && !Chip::by_name("esp32c6").unwrap().supported());
+        assert!(ESP32.supported() && Chip::by_name("esp32c6").unwrap().supported());
+        assert!(!Chip::by_name("esp32p4").unwrap().supported());
         assert_eq!(Chip::by_name("ESP32-C3").unwrap().image_chip_id, 5);
         assert!(Chip::by_image_id(0xFFFF).is_none());
         assert_eq!(

@@ -241,9 +241,11 @@ pub fn info(a: InfoArgs) -> CliResult {
             table_offset: a.link.table_offset,
             flash_size: Some(flash.size),
         };
+        let features = crate::chips::features(chip.chip, &chip.regs);
         let mut json = serde_json::json!({
             "chip": chip.chip.name,
             "description": chip.description,
+            "features": features,
             "revision": {"major": chip.revision.0, "minor": chip.revision.1},
             "mac": chip.mac_string(),
             "crystal_mhz": chip.crystal_mhz,
@@ -253,11 +255,12 @@ pub fn info(a: InfoArgs) -> CliResult {
             "baud": d.loader().baud(),
         });
         let mut text = format!(
-            "Chip: {} ({}), MAC {}, crystal {} MHz\nFlash: {} MB (JEDEC ID 0x{:06x})\nLoader: {} at {} baud\n",
+            "Chip: {} ({}), MAC {}, crystal {} MHz\nFeatures: {}\nFlash: {} MB (JEDEC ID 0x{:06x})\nLoader: {} at {} baud\n",
             chip.description,
             chip.chip.pretty,
             chip.mac_string(),
             chip.crystal_mhz,
+            features.join(", "),
             flash.size >> 20,
             flash.jedec_id,
             if d.loader().is_stub() { "stub" } else { "ROM" },

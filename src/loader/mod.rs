@@ -163,7 +163,8 @@ pub struct ChipInfo {
     pub revision: (u32, u32),
     pub mac: [u8; 6],
     pub crystal_mhz: u32,
-    pub features: Vec<String>,
+    /// The identity registers as read (eFuses and the like), for `chips::features`.
+    pub regs: chips::Registers,
 }
 
 impl ChipInfo {
@@ -521,7 +522,7 @@ impl<P: Port> Loader<P> {
                 revision: d.revision,
                 mac: d.mac,
                 crystal_mhz: d.crystal_mhz,
-                features: d.features,
+                regs,
             })
         } else {
             Ok(ChipInfo {
@@ -530,7 +531,7 @@ impl<P: Port> Loader<P> {
                 revision: (0, 0),
                 mac: [0; 6],
                 crystal_mhz: 40,
-                features: vec![],
+                regs: chips::Registers::default(),
             })
         }
     }
@@ -648,6 +649,13 @@ impl<P: Port> Loader<P> {
                 (c.baud_value(baud, c.estimate_hz(cal, ck8m)), 0)
             }
             _ if self.is_stub => (baud, old),
+            // A ROM that takes its crystal for 40 MHz lands at 26/40 of the rate on a 26 MHz
+            // one; ask for more so that it lands on `baud` (esptool's ESP32-C2 workaround).
+            _ if rom.baud_assumes_40mhz
+                && self.info.as_ref().is_some_and(|i| i.crystal_mhz == 26) =>
+            {
+                (baud * 40 / 26, 0)
+            }
             _ => (baud, 0),
         };
         self.command(

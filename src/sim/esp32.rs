@@ -791,6 +791,9 @@ impl Esp32 {
                         Some(_) if !stub => (new as f64 * rom.sim.xtal_hz as f64
                             / self.config.rom_xtal_estimate_hz)
                             .round() as u32,
+                        _ if !stub && rom.baud_assumes_40mhz => {
+                            (new as u64 * rom.sim.xtal_hz as u64 / 40_000_000) as u32
+                        }
                         _ => new,
                     };
                     self.decoder.reset();
