@@ -147,6 +147,52 @@ fn flash_slot_then_boot_it_on_an_esp32c3() {
     assert_eq!(boots(d).as_deref(), Some("app1"), "the bootloader agrees");
 }
 
+/// Every chip, with images esptool made for it (tests/common/images.rs): the simulated
+/// bootloader starts app0 (`hello` 1.0) at first; an image built for another chip is refused for
+/// app1 with nothing written; `hello` 2.0 for this chip is written to app1 and verified,
+/// otadata switched, and after a reset the bootloader starts app1.
+#[test]
+fn flash_slot_then_boot_it_on_every_chip() {
+    for name in images::CHIPS {
+        let chip = otaflash::chips::Chip::by_name(name).unwrap();
+        let mut cfg = otaflash::sim::Config::new(FLASH_SIZE as u32, Timing::REALISTIC);
+        cfg.chip = chip;
+        let mut dev = Esp32::new(images::chip_flash(name), cfg);
+        dev.reset(std::time::Duration::ZERO, false);
+        assert_eq!(dev.last_boot.as_ref().unwrap().0, "app0", "{name}");
+        let mut d = open(SimPort::new(dev));
+        assert_eq!(d.chip.chip, chip);
+        assert!(d.is_stub(), "{name} runs its stub");
+        let table = table(&mut d);
+        let known = block_on(d.snapshot(0x8000)).unwrap().slots;
+        let other = if name == "esp32c3" {
+            "esp32s3"
+        } else {
+            "esp32c3"
+        };
+        let foreign = images::app(other, "hello", "2.0", 64);
+        let before = block_on(d.loader().read_flash(0x150000, 0x1000)).unwrap();
+        let e = block_on(d.write_slot(&table, "app1", &foreign, &known, false)).unwrap_err();
+        assert!(e.to_string().contains("built for ESP32-"), "{name}: {e}");
+        let after = block_on(d.loader().read_flash(0x150000, 0x1000)).unwrap();
+        assert_eq!(before, after, "{name}: nothing written");
+        let app = images::app(name, "hello", "2.0", 64);
+        let w = block_on(d.write_slot(&table, "app1", &app, &known, false)).unwrap();
+        assert_eq!(w.slot.loads(), Loads::Yes, "{name}");
+        let desc = w.slot.app.as_ref().expect("an app with its description");
+        assert_eq!((&*desc.project_name, &*desc.version), ("hello", "2.0"));
+        assert!(w.slot.segments.len() >= 3, "{name}: {:?}", w.slot.segments);
+        let mut known = known.clone();
+        known.set(&w.partition, w.slot);
+        block_on(d.set_boot(&table, "app1", OtaState::Undefined, &known, false)).unwrap();
+        assert_eq!(
+            boots(d).as_deref(),
+            Some("app1"),
+            "{name}: the bootloader agrees"
+        );
+    }
+}
+
 /// Booting is never switched to an empty, half-written or corrupt slot: its whole image is
 /// read and judged first, and the refusal names why. Forced, the output says what will really
 /// boot, and the simulated bootloader does exactly that.

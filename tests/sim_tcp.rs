@@ -285,6 +285,63 @@ fn otaflash_cli_on_an_esp32c3() {
     assert_eq!(v["boot_certain"], true);
 }
 
+/// The CLI on every chip after the ESP32 (`otaflash sim --chip X` over TCP, images esptool
+/// made for that chip): `info` names the chip, revision, MAC, features and flash size; `flash
+/// --slot app1 --set-boot` writes, verifies and switches, and the slots read whole agree.
+#[test]
+fn otaflash_cli_on_every_chip() {
+    for (name, description, revision) in [
+        ("esp32s2", "ESP32-S2 (revision v1.0)", (1, 0)),
+        ("esp32s3", "ESP32-S3 (QFN56) (revision v0.2)", (0, 2)),
+        ("esp32c2", "ESP32-C2 (revision v1.0)", (1, 0)),
+        ("esp32c3", "ESP32-C3 (QFN32) (revision v0.4)", (0, 4)),
+        ("esp32c6", "ESP32-C6 (QFN40) (revision v0.2)", (0, 2)),
+        ("esp32h2", "ESP32-H2 (revision v0.1)", (0, 1)),
+    ] {
+        let sim = Sim::start_chip("none", Some(&images::chip_flash(name)), name);
+        let url = format!("tcp://127.0.0.1:{}", sim.port);
+        let (ok, out) = otaflash(&["info", "--port", &url, "--json"]);
+        assert!(ok, "{name}: {out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["chip"], name);
+        assert_eq!(v["description"], description);
+        assert_eq!(v["revision"]["major"], revision.0);
+        assert_eq!(v["revision"]["minor"], revision.1);
+        assert_eq!(v["mac"], "24:0a:c4:0e:51:4d");
+        assert_eq!(v["flash_size"], 4 << 20);
+        assert_eq!(v["stub"], true);
+        assert_eq!(v["boot"]["label"], "app0");
+        assert_eq!(v["slots"][0]["app"]["project_name"], "hello");
+        assert!(v["features"].as_array().is_some_and(|f| !f.is_empty()));
+
+        let dir = tempfile::tempdir().unwrap();
+        let app = images::app(name, "hello", "2.0", 96);
+        let path = write_tmp(dir.path(), "hello-2.0.bin", &app);
+        let (ok, out) = otaflash(&[
+            "flash",
+            "--port",
+            &url,
+            "--slot",
+            "app1",
+            "--set-boot",
+            &path,
+        ]);
+        assert!(ok && out.contains("boots app1 next"), "{name}: {out}");
+        assert_eq!(sim.flash()[0x150000..0x150000 + app.len()], app[..]);
+        let (ok, out) = otaflash(&["info", "--port", &url, "--verify-slots"]);
+        assert!(ok, "{name}: {out}");
+        assert!(out.contains(&format!("Chip: {description}")), "{out}");
+        assert!(out.contains("Features: "), "{out}");
+        assert!(out.contains("Flash: 4 MB"), "{out}");
+        let (ok, out) = otaflash(&["info", "--port", &url, "--json", "--verify-slots"]);
+        assert!(ok, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["boot"]["label"], "app1", "{name}");
+        assert_eq!(v["boot_certain"], true);
+        assert_eq!(v["slots"][1]["app"]["version"], "2.0");
+    }
+}
+
 #[test]
 fn esptool_with_real_timing() {
     // The link enforces the baud: 4 KiB read at 115200 takes ≥ 0.36 s of wire time.

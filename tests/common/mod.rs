@@ -1,6 +1,8 @@
 //! Shared helpers for the native tests: a simulated device with real firmware, and block_on.
 #![allow(dead_code)]
 
+pub mod images;
+
 use otaflash::sim::{Config, Esp32, SimPort, Timing};
 use std::future::Future;
 use std::path::PathBuf;
