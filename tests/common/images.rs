@@ -49,13 +49,13 @@ fn elf(machine: u16, entry: u32, sections: &[(&str, u32, Vec<u8>)]) -> Vec<u8> {
     for (_, _, data) in sections {
         offsets.push(body.len() as u32);
         body.extend_from_slice(data);
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
     }
     let str_off = body.len() as u32;
     body.extend_from_slice(&strtab);
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     let shoff = body.len() as u32;
