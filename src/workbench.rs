@@ -205,7 +205,7 @@ mod tests {
         assert!(matches!(bad.content, Content::Unreadable(ref m) if m.contains("truncated")));
         let boot = open(
             "bootloader.bin",
-            crate::sim::demo::esp32_bootloader_like(100),
+            crate::sim::demo::bootloader_like(crate::chips::ESP32, 100),
         );
         assert_eq!(boot.kind_label(), "bootloader image");
     }

@@ -283,7 +283,7 @@ fn cancel_mid_write_leaves_otadata_alone_and_the_slot_damaged() {
     use std::rc::Rc;
     let mut d = open(port(Timing::REALISTIC));
     let table = table(&mut d);
-    let big = otaflash::sim::demo::esp32_image(Some(("big", "1")), 300_000);
+    let big = otaflash::sim::demo::app_image(otaflash::chips::ESP32, Some(("big", "1")), 300_000);
     let cancel = Rc::new(Cell::new(false));
     d.loader().set_cancel(cancel.clone());
     let (flag, seen) = (cancel.clone(), Rc::new(Cell::new(0u64)));

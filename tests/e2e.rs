@@ -55,7 +55,7 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     let big = dir.path().join("big-app.bin");
     std::fs::write(
         &big,
-        otaflash::sim::demo::esp32_image(Some(("big_app", "1.0")), 600_000),
+        otaflash::sim::demo::app_image(otaflash::chips::ESP32, Some(("big_app", "1.0")), 600_000),
     )
     .unwrap();
     pick(c, &big).await;
@@ -516,6 +516,74 @@ fn page_flashes_an_esp32c3() {
     });
 }
 
+/// The in-page simulator as an ESP32-S3, picked in the page as a visitor would: the page names
+/// it, fetches the S3's own stub, refuses an app built for the C3, flashes an S3 app (esptool
+/// made) into app1 and boots it next; the simulated bootloader then starts app1 (its console).
+#[test]
+fn page_flashes_an_esp32s3_in_page() {
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let s3_app = dir.path().join("hello-s3-2.0.bin");
+    std::fs::write(&s3_app, images::app("esp32s3", "hello", "2.0", 96)).unwrap();
+    let c3_app = dir.path().join("hello-c3-2.0.bin");
+    std::fs::write(&c3_app, images::app("esp32c3", "hello", "2.0", 96)).unwrap();
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port=sim"))
+            .await
+            .unwrap();
+        watch_errors(&c).await;
+        let picker = find(&c, "sim-chip").await;
+        assert_eq!(
+            picker.prop("value").await.unwrap().as_deref(),
+            Some("esp32")
+        );
+        choose(&c, "sim-chip", "esp32s3").await;
+        shot(&c, "s3-0-picked").await;
+        find(&c, "connect").await.click().await.unwrap();
+        let chip = wait_text(&c, "chip", "ESP32", 30).await;
+        assert_eq!(chip, "ESP32-S3 (QFN56) (revision v0.2)");
+        assert_eq!(text(&c, "loader").await, "flasher stub");
+        assert_eq!(
+            find(&c, "sim-chip")
+                .await
+                .attr("disabled")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("true"),
+            "the chip is fixed while connected"
+        );
+        wait_text(&c, "boot-slot", "app0", 30).await;
+        pick(&c, &c3_app).await;
+        wait_text(&c, "image-problems", "built for ESP32-C3", 10).await;
+        pick(&c, &s3_app).await;
+        enabled(&c, "flash", 10).await;
+        find(&c, "flash").await.click().await.unwrap();
+        status_contains(&c, "verified", 90).await;
+        find(&c, "set-boot").await.click().await.unwrap();
+        wait_text(&c, "boot-slot", "app1", 30).await;
+        shot(&c, "s3-1-boots-app1").await;
+        // The simulated bootloader agrees after a reset into the app.
+        find(&c, "watch").await.click().await.unwrap();
+        let log = wait_text(
+            &c,
+            "log",
+            "Loaded app from partition at offset 0x150000",
+            30,
+        )
+        .await;
+        assert!(log.contains("app1 holds \"hello\" 2.0"), "{log}");
+        assert!(log.contains("ESP-ROM:esp32s3"), "{log}");
+        let (csp, errors) = caught(&c).await;
+        assert_eq!(
+            (csp, errors),
+            (serde_json::json!([]), serde_json::json!([]))
+        );
+        c.close().await.unwrap();
+    });
+}
+
 /// Boards in states that must not mislead: a bad-CRC otadata sector, a table the bootloader
 /// rejects, a half-written slot, a blank chip, and a table offset with nothing there.
 #[test]
@@ -531,7 +599,7 @@ fn page_shows_boards_in_every_state_truthfully() {
     bad_table[0x8000 + 0x4C] ^= 0x01; // app0's size
                                       // One whose app1 was cut off half-way through a write, while otadata selects it.
     let mut half = arduino_flash();
-    let big = otaflash::sim::demo::esp32_image(Some(("big", "2")), 300_000);
+    let big = otaflash::sim::demo::app_image(otaflash::chips::ESP32, Some(("big", "2")), 300_000);
     half[0x150000..0x150000 + 0x20000].copy_from_slice(&big[..0x20000]);
     {
         let table =

@@ -65,7 +65,7 @@ fn page_on_a_narrow_window_with_keyboard_and_drag() {
         let big = dir.path().join("big.bin");
         std::fs::write(
             &big,
-            otaflash::sim::demo::esp32_image(Some(("big", "1")), 600_000),
+            otaflash::sim::demo::app_image(otaflash::chips::ESP32, Some(("big", "1")), 600_000),
         )
         .unwrap();
         pick(&c, &big).await;

@@ -344,7 +344,7 @@ fn fake_serial(dev: Rc<RefCell<Esp32>>) -> (JsValue, Vec<Handler>) {
 #[wasm_bindgen_test]
 async fn web_serial_port_drives_the_simulated_chip() {
     let dev = Rc::new(RefCell::new(Esp32::new(
-        demo::arduino_like_flash(),
+        demo::arduino_like_flash(otaflash::chips::ESP32),
         Config::new(4 << 20, Timing::NONE),
     )));
     let (fake, _keep) = fake_serial(dev.clone());
@@ -364,7 +364,7 @@ async fn web_serial_port_drives_the_simulated_chip() {
             .collect();
     assert_eq!(opens, [115_200.0, 921_600.0]);
     assert_eq!(l.flash_info().await.unwrap().size, 4 << 20);
-    let image = demo::esp32_image(Some(("web-serial", "1")), 20_000);
+    let image = demo::app_image(otaflash::chips::ESP32, Some(("web-serial", "1")), 20_000);
     let r = l
         .write_flash(0x150000, &image, WriteOptions::default())
         .await
@@ -391,7 +391,7 @@ async fn websocket_port_to_otaflash_sim() {
     let info = l.connect(Reset::Classic, 3).await.unwrap();
     assert_eq!(info.chip.name, "esp32");
     assert_eq!(l.change_baud(921_600).await.unwrap(), 921_600);
-    let image = demo::esp32_image(Some(("websocket", "1")), 30_000);
+    let image = demo::app_image(otaflash::chips::ESP32, Some(("websocket", "1")), 30_000);
     l.write_flash(0x150000, &image, WriteOptions::default())
         .await
         .unwrap();
@@ -427,7 +427,7 @@ fn page_state_in_the_browser() {
         baud: 921_600,
     };
     s.apply(Action::Connected(board));
-    let f = demo::arduino_like_flash();
+    let f = demo::arduino_like_flash(otaflash::chips::ESP32);
     let t = PartitionTable::from_flash(&f, 0x8000).unwrap();
     let mut slots = Slots::default();
     for p in t.entries.iter().filter(|p| p.is_app()) {

@@ -57,6 +57,7 @@ pub static ROM: Rom = Rom {
     sim: SimFacts {
         revision_full: 301,
         xtal_hz: 40_000_000,
+        ram: (0x3FFF_0030, 0x4007_8000),
         register: sim_register,
         banner: "ets Jun  8 2016 00:22:57\r\n\r\n",
         power_on: "0x1 (POWERON_RESET)",

@@ -40,6 +40,7 @@ pub static ROM: Rom = Rom {
         // v1.0 (esptool runs no stub on v0.x), with the 26 MHz crystal of most ESP8684 modules.
         revision_full: 100,
         xtal_hz: 26_000_000,
+        ram: (0x3FCD_6108, 0x403A_E000),
         register: sim_register,
         banner: "ESP-ROM:esp8684-api2-20220127\r\nBuild:Jan 27 2022\r\n",
         power_on: "0x1 (POWERON)",

@@ -46,6 +46,7 @@ pub static ROM: Rom = Rom {
         // v0.4, the usual revision of current modules (the IDF v5.2 bootloader needs v0.3+).
         revision_full: 4,
         xtal_hz: 40_000_000,
+        ram: (0x3FCD_5820, 0x403C_C710),
         register: sim_register,
         banner: "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n",
         power_on: "0x1 (POWERON)",

@@ -39,6 +39,7 @@ pub static ROM: Rom = Rom {
         // v0.2, the revision of current modules.
         revision_full: 2,
         xtal_hz: 40_000_000,
+        ram: (0x4087_5730, 0x4086_B910),
         register: sim_register,
         banner: "ESP-ROM:esp32c6-20220919\r\nBuild:Sep 19 2022\r\n",
         power_on: "0x1 (POWERON)",

@@ -39,6 +39,7 @@ pub static ROM: Rom = Rom {
         // v0.1, the revision of the first modules.
         revision_full: 1,
         xtal_hz: 32_000_000,
+        ram: (0x4084_60F0, 0x4083_C2D0),
         register: sim_register,
         banner: "ESP-ROM:esp32h2-20221101\r\nBuild:Nov  1 2022\r\n",
         power_on: "0x1 (POWERON)",

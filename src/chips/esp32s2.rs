@@ -45,6 +45,7 @@ pub static ROM: Rom = Rom {
         // v1.0, the revision of current modules.
         revision_full: 100,
         xtal_hz: 40_000_000,
+        ram: (0x3FFE_6100, 0x4004_C000),
         register: sim_register,
         banner: "ESP-ROM:esp32s2-rc4-20191025\r\nBuild:Oct 25 2019\r\n",
         power_on: "0x1 (POWERON)",

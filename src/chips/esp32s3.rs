@@ -53,6 +53,7 @@ pub static ROM: Rom = Rom {
         // v0.2, the revision of current modules.
         revision_full: 2,
         xtal_hz: 40_000_000,
+        ram: (0x3FCE_3810, 0x403C_9700),
         register: sim_register,
         banner: "ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\n",
         power_on: "0x1 (POWERON)",

@@ -90,6 +90,10 @@ pub struct SimFacts {
     /// The chip revision (major × 100 + minor) its eFuses describe.
     pub revision_full: u16,
     pub xtal_hz: u32,
+    /// Where a real ESP-IDF second-stage bootloader loads its data and code on this chip
+    /// (DRAM, IRAM; the `load:` lines its ROM prints), for images the simulator and the tests
+    /// make.
+    pub ram: (u32, u32),
     /// The value of an identity register (eFuse, date, strapping) for a chip with this MAC;
     /// None for an address the chip module does not model.
     pub register: fn(addr: u32, mac: [u8; 6]) -> Option<u32>,

@@ -607,7 +607,7 @@ mod tests {
 
     #[test]
     fn a_good_app_loads_only_when_read_whole() {
-        let img = demo::esp32_image(Some(("blink", "2.0")), 5000);
+        let img = demo::app_image(crate::chips::ESP32, Some(("blink", "2.0")), 5000);
         let mut slot = img.clone();
         slot.resize(0x20000, 0xFF);
         let (h, reads) = scan(&slot, 0x20000);
@@ -628,7 +628,7 @@ mod tests {
         assert_eq!((e.holds(), reads), (Holds::Empty, 1));
         assert_eq!(e.loads(), Loads::No(ImageProblem::Erased));
         // Half-written: the first 64 KiB arrived, the rest of the slot is still erased.
-        let img = demo::esp32_image(Some(("big", "1")), 100_000);
+        let img = demo::app_image(crate::chips::ESP32, Some(("big", "1")), 100_000);
         let mut half = vec![0xFF; 0x40000];
         half[..0x10000].copy_from_slice(&img[..0x10000]);
         let (h, _) = scan(&half, 0x40000);
@@ -668,7 +668,7 @@ mod tests {
 
     #[test]
     fn chip_revision_and_size_limits() {
-        let mut img = demo::esp32_image(Some(("x", "1")), 100);
+        let mut img = demo::app_image(crate::chips::ESP32, Some(("x", "1")), 100);
         let s3 = Target::chip(Chip::by_name("esp32s3").unwrap(), Some(0));
         assert!(matches!(
             judge(&img, s3, 0x10000, None).problems[0],
@@ -709,7 +709,7 @@ mod tests {
                 .is_empty()
         );
         // Header says the digest ends past the slot.
-        let img = demo::esp32_image(Some(("x", "1")), 100);
+        let img = demo::app_image(crate::chips::ESP32, Some(("x", "1")), 100);
         let small = img.len() as u32 - 16;
         assert!(matches!(
             judge(&img, esp32(), 0x10000, Some(small)).problems[0],
@@ -719,7 +719,7 @@ mod tests {
 
     #[test]
     fn bootloader_shapes_are_no_apps_and_alignment_counts() {
-        let b = demo::esp32_bootloader_like(100);
+        let b = demo::bootloader_like(crate::chips::ESP32, 100);
         let j = judge(&b, esp32(), 0x10000, Some(0x10000));
         assert_eq!(j.problems, vec![ImageProblem::NotAnApp]);
         assert_eq!(j.holds(), Holds::NotAnApp);
@@ -730,7 +730,7 @@ mod tests {
         );
         // An app placed at an address that is not 64 KiB aligned: its DROM segment no longer
         // lines up with its page.
-        let app = demo::esp32_image(Some(("x", "1")), 100);
+        let app = demo::app_image(crate::chips::ESP32, Some(("x", "1")), 100);
         assert!(matches!(
             judge(&app, esp32(), 0x11000, None).problems[0],
             ImageProblem::MisalignedSegment { index: 0, .. }

@@ -20,8 +20,8 @@ pub use timeline::{LogLine, Source, Timeline};
 pub enum PortKind {
     /// A USB serial port through Web Serial.
     Serial,
-    /// The simulated ESP32 running in the page.
-    Sim,
+    /// The simulated chip running in the page, of this kind.
+    Sim(&'static Chip),
     /// A WebSocket byte bridge (`otaflash sim --ws`, a serial server).
     Ws,
 }
@@ -30,15 +30,19 @@ impl PortKind {
     pub fn value(self) -> &'static str {
         match self {
             PortKind::Serial => "serial",
-            PortKind::Sim => "sim",
+            PortKind::Sim(_) => "sim",
             PortKind::Ws => "ws",
         }
     }
 
     pub fn from_value(v: &str) -> Option<PortKind> {
-        [PortKind::Serial, PortKind::Sim, PortKind::Ws]
-            .into_iter()
-            .find(|k| k.value() == v)
+        [
+            PortKind::Serial,
+            PortKind::Sim(crate::chips::ESP32),
+            PortKind::Ws,
+        ]
+        .into_iter()
+        .find(|k| k.value() == v)
     }
 
     /// A network bridge, not a cable: different things to try when it fails.
@@ -288,7 +292,7 @@ pub enum Action {
 impl Default for PageState {
     fn default() -> Self {
         PageState {
-            port_kind: PortKind::Sim,
+            port_kind: PortKind::Sim(crate::chips::ESP32),
             ws_url: "ws://127.0.0.1:5556".into(),
             baud: crate::loader::DEFAULT_BAUD,
             link: Link::Idle,

@@ -46,12 +46,14 @@ fn connected() -> PageState {
     let mut s = PageState::default();
     s.apply(Action::Connecting);
     s.apply(Action::Connected(board()));
-    s.apply(Action::Layout(snapshot(&demo::arduino_like_flash())));
+    s.apply(Action::Layout(snapshot(&demo::arduino_like_flash(
+        crate::chips::ESP32,
+    ))));
     s
 }
 
 fn app() -> Vec<u8> {
-    demo::esp32_image(Some(("x", "1")), 100)
+    demo::app_image(crate::chips::ESP32, Some(("x", "1")), 100)
 }
 
 fn write(s: &mut PageState, label: &str, bytes: &[u8], name: &str) {
@@ -109,7 +111,7 @@ fn image_checks_gate_the_flash_button() {
     assert!(!s.can_flash());
     s.apply(Action::ImagePicked(
         "bootloader.bin".into(),
-        demo::esp32_bootloader_like(100),
+        demo::bootloader_like(crate::chips::ESP32, 100),
     ));
     assert!(s
         .image_problems()
@@ -117,7 +119,7 @@ fn image_checks_gate_the_flash_button() {
     // An app without an app description (older Arduino cores) is still an app.
     s.apply(Action::ImagePicked(
         "old-arduino.bin".into(),
-        demo::esp32_image(None, 100),
+        demo::app_image(crate::chips::ESP32, None, 100),
     ));
     assert!(s.image_problems().is_empty(), "{:?}", s.image_problems());
     s.apply(Action::ImagePicked("big.bin".into(), {
@@ -150,7 +152,7 @@ fn a_file_picked_while_writing_is_refused_and_boot_next_follows_what_was_verifie
     assert!(s.writing());
     s.apply(Action::ImagePicked(
         "second.bin".into(),
-        demo::esp32_image(Some(("y", "2")), 99),
+        demo::app_image(crate::chips::ESP32, Some(("y", "2")), 99),
     ));
     assert_eq!(
         s.image.as_ref().unwrap().name,
@@ -181,7 +183,7 @@ fn a_file_picked_while_writing_is_refused_and_boot_next_follows_what_was_verifie
     // Another file picked afterwards: "boot next" still names what is in the slot.
     s.apply(Action::ImagePicked(
         "second.bin".into(),
-        demo::esp32_image(Some(("y", "2")), 99),
+        demo::app_image(crate::chips::ESP32, Some(("y", "2")), 99),
     ));
     assert_eq!(s.boot_next_offer(), Some(p.clone()));
     assert_eq!(s.written_to(&p).unwrap().file, "first.bin");
@@ -329,7 +331,7 @@ fn verified_then_disconnect() {
 fn undo_point_is_the_first_read() {
     let mut s = connected();
     let first = s.otadata_at_connect.clone();
-    let mut snap = snapshot(&demo::arduino_like_flash());
+    let mut snap = snapshot(&demo::arduino_like_flash(crate::chips::ESP32));
     snap.otadata = Some(Otadata::blank());
     s.apply(Action::Layout(snap));
     assert_eq!(s.otadata_at_connect, first);

@@ -1,8 +1,9 @@
-//! The flash the page's simulated ESP32 starts with: a 4 MB chip as Arduino-ESP32 leaves it
+//! The flash the page's simulated chip starts with: a 4 MB chip as Arduino-ESP32 leaves it
 //! (its default partition table and boot_app0 otadata), with small but valid images made here
 //! (a page cannot carry real firmware without weighing as much). They pass every check the
 //! bootloader and otaflash make: magic, chip id, checksum, appended SHA-256, app description.
 
+use crate::chips::Chip;
 use crate::formats::image::{APP_DESC_MAGIC, IMAGE_MAGIC};
 use crate::formats::otadata::{Entry, OtaState, Otadata};
 use crate::formats::partition::PartitionTable;
@@ -21,20 +22,31 @@ fn put_str(buf: &mut [u8], at: usize, len: usize, s: &str) {
     buf[at..at + n].copy_from_slice(&b[..n]);
 }
 
-/// A valid ESP32 image: a DROM segment (starting with `esp_app_desc_t` when `app` is given)
-/// and an IRAM segment, checksum, SHA-256 appended. The `payload` bytes are pseudo-random
-/// (they do not compress), so a big one keeps a simulated link busy for a predictable time.
-pub fn esp32_image(app: Option<(&str, &str)>, payload: usize) -> Vec<u8> {
+/// A valid image for `chip`: a DROM segment (starting with `esp_app_desc_t` when `app` is
+/// given) and an IRAM segment, checksum, SHA-256 appended. The `payload` bytes are
+/// pseudo-random (they do not compress), so a big one keeps a simulated link busy for a
+/// predictable time.
+pub fn app_image(chip: &Chip, app: Option<(&str, &str)>, payload: usize) -> Vec<u8> {
     // The first DROM address past the 32 bytes of image and segment header.
-    image_with_first_segment_at(crate::chips::ESP32.flash_map[1].0 + 0x20, app, payload)
+    image_with_first_segment_at(chip, chip.flash_map[1].0 + 0x20, app, payload)
 }
 
 /// The shape of a second-stage bootloader: the same, but every segment in RAM.
-pub fn esp32_bootloader_like(payload: usize) -> Vec<u8> {
-    image_with_first_segment_at(0x3FFF_0000, None, payload)
+pub fn bootloader_like(chip: &Chip, payload: usize) -> Vec<u8> {
+    image_with_first_segment_at(chip, ram(chip).0, None, payload)
 }
 
-fn image_with_first_segment_at(first: u32, app: Option<(&str, &str)>, payload: usize) -> Vec<u8> {
+/// Where a bootloader loads data and code on `chip` (the ESP32's for a chip without ROM facts).
+fn ram(chip: &Chip) -> (u32, u32) {
+    chip.rom.unwrap_or(crate::chips::ESP32.rom.unwrap()).sim.ram
+}
+
+fn image_with_first_segment_at(
+    chip: &Chip,
+    first: u32,
+    app: Option<(&str, &str)>,
+    payload: usize,
+) -> Vec<u8> {
     let mut drom = vec![0u8; 256 + payload];
     if let Some((project, version)) = app {
         drom[0..4].copy_from_slice(&APP_DESC_MAGIC.to_le_bytes());
@@ -53,21 +65,22 @@ fn image_with_first_segment_at(first: u32, app: Option<(&str, &str)>, payload: u
         *b = x.to_le_bytes()[3];
     }
     let iram: Vec<u8> = (0..64u8).collect();
-    // Header: 2 segments, DIO, 4MB / 40m, entry, WP pin disabled, chip id 0 (ESP32),
-    // revisions v0.0 to v3.99, SHA-256 appended.
+    let iram_at = ram(chip).1;
+    // Header: 2 segments, DIO, 4MB / 40m, entry, WP pin disabled, the chip's id, revisions
+    // v0.0 to v3.99, SHA-256 appended.
     let mut out = vec![];
     out.extend_from_slice(&[IMAGE_MAGIC, 2, 2, 0x20]);
-    out.extend_from_slice(&0x4008_0000u32.to_le_bytes());
+    out.extend_from_slice(&iram_at.to_le_bytes());
     out.push(0xEE);
     out.extend_from_slice(&[0, 0, 0]);
-    out.extend_from_slice(&0u16.to_le_bytes()); // chip id: ESP32
+    out.extend_from_slice(&chip.image_chip_id.to_le_bytes());
     out.push(0); // min_rev
     out.extend_from_slice(&0u16.to_le_bytes()); // min_rev_full
     out.extend_from_slice(&399u16.to_le_bytes()); // max_rev_full
     out.extend_from_slice(&[0, 0, 0, 0]);
     out.push(1); // hash appended
     let mut checksum = esp_checksum(&[]);
-    for (addr, seg) in [(first, &drom), (0x4008_0000, &iram)] {
+    for (addr, seg) in [(first, &drom), (iram_at, &iram)] {
         out.extend_from_slice(&addr.to_le_bytes());
         out.extend_from_slice(&(seg.len() as u32).to_le_bytes());
         out.extend_from_slice(seg);
@@ -92,20 +105,21 @@ pub fn boot_app0() -> Otadata {
     o
 }
 
-/// A 4 MB flash: bootloader at 0x1000, the Arduino default table, boot_app0, a demo app in app0.
-pub fn arduino_like_flash() -> Vec<u8> {
+/// A 4 MB flash for `chip`: bootloader at the chip's offset, the Arduino default table,
+/// boot_app0, a demo app in app0.
+pub fn arduino_like_flash(chip: &Chip) -> Vec<u8> {
     let mut f = vec![0xFFu8; 4 << 20];
     let mut put = |at: usize, b: &[u8]| f[at..at + b.len()].copy_from_slice(b);
     put(
-        crate::chips::ESP32.bootloader_offset as usize,
-        &esp32_bootloader_like(2048),
+        chip.bootloader_offset as usize,
+        &bootloader_like(chip, 2048),
     );
     let table = PartitionTable::from_csv(ARDUINO_DEFAULT_CSV, 0x8000).expect("valid table");
     put(0x8000, &table.to_bytes().expect("fits"));
     put(0xE000, boot_app0().as_bytes());
     put(
         0x10000,
-        &esp32_image(Some(("blink-demo", "1.0.0")), 24 * 1024),
+        &app_image(chip, Some(("blink-demo", "1.0.0")), 24 * 1024),
     );
     f
 }
@@ -117,7 +131,7 @@ mod tests {
 
     #[test]
     fn demo_images_pass_every_check() {
-        let app = esp32_image(Some(("blink-demo", "1.0.0")), 5000);
+        let app = app_image(crate::chips::ESP32, Some(("blink-demo", "1.0.0")), 5000);
         let i = Image::parse(&app).unwrap();
         assert!(i.checksum_ok() && i.sha256_ok() == Some(true));
         let target = crate::formats::bootable::Target::chip(crate::chips::ESP32, Some(301));
@@ -126,7 +140,7 @@ mod tests {
             crate::formats::bootable::Loads::Yes
         );
         assert_eq!(i.app.unwrap().project_name, "blink-demo");
-        let f = arduino_like_flash();
+        let f = arduino_like_flash(crate::chips::ESP32);
         let t = PartitionTable::from_flash(&f, 0x8000).unwrap();
         assert_eq!(t.find("app1").unwrap().offset, 0x150000);
         assert_eq!(

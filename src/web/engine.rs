@@ -3,6 +3,7 @@
 //! out and puts it back, so two jobs can never run on the board at once.
 
 use super::ports::{AnyPort, PageSim, WebSerialPort, WsPort};
+use crate::chips::Chip;
 use crate::device::{Device, OpenFailed, CONNECT_ATTEMPTS};
 use crate::formats::bootable::{judge, Slots};
 use crate::formats::install::{self, plan, Board, PlanOptions};
@@ -55,7 +56,8 @@ impl EraseWhat {
 #[derive(Clone)]
 pub struct Engine {
     slot: Rc<RefCell<Slot>>,
-    sim: Rc<RefCell<Option<PageSim>>>,
+    /// The page's simulated chips, one per kind, made on first use.
+    sims: Rc<RefCell<Vec<PageSim>>>,
     cancel: Rc<Cell<bool>>,
     /// Set to end the console.
     stop_console: Rc<Cell<bool>>,
@@ -163,7 +165,7 @@ impl Engine {
     pub fn new(dispatch: Dispatch) -> Engine {
         Engine {
             slot: Rc::new(RefCell::new(Slot::Empty)),
-            sim: Rc::new(RefCell::new(None)),
+            sims: Rc::new(RefCell::new(Vec::new())),
             cancel: Rc::new(Cell::new(false)),
             stop_console: Rc::new(Cell::new(false)),
             outbox: Rc::new(RefCell::new(VecDeque::new())),
@@ -171,12 +173,16 @@ impl Engine {
         }
     }
 
-    /// The page's simulated ESP32 (made on first use, kept for the page's life).
-    pub fn page_sim(&self) -> PageSim {
-        self.sim
-            .borrow_mut()
-            .get_or_insert_with(PageSim::new)
-            .clone()
+    /// The page's simulated `chip` (made on first use, kept for the page's life, so that
+    /// reconnecting finds what was written to it).
+    pub fn page_sim(&self, chip: &'static Chip) -> PageSim {
+        let mut sims = self.sims.borrow_mut();
+        if let Some(s) = sims.iter().find(|s| s.chip() == chip) {
+            return s.clone();
+        }
+        let s = PageSim::new(chip);
+        sims.push(s.clone());
+        s
     }
 
     fn send(&self, a: Action) {
@@ -246,7 +252,7 @@ impl Engine {
     ) -> Result<AnyPort, Failure> {
         let failure = |message: String, hints: Vec<loader::Hint>| Failure { message, hints };
         match kind {
-            PortKind::Sim => Ok(AnyPort::Sim(self.page_sim().port())),
+            PortKind::Sim(chip) => Ok(AnyPort::Sim(self.page_sim(chip).port())),
             PortKind::Ws => WsPort::connect(ws_url)
                 .await
                 .map(AnyPort::Ws)

@@ -9,6 +9,7 @@ use super::flash::FlashPanel;
 use super::install::InstallPanel;
 use super::manifest::same_origin;
 use super::views::{otadata_view, partition_table, slots_view};
+use crate::chips::{Chip, CHIPS};
 use crate::formats::numbers::{human_size, parse_u32};
 use crate::formats::partition::Layout;
 use crate::page::{Action, Link, PageState, PortKind, Tone};
@@ -108,14 +109,20 @@ pub fn DevicePanel(p: &DeviceProps) -> Html {
                     d.dispatch(Action::SetWsUrl(p));
                 }
                 Some(p) => {
-                    if let Some(k) = PortKind::from_value(&p) {
-                        d.dispatch(Action::SetPortKind(k));
+                    // ?port=sim&chip=esp32s3: the simulated chip of that kind.
+                    let chip = url_param("chip").and_then(|c| Chip::by_name(&c));
+                    match (PortKind::from_value(&p), chip) {
+                        (Some(PortKind::Sim(_)), Some(c)) if c.supported() => {
+                            d.dispatch(Action::SetPortKind(PortKind::Sim(c)))
+                        }
+                        (Some(k), _) => d.dispatch(Action::SetPortKind(k)),
+                        (None, _) => {}
                     }
                 }
                 None => d.dispatch(Action::SetPortKind(if has_web_serial() {
                     PortKind::Serial
                 } else {
-                    PortKind::Sim
+                    PortKind::Sim(crate::chips::ESP32)
                 })),
             }
             if let Some(u) = url_param("image") {
@@ -210,6 +217,15 @@ fn ConnectBar(p: &PanelProps) -> Html {
             }
         })
     };
+    let on_sim_chip = {
+        let d = d.clone();
+        Callback::from(move |e: Event| {
+            let v = e.target_unchecked_into::<HtmlSelectElement>().value();
+            if let Some(c) = Chip::by_name(&v) {
+                d.dispatch(Action::SetPortKind(PortKind::Sim(c)));
+            }
+        })
+    };
     let on_url = {
         let d = d.clone();
         Callback::from(move |e: Event| {
@@ -262,7 +278,7 @@ fn ConnectBar(p: &PanelProps) -> Html {
                 <label>{"Port "}
                     <select data-testid="port-kind" onchange={on_kind} disabled={open || connecting}>
                         <option value="serial" selected={s.port_kind == PortKind::Serial} disabled={!has_web_serial()}>{"USB serial (Web Serial)"}</option>
-                        <option value="sim" selected={s.port_kind == PortKind::Sim}>{"Simulated ESP32 (in this page)"}</option>
+                        <option value="sim" selected={matches!(s.port_kind, PortKind::Sim(_))}>{"Simulated chip (in this page)"}</option>
                         <option value="ws" selected={s.port_kind == PortKind::Ws}>{"WebSocket bridge"}</option>
                     </select>
                 </label>
@@ -271,6 +287,13 @@ fn ConnectBar(p: &PanelProps) -> Html {
                         <input type="checkbox" checked={*filtered} onchange={on_filter} disabled={open} />
                         {" only ESP32 USB bridges"}
                     </label>
+                }
+                if let PortKind::Sim(chip) = s.port_kind {
+                    <select data-testid="sim-chip" onchange={on_sim_chip} disabled={open || connecting} aria-label="Simulated chip">
+                        { for CHIPS.iter().filter(|c| c.supported()).map(|c| html!{
+                            <option value={c.name} selected={c == chip}>{ c.pretty }</option>
+                        }) }
+                    </select>
                 }
                 if s.port_kind == PortKind::Ws {
                     <input data-testid="ws-url" type="text" value={s.ws_url.clone()} onchange={on_url} size="28" disabled={open} aria-label="WebSocket URL" />

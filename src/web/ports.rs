@@ -1,6 +1,7 @@
 //! The page's byte links, each a [`Port`]: Web Serial (a real USB serial port), a WebSocket
 //! byte bridge (`otaflash sim --ws`, a serial server), and the in-page simulated ESP32.
 
+use crate::chips::Chip;
 use crate::loader::port::{Port, PortError};
 use crate::sim::{Config, Esp32, Timing};
 use gloo_timers::future::TimeoutFuture;
@@ -396,10 +397,12 @@ pub struct PageSim {
 }
 
 impl PageSim {
-    /// A 4 MB ESP32 as Arduino-ESP32 leaves it (see [`crate::sim::demo`]), with real timing.
-    pub fn new() -> PageSim {
-        let flash = crate::sim::demo::arduino_like_flash();
-        let dev = Esp32::new(flash, Config::new(4 << 20, Timing::REALISTIC));
+    /// A 4 MB `chip` as Arduino-ESP32 leaves it (see [`crate::sim::demo`]), with real timing.
+    pub fn new(chip: &'static Chip) -> PageSim {
+        let flash = crate::sim::demo::arduino_like_flash(chip);
+        let mut config = Config::new(4 << 20, Timing::REALISTIC);
+        config.chip = chip;
+        let dev = Esp32::new(flash, config);
         PageSim {
             dev: Rc::new(RefCell::new(dev)),
             epoch: now_ms(),
@@ -410,6 +413,10 @@ impl PageSim {
         Duration::from_secs_f64((now_ms() - self.epoch).max(0.0) / 1000.0)
     }
 
+    pub fn chip(&self) -> &'static Chip {
+        self.dev.borrow().config.chip
+    }
+
     /// A port to it, as if a USB cable had just been plugged in.
     pub fn port(&self) -> PageSimPort {
         self.dev.borrow_mut().clear_disconnect();
@@ -418,12 +425,6 @@ impl PageSim {
             rx: VecDeque::new(),
             opened: now_ms(),
         }
-    }
-}
-
-impl Default for PageSim {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -3,8 +3,8 @@
 //! through `esptool elf2image --chip X`, so each chip's headers (chip id, revision fields,
 //! segment layout and padding, checksum and SHA-256) are esptool's own.
 //!
-//! The RAM load addresses are those real ESP-IDF bootloaders use on each chip (their ROM logs'
-//! `load:` lines); the flash-mapped ones are the chip's IROM/DROM windows from `chips/`.
+//! The RAM load addresses (those real ESP-IDF bootloaders use) and the flash-mapped windows
+//! come from `chips/`.
 
 use otaflash::chips::Chip;
 use std::collections::HashMap;
@@ -17,16 +17,7 @@ pub const CHIPS: [&str; 7] = [
 
 /// Where a real second-stage bootloader loads its data and code on `chip` (DRAM, IRAM).
 fn ram_addresses(chip: &str) -> (u32, u32) {
-    match chip {
-        "esp32" => (0x3FFF_0030, 0x4007_8000),
-        "esp32s2" => (0x3FFE_6100, 0x4004_C000),
-        "esp32s3" => (0x3FCE_3810, 0x403C_9700),
-        "esp32c2" => (0x3FCD_6108, 0x403A_E000),
-        "esp32c3" => (0x3FCD_5820, 0x403C_C710),
-        "esp32c6" => (0x4087_5730, 0x4086_B910),
-        "esp32h2" => (0x4084_60F0, 0x4083_C2D0),
-        _ => panic!("no RAM addresses for {chip}"),
-    }
+    Chip::by_name(chip).unwrap().rom.unwrap().sim.ram
 }
 
 fn xtensa(chip: &str) -> bool {

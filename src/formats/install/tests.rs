@@ -63,7 +63,7 @@ fn kinds_and_default_offsets() {
         );
     }
     assert_eq!(
-        PartKind::of(&demo::arduino_like_flash()),
+        PartKind::of(&demo::arduino_like_flash(crate::chips::ESP32)),
         PartKind::FlashImage
     );
     assert_eq!(PartKind::of(b"nvs data"), PartKind::Data);
@@ -314,7 +314,7 @@ fn a_new_layout_says_which_data_is_lost() {
 
 #[test]
 fn a_merged_image_is_checked_inside() {
-    let merged = demo::arduino_like_flash();
+    let merged = demo::arduino_like_flash(crate::chips::ESP32);
     let p = plan(
         vec![Part::new("flash.bin", 0, merged.clone())],
         &board(None),
