@@ -41,6 +41,24 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The ROM's `crc32_le(crc, buf, len)`: zlib's CRC-32 (reflected, polynomial 0xEDB88320) with
+/// `crc` as the running value. Bit by bit: it only ever sees a few bytes, and a table would
+/// weigh more in the page than it saves.
+pub fn crc32_le(crc: u32, data: &[u8]) -> u32 {
+    let mut c = !crc;
+    for &b in data {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
 /// The ESP checksum: 0xEF XOR every byte. Used for image segment data and for the payload of
 /// the loader's data commands alike.
 pub fn esp_checksum(bytes: &[u8]) -> u8 {
@@ -70,4 +88,17 @@ pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
 
 pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc32_le_is_zlibs() {
+        // zlib: crc32(0, "123456789") = 0xCBF43926, the CRC-32 check value.
+        assert_eq!(super::crc32_le(0, b"123456789"), 0xCBF4_3926);
+        assert_eq!(super::crc32_le(0, b""), 0);
+        // Running value: two halves give the whole.
+        let half = super::crc32_le(0, b"12345");
+        assert_eq!(super::crc32_le(half, b"6789"), 0xCBF4_3926);
+    }
 }

@@ -85,9 +85,7 @@ pub fn state_name(raw: u32) -> &'static str {
 /// The otadata CRC: `crc32_le(UINT32_MAX, &seq, 4)` in the ROM's convention, which is zlib's
 /// `crc32(seq_le, 0xFFFFFFFF)` (not the standard CRC-32 of the four bytes). seq 1 → 0x4743989A.
 pub fn ota_crc(seq: u32) -> u32 {
-    let mut h = crc32fast::Hasher::new_with_initial(0xFFFF_FFFF);
-    h.update(&seq.to_le_bytes());
-    h.finalize()
+    super::crc32_le(0xFFFF_FFFF, &seq.to_le_bytes())
 }
 
 /// One `esp_ota_select_entry_t`.
