@@ -70,12 +70,27 @@ fn connect_with_auto_reset_and_no_reset() {
             "{e}"
         );
         // What to try is apart from the message, and fits the link.
-        let usb: Vec<&str> = e.hints(false).iter().map(|h| h.text()).collect();
+        use otaflash::chips::UsbLink;
+        use otaflash::loader::{Hint, Via};
+        let usb: Vec<&str> = e
+            .hints(Via::Serial(None))
+            .iter()
+            .map(|h| h.text())
+            .collect();
         assert!(
             usb.iter().any(|h| h.contains("BOOT"))
                 && usb.iter().any(|h| h.contains("data USB cable"))
         );
-        let bridge: Vec<&str> = e.hints(true).iter().map(|h| h.text()).collect();
+        // On the chip's own USB: BOOT by hand there; no bridge driver to install. On USB-OTG,
+        // also that the port comes back under a new name.
+        let jtag = e.hints(Via::Serial(Some(UsbLink::SerialJtag)));
+        assert_eq!(jtag[0], Hint::NativeUsbBoot);
+        assert!(!jtag.contains(&Hint::Driver));
+        let s2 = otaflash::chips::Chip::by_name("esp32s2").unwrap();
+        assert!(e
+            .hints(Via::Serial(Some(UsbLink::Otg(s2))))
+            .contains(&Hint::PickPortAgain));
+        let bridge: Vec<&str> = e.hints(Via::Network).iter().map(|h| h.text()).collect();
         assert!(
             !bridge
                 .iter()
@@ -472,4 +487,71 @@ fn stub_reports_a_failed_write_on_the_next_command() {
             .unwrap_err();
         assert!(e.to_string().contains("inflate error (error 0xC7)"), "{e}");
     });
+}
+
+/// The reset follows the port's USB ids: on the chip's own USB-Serial-JTAG (303A:1001) the
+/// USB-JTAG sequence at once (the classic one boots it from flash there); with ids unknown
+/// both in turn, so one attempt is not enough; on a CP210x bridge the classic circuit only.
+#[test]
+fn reset_is_chosen_from_the_usb_ids() {
+    use otaflash::chips::Chip;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let c3 = Chip::by_name("esp32c3").unwrap();
+    let connect = |usb: (u16, u16), told: bool, attempts: u32| {
+        let p = port_with(|c| {
+            c.chip = c3;
+            c.usb = Some(usb);
+            c.usb_ids_told = told;
+        });
+        block_on(async {
+            let mut l = Loader::new(p);
+            let log = Rc::new(RefCell::new(vec![]));
+            let sink = log.clone();
+            l.on_event(move |e| {
+                if let otaflash::loader::Event::Log(m) = e {
+                    sink.borrow_mut().push(m)
+                }
+            });
+            let r = l.connect(Reset::Auto, attempts).await.map(|i| i.chip.name);
+            let lines = log.borrow().join("\n");
+            (r, lines)
+        })
+    };
+    let jtag = (0x303A, 0x1001);
+    let (r, log) = connect(jtag, true, 1);
+    assert_eq!(r.unwrap(), "esp32c3");
+    assert!(log.contains("USB-Serial-JTAG"), "{log}");
+    let (r, _) = connect(jtag, false, 1);
+    assert!(
+        r.is_err(),
+        "the classic sequence first, which this port ignores"
+    );
+    let (r, _) = connect(jtag, false, 2);
+    assert_eq!(r.unwrap(), "esp32c3", "then the USB-JTAG one");
+    let (r, log) = connect((0x10C4, 0xEA60), true, 1);
+    assert_eq!(r.unwrap(), "esp32c3");
+    assert!(log.contains("CP210x"), "{log}");
+}
+
+/// Through the ROM's USB-OTG port (an ESP32-S2 at 303A:0002) the stub goes up in 2 KiB blocks,
+/// which that ROM takes (the simulated one, like the real one, fails bigger blocks); the same
+/// with ids unknown on a chip that has USB-OTG.
+#[test]
+fn the_stub_goes_up_in_small_blocks_over_usb_otg() {
+    let s2 = otaflash::chips::Chip::by_name("esp32s2").unwrap();
+    for told in [true, false] {
+        let p = port_with(|c| {
+            c.chip = s2;
+            c.usb = Some((0x303A, 0x0002));
+            c.usb_ids_told = told;
+        });
+        block_on(async {
+            let mut l = Loader::new(p);
+            l.connect(Reset::Classic, 2).await.unwrap();
+            let s = StubImage::embedded(s2).expect("run scripts/setup.sh");
+            l.run_stub(&s).await.unwrap();
+            assert!(l.is_stub());
+        });
+    }
 }

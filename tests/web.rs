@@ -274,8 +274,13 @@ fn now() -> std::time::Duration {
 type Handler = Closure<dyn FnMut(JsValue, JsValue)>;
 
 fn fake_serial(dev: Rc<RefCell<Esp32>>) -> (JsValue, Vec<Handler>) {
+    fake_serial_with_ids(dev, (0x10C4, 0xEA60))
+}
+
+/// The same, showing `ids` as its USB vendor and product ids.
+fn fake_serial_with_ids(dev: Rc<RefCell<Esp32>>, ids: (u16, u16)) -> (JsValue, Vec<Handler>) {
     let make = js_sys::Function::new_with_args(
-        "onWrite, onSignals, onOpen",
+        "onWrite, onSignals, onOpen, vid, pid",
         "const port = { opens: [], closes: 0, readable: null, writable: null };
          let controller = null;
          port.open = (opts) => {
@@ -288,7 +293,7 @@ fn fake_serial(dev: Rc<RefCell<Esp32>>) -> (JsValue, Vec<Handler>) {
          };
          port.close = () => { port.closes++; port.readable = null; port.writable = null; controller = null; return Promise.resolve(); };
          port.setSignals = (s) => { onSignals(!!s.dataTerminalReady, !!s.requestToSend); return Promise.resolve(); };
-         port.getInfo = () => ({ usbVendorId: 0x10c4, usbProductId: 0xea60 });
+         port.getInfo = () => ({ usbVendorId: vid, usbProductId: pid });
          port.push = (bytes) => { if (controller && bytes.length) controller.enqueue(bytes); };
          return port;",
     );
@@ -329,16 +334,43 @@ fn fake_serial(dev: Rc<RefCell<Esp32>>) -> (JsValue, Vec<Handler>) {
                 .set_host_baud(baud.as_f64().map(|b| b as u32));
         })
     };
-    let p = make
-        .call3(
-            &JsValue::NULL,
-            on_write.as_ref(),
-            on_signals.as_ref(),
-            on_open.as_ref(),
-        )
-        .unwrap();
+    let args = js_sys::Array::of5(
+        on_write.as_ref(),
+        on_signals.as_ref(),
+        on_open.as_ref(),
+        &JsValue::from(ids.0),
+        &JsValue::from(ids.1),
+    );
+    let p = make.apply(&JsValue::NULL, &args).unwrap();
     *port.borrow_mut() = p.clone();
     (p, vec![on_write, on_signals, on_open])
+}
+
+/// Web Serial tells the port's USB ids: on an ESP32-C3's own USB-Serial-JTAG port (303A:1001)
+/// the loader resets with that peripheral's sequence at the first attempt, and the hints are
+/// those for the chip's own USB.
+#[wasm_bindgen_test]
+async fn web_serial_usb_ids_choose_the_reset() {
+    let c3 = otaflash::chips::Chip::by_name("esp32c3").unwrap();
+    let mut config = Config::new(4 << 20, Timing::NONE);
+    config.chip = c3;
+    config.usb = Some((0x303A, 0x1001));
+    let dev = Rc::new(RefCell::new(Esp32::new(
+        demo::arduino_like_flash(c3),
+        config,
+    )));
+    let (fake, _keep) = fake_serial_with_ids(dev.clone(), (0x303A, 0x1001));
+    let sp = WebSerialPort::open(fake.unchecked_into(), 115_200)
+        .await
+        .unwrap();
+    let port = AnyPort::Serial(sp);
+    assert_eq!(
+        port.via(),
+        otaflash::loader::Via::Serial(Some(otaflash::chips::UsbLink::SerialJtag))
+    );
+    let mut l = Loader::new(port);
+    let info = l.connect(Reset::Auto, 1).await.unwrap();
+    assert_eq!(info.chip, c3);
 }
 
 #[wasm_bindgen_test]

@@ -53,6 +53,7 @@ pub static ROM: Rom = Rom {
         calibration_reg: reg::RTCCALICFG1,
         ck8m_reg: efuse(4),
     }),
+    usb_otg: false,
     baud_assumes_40mhz: false,
     sim: SimFacts {
         revision_full: 301,

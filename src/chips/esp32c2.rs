@@ -35,6 +35,7 @@ pub static ROM: Rom = Rom {
     identity_regs: IDENTITY_REGS,
     describe,
     crystal: None,
+    usb_otg: false,
     baud_assumes_40mhz: true,
     sim: SimFacts {
         // v1.0 (esptool runs no stub on v0.x), with the 26 MHz crystal of most ESP8684 modules.

@@ -41,6 +41,7 @@ pub static ROM: Rom = Rom {
     identity_regs: IDENTITY_REGS,
     describe,
     crystal: None,
+    usb_otg: false,
     baud_assumes_40mhz: false,
     sim: SimFacts {
         // v0.4, the usual revision of current modules (the IDF v5.2 bootloader needs v0.3+).

@@ -40,6 +40,7 @@ pub static ROM: Rom = Rom {
     identity_regs: IDENTITY_REGS,
     describe,
     crystal: None,
+    usb_otg: true,
     baud_assumes_40mhz: false,
     sim: SimFacts {
         // v1.0, the revision of current modules.

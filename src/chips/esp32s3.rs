@@ -48,6 +48,7 @@ pub static ROM: Rom = Rom {
     identity_regs: IDENTITY_REGS,
     describe,
     crystal: None,
+    usb_otg: true,
     baud_assumes_40mhz: false,
     sim: SimFacts {
         // v0.2, the revision of current modules.

@@ -76,6 +76,9 @@ pub struct Rom {
     pub describe: fn(&Registers) -> Described,
     /// Set when the ROM derives its baud divider from its own crystal estimate.
     pub crystal: Option<RomCrystal>,
+    /// The chip has a USB-OTG peripheral its ROM can be reached through (esptool
+    /// `USB_OTG_SUPPORTED`): RAM blocks to the ROM are then capped at 2 KiB.
+    pub usb_otg: bool,
     /// The ROM computes CHANGE_BAUDRATE's divider as if its crystal were 40 MHz, so with a
     /// 26 MHz crystal it lands at 26/40 of the rate asked (ESP32-C2; esptool `change_baud`).
     pub baud_assumes_40mhz: bool,
@@ -250,6 +253,52 @@ fn crystal_from_clkdiv(clkdiv: u32) -> u32 {
     }
 }
 
+/// Espressif's USB vendor id (the chips' own USB peripherals).
+pub const ESPRESSIF_VID: u16 = 0x303A;
+/// The product id of the USB-Serial-JTAG peripheral (ESP32-S3, C3, C6, H2 and later).
+pub const USB_SERIAL_JTAG_PID: u16 = 0x1001;
+
+/// What a USB serial port is, told by its vendor and product ids (esptool `get_usb_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsbLink {
+    /// The chip's USB-Serial-JTAG peripheral: reset and boot mode through its own DTR/RTS
+    /// meaning, not a reset circuit.
+    SerialJtag,
+    /// The ROM's USB-OTG CDC port (ESP32-S2, S3; product id = the chip's image id): it takes
+    /// small RAM blocks and disappears when the chip resets, coming back as a new port.
+    Otg(&'static Chip),
+    /// A USB-UART bridge chip (CP210x, CH34x, FTDI) wired to the classic reset circuit.
+    Bridge(&'static str),
+    /// Something else (another bridge, another vendor).
+    Other,
+}
+
+impl UsbLink {
+    pub fn of(vid: u16, pid: u16) -> UsbLink {
+        if vid == ESPRESSIF_VID {
+            if pid == USB_SERIAL_JTAG_PID {
+                return UsbLink::SerialJtag;
+            }
+            if let Some(c) = CHIPS
+                .iter()
+                .find(|c| c.rom.is_some_and(|r| r.usb_otg) && c.image_chip_id == pid)
+            {
+                return UsbLink::Otg(c);
+            }
+            return UsbLink::Other;
+        }
+        USB_VENDORS[1..]
+            .iter()
+            .find(|(v, _)| *v == vid)
+            .map_or(UsbLink::Other, |(_, name)| UsbLink::Bridge(name))
+    }
+
+    /// The chip's own USB (USB-Serial-JTAG or USB-OTG), not a bridge chip.
+    pub fn is_native(self) -> bool {
+        matches!(self, UsbLink::SerialJtag | UsbLink::Otg(_))
+    }
+}
+
 /// USB vendor ids of the usual ESP32-family serial links: Espressif's own USB (USB-Serial-JTAG
 /// and USB-OTG CDC), Silicon Labs CP210x, WCH CH34x, FTDI.
 pub const USB_VENDORS: [(u16, &str); 4] = [
@@ -383,5 +432,24 @@ mod tests {
         assert_eq!(flash_mode_name(4), None);
         assert_eq!(flash_size_bytes(0x2), Some(4 << 20));
         assert_eq!(flash_size_bytes(8), None);
+    }
+
+    #[test]
+    fn usb_links() {
+        assert_eq!(UsbLink::of(0x303A, 0x1001), UsbLink::SerialJtag);
+        assert_eq!(
+            UsbLink::of(0x303A, 0x0002),
+            UsbLink::Otg(Chip::by_name("esp32s2").unwrap())
+        );
+        assert_eq!(
+            UsbLink::of(0x303A, 0x0009),
+            UsbLink::Otg(Chip::by_name("esp32s3").unwrap())
+        );
+        // The C3 has no USB-OTG: its image id is no OTG product id.
+        assert_eq!(UsbLink::of(0x303A, 0x0005), UsbLink::Other);
+        assert_eq!(UsbLink::of(0x10C4, 0xEA60), UsbLink::Bridge("CP210x"));
+        assert_eq!(UsbLink::of(0x1A86, 0x55D4), UsbLink::Bridge("CH34x"));
+        assert_eq!(UsbLink::of(0x2341, 0x0043), UsbLink::Other);
+        assert!(UsbLink::SerialJtag.is_native() && !UsbLink::Bridge("FTDI").is_native());
     }
 }

@@ -190,7 +190,12 @@ pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<
         baud: link.baud,
     };
     let d = Device::open(l, &opts).await.map_err(|f| {
-        let hints: Vec<&str> = f.error.hints(true).iter().map(|h| h.text()).collect();
+        let hints: Vec<&str> = f
+            .error
+            .hints(crate::loader::Via::Network)
+            .iter()
+            .map(|h| h.text())
+            .collect();
         Failure(if hints.is_empty() {
             f.error.to_string()
         } else {

@@ -3,6 +3,7 @@
 //! that fit its link, and decisions are made on the kind, never on the text.
 
 use super::port::PortError;
+use crate::chips::UsbLink;
 use crate::formats::bootable::ImageProblem;
 use crate::formats::numbers::human_size;
 use std::fmt;
@@ -161,6 +162,19 @@ pub enum Hint {
     ResetByHand,
     BridgeRunning,
     BridgeDownloadMode,
+    /// Download mode by hand on the chip's own USB (BOOT held while it resets).
+    NativeUsbBoot,
+    /// The chip's own USB-OTG port re-enumerates after a reset: pick the new one.
+    PickPortAgain,
+}
+
+/// What the link to the chip goes through, for choosing hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A network bridge (WebSocket, a TCP serial server).
+    Network,
+    /// A serial port, with what its USB ids say when the host tells them.
+    Serial(Option<UsbLink>),
 }
 
 impl Hint {
@@ -174,27 +188,39 @@ impl Hint {
             Hint::ResetByHand => "Reset the chip into download mode by hand (hold BOOT, press EN), then connect again.",
             Hint::BridgeRunning => "Check that the bridge runs at that address and port (e.g. otaflash sim --ws, or a serial server).",
             Hint::BridgeDownloadMode => "A byte bridge may not pass DTR/RTS: put the chip into download mode by hand (hold BOOT, press EN).",
+            Hint::NativeUsbBoot => "On the chip's own USB port: hold BOOT, press and release RESET (or unplug and plug the cable in), release BOOT, then connect again.",
+            Hint::PickPortAgain => "The chip's own USB-OTG port comes back under a new name after each reset: connect again and pick the new port.",
         }
     }
 }
 
 impl Error {
-    /// What to try, for a USB serial port (`bridge` false) or a network bridge (true).
-    pub fn hints(&self, bridge: bool) -> Vec<Hint> {
+    /// What to try, for the link it happened on.
+    pub fn hints(&self, via: Via) -> Vec<Hint> {
         use Hint::*;
+        let bridge = via == Via::Network;
+        let usb = match via {
+            Via::Serial(u) => u,
+            Via::Network => None,
+        };
         match self {
             Error::NoAnswer(NoAnswer::DownloadMode { .. }) if bridge => {
                 vec![BridgeDownloadMode, BridgeRunning]
             }
-            Error::NoAnswer(NoAnswer::DownloadMode { .. }) => {
-                vec![BootButton, DataCable, Driver, PortBusy]
-            }
+            Error::NoAnswer(NoAnswer::DownloadMode { .. }) => match usb {
+                Some(UsbLink::SerialJtag) => vec![NativeUsbBoot, DataCable, PortBusy],
+                Some(UsbLink::Otg(_)) => vec![NativeUsbBoot, PickPortAgain, DataCable],
+                _ => vec![BootButton, DataCable, Driver, PortBusy],
+            },
             Error::NoAnswer(NoAnswer::AfterBaud { .. }) => vec![LowerBaud],
             Error::NoAnswer(NoAnswer::CannotReset) => vec![ResetByHand, LowerBaud],
             Error::NoAnswer(NoAnswer::MidWrite) | Error::Timeout(_) if !bridge => {
                 vec![DataCable, LowerBaud]
             }
             Error::Port(_) if bridge => vec![BridgeRunning],
+            Error::Port(PortError::Disconnected(_)) if matches!(usb, Some(UsbLink::Otg(_))) => {
+                vec![PickPortAgain, DataCable]
+            }
             Error::Port(_) => vec![DataCable, PortBusy],
             _ => vec![],
         }

@@ -15,12 +15,12 @@ mod open;
 pub mod port;
 pub mod stub;
 
-pub use error::{Error, Hint, NoAnswer, Refusal, Result};
+pub use error::{Error, Hint, NoAnswer, Refusal, Result, Via};
 pub use flash::{WriteOptions, WriteReport, REGION};
 pub use open::OpenOptions;
 pub use port::{Port, PortError};
 
-use crate::chips::{self, Chip, SpiRegs};
+use crate::chips::{self, Chip, SpiRegs, UsbLink};
 use crate::formats::numbers::decimals;
 use crate::wire::command::{op, timeouts, Command, RegWrite, Response, StatusError};
 use crate::wire::slip;
@@ -401,6 +401,11 @@ impl<P: Port> Loader<P> {
         Ok(())
     }
 
+    /// What the port is, from its USB ids (None: not USB, or ids unknown).
+    pub fn usb_link(&self) -> Option<UsbLink> {
+        self.port.usb_ids().map(|(v, p)| UsbLink::of(v, p))
+    }
+
     async fn reset(&mut self, how: Reset) -> Result<()> {
         let ms = |n| Duration::from_millis(n);
         match how {
@@ -430,6 +435,12 @@ impl<P: Port> Loader<P> {
     /// Resets the chip into its app (EN pulse with IO0 high); the loader is gone then.
     pub async fn hard_reset(&mut self) -> Result<()> {
         reset_into_app(&mut self.port).await?;
+        if let Some(UsbLink::Otg(c)) = self.usb_link() {
+            self.log(format!(
+                "the {}'s USB-OTG port goes away with this reset and comes back as a new port: connect again and pick it",
+                c.pretty
+            ));
+        }
         self.is_stub = false;
         self.baud = ROM_BAUD;
         self.port.set_baud(ROM_BAUD).await?;
@@ -465,6 +476,29 @@ impl<P: Port> Loader<P> {
             self.log(
                 "this port cannot reset the chip (no DTR/RTS): put it into download mode by hand",
             );
+        }
+        let usb = self.usb_link();
+        let reset = match (reset, usb) {
+            // The port's USB ids say which sequence the chip understands (esptool does the
+            // same); unknown ids: try both, in turn.
+            (Reset::Auto, Some(UsbLink::SerialJtag)) => Reset::UsbJtag,
+            (Reset::Auto, Some(UsbLink::Bridge(_))) => Reset::Classic,
+            (r, _) => r,
+        };
+        if can_reset {
+            match usb {
+                Some(UsbLink::SerialJtag) => {
+                    self.log("the chip's own USB-Serial-JTAG port: resetting with its sequence")
+                }
+                Some(UsbLink::Otg(c)) => self.log(format!(
+                    "the {}'s own USB-OTG port: it disappears when the chip resets and comes back as a new port",
+                    c.pretty
+                )),
+                Some(UsbLink::Bridge(name)) => {
+                    self.log(format!("a {name} USB-serial bridge: the classic reset circuit"))
+                }
+                _ => {}
+            }
         }
         for attempt in 0..attempts.max(1) {
             if can_reset {
@@ -578,23 +612,30 @@ impl<P: Port> Loader<P> {
         if self.is_stub {
             return Ok(());
         }
-        const RAM_BLOCK: usize = 0x1800;
+        // A ROM reached through USB-OTG takes smaller blocks; so does one that might be
+        // (ids unknown, chip with USB-OTG), as esptool decides.
+        let otg_rom = self.require_supported()?.usb_otg;
+        let ram_block: usize = match self.usb_link() {
+            Some(UsbLink::Otg(_)) => 0x800,
+            None if otg_rom => 0x800,
+            _ => 0x1800,
+        };
         let total = stub.len() as u64;
         let started = self.now();
         let mut done = 0u64;
         for (addr, data) in &stub.segments {
-            let blocks = data.len().div_ceil(RAM_BLOCK) as u32;
+            let blocks = data.len().div_ceil(ram_block) as u32;
             self.command(
                 &Command::MemBegin {
                     size: data.len() as u32,
                     blocks,
-                    block_size: RAM_BLOCK as u32,
+                    block_size: ram_block as u32,
                     addr: *addr,
                 },
                 0,
             )
             .await?;
-            for (seq, chunk) in data.chunks(RAM_BLOCK).enumerate() {
+            for (seq, chunk) in data.chunks(ram_block).enumerate() {
                 self.command(
                     &Command::MemData {
                         seq: seq as u32,

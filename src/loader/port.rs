@@ -49,4 +49,10 @@ pub trait Port {
     fn has_baud(&self) -> bool {
         true
     }
+
+    /// The USB vendor and product ids of the serial port, when it is a USB one whose ids the
+    /// host tells.
+    fn usb_ids(&self) -> Option<(u16, u16)> {
+        None
+    }
 }

@@ -98,6 +98,11 @@ pub struct Config {
     /// The chip it is. A chip without ROM facts in `chips` answers detection only (its magic
     /// value or GET_SECURITY_INFO), for the loader's "not supported yet".
     pub chip: &'static Chip,
+    /// What the port is: its USB vendor and product ids (None: not USB). Espressif's
+    /// USB-Serial-JTAG ids mean DTR/RTS go to that peripheral, not to a reset circuit.
+    pub usb: Option<(u16, u16)>,
+    /// Whether the host tells the port's USB ids (not through a hypervisor or a network).
+    pub usb_ids_told: bool,
 }
 
 impl Config {
@@ -110,6 +115,8 @@ impl Config {
             timing,
             faults: Faults::default(),
             chip: chips::ESP32,
+            usb: None,
+            usb_ids_told: true,
         }
     }
 }
@@ -193,6 +200,10 @@ pub struct Esp32 {
     pending_error: Option<u8>,
     spi_regs: [u32; 64],
     signals: (bool, bool),
+    /// USB-Serial-JTAG: a download-boot request seen (DTR without RTS) and not yet taken.
+    download_request: bool,
+    /// USB-Serial-JTAG: whether the reset in progress ends in download mode.
+    reset_to_download: bool,
     /// What the last boot from flash decided (label, offset), for tests and the console.
     pub last_boot: Option<(String, u32)>,
     /// The simulated app's console: the line being received.
@@ -235,6 +246,8 @@ impl Esp32 {
             pending_error: None,
             spi_regs: [0; 64],
             signals: (false, false),
+            download_request: false,
+            reset_to_download: false,
             last_boot: None,
             app_line: vec![],
             trace: vec![],
@@ -466,10 +479,29 @@ impl Esp32 {
     /// DTR/RTS as the host sets them (true = asserted), through the classic two-transistor
     /// auto-reset circuit: EN is low while RTS && !DTR, IO0 is low while DTR && !RTS. The chip
     /// leaves reset when EN rises and samples IO0 then.
+    ///
+    /// On a USB-Serial-JTAG port the peripheral reads the lines itself: RTS without DTR holds
+    /// the chip in reset, DTR without RTS asks for download mode, which a reset *begun after*
+    /// the request honours (esptool's `USBJTAGSerialReset` order). The classic sequence, which
+    /// asks only as the chip leaves reset, boots it from flash.
     pub fn set_signals(&mut self, t: Duration, dtr: bool, rts: bool) {
         let en_low = |(d, r): (bool, bool)| r && !d;
         let before = self.signals;
         self.signals = (dtr, rts);
+        if self.config.usb == Some((chips::ESPRESSIF_VID, chips::USB_SERIAL_JTAG_PID)) {
+            if en_low(self.signals) && !en_low(before) {
+                self.mode = Mode::Off;
+                self.out.clear();
+                self.reset_to_download = std::mem::take(&mut self.download_request);
+            } else if en_low(before) && !en_low(self.signals) {
+                let download = std::mem::take(&mut self.reset_to_download);
+                self.reset(t, download);
+            }
+            if dtr && !rts {
+                self.download_request = true;
+            }
+            return;
+        }
         if en_low(self.signals) && !en_low(before) {
             self.mode = Mode::Off;
             self.out.clear();
@@ -806,7 +838,14 @@ impl Esp32 {
                 t
             }
             Command::MemData { data, .. } => {
-                let ok = chk as u8 == crate::formats::esp_checksum(&data);
+                // The ROM's USB-OTG CDC cannot take blocks over 2 KiB (esptool
+                // `USB_OTG_BLOCK_SIZE`): the transfer fails.
+                let otg = matches!(
+                    self.config.usb.map(|(v, p)| chips::UsbLink::of(v, p)),
+                    Some(chips::UsbLink::Otg(_))
+                );
+                let ok = chk as u8 == crate::formats::esp_checksum(&data)
+                    && !(otg && !stub && data.len() > 0x800);
                 let code = if stub {
                     stub_err::BAD_DATA_CHECKSUM
                 } else {

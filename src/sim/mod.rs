@@ -90,4 +90,8 @@ impl Port for SimPort {
     fn elapsed(&self) -> Duration {
         self.now
     }
+
+    fn usb_ids(&self) -> Option<(u16, u16)> {
+        self.dev.config.usb.filter(|_| self.dev.config.usb_ids_told)
+    }
 }

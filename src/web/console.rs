@@ -49,14 +49,8 @@ pub fn ConsolePanel(p: &PanelProps) -> Html {
         })
     };
     let on_watch = {
-        let (e, b, link_baud, bridge, off) = (
-            p.engine.clone(),
-            *baud,
-            s.baud,
-            s.port_kind.is_bridge(),
-            s.table_offset,
-        );
-        Callback::from(move |_: MouseEvent| e.watch_console(b, link_baud, bridge, off))
+        let (e, b, link_baud, off) = (p.engine.clone(), *baud, s.baud, s.table_offset);
+        Callback::from(move |_: MouseEvent| e.watch_console(b, link_baud, off))
     };
     let on_open = {
         let (e, kind, url, b) = (p.engine.clone(), s.port_kind, s.ws_url.clone(), *baud);

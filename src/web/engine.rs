@@ -295,14 +295,9 @@ impl Engine {
     }
 
     /// Download mode on `loader`'s port: the device, or the failure reported (port closed).
-    async fn open_device(
-        &self,
-        loader: Loader<AnyPort>,
-        baud: u32,
-        bridge: bool,
-        table_offset: u32,
-    ) {
+    async fn open_device(&self, mut loader: Loader<AnyPort>, baud: u32, table_offset: u32) {
         let opts = self.open_options(baud);
+        let via = loader.port().via();
         match Device::open(loader, &opts).await {
             Ok(mut d) => {
                 let console = d.loader().take_console();
@@ -318,7 +313,7 @@ impl Engine {
                 *self.slot.borrow_mut() = Slot::Empty;
                 self.send(Action::ConnectFailed(Failure {
                     message: error.to_string(),
-                    hints: error.hints(bridge),
+                    hints: error.hints(via),
                 }));
             }
         }
@@ -340,8 +335,7 @@ impl Engine {
             match me.open_port(kind, &ws_url, filtered).await {
                 Ok(port) => {
                     let loader = me.loader_for(port);
-                    me.open_device(loader, baud, kind.is_bridge(), table_offset)
-                        .await;
+                    me.open_device(loader, baud, table_offset).await;
                 }
                 Err(f) => {
                     *me.slot.borrow_mut() = Slot::Empty;
@@ -550,7 +544,7 @@ impl Engine {
         opts: PlanOptions,
         confirmed: bool,
         table_offset: u32,
-        console: Option<(u32, u32, bool)>,
+        console: Option<(u32, u32)>,
     ) {
         self.run(
             JobKind::Install,
@@ -605,9 +599,9 @@ impl Engine {
                                 }
                             }
                         }
-                        let then = console.map(|(baud, link_baud, bridge)| {
+                        let then = console.map(|(baud, link_baud)| {
                             let me = me.clone();
-                            move || me.watch_console(baud, link_baud, bridge, table_offset)
+                            move || me.watch_console(baud, link_baud, table_offset)
                         });
                         me.send(Action::JobDone(Ok(match then {
                             Some(_) => format!(
@@ -721,7 +715,7 @@ impl Engine {
 
     /// From download mode: resets the chip into its app and shows what it prints; Stop goes
     /// back into download mode on the same port (no new connect needed to flash again).
-    pub fn watch_console(&self, baud: u32, link_baud: u32, bridge: bool, table_offset: u32) {
+    pub fn watch_console(&self, baud: u32, link_baud: u32, table_offset: u32) {
         let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
         let Slot::Device(d) = taken else {
             *self.slot.borrow_mut() = taken;
@@ -752,8 +746,7 @@ impl Engine {
             me.log("back into download mode");
             me.cancel.set(false);
             me.send(Action::Connecting);
-            me.open_device(loader, link_baud, bridge, table_offset)
-                .await;
+            me.open_device(loader, link_baud, table_offset).await;
         });
     }
 }

@@ -299,10 +299,10 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             *reset_after,
             s.table_offset,
         );
-        let console = (s.baud, s.port_kind.is_bridge());
+        let link_baud = s.baud;
         Callback::from(move |_: MouseEvent| {
             if let Some((pl, opts)) = &planned {
-                let then = reset_after.then_some((115_200, console.0, console.1));
+                let then = reset_after.then_some((115_200, link_baud));
                 e.install(pl.parts.clone(), *opts, confirmed, off, then);
             }
         })

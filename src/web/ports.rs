@@ -3,6 +3,7 @@
 
 use crate::chips::Chip;
 use crate::loader::port::{Port, PortError};
+use crate::loader::Via;
 use crate::sim::{Config, Esp32, Timing};
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Reflect, Uint8Array};
@@ -75,6 +76,8 @@ pub struct WebSerialPort {
     pending: Option<JsFuture>,
     buf: VecDeque<u8>,
     opened: f64,
+    /// USB vendor and product ids, when the browser tells them.
+    usb: Option<(u16, u16)>,
 }
 
 impl WebSerialPort {
@@ -113,7 +116,10 @@ impl WebSerialPort {
     }
 
     pub async fn open(port: web_sys::SerialPort, baud: u32) -> Result<Self, String> {
+        let info = port.get_info();
+        let usb = info.get_usb_vendor_id().zip(info.get_usb_product_id());
         let mut p = WebSerialPort {
+            usb,
             port,
             reader: None,
             writer: None,
@@ -522,6 +528,22 @@ impl Port for AnyPort {
     }
     fn elapsed(&self) -> Duration {
         each!(self, p => p.elapsed())
+    }
+    fn usb_ids(&self) -> Option<(u16, u16)> {
+        match self {
+            AnyPort::Serial(p) => p.usb,
+            _ => None,
+        }
+    }
+}
+
+impl AnyPort {
+    /// What the link goes through, for hints.
+    pub fn via(&self) -> Via {
+        match self {
+            AnyPort::Ws(_) => Via::Network,
+            p => Via::Serial(p.usb_ids().map(|(v, i)| crate::chips::UsbLink::of(v, i))),
+        }
     }
 }
 
