@@ -41,7 +41,7 @@ enum Command {
     Install(install::InstallArgs),
     /// Erase the whole flash, a partition, or a range (says what is lost; needs --yes).
     Erase(install::EraseArgs),
-    /// Serve a simulated ESP32 over TCP and/or WebSocket.
+    /// Serve a simulated chip (an ESP32 unless --chip says) over TCP and/or WebSocket.
     Sim(device::SimArgs),
 }
 

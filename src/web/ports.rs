@@ -1,5 +1,5 @@
 //! The page's byte links, each a [`Port`]: Web Serial (a real USB serial port), a WebSocket
-//! byte bridge (`otaflash sim --ws`, a serial server), and the in-page simulated ESP32.
+//! byte bridge (`otaflash sim --ws`, a serial server), and the in-page simulated chip.
 
 use crate::chips::Chip;
 use crate::loader::port::{Port, PortError};
@@ -88,7 +88,7 @@ impl WebSerialPort {
             .map(|v| v.is_undefined())
             .unwrap_or(true)
         {
-            return Err("this browser has no Web Serial: use Chrome or Edge on a desktop, or the simulated ESP32".into());
+            return Err("this browser has no Web Serial: use Chrome or Edge on a desktop, or the simulated chip".into());
         }
         let opts = web_sys::SerialPortRequestOptions::new();
         if filtered {
@@ -393,7 +393,7 @@ impl Port for WsPort {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The in-page simulated ESP32
+// The in-page simulated chip
 
 /// The simulated chip of this page: one per page, so reconnecting finds what was flashed.
 #[derive(Clone)]
