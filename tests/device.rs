@@ -176,6 +176,13 @@ fn flash_slot_then_boot_it_on_every_chip() {
         assert!(e.to_string().contains("built for ESP32-"), "{name}: {e}");
         let after = block_on(d.loader().read_flash(0x150000, 0x1000)).unwrap();
         assert_eq!(before, after, "{name}: nothing written");
+        // An app for a later revision of this chip than the simulated one: refused too.
+        let rev = chip.rom.unwrap().sim.revision_full as u32;
+        let later = images::app_for_revisions(name, "hello", "2.1", 64, Some(rev + 1));
+        let e = block_on(d.write_slot(&table, "app1", &later, &known, false)).unwrap_err();
+        assert!(e.to_string().contains("revision"), "{name}: {e}");
+        let after = block_on(d.loader().read_flash(0x150000, 0x1000)).unwrap();
+        assert_eq!(before, after, "{name}: nothing written");
         let app = images::app(name, "hello", "2.0", 64);
         let w = block_on(d.write_slot(&table, "app1", &app, &known, false)).unwrap();
         assert_eq!(w.slot.loads(), Loads::Yes, "{name}");

@@ -135,23 +135,27 @@ fn app_desc(project: &str, version: &str) -> Vec<u8> {
     d
 }
 
-fn elf2image(chip: &str, elf: &[u8]) -> Vec<u8> {
+fn elf2image(chip: &str, elf: &[u8], extra: &[&str]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.elf");
     let output = dir.path().join("out.bin");
     std::fs::write(&input, elf).unwrap();
-    super::esptool(&[
-        "--chip",
-        chip,
-        "elf2image",
-        "--flash-mode",
-        "dio",
-        "--flash-size",
-        "4MB",
-        "-o",
-        output.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    super::esptool(
+        &[
+            "--chip",
+            chip,
+            "elf2image",
+            "--flash-mode",
+            "dio",
+            "--flash-size",
+            "4MB",
+        ]
+        .iter()
+        .chain(extra)
+        .chain(&["-o", output.to_str().unwrap(), input.to_str().unwrap()])
+        .copied()
+        .collect::<Vec<_>>(),
+    );
     std::fs::read(output).unwrap()
 }
 
@@ -180,14 +184,26 @@ pub fn bootloader(chip: &str) -> Vec<u8> {
                 (".iram_loader.text", iram, code(2, 0x1800)),
             ],
         );
-        elf2image(chip, &e)
+        elf2image(chip, &e, &[])
     })
 }
 
 /// An app for `chip`: its description (`project`, `version`) first in DROM, then code in IROM
 /// and a little in IRAM, about `kib` KiB in all.
 pub fn app(chip: &str, project: &str, version: &str, kib: usize) -> Vec<u8> {
-    cached(format!("app-{chip}-{project}-{version}-{kib}"), || {
+    app_for_revisions(chip, project, version, kib, None)
+}
+
+/// The same, for chip revisions from `min_rev_full` (major × 100 + minor) on.
+pub fn app_for_revisions(
+    chip: &str,
+    project: &str,
+    version: &str,
+    kib: usize,
+    min_rev_full: Option<u32>,
+) -> Vec<u8> {
+    let key = format!("app-{chip}-{project}-{version}-{kib}-{min_rev_full:?}");
+    cached(key, || {
         let c = Chip::by_name(chip).unwrap();
         let [(irom, _), (drom, _)] = c.flash_map;
         let (_, iram) = ram_addresses(chip);
@@ -207,7 +223,12 @@ pub fn app(chip: &str, project: &str, version: &str, kib: usize) -> Vec<u8> {
                 (".iram0.text", iram, code(5, 0x400)),
             ],
         );
-        elf2image(chip, &e)
+        let min = min_rev_full.map(|m| m.to_string());
+        let extra: Vec<&str> = match &min {
+            Some(m) => vec!["--min-rev-full", m],
+            None => vec![],
+        };
+        elf2image(chip, &e, &extra)
     })
 }
 
