@@ -20,10 +20,14 @@ fn url(sim: &Sim) -> String {
 
 /// What the simulated bootloader starts from this flash, and what it prints.
 fn boots(flash: &[u8]) -> (Option<String>, String) {
-    let mut dev = Esp32::new(
-        flash.to_vec(),
-        Config::new(flash.len() as u32, Timing::NONE),
-    );
+    boots_on(flash, otaflash::chips::ESP32)
+}
+
+/// The same on `chip` (its bootloader offset, its image checks).
+fn boots_on(flash: &[u8], chip: &'static otaflash::chips::Chip) -> (Option<String>, String) {
+    let mut config = Config::new(flash.len() as u32, Timing::NONE);
+    config.chip = chip;
+    let mut dev = Esp32::new(flash.to_vec(), config);
     dev.set_host_baud(Some(115_200));
     dev.reset(std::time::Duration::ZERO, false);
     let out = dev.take_output(std::time::Duration::from_secs(5));
@@ -165,6 +169,55 @@ fn a_merged_image() {
     let m = std::fs::read(&merged).unwrap();
     assert!(sim.flash()[..m.len()] == m[..]);
     assert_eq!(boots(&sim.flash()).0.as_deref(), Some("app0"));
+}
+
+/// A merged image `esptool --chip X merge-bin` made (bootloader at the chip's offset, table,
+/// boot_app0, app) onto a blank chip of each kind: written at 0, and its bootloader starts app0.
+#[test]
+fn a_merged_image_on_every_chip() {
+    for name in [
+        "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c6", "esp32h2",
+    ] {
+        let chip = otaflash::chips::Chip::by_name(name).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = |n: &str, b: &[u8]| {
+            let path = dir.path().join(n);
+            std::fs::write(&path, b).unwrap();
+            path.to_str().unwrap().to_string()
+        };
+        let boot = file("boot.bin", &images::bootloader(name));
+        let table = file(
+            "table.bin",
+            &read("firmware/arduino_partitions_default.bin"),
+        );
+        let od = file("otadata.bin", &read("firmware/arduino_boot_app0.bin"));
+        let app = file("app.bin", &images::app(name, "hello", "3.0", 64));
+        let merged = dir.path().join("merged.bin");
+        let boot_at = format!("0x{:x}", chip.bootloader_offset);
+        esptool(&[
+            "--chip",
+            name,
+            "merge-bin",
+            "-o",
+            p(&merged),
+            &boot_at,
+            &boot,
+            "0x8000",
+            &table,
+            "0xe000",
+            &od,
+            "0x10000",
+            &app,
+        ]);
+        let sim = Sim::start_chip("none", Some(&vec![0xFF; FLASH_SIZE]), name);
+        let (ok, out) = otaflash(&["write", "--port", &url(&sim), "--json", "0x0", p(&merged)]);
+        assert!(ok, "{name}: {out}");
+        let m = std::fs::read(&merged).unwrap();
+        assert!(sim.flash()[..m.len()] == m[..], "{name}");
+        let (booted, log) = boots_on(&sim.flash(), chip);
+        assert_eq!(booted.as_deref(), Some("app0"), "{name}: {log}");
+        assert!(log.contains("\"hello\" 3.0"), "{log}");
+    }
 }
 
 /// What stops an install writes nothing: parts that overlap, run past the flash, do not start

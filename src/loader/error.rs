@@ -180,7 +180,7 @@ pub enum Via {
 impl Hint {
     pub fn text(self) -> &'static str {
         match self {
-            Hint::BootButton => "Hold the BOOT (IO0) button, press and release EN/RESET, release BOOT, then connect again.",
+            Hint::BootButton => "Hold the BOOT button (GPIO0; GPIO9 on the C- and H-series chips), press and release EN/RESET, release BOOT, then connect again.",
             Hint::DataCable => "Use a data USB cable: some cables only charge.",
             Hint::Driver => "Install the USB-serial driver for your board (CP210x, CH34x, FTDI) if the port does not show up.",
             Hint::PortBusy => "Close other programs and browser tabs that have the port open (serial monitors, other flashers).",
