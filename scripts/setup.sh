@@ -12,6 +12,7 @@ cd "$ROOT"
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132
 ESPTOOL_VERSION=5.6.0
+NVS_GEN_VERSION=0.3.0         # esp-idf-nvs-partition-gen (PyPI): ESP-IDF's nvs_partition_gen.py
 # The esptool 5.6.0 source distribution on PyPI, which carries the flasher stub
 # (esp-flasher-stub v1.4.1, MIT OR Apache-2.0) under esptool/targets/stub_flasher/2/.
 ESPTOOL_SDIST_SHA256=86c7249e9cc3a824e032ede9ba20abad057a2c49e231418cc4f02b177bb36f42
@@ -94,7 +95,15 @@ if [ "$want_browser" = 1 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
   fi
-  # 8. esptool from PyPI, for cross-checks and for the stub flasher it carries.
+  # 8. ESP-IDF's NVS partition generator from PyPI, for the NVS reference images the tests
+  #    make. Always in the venv (whose python3 then comes first on PATH, see step 9).
+  nvs_gen_ok() { [ "$("$VENV/bin/python3" -c 'import importlib.metadata as m; print(m.version("esp-idf-nvs-partition-gen"))' 2>/dev/null)" = "$NVS_GEN_VERSION" ]; }
+  if ! nvs_gen_ok; then
+    say "installing esp-idf-nvs-partition-gen==$NVS_GEN_VERSION from PyPI into .tools/venv"
+    py=$(venv_python)
+    "$py" -m pip install --quiet --disable-pip-version-check "esp-idf-nvs-partition-gen==$NVS_GEN_VERSION"
+  fi
+  # 9. esptool from PyPI, for cross-checks and for the stub flasher it carries.
     #    The tests run `python3 -m esptool`: the system's python3 if it has this esptool and no
   #    venv exists, else the venv's (which then must carry it).
   if [ -x "$VENV/bin/python3" ] || ! esptool_ok python3; then

@@ -7,6 +7,7 @@ pub mod install;
 pub mod json;
 pub mod manifest;
 pub mod numbers;
+pub mod nvs;
 pub mod otadata;
 pub mod partition;
 pub mod sniff;

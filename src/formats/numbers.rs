@@ -63,6 +63,24 @@ pub fn parse_u32_arg(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("'{text}' is not a number (use 0x8000, 32768, 32K or 4M)"))
 }
 
+/// Bytes from hex text (`01ab`, also with spaces or colons between bytes); None if not hex.
+pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b':' | b'\t' | b'\n' | b'\r'))
+        .collect();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|p| {
+            let d = |c: u8| (c as char).to_digit(16);
+            Some((d(p[0])? * 16 + d(p[1])?) as u8)
+        })
+        .collect()
+}
+
 /// Human size: `4 MB`, `1280 KB`, `0x1a3f bytes`.
 pub fn human_size(n: u64) -> String {
     if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
