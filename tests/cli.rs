@@ -673,3 +673,29 @@ fn flash_dump_from_esptool_merge_bin() {
     let v = ok_json(&["otadata", p(&matched), "--json"]);
     assert_eq!(v["boot"]["label"], "app0", "{v}");
 }
+
+/// Every subcommand's help prints (clap checks each command's arguments when it is built, so
+/// this catches a clash such as a second `--version`).
+#[test]
+fn every_subcommand_has_help() {
+    for sub in [
+        "partitions",
+        "otadata",
+        "image",
+        "info",
+        "flash",
+        "read",
+        "write",
+        "install",
+        "erase",
+        "nvs",
+        "sim",
+    ] {
+        let out = otaflash(&[sub, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("Usage:"),
+            "{sub}: {text}"
+        );
+    }
+}

@@ -285,3 +285,154 @@ fn refusals_match_the_tool() {
         .to_string()
         .contains("whole number of 4 KiB pages"));
 }
+
+fn settings_csv() -> &'static str {
+    "key,type,encoding,value\n\
+     storage,namespace,,\n\
+     name,data,string,unit-0001\n\
+     count,data,u32,7\n\
+     old,data,u8,1\n\
+     cal,data,hex2bin,0011223344556677\n\
+     wifi,namespace,,\n\
+     ssid,data,string,shop-floor\n"
+}
+
+/// The CLI on a device (`otaflash sim` with an NVS partition the reference tool made): it shows
+/// the settings (text and JSON as documented), edits a string and an integer, deletes a key
+/// and adds one — after saving a backup of the partition — and the device's flash then decodes
+/// to exactly the edited settings. A bad edit writes nothing.
+#[test]
+fn cli_reads_and_edits_nvs_on_a_device() {
+    use common::*;
+    let dir = tempfile::tempdir().unwrap();
+    let image = reference(dir.path(), "settings", settings_csv(), 0x5000, 2);
+    let mut flash = arduino_flash();
+    flash[0x9000..0xE000].copy_from_slice(&image);
+    let sim = Sim::start("none", Some(&flash));
+    let url = format!("tcp://127.0.0.1:{}", sim.port);
+    let (ok, out) = otaflash(&["nvs", "--port", &url, "--json"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["namespaces"], serde_json::json!(["storage", "wifi"]));
+    assert_eq!(
+        v["entries"][1],
+        serde_json::json!({"namespace": "storage", "key": "count", "type": "u32", "value": 7})
+    );
+    assert_eq!(v["entries"][3]["value"], "0011223344556677");
+    assert_eq!(v["problems"], serde_json::json!([]));
+    let (ok, out) = otaflash(&["nvs", "--port", &url]);
+    assert!(
+        ok && out.contains("count") && out.contains("7 (0x7)"),
+        "{out}"
+    );
+
+    // A bad edit: nothing written.
+    let before = sim.flash();
+    let (ok, out) = otaflash(&["nvs", "--port", &url, "--set", "storage/count=u8:300"]);
+    assert!(!ok && out.contains("does not fit a u8"), "{out}");
+    assert!(sim.flash() == before);
+
+    let backup = dir.path().join("backup.bin");
+    let (ok, out) = otaflash(&[
+        "nvs",
+        "--port",
+        &url,
+        "--backup",
+        backup.to_str().unwrap(),
+        "--set",
+        "storage/name=string:unit-0002",
+        "--set",
+        "storage/count=u32:0x2a",
+        "--set",
+        "wifi/channel=u8:11",
+        "--delete",
+        "storage/old",
+    ]);
+    assert!(ok && out.contains("written and verified"), "{out}");
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        image,
+        "the backup is the partition before"
+    );
+    let after = nvs::decode(&sim.flash()[0x9000..0xE000]);
+    assert_eq!(after.problems, []);
+    assert_eq!(
+        after.get("storage", "name"),
+        Some(&Value::Str("unit-0002".into()))
+    );
+    assert_eq!(after.get("storage", "count"), Some(&Value::U32(42)));
+    assert_eq!(after.get("storage", "old"), None);
+    assert_eq!(after.get("wifi", "channel"), Some(&Value::U8(11)));
+    assert_eq!(
+        after.get("storage", "cal"),
+        Some(&Value::Blob(vec![
+            0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77
+        ]))
+    );
+    // The rest of the flash is as it was.
+    let f = sim.flash();
+    assert!(f[..0x9000] == before[..0x9000] && f[0xE000..] == before[0xE000..]);
+}
+
+/// The CLI on files: a flash dump's NVS found through its table, shown as CSV, edited into a
+/// new dump; a CSV made into an image byte-identical to the tool's; encrypted NVS refused.
+#[test]
+fn cli_on_files() {
+    use common::*;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let image = reference(dir.path(), "settings", settings_csv(), 0x5000, 2);
+    let mut dump = arduino_flash();
+    dump[0x9000..0xE000].copy_from_slice(&image);
+    std::fs::write(p("dump.bin"), &dump).unwrap();
+    let (ok, out) = otaflash(&["nvs", &p("dump.bin"), "--to-csv"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.starts_with(
+            "key,type,encoding,value\nstorage,namespace,,\nname,data,string,unit-0001\n"
+        ),
+        "{out}"
+    );
+    // The CSV it prints makes the same image again, with otaflash and with the tool.
+    std::fs::write(p("back.csv"), &out).unwrap();
+    let (ok, msg) = otaflash(&[
+        "nvs",
+        "--from-csv",
+        &p("back.csv"),
+        "--size",
+        "0x5000",
+        "-o",
+        &p("ours.bin"),
+    ]);
+    assert!(ok, "{msg}");
+    assert_eq!(std::fs::read(p("ours.bin")).unwrap(), image);
+    assert_eq!(reference(dir.path(), "back", &out, 0x5000, 2), image);
+    // Edit the dump.
+    let (ok, msg) = otaflash(&[
+        "nvs",
+        &p("dump.bin"),
+        "--set",
+        "wifi/ssid=string:lab",
+        "-o",
+        &p("dump2.bin"),
+    ]);
+    assert!(ok, "{msg}");
+    let d2 = std::fs::read(p("dump2.bin")).unwrap();
+    assert_eq!(
+        nvs::decode(&d2[0x9000..0xE000]).get("wifi", "ssid"),
+        Some(&Value::Str("lab".into()))
+    );
+    assert!(d2[..0x9000] == dump[..0x9000] && d2[0xE000..] == dump[0xE000..]);
+    // Entries that do not decode while the page headers do: encrypted NVS, refused.
+    let mut enc = image.clone();
+    for i in 0..20 {
+        enc[64 + i * 32 + 9] ^= 0x5A;
+    }
+    std::fs::write(p("enc.bin"), &enc).unwrap();
+    let (ok, msg) = otaflash(&["nvs", &p("enc.bin"), "--json"]);
+    assert!(ok, "{msg}");
+    assert!(msg.contains("\"encrypted\": true"), "{msg}");
+    let (ok, msg) = otaflash(&["nvs", &p("enc.bin"), "--set", "a/b=u8:1", "-o", &p("x.bin")]);
+    assert!(!ok && msg.contains("encrypted"), "{msg}");
+    assert!(!dir.path().join("x.bin").exists());
+}

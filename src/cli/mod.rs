@@ -5,6 +5,7 @@
 mod device;
 mod files;
 mod install;
+mod nvs;
 mod report;
 mod tcp;
 
@@ -41,6 +42,8 @@ enum Command {
     Install(install::InstallArgs),
     /// Erase the whole flash, a partition, or a range (says what is lost; needs --yes).
     Erase(install::EraseArgs),
+    /// Show, edit, convert or make an NVS partition (a file, a CSV, or on a device).
+    Nvs(nvs::NvsArgs),
     /// Serve a simulated chip (an ESP32 unless --chip says) over TCP and/or WebSocket.
     Sim(device::SimArgs),
 }
@@ -163,6 +166,7 @@ pub fn main() -> ExitCode {
         Command::Write(a) => install::write(a),
         Command::Install(a) => install::install(a),
         Command::Erase(a) => install::erase(a),
+        Command::Nvs(a) => nvs::nvs(a),
         Command::Sim(a) => device::sim(a),
     };
     match result {

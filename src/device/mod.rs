@@ -4,6 +4,7 @@
 //! in [`crate::formats::bootable`]; this layer only reads what they need.
 
 mod install;
+pub mod nvs;
 mod write;
 
 pub use install::{caution_lines, erase_losses, Installed, PartWrite};

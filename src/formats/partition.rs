@@ -27,6 +27,7 @@ pub const SUBTYPE_TEST: u8 = 0x20;
 pub const SUBTYPE_OTADATA: u8 = 0x00;
 pub const SUBTYPE_COREDUMP: u8 = 0x03;
 pub const SUBTYPE_NVS: u8 = 0x02;
+pub const SUBTYPE_NVS_KEYS: u8 = 0x04;
 pub const FLAG_ENCRYPTED: u32 = 1 << 0;
 pub const FLAG_READONLY: u32 = 1 << 1;
 /// Offset alignment gen_esp32part.py (ESP-IDF master) demands: app 64 KiB, everything else 4 KiB.
@@ -178,6 +179,16 @@ impl Partition {
 
     pub fn is_otadata(&self) -> bool {
         self.ty == TYPE_DATA && self.subtype == SUBTYPE_OTADATA
+    }
+
+    /// An NVS partition (data, nvs).
+    pub fn is_nvs(&self) -> bool {
+        self.ty == TYPE_DATA && self.subtype == SUBTYPE_NVS
+    }
+
+    /// The keys of encrypted NVS (data, nvs_keys).
+    pub fn is_nvs_keys(&self) -> bool {
+        self.ty == TYPE_DATA && self.subtype == SUBTYPE_NVS_KEYS
     }
 
     /// Offset alignment gen_esp32part.py requires for this partition's type.

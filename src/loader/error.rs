@@ -82,6 +82,8 @@ pub enum Refusal {
     Install(Vec<String>),
     /// Something that needs the technician's yes was not confirmed (the plan's words).
     Unconfirmed(Vec<String>),
+    /// An NVS change that cannot be made as asked (the words say why).
+    Nvs(String),
 }
 
 impl Refusal {
@@ -126,6 +128,7 @@ impl Refusal {
                 "nothing written without a yes to: {}",
                 what.join("; ")
             ),
+            Refusal::Nvs(words) => format!("nothing written: {words}"),
         }
     }
 }

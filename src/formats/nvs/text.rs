@@ -134,22 +134,34 @@ fn encoding(value: &Value) -> &'static str {
     }
 }
 
-/// Rows that make these entries again: each namespace once (in the order first seen), its keys
-/// after it. (The generator puts a key after a repeated namespace row into the newest
-/// namespace, so namespaces must not repeat.)
-pub fn rows_for(entries: &[Entry]) -> Vec<Row> {
+/// The entries in the order an image made from them decodes: namespace by namespace (in the
+/// order first seen), keys in their order.
+pub fn grouped(entries: &[Entry]) -> Vec<Entry> {
     let mut order: Vec<&str> = vec![];
     for e in entries {
         if !order.contains(&e.namespace.as_str()) {
             order.push(&e.namespace);
         }
     }
+    order
+        .into_iter()
+        .flat_map(|ns| entries.iter().filter(move |e| e.namespace == ns).cloned())
+        .collect()
+}
+
+/// Rows that make these entries again: each namespace once (in the order first seen), its keys
+/// after it. (The generator puts a key after a repeated namespace row into the newest
+/// namespace, so namespaces must not repeat.)
+pub fn rows_for(entries: &[Entry]) -> Vec<Row> {
     let mut rows = vec![];
-    for ns in order {
-        rows.push(Row::namespace(ns));
-        for e in entries.iter().filter(|e| e.namespace == ns) {
-            rows.push(Row::data(&e.key, encoding(&e.value), &e.value.text()));
+    let mut ns: Option<&str> = None;
+    let grouped = grouped(entries);
+    for e in &grouped {
+        if ns != Some(e.namespace.as_str()) {
+            rows.push(Row::namespace(&e.namespace));
+            ns = Some(&e.namespace);
         }
+        rows.push(Row::data(&e.key, encoding(&e.value), &e.value.text()));
     }
     rows
 }
