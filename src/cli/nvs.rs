@@ -113,14 +113,10 @@ fn shown(v: &Value) -> String {
     match v {
         Value::Str(s) => format!("{s:?}"),
         Value::Blob(b) => format!("{} bytes: {}", b.len(), crate::formats::hex(b)),
-        v => {
-            let n = v.as_i128().unwrap_or(0);
-            if n >= 0 {
-                format!("{n} (0x{n:x})")
-            } else {
-                n.to_string()
-            }
-        }
+        v => match v.int() {
+            Some((false, n)) => format!("{n} (0x{n:x})"),
+            _ => v.text(),
+        },
     }
 }
 
@@ -144,7 +140,11 @@ fn json_of(nvs: &Nvs, where_: serde_json::Value) -> serde_json::Value {
                 Value::Str(s) => serde_json::json!(s),
                 Value::Blob(b) => serde_json::json!(crate::formats::hex(b)),
                 Value::U64(n) => serde_json::json!(n),
-                v => serde_json::json!(v.as_i128().unwrap_or(0) as i64),
+                v => match v.int() {
+                    Some((true, m)) => serde_json::json!((m as i64).wrapping_neg()),
+                    Some((false, m)) => serde_json::json!(m),
+                    None => serde_json::Value::Null,
+                },
             };
             serde_json::json!({"namespace": e.namespace, "key": e.key, "type": e.value.type_name(), "value": value})
         })

@@ -20,6 +20,8 @@ pub struct NvsRead {
 #[derive(Debug, Clone)]
 pub struct NvsWritten {
     pub report: WriteReport,
+    /// The partition's bytes read back.
+    pub bytes: Vec<u8>,
     /// The partition read back and decoded.
     pub readback: Nvs,
 }
@@ -132,6 +134,10 @@ impl<P: Port> Device<P> {
                 partition.name()
             )));
         }
-        Ok(NvsWritten { report, readback })
+        Ok(NvsWritten {
+            report,
+            bytes: back,
+            readback,
+        })
     }
 }

@@ -13,6 +13,7 @@ use crate::loader::{Hint, Phase, Progress, WriteReport};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+pub mod nvs;
 mod timeline;
 pub use timeline::{LogLine, Source, Timeline};
 
@@ -117,6 +118,10 @@ pub enum JobKind {
     Install,
     /// Erasing flash.
     Erase,
+    /// Reading an NVS partition.
+    NvsRead,
+    /// Writing an NVS partition.
+    NvsWrite,
 }
 
 impl JobKind {
@@ -124,7 +129,11 @@ impl JobKind {
     pub fn writes(self) -> bool {
         matches!(
             self,
-            JobKind::Flash | JobKind::Otadata | JobKind::Install | JobKind::Erase
+            JobKind::Flash
+                | JobKind::Otadata
+                | JobKind::Install
+                | JobKind::Erase
+                | JobKind::NvsWrite
         )
     }
 }

@@ -4,7 +4,9 @@
 //! entry after a repeated namespace row goes to the newest namespace, as the tool does).
 
 use super::decode::{entry_crc, header_crc};
-use super::{item, page_state, ENTRIES_PER_PAGE, ENTRY_SIZE, FIRST_ENTRY, MAX_KEY_LEN, PAGE_SIZE};
+use super::{
+    item, page_state, Value, ENTRIES_PER_PAGE, ENTRY_SIZE, FIRST_ENTRY, MAX_KEY_LEN, PAGE_SIZE,
+};
 use crate::formats::crc32_le;
 use std::fmt;
 
@@ -305,14 +307,12 @@ impl Gen {
                 (blob_fill(e, value).map_err(bad)?, false)
             }
             "u8" | "i8" | "u16" | "i16" | "u32" | "i32" | "u64" | "i64" => {
-                let v = python_int(&text()?).ok_or_else(|| {
-                    bad(format!(
-                        "'{}' is not a whole number",
-                        text().unwrap_or_default()
-                    ))
-                })?;
-                let (typ, le) =
-                    pack(encoding, v).ok_or_else(|| bad(format!("{v} does not fit {encoding}")))?;
+                let t = text()?;
+                let (neg, mag) =
+                    python_int(&t).ok_or_else(|| bad(format!("'{t}' is not a whole number")))?;
+                let v = Value::from_int(encoding, neg, mag)
+                    .ok_or_else(|| bad(format!("{} does not fit {encoding}", t.trim())))?;
+                let (typ, le) = pack(&v);
                 if self.primitive(ns, key, typ, &le).is_err() {
                     self.new_page()?;
                     let _ = self.primitive(ns, key, typ, &le);
@@ -348,9 +348,9 @@ impl Gen {
     }
 }
 
-/// Python's `int()` of a string: optional sign, decimal digits, single underscores between
-/// digits, surrounding whitespace.
-fn python_int(t: &str) -> Option<i128> {
+/// Python's `int()` of a string as sign and magnitude: optional sign, decimal digits, single
+/// underscores between digits, surrounding whitespace.
+fn python_int(t: &str) -> Option<(bool, u64)> {
     let t = t.trim();
     let (neg, d) = match t.strip_prefix('-') {
         Some(d) => (true, d),
@@ -359,25 +359,22 @@ fn python_int(t: &str) -> Option<i128> {
     if d.is_empty() || d.starts_with('_') || d.ends_with('_') || d.contains("__") {
         return None;
     }
-    let v: i128 = d.replace('_', "").parse().ok()?;
-    Some(if neg { -v } else { v })
+    Some((neg, d.replace('_', "").parse().ok()?))
 }
 
-fn pack(encoding: &str, v: i128) -> Option<(u8, Vec<u8>)> {
-    fn fits<T: TryFrom<i128>>(v: i128) -> Option<T> {
-        T::try_from(v).ok()
+/// The item type and little-endian bytes of an integer value.
+fn pack(v: &Value) -> (u8, Vec<u8>) {
+    match *v {
+        Value::U8(x) => (item::U8, vec![x]),
+        Value::I8(x) => (item::I8, x.to_le_bytes().to_vec()),
+        Value::U16(x) => (item::U16, x.to_le_bytes().to_vec()),
+        Value::I16(x) => (item::I16, x.to_le_bytes().to_vec()),
+        Value::U32(x) => (item::U32, x.to_le_bytes().to_vec()),
+        Value::I32(x) => (item::I32, x.to_le_bytes().to_vec()),
+        Value::U64(x) => (item::U64, x.to_le_bytes().to_vec()),
+        Value::I64(x) => (item::I64, x.to_le_bytes().to_vec()),
+        _ => unreachable!("pack: integers only"),
     }
-    Some(match encoding {
-        "u8" => (item::U8, vec![fits::<u8>(v)?]),
-        "i8" => (item::I8, fits::<i8>(v)?.to_le_bytes().to_vec()),
-        "u16" => (item::U16, fits::<u16>(v)?.to_le_bytes().to_vec()),
-        "i16" => (item::I16, fits::<i16>(v)?.to_le_bytes().to_vec()),
-        "u32" => (item::U32, fits::<u32>(v)?.to_le_bytes().to_vec()),
-        "i32" => (item::I32, fits::<i32>(v)?.to_le_bytes().to_vec()),
-        "u64" => (item::U64, fits::<u64>(v)?.to_le_bytes().to_vec()),
-        "i64" => (item::I64, fits::<i64>(v)?.to_le_bytes().to_vec()),
-        _ => return None,
-    })
 }
 
 /// `blob_fill(N;0xPP)`: the value's bytes padded with PP to N; `blob_sz_fill(N;0xPP)`: the same

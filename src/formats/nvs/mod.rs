@@ -91,17 +91,19 @@ impl Value {
         }
     }
 
-    /// An integer value, widened.
-    pub fn as_i128(&self) -> Option<i128> {
+    /// An integer value as sign and magnitude (None for strings and blobs). (No 128-bit
+    /// arithmetic: it would weigh in the page.)
+    pub fn int(&self) -> Option<(bool, u64)> {
+        let signed = |v: i64| (v < 0, v.unsigned_abs());
         Some(match *self {
-            Value::U8(v) => v as i128,
-            Value::I8(v) => v as i128,
-            Value::U16(v) => v as i128,
-            Value::I16(v) => v as i128,
-            Value::U32(v) => v as i128,
-            Value::I32(v) => v as i128,
-            Value::U64(v) => v as i128,
-            Value::I64(v) => v as i128,
+            Value::U8(v) => (false, v as u64),
+            Value::U16(v) => (false, v as u64),
+            Value::U32(v) => (false, v as u64),
+            Value::U64(v) => (false, v),
+            Value::I8(v) => signed(v as i64),
+            Value::I16(v) => signed(v as i64),
+            Value::I32(v) => signed(v as i64),
+            Value::I64(v) => signed(v),
             _ => return None,
         })
     }
@@ -111,51 +113,72 @@ impl Value {
         match self {
             Value::Str(s) => s.clone(),
             Value::Blob(b) => super::hex(b),
-            v => v.as_i128().unwrap_or(0).to_string(),
+            v => match v.int() {
+                Some((true, m)) => format!("-{m}"),
+                Some((false, m)) => m.to_string(),
+                None => String::new(),
+            },
         }
+    }
+
+    /// Makes an integer value of type `type_name` from sign and magnitude, if it fits.
+    pub fn from_int(type_name: &str, neg: bool, mag: u64) -> Option<Value> {
+        let neg = neg && mag != 0;
+        let unsigned = |max: u64| (!neg && mag <= max).then_some(mag);
+        let signed = |bits: u32| {
+            let lim = 1u64 << (bits - 1);
+            let ok = if neg { mag <= lim } else { mag < lim };
+            ok.then(|| {
+                if neg {
+                    (mag as i64).wrapping_neg()
+                } else {
+                    mag as i64
+                }
+            })
+        };
+        Some(match type_name {
+            "u8" => Value::U8(unsigned(u8::MAX as u64)? as u8),
+            "u16" => Value::U16(unsigned(u16::MAX as u64)? as u16),
+            "u32" => Value::U32(unsigned(u32::MAX as u64)? as u32),
+            "u64" => Value::U64(unsigned(u64::MAX)?),
+            "i8" => Value::I8(signed(8)? as i8),
+            "i16" => Value::I16(signed(16)? as i16),
+            "i32" => Value::I32(signed(32)? as i32),
+            "i64" => Value::I64(signed(64)?),
+            _ => return None,
+        })
     }
 
     /// Parses `text` as a value of type `type_name` (integers in decimal or 0x hex, strings as
     /// they are, blobs as hex), with a plain-words error.
     pub fn parse(type_name: &str, text: &str) -> Result<Value, String> {
-        let int = |lo: i128, hi: i128| -> Result<i128, String> {
-            let t = text.trim();
-            let (neg, digits) = match t.strip_prefix('-') {
-                Some(d) => (true, d),
-                None => (false, t.strip_prefix('+').unwrap_or(t)),
-            };
-            let v = match digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
-                Some(h) => i128::from_str_radix(h, 16),
-                None => digits.parse::<i128>(),
+        match type_name {
+            "string" => return Ok(Value::Str(text.to_string())),
+            "blob" => {
+                return super::numbers::parse_hex(text)
+                    .map(Value::Blob)
+                    .ok_or_else(|| format!("'{text}' is not hex bytes (e.g. 01ab)"))
             }
-            .map_err(|_| format!("'{text}' is not a whole number"))?;
-            let v = if neg { -v } else { v };
-            if v < lo || v > hi {
-                return Err(format!("{v} does not fit a {type_name} ({lo} to {hi})"));
-            }
-            Ok(v)
-        };
-        Ok(match type_name {
-            "u8" => Value::U8(int(0, u8::MAX as i128)? as u8),
-            "i8" => Value::I8(int(i8::MIN as i128, i8::MAX as i128)? as i8),
-            "u16" => Value::U16(int(0, u16::MAX as i128)? as u16),
-            "i16" => Value::I16(int(i16::MIN as i128, i16::MAX as i128)? as i16),
-            "u32" => Value::U32(int(0, u32::MAX as i128)? as u32),
-            "i32" => Value::I32(int(i32::MIN as i128, i32::MAX as i128)? as i32),
-            "u64" => Value::U64(int(0, u64::MAX as i128)? as u64),
-            "i64" => Value::I64(int(i64::MIN as i128, i64::MAX as i128)? as i64),
-            "string" => Value::Str(text.to_string()),
-            "blob" => Value::Blob(
-                super::numbers::parse_hex(text)
-                    .ok_or_else(|| format!("'{text}' is not hex bytes (e.g. 01ab)"))?,
-            ),
-            t => {
+            t if !TYPE_NAMES.contains(&t) => {
                 return Err(format!(
                     "unknown type '{t}' (one of {})",
                     TYPE_NAMES.join(", ")
                 ))
             }
-        })
+            _ => {}
+        }
+        let t = text.trim();
+        let (neg, digits) = match t.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let mag = match digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
+            Some(h) => u64::from_str_radix(h, 16),
+            None => digits.parse::<u64>(),
+        }
+        .map_err(|_| format!("'{text}' is not a whole number (or too big)"))?;
+        Value::from_int(type_name, neg, mag)
+            .ok_or_else(|| format!("{text} does not fit a {type_name}"))
     }
 }
 
