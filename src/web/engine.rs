@@ -114,6 +114,9 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }
 
+/// Why a job did not start.
+pub const NOT_FREE: &str = "not connected, or another job is running";
+
 /// Offers bytes as a download.
 pub fn download(name: &str, bytes: &[u8]) {
     let arr = js_sys::Array::new();
@@ -185,11 +188,11 @@ impl Engine {
         s
     }
 
-    fn send(&self, a: Action) {
+    pub(super) fn send(&self, a: Action) {
         (self.dispatch)(a)
     }
 
-    fn log(&self, text: impl Into<String>) {
+    pub(super) fn log(&self, text: impl Into<String>) {
         self.send(Action::Log {
             clock: clock(),
             text: text.into(),
@@ -205,8 +208,9 @@ impl Engine {
         }
     }
 
-    /// Runs `job` with the device, reporting failure; the device goes back afterwards.
-    fn run<F, Fut>(&self, kind: JobKind, what: &str, job: F)
+    /// Runs `job` with the device, reporting failure; the device goes back afterwards. False
+    /// (and `job` never runs) when there is no device or another job has it.
+    pub(super) fn run<F, Fut>(&self, kind: JobKind, what: &str, job: F) -> bool
     where
         F: FnOnce(Device<AnyPort>, Engine) -> Fut + 'static,
         Fut: std::future::Future<Output = (Device<AnyPort>, Result<(), String>)> + 'static,
@@ -215,14 +219,12 @@ impl Engine {
     }
 
     /// [`Engine::run`] without generics (one copy of this code in the page, whatever the job).
-    fn run_boxed(&self, kind: JobKind, what: &str, job: BoxedJob) {
+    fn run_boxed(&self, kind: JobKind, what: &str, job: BoxedJob) -> bool {
         let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
         let Slot::Device(boxed) = taken else {
             *self.slot.borrow_mut() = taken;
-            self.send(Action::JobDone(Err(
-                "not connected, or another job is running".into(),
-            )));
-            return;
+            self.send(Action::JobDone(Err(NOT_FREE.into())));
+            return false;
         };
         self.cancel.set(false);
         self.send(Action::JobStarted(kind, what.to_string()));
@@ -235,6 +237,7 @@ impl Engine {
                 me.send(Action::JobDone(Err(e)));
             }
         });
+        true
     }
 
     pub fn cancel(&self) {

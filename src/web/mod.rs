@@ -7,6 +7,8 @@ pub mod engine;
 mod flash;
 mod install;
 mod manifest;
+pub mod nvs_app;
+mod nvs_shell;
 mod panels;
 pub mod ports;
 mod views;

@@ -8,6 +8,7 @@ use super::engine::{backup_name, fetch_bytes, Engine, EraseWhat};
 use super::flash::FlashPanel;
 use super::install::InstallPanel;
 use super::manifest::same_origin;
+use super::nvs_shell::NvsShell;
 use super::views::{otadata_view, partition_table, slots_view};
 use crate::chips::{Chip, CHIPS};
 use crate::formats::numbers::{human_size, parse_u32};
@@ -172,6 +173,7 @@ pub fn DevicePanel(p: &DeviceProps) -> Html {
             }
             <FlashPanel state={state.clone()} engine={(*engine).clone()} />
             <InstallPanel state={state.clone()} engine={(*engine).clone()} />
+            <NvsShell state={state.clone()} engine={(*engine).clone()} />
             if connected {
                 <BackupPanel state={state.clone()} engine={(*engine).clone()} />
             }

@@ -175,7 +175,9 @@ pub async fn browser_sized(width: u32, height: u32) -> (Client, Proc, tempfile::
                      format!("--user-data-dir={}", profile.path().display()), format!("--window-size={width},{height}")],
             "prefs": {
                 "download.default_directory": downloads(&profile),
-                "download.prompt_for_download": false
+                "download.prompt_for_download": false,
+                // A page that saves several files in a row (a backup, then an export).
+                "profile.default_content_setting_values.automatic_downloads": 1
             }
         }
     });
