@@ -234,11 +234,73 @@ fn page_edits_an_nvs_file_offline() {
             csv.contains("app,namespace,,\nblob,data,hex2bin,deadbeef\n"),
             "{csv}"
         );
+        // A CSV imported replaces the keys (as edits, listed before anything is written).
+        let csv_in = dir.path().join("new.csv");
+        std::fs::write(
+            &csv_in,
+            "key,type,encoding,value\nfactory,namespace,,\nserial,data,string,SN-42\n",
+        )
+        .unwrap();
+        find(&c, "nvs-csv")
+            .await
+            .send_keys(csv_in.to_str().unwrap())
+            .await
+            .unwrap();
+        until("the imported key", 10, || async {
+            (all_attr(&c, "nvs-row", "data-key").await == ["factory/serial"]).then_some(())
+        })
+        .await;
+        let changes = text(&c, "nvs-changes").await;
+        assert!(
+            changes.contains("add factory/serial = string \"SN-42\""),
+            "{changes}"
+        );
         let (csp, errors) = caught(&c).await;
         assert_eq!(
             (csp, errors),
             (serde_json::json!([]), serde_json::json!([]))
         );
+        c.close().await.unwrap();
+    });
+}
+
+/// On a phone-sized window the editor fits: no sideways scroll of the page (the key table
+/// scrolls in its box).
+#[test]
+fn nvs_editor_on_a_narrow_window() {
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("settings.bin");
+    std::fs::write(&file, settings()).unwrap();
+    run(async {
+        let (c, _driver, _profile) = browser_sized(400, 900).await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port=sim"))
+            .await
+            .unwrap();
+        open_editor(&c).await;
+        find(&c, "nvs-file")
+            .await
+            .send_keys(file.to_str().unwrap())
+            .await
+            .unwrap();
+        wait_text(&c, "nvs-summary", "settings.bin", 30).await;
+        c.execute(
+            "document.querySelector('[data-testid=nvs-panel]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+        shot(&c, "nvs-4-narrow").await;
+        let sideways = c
+            .execute(
+                "const s = document.querySelector('[data-testid=scroller]'); \
+                 const d = document.documentElement; \
+                 return Math.max(d.scrollWidth - d.clientWidth, s.scrollWidth - s.clientWidth)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(sideways.as_i64(), Some(0), "no sideways scroll");
         c.close().await.unwrap();
     });
 }
