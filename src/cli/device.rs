@@ -58,11 +58,13 @@ pub struct InfoArgs {
 
 #[derive(Args, Debug)]
 pub struct FlashArgs {
-    #[arg(long)]
-    port: String,
+    /// tcp://HOST:PORT; repeat for several boards at once (with --slot).
+    #[arg(long, required = true)]
+    port: Vec<String>,
     #[command(flatten)]
     link: Link,
-    /// The app slot to write (its label); the image is checked first.
+    /// The app slot to write (its label; `auto`: on each board the OTA slot that does not run
+    /// now); the image is checked first.
     #[arg(long, conflicts_with = "offset", required_unless_present = "offset")]
     slot: Option<String>,
     /// Write any bytes here, like esptool write-flash.
@@ -79,6 +81,12 @@ pub struct FlashArgs {
     /// Write every region even if its MD5 already matches.
     #[arg(long)]
     no_skip: bool,
+    /// With several boards: how many at once (default: all).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// With several boards (or --slot auto): the per-board record as JSON.
+    #[arg(long)]
+    json: bool,
     file: PathBuf,
 }
 
@@ -125,6 +133,23 @@ pub struct SimArgs {
     ws: Option<String>,
     #[arg(long, value_enum, default_value = "real")]
     timing: TimingArg,
+    /// The base MAC address the chip reports (default 24:0a:c4:0e:51:4d).
+    #[arg(long, value_parser = parse_mac)]
+    mac: Option<[u8; 6]>,
+    /// Fault injection (tests): the link drops, as if unplugged, once this many bytes have come
+    /// from the host.
+    #[arg(long)]
+    fault_disconnect_after: Option<u64>,
+}
+
+fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let b: Vec<u8> = s
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16))
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{s}' is not a MAC address (aa:bb:cc:dd:ee:ff)"))?;
+    b.try_into()
+        .map_err(|_| format!("'{s}' is not a MAC address (six bytes)"))
 }
 
 pub(super) fn runtime() -> tokio::runtime::Runtime {
@@ -171,6 +196,11 @@ fn printer(quiet: bool) -> impl FnMut(Event) {
 
 /// Opens the device behind `port` with the one set of connect rules (reset, attempts, stub,
 /// baud, each with its fall-back).
+/// Opens a device without printing progress (one of several boards).
+pub(super) async fn open_quiet(port: &str, link: &Link) -> Result<Device<TcpPort>, Failure> {
+    open(port, link, true).await
+}
+
 pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<TcpPort>, Failure> {
     let p = TcpPort::open(port).await.map_err(Failure)?;
     let mut l = Loader::new(p);
@@ -213,7 +243,7 @@ pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<
 }
 
 /// The table (or a clear failure), otadata and what each slot holds, read whole when `whole`.
-async fn layout(
+pub(super) async fn layout(
     d: &mut Device<TcpPort>,
     offset: u32,
     whole: bool,
@@ -332,8 +362,25 @@ pub fn flash(a: FlashArgs) -> CliResult {
         Image::parse(&data)
             .map_err(|e| Failure(format!("{}: {e} Nothing was written.", a.file.display())))?;
     }
+    if a.port.len() > 1 || a.slot.as_deref() == Some("auto") {
+        let Some(slot) = a.slot.as_deref() else {
+            return Err(Failure(
+                "several boards need --slot (a label, or auto)".into(),
+            ));
+        };
+        let job = super::fleet::Job {
+            link: &a.link,
+            data: &data,
+            slot,
+            set_boot: a.set_boot,
+            state: a.state,
+            force: a.force,
+        };
+        return runtime().block_on(super::fleet::flash_boards(&a.port, job, a.jobs, a.json));
+    }
+    let port = &a.port[0];
     runtime().block_on(async {
-        let mut d = open(&a.port, &a.link, false).await?;
+        let mut d = open(port, &a.link, false).await?;
         let opts = WriteOptions {
             skip_unchanged: !a.no_skip,
             compress: true,
@@ -480,9 +527,16 @@ pub fn sim(a: SimArgs) -> CliResult {
         TimingArg::Real => Timing::REALISTIC,
         TimingArg::None => Timing::NONE,
     };
-    let server = Server::new(&a.flash, a.flash_size, |size| Config {
-        chip,
-        ..Config::new(size, timing)
+    let server = Server::new(&a.flash, a.flash_size, |size| {
+        let mut c = Config {
+            chip,
+            ..Config::new(size, timing)
+        };
+        if let Some(m) = a.mac {
+            c.mac = m;
+        }
+        c.faults.disconnect_after_h2d = a.fault_disconnect_after;
+        c
     })
     .map_err(Failure)?;
     runtime().block_on(async {

@@ -4,6 +4,7 @@
 
 mod device;
 mod files;
+mod fleet;
 mod install;
 mod nvs;
 mod report;
@@ -32,7 +33,7 @@ enum Command {
     Image(ImageArgs),
     /// Chip, flash, partition table, otadata and boot prediction of a device.
     Info(device::InfoArgs),
-    /// Write an image to a slot (verified by MD5), or bytes at an offset.
+    /// Write an image to a slot (verified by MD5), or bytes at an offset; several boards at once.
     Flash(device::FlashArgs),
     /// Read a partition or a region of flash into a file.
     Read(device::ReadArgs),

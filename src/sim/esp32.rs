@@ -276,8 +276,10 @@ impl Esp32 {
 
     /// A new connection after a dropped one (the disconnect fault fires once).
     pub fn clear_disconnect(&mut self) {
-        self.disconnected = false;
-        self.config.faults.disconnect_after_h2d = None;
+        if self.disconnected {
+            self.disconnected = false;
+            self.config.faults.disconnect_after_h2d = None;
+        }
     }
 
     /// The host's port baud, when the link knows it (in-process); None over TCP.

@@ -115,11 +115,22 @@ impl SimProcess {
 
     /// The same for another chip (`esp32c3`, …).
     pub fn start_chip(flash: &std::path::Path, timing: &str, chip: &str) -> SimProcess {
+        Self::start_with(flash, timing, chip, &[])
+    }
+
+    /// With more `otaflash sim` options (`--mac`, fault injection).
+    pub fn start_with(
+        flash: &std::path::Path,
+        timing: &str,
+        chip: &str,
+        extra: &[&str],
+    ) -> SimProcess {
         use std::io::{BufRead, BufReader};
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
             .args(["sim", "--chip", chip, "--flash", flash.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--ws", "127.0.0.1:0"])
             .args(["--timing", timing])
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("otaflash sim");
@@ -188,12 +199,17 @@ impl Sim {
 
     /// A simulated `chip` (`esp32c3`, …).
     pub fn start_chip(timing: &str, initial: Option<&[u8]>, chip: &str) -> Sim {
+        Self::start_with(timing, initial, chip, &[])
+    }
+
+    /// With more `otaflash sim` options (`--mac`, fault injection).
+    pub fn start_with(timing: &str, initial: Option<&[u8]>, chip: &str, extra: &[&str]) -> Sim {
         let dir = tempfile::tempdir().unwrap();
         let flash = dir.path().join("flash.bin");
         if let Some(b) = initial {
             std::fs::write(&flash, b).unwrap();
         }
-        let process = SimProcess::start_chip(&flash, timing, chip);
+        let process = SimProcess::start_with(&flash, timing, chip, extra);
         let ws_port = process.ws.rsplit(':').next().unwrap().parse().unwrap();
         Sim {
             port: process.tcp_port,
