@@ -368,15 +368,16 @@ pub fn flash(a: FlashArgs) -> CliResult {
                 "several boards need --slot (a label, or auto)".into(),
             ));
         };
-        let job = super::fleet::Job {
-            link: &a.link,
+        let job = crate::device::fleet::Update {
             data: &data,
             slot,
             set_boot: a.set_boot,
             state: a.state,
             force: a.force,
         };
-        return runtime().block_on(super::fleet::flash_boards(&a.port, job, a.jobs, a.json));
+        return runtime().block_on(super::fleet::flash_boards(
+            &a.port, &a.link, job, a.jobs, a.json,
+        ));
     }
     let port = &a.port[0];
     runtime().block_on(async {

@@ -3,6 +3,7 @@
 //! and verify it, switch otadata. Decisions about bootability are the bootloader's own checks
 //! in [`crate::formats::bootable`]; this layer only reads what they need.
 
+pub mod fleet;
 mod install;
 pub mod nvs;
 mod write;

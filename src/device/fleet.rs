@@ -1,0 +1,294 @@
+//! One board of a roll-out: the same app written to many boards, each on its own port. For one
+//! board: pick the slot (`auto`: the OTA slot after the one that runs, as
+//! `esp_ota_get_next_update_partition` does), skip it when it already runs the image (MD5
+//! match), write and verify, switch, and say all of it in a [`Record`]. The CLI and the page's
+//! fleet view both use it; the records read the same in both (CSV and JSON).
+
+use super::{judge_boot, Device};
+use crate::formats::bootable::{Holds, Slots};
+use crate::formats::otadata::OtaState;
+use crate::formats::partition::{Partition, PartitionTable};
+use crate::loader::Port;
+
+/// What happened on one board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub port: String,
+    pub chip: String,
+    pub mac: String,
+    pub slot: String,
+    /// Project and version in the slot before, and after.
+    pub before: String,
+    pub after: String,
+    pub md5: String,
+    pub written: u64,
+    pub seconds: f64,
+    /// `flashed`, `already` (nothing to do) or `failed`.
+    pub outcome: &'static str,
+    pub message: String,
+}
+
+impl Record {
+    /// A record for a board that failed before anything was known of it.
+    pub fn failed(port: &str, md5: &[u8; 16], message: String) -> Record {
+        Record {
+            port: port.into(),
+            chip: String::new(),
+            mac: String::new(),
+            slot: String::new(),
+            before: String::new(),
+            after: String::new(),
+            md5: crate::formats::hex(md5),
+            written: 0,
+            seconds: 0.0,
+            outcome: "failed",
+            message,
+        }
+    }
+
+    fn fields(&self) -> [(&'static str, String, bool); 11] {
+        [
+            ("port", self.port.clone(), true),
+            ("chip", self.chip.clone(), true),
+            ("mac", self.mac.clone(), true),
+            ("slot", self.slot.clone(), true),
+            ("before", self.before.clone(), true),
+            ("after", self.after.clone(), true),
+            ("md5", self.md5.clone(), true),
+            ("bytes_written", self.written.to_string(), false),
+            (
+                "seconds",
+                crate::formats::numbers::decimals(self.seconds, 2),
+                false,
+            ),
+            ("outcome", self.outcome.into(), true),
+            ("message", self.message.clone(), true),
+        ]
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// The records as CSV (a header row, then one row per board).
+pub fn records_csv(records: &[Record]) -> String {
+    let q = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = Record::failed("", &[0; 16], String::new())
+        .fields()
+        .iter()
+        .map(|f| f.0)
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push('\n');
+    for r in records {
+        let row: Vec<String> = r.fields().iter().map(|f| q(&f.1)).collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// The records as JSON: `{"boards": [...], "seconds": total, "failed": n}`.
+pub fn records_json(records: &[Record], seconds: f64) -> String {
+    let boards: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let f: Vec<String> = r
+                .fields()
+                .iter()
+                .map(|(k, v, s)| format!("\"{k}\": {}", if *s { json_str(v) } else { v.clone() }))
+                .collect();
+            format!("{{{}}}", f.join(", "))
+        })
+        .collect();
+    format!(
+        "{{\"boards\": [{}], \"seconds\": {}, \"failed\": {}}}",
+        boards.join(", "),
+        crate::formats::numbers::decimals(seconds, 2),
+        records.iter().filter(|r| r.outcome == "failed").count()
+    )
+}
+
+/// What to do on each board.
+#[derive(Debug, Clone)]
+pub struct Update<'a> {
+    pub data: &'a [u8],
+    /// A slot label, or `auto`.
+    pub slot: &'a str,
+    pub set_boot: bool,
+    pub state: OtaState,
+    pub force: bool,
+}
+
+fn app_words(slots: &Slots, p: &Partition) -> String {
+    match slots.get(p).and_then(|s| s.app.as_ref()) {
+        Some(a) => format!("{} {}", a.project_name, a.version),
+        None => match slots.get(p).map(|s| s.holds()) {
+            Some(Holds::Empty) => "empty".into(),
+            Some(_) => "not an app with a description".into(),
+            None => "unknown".into(),
+        },
+    }
+}
+
+/// The OTA slot to update: the one after the running one, in ota_N order.
+pub fn auto_slot(table: &PartitionTable, running: Option<&Partition>) -> Result<Partition, String> {
+    let mut ota: Vec<&Partition> = table
+        .entries
+        .iter()
+        .filter(|p| p.ota_index().is_some())
+        .collect();
+    ota.sort_by_key(|p| p.ota_index());
+    let at = running.and_then(|r| ota.iter().position(|p| p.offset == r.offset));
+    let pick = match at {
+        Some(i) => ota.get((i + 1) % ota.len()).copied(),
+        None => ota.first().copied(),
+    };
+    match pick {
+        Some(p) if Some(p.offset) != running.map(|r| r.offset) => Ok(p.clone()),
+        _ => Err("no OTA slot besides the one that runs now".into()),
+    }
+}
+
+impl<P: Port> Device<P> {
+    /// Updates this board as `job` says; never fails, the record tells. `elapsed` gives the
+    /// seconds since the board's turn began (the caller's clock).
+    pub async fn update(
+        &mut self,
+        port: &str,
+        table_offset: u32,
+        job: &Update<'_>,
+        elapsed: &dyn Fn() -> f64,
+    ) -> Record {
+        let md5 = crate::formats::md5(job.data);
+        let mut r = Record::failed(port, &md5, String::new());
+        r.chip = self.chip.description.clone();
+        r.mac = self.chip.mac_string();
+        if let Err(e) = self.update_inner(table_offset, job, md5, &mut r).await {
+            r.outcome = "failed";
+            r.message = e;
+        }
+        r.seconds = elapsed();
+        r
+    }
+
+    async fn update_inner(
+        &mut self,
+        table_offset: u32,
+        job: &Update<'_>,
+        md5: [u8; 16],
+        r: &mut Record,
+    ) -> Result<(), String> {
+        let snap = self
+            .snapshot(table_offset)
+            .await
+            .map_err(|e| e.to_string())?;
+        let table = snap.table.map_err(|e| {
+            format!(
+                "{} {}",
+                e.message(),
+                e.hint(self.chip.chip.bootloader_offset)
+            )
+        })?;
+        let mut known = snap.slots;
+        let boot = snap
+            .otadata
+            .as_ref()
+            .map(|o| judge_boot(&table, o, false, &known));
+        let running = boot
+            .as_ref()
+            .and_then(|b| b.booted_partition(&table))
+            .cloned();
+        let target = if job.slot == "auto" {
+            auto_slot(&table, running.as_ref())?
+        } else {
+            table
+                .find(job.slot)
+                .cloned()
+                .ok_or_else(|| format!("no partition named '{}'", job.slot))?
+        };
+        r.slot = target.name();
+        r.before = app_words(&known, &target);
+        let len = job.data.len() as u32;
+        // Already done: the board runs this very image (without --set-boot: the slot holds it).
+        let done_in = if job.set_boot {
+            running.clone()
+        } else {
+            Some(target.clone())
+        };
+        if let Some(p) = done_in.filter(|p| len <= p.size) {
+            if self
+                .loader()
+                .flash_md5(p.offset, len)
+                .await
+                .map_err(|e| e.to_string())?
+                == md5
+            {
+                r.slot = p.name();
+                r.before = app_words(&known, &p);
+                r.after = r.before.clone();
+                r.outcome = "already";
+                r.message = format!(
+                    "'{}' already holds this image (MD5 match){}: nothing written",
+                    p.name(),
+                    if job.set_boot { " and runs it" } else { "" }
+                );
+                return Ok(());
+            }
+        }
+        let w = self
+            .write_slot(&table, &target.name(), job.data, &known, job.force)
+            .await
+            .map_err(|e| e.to_string())?;
+        r.written = w.report.written;
+        known.set(&w.partition, w.slot.clone());
+        r.after = app_words(&known, &target);
+        r.message = w.report.describe(&target.name());
+        if job.set_boot {
+            self.set_boot(&table, &target.name(), job.state, &known, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            r.message
+                .push_str(&format!("; boots '{}' next", target.name()));
+        }
+        r.outcome = "flashed";
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_as_csv_and_json() {
+        let mut r = Record::failed("ws://a", &[1; 16], "cable, pulled".into());
+        let csv = records_csv(std::slice::from_ref(&r));
+        assert!(csv.starts_with(
+            "port,chip,mac,slot,before,after,md5,bytes_written,seconds,outcome,message\n"
+        ));
+        assert!(csv.contains(",failed,\"cable, pulled\"\n"), "{csv}");
+        r.message = "say \"hi\"".into();
+        let j = records_json(&[r], 1.5);
+        assert!(j.contains("\"message\": \"say \\\"hi\\\"\""), "{j}");
+        assert!(j.ends_with("\"seconds\": 1.50, \"failed\": 1}"), "{j}");
+    }
+}
