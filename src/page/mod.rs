@@ -13,6 +13,7 @@ use crate::loader::{Hint, Phase, Progress, WriteReport};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+pub mod fleet;
 pub mod nvs;
 mod timeline;
 pub use timeline::{LogLine, Source, Timeline};

@@ -1,5 +1,5 @@
 //! The NVS editor's place in the page. The editor itself is a second wasm module
-//! (`otaflash-nvs`, built beside the page into `nvs/`), fetched only when the technician opens it,
+//! (`otaflash-nvs`, built beside the page into `nvs/`; see `lazy`), fetched only when the technician opens it,
 //! so that it does not weigh on the page's start. It reaches the board through a small bridge
 //! object this side makes: `board()` (connected, chip, MAC, NVS partitions), `read(offset,
 //! size)` and `write(offset, bytes)` (promises; a write is MD5-verified and resolves with the
@@ -15,19 +15,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
-
-#[wasm_bindgen(inline_js = "
-export async function open_nvs_editor(root, bridge) {
-  const base = new URL('nvs/', document.baseURI);
-  const m = await import(new URL('otaflash-nvs.js', base).href);
-  await m.default({ module_or_path: new URL('otaflash-nvs_bg.wasm', base) });
-  m.mount(root, bridge);
-}")]
-extern "C" {
-    #[wasm_bindgen(catch)]
-    async fn open_nvs_editor(root: &web_sys::Element, bridge: &JsValue)
-        -> Result<JsValue, JsValue>;
-}
 
 fn set(o: &Object, k: &str, v: &JsValue) {
     let _ = Reflect::set(o, &k.into(), v);
@@ -177,11 +164,8 @@ pub fn NvsShell(p: &PanelProps) -> Html {
             let b = bridge(engine.clone(), board.clone());
             let opened = opened.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                if let Err(e) = open_nvs_editor(&el, &b).await {
-                    opened.set(Some(Err(format!(
-                        "the NVS editor did not load: {}",
-                        e.as_string().unwrap_or_else(|| format!("{e:?}"))
-                    ))));
+                if let Err(e) = super::lazy::open("nvs", &el, &b).await {
+                    opened.set(Some(Err(format!("the NVS editor: {e}"))));
                 }
             });
         })

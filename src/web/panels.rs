@@ -6,6 +6,7 @@ use super::console::ConsolePanel;
 use super::editor::OtadataEditor;
 use super::engine::{backup_name, fetch_bytes, Engine, EraseWhat};
 use super::flash::FlashPanel;
+use super::fleet_shell::FleetShell;
 use super::install::InstallPanel;
 use super::manifest::same_origin;
 use super::nvs_shell::NvsShell;
@@ -178,6 +179,7 @@ pub fn DevicePanel(p: &DeviceProps) -> Html {
                 <BackupPanel state={state.clone()} engine={(*engine).clone()} />
             }
             <ConsolePanel state={state.clone()} engine={(*engine).clone()} />
+            <FleetShell />
         </section>
     }
 }

@@ -113,10 +113,15 @@ impl WsBoard {
 
     /// The same with another simulated chip (`esp32c3`, …).
     pub fn start_chip(image: &[u8], timing: &str, chip: &str) -> WsBoard {
+        Self::start_with(image, timing, chip, &[])
+    }
+
+    /// With more `otaflash sim` options (`--mac`, fault injection).
+    pub fn start_with(image: &[u8], timing: &str, chip: &str, extra: &[&str]) -> WsBoard {
         let dir = tempfile::tempdir().unwrap();
         let flash = dir.path().join("flash.bin");
         std::fs::write(&flash, image).unwrap();
-        let sim = SimProcess::start_chip(&flash, timing, chip);
+        let sim = SimProcess::start_with(&flash, timing, chip, extra);
         WsBoard {
             flash,
             ws: sim.ws.clone(),

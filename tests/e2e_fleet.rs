@@ -1,0 +1,142 @@
+//! End to end, the fleet view (a module loaded on demand): four boards behind `otaflash sim
+//! --ws`, added one by one in the page, flashed in one run; one is unplugged part-way through
+//! its write (fault injection) and the other three finish, verified and switched; the CSV
+//! lists all four with their outcomes; a second run skips the boards that run the app.
+#![cfg(not(target_arch = "wasm32"))]
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+
+use browser::*;
+use common::*;
+use fantoccini::Locator;
+
+#[test]
+fn page_flashes_four_boards_one_unplugged() {
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let image = images::app("esp32", "fleet", "2.0", 128);
+    let app = dir.path().join("fleet-2.0.bin");
+    std::fs::write(&app, &image).unwrap();
+    let boards: Vec<WsBoard> = (1..=4)
+        .map(|i| {
+            let mac = format!("24:0a:c4:00:00:{i:02x}");
+            let mut extra = vec!["--mac", mac.as_str()];
+            if i == 3 {
+                extra.extend(["--fault-disconnect-after", "60000"]);
+            }
+            WsBoard::start_with(&arduino_flash(), "none", "esp32", &extra)
+        })
+        .collect();
+    run(async {
+        let (c, _driver, profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/")).await.unwrap();
+        watch_errors(&c).await;
+        find(&c, "fleet-open").await.click().await.unwrap();
+        let loaded = until("the fleet view", 30, || async {
+            if c.find(Locator::Css(&css("fleet-view"))).await.is_ok() {
+                return Some(Ok(()));
+            }
+            let e = text(&c, "fleet-load-error").await;
+            (!e.is_empty()).then_some(Err(e))
+        })
+        .await;
+        loaded.unwrap();
+        for b in &boards {
+            let url = find(&c, "fleet-ws-url").await;
+            url.clear().await.unwrap();
+            url.send_keys(&format!("ws://{}\t", b.ws)).await.unwrap();
+            find(&c, "fleet-add-ws").await.click().await.unwrap();
+        }
+        until("four connected boards", 60, || async {
+            let t = text(&c, "fleet-view").await;
+            (t.matches("ready").count() == 4).then_some(())
+        })
+        .await;
+        assert!(text(&c, "fleet-view")
+            .await
+            .contains("boots: app0: hello_world"));
+        find(&c, "fleet-image")
+            .await
+            .send_keys(app.to_str().unwrap())
+            .await
+            .unwrap();
+        wait_text(&c, "fleet-image-name", "fleet-2.0.bin", 10).await;
+        shot(&c, "fleet-1-ready").await;
+        find(&c, "fleet-run").await.click().await.unwrap();
+        let summary = wait_text(&c, "fleet-summary", "boards in", 120).await;
+        assert!(summary.starts_with("4 boards in"), "{summary}");
+        assert!(
+            summary.contains("3 flashed, 0 already done, 1 failed"),
+            "{summary}"
+        );
+        let outcomes = all_attr(&c, "fleet-outcome", "data-outcome").await;
+        assert_eq!(outcomes, ["flashed", "flashed", "failed", "flashed"]);
+        shot(&c, "fleet-2-done").await;
+        // What boots now, as the job left it: the new app where it worked.
+        let t = text(&c, "fleet-view").await;
+        assert_eq!(t.matches("boots: app1: fleet 2.0").count(), 3, "{t}");
+        // The three hold the app in app1 and boot it; the unplugged one does not.
+        for (i, b) in boards.iter().enumerate() {
+            let f = std::fs::read(&b.flash).unwrap();
+            assert_eq!(
+                f[0x150000..0x150000 + image.len()] == image[..],
+                i != 2,
+                "board {}",
+                i + 1
+            );
+            if i != 2 {
+                assert_eq!(
+                    f[0xE000..0xE020],
+                    f[0xF000..0xF020],
+                    "matched otadata sectors"
+                );
+            }
+        }
+        // The record, as CSV.
+        find(&c, "fleet-csv").await.click().await.unwrap();
+        let name = until("the CSV download", 30, || async {
+            std::fs::read_dir(downloads(&profile))
+                .ok()?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|n| n.starts_with("otaflash-fleet-") && n.ends_with(".csv"))
+        })
+        .await;
+        let csv = String::from_utf8(downloaded(&profile, &name).await).unwrap();
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(rows.len(), 5, "{csv}");
+        assert!(rows[0].starts_with("port,chip,mac,slot,before,after,md5"));
+        for (i, r) in rows[1..].iter().enumerate() {
+            assert!(r.starts_with(&format!("ws://{}", boards[i].ws)), "{r}");
+            let want = if i == 2 { ",failed," } else { ",flashed," };
+            assert!(r.contains(want), "{r}");
+            if i != 2 {
+                assert!(
+                    r.contains(&format!(
+                        "24:0a:c4:00:00:{:02x},app1,empty,fleet 2.0,",
+                        i + 1
+                    )),
+                    "{r}"
+                );
+            }
+        }
+        // Run again: the three that run the app are skipped and say so.
+        find(&c, "fleet-run").await.click().await.unwrap();
+        until("the second run", 60, || async {
+            let o = all_attr(&c, "fleet-outcome", "data-outcome").await;
+            (o == ["already", "already", "failed", "already"]).then_some(())
+        })
+        .await;
+        assert!(text(&c, "fleet-view")
+            .await
+            .contains("already holds this image (MD5 match)"));
+        let (csp, errors) = caught(&c).await;
+        assert_eq!(
+            (csp, errors),
+            (serde_json::json!([]), serde_json::json!([]))
+        );
+        c.close().await.unwrap();
+    });
+}
