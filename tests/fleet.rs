@@ -88,3 +88,38 @@ fn four_boards_in_one_call_one_unplugged() {
         assert!(r["message"].as_str().unwrap().contains("MD5 match"));
     }
 }
+
+/// A full install (an ESP Web Tools manifest) on three blank boards in one call: every board
+/// gets every part, verified, and boots the app; one record each.
+#[test]
+fn install_on_three_blank_boards() {
+    let boards: Vec<Sim> = (0..3)
+        .map(|_| Sim::start("none", Some(&vec![0xFF; FLASH_SIZE])))
+        .collect();
+    let urls: Vec<String> = boards
+        .iter()
+        .map(|b| format!("tcp://127.0.0.1:{}", b.port))
+        .collect();
+    let manifest = data("manifest.json");
+    let mut args = vec!["install", "--json"];
+    for u in &urls {
+        args.extend(["--port", u.as_str()]);
+    }
+    args.push(manifest.to_str().unwrap());
+    let (ok, out) = otaflash(&args);
+    assert!(ok, "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&out[out.find('{').unwrap()..=out.rfind('}').unwrap()]).unwrap();
+    let b = v["boards"].as_array().unwrap();
+    assert_eq!(b.len(), 3);
+    for (i, r) in b.iter().enumerate() {
+        assert_eq!(r["port"], urls[i].as_str());
+        assert_eq!(r["outcome"], "flashed", "{r}");
+        assert_eq!(r["after"], "boots app0", "{r}");
+        assert!(r["message"].as_str().unwrap().contains("installed"), "{r}");
+    }
+    for board in &boards {
+        let f = board.flash();
+        assert_eq!(f[0x8000..0x8002], [0xAA, 0x50], "the table is in place");
+    }
+}

@@ -42,12 +42,16 @@ pub async fn flash_boards(
         one_board(p.clone(), link, job, md5).await
     });
     let records: Vec<Record> = futures_util::future::join_all(runs).await;
-    let total = t0.elapsed().as_secs_f64();
+    report(&records, t0.elapsed().as_secs_f64(), json)
+}
+
+/// Prints the records (or their JSON) and fails, naming them, if any board failed.
+pub fn report(records: &[Record], total: f64, json: bool) -> CliResult {
     let failed: Vec<&Record> = records.iter().filter(|r| r.outcome == "failed").collect();
     if json {
-        println!("{}", records_json(&records, total));
+        println!("{}", records_json(records, total));
     } else {
-        for r in &records {
+        for r in records {
             let or = |s: &str| {
                 if s.is_empty() {
                     "?".to_string()

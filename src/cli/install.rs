@@ -5,6 +5,7 @@
 
 use super::device::{open, Link};
 use super::{print_json, read_input, report, CliResult, Failure};
+use crate::device::fleet::Record;
 use crate::device::{caution_lines, erase_losses, judge_boot, Device, Installed};
 use crate::formats::install::{plan, Board, Part, Plan, PlanOptions};
 use crate::formats::manifest::Manifest;
@@ -34,8 +35,9 @@ pub enum FlashSize {
 /// What `write` and `install` share.
 #[derive(Args, Debug)]
 pub struct InstallOptions {
-    #[arg(long)]
-    port: String,
+    /// tcp://HOST:PORT; repeat for several boards at once (one record each).
+    #[arg(long, required = true)]
+    port: Vec<String>,
     #[command(flatten)]
     link: Link,
     /// Erase the whole flash first.
@@ -117,7 +119,7 @@ pub fn write(a: WriteArgs) -> CliResult {
         let bytes = read_input(&path)?;
         parts.push(Part::new(path.display().to_string(), offset, bytes));
     }
-    run_install(&a.opts, |_| Ok(parts))
+    run_install(&a.opts, |_| Ok(parts.clone()))
 }
 
 pub fn install(a: InstallArgs) -> CliResult {
@@ -167,12 +169,86 @@ async fn boot_after(
     Ok((Some(t.clone()), report::otadata_json(&t, &boot, &[])))
 }
 
+/// One board of a multi-board install: everything checked as for one board (blockers stop it,
+/// cautions need --yes), written and verified, what boots read back; the record tells.
+async fn install_board(
+    port: &str,
+    o: &InstallOptions,
+    parts: &dyn Fn(&str) -> Result<Vec<Part>, Failure>,
+) -> Record {
+    let t0 = std::time::Instant::now();
+    let mut r = Record::failed(port, &[0; 16], String::new());
+    r.md5.clear();
+    let result: Result<(), Failure> = async {
+        let mut d = super::device::open_quiet(port, &o.link).await?;
+        r.chip = d.chip.description.clone();
+        r.mac = d.chip.mac_string();
+        let snap = d.snapshot(o.link.table_offset).await?;
+        let parts = parts(d.chip.chip.pretty)?;
+        let board = Board {
+            chip: d.chip.chip,
+            revision: d.target().revision,
+            flash_size: d.flash.size,
+            current: snap.table.as_ref().ok(),
+            table_offset: o.link.table_offset,
+            bootloader: snap.bootloader,
+        };
+        let p = plan(
+            parts,
+            &board,
+            PlanOptions {
+                erase_all: o.erase,
+                fit_bootloader: o.flash_size == FlashSize::Detect,
+            },
+        );
+        if !p.ready() {
+            let why: Vec<String> = p.blockers.iter().map(|b| b.message()).collect();
+            return Err(Failure(format!("nothing written: {}", why.join("; "))));
+        }
+        if !p.cautions.is_empty() && !o.yes {
+            return Err(Failure(format!(
+                "nothing written; these need --yes: {}",
+                caution_lines(&p.cautions).join("; ")
+            )));
+        }
+        let done = d.install(&p, o.erase, o.yes, |_, _, _| {}).await?;
+        r.written = done.parts.iter().map(|w| w.report.written).sum();
+        let (_, boot) = boot_after(&mut d, o.link.table_offset).await?;
+        r.after = boot
+            .get("boot")
+            .and_then(|b| b.get("label"))
+            .and_then(|l| l.as_str())
+            .map_or("nothing boots".into(), |l| format!("boots {l}"));
+        r.message = done.describe();
+        if o.after == After::HardReset && d.reset_into_app().await? {
+            r.message.push_str("; reset into its app");
+        }
+        r.outcome = "flashed";
+        Ok(())
+    }
+    .await;
+    if let Err(Failure(e)) = result {
+        r.outcome = "failed";
+        r.message = e;
+    }
+    r.seconds = t0.elapsed().as_secs_f64();
+    r
+}
+
 fn run_install(
     o: &InstallOptions,
-    parts: impl FnOnce(&str) -> Result<Vec<Part>, Failure>,
+    parts: impl Fn(&str) -> Result<Vec<Part>, Failure>,
 ) -> CliResult {
+    if o.port.len() > 1 {
+        return runtime().block_on(async {
+            let t0 = std::time::Instant::now();
+            let runs = o.port.iter().map(|p| install_board(p, o, &parts));
+            let records = futures_util::future::join_all(runs).await;
+            super::fleet::report(&records, t0.elapsed().as_secs_f64(), o.json)
+        });
+    }
     runtime().block_on(async {
-        let mut d = open(&o.port, &o.link, o.json).await?;
+        let mut d = open(&o.port[0], &o.link, o.json).await?;
         let snap = d.snapshot(o.link.table_offset).await?;
         let current = snap.table.as_ref().ok();
         let parts = parts(d.chip.chip.pretty)?;
