@@ -132,6 +132,80 @@ fn page_flashes_four_boards_one_unplugged() {
         assert!(text(&c, "fleet-view")
             .await
             .contains("already holds this image (MD5 match)"));
+        // Another job for all: otadata, app0 boots next again.
+        choose(&c, "fleet-job", "boot").await;
+        find(&c, "fleet-run").await.click().await.unwrap();
+        until("the otadata job", 60, || async {
+            let o = all_attr(&c, "fleet-outcome", "data-outcome").await;
+            (o == ["flashed", "flashed", "failed", "flashed"]).then_some(())
+        })
+        .await;
+        let t = text(&c, "fleet-view").await;
+        assert_eq!(t.matches("'app0' boots next").count(), 3, "{t}");
+        let (csp, errors) = caught(&c).await;
+        assert_eq!(
+            (csp, errors),
+            (serde_json::json!([]), serde_json::json!([]))
+        );
+        c.close().await.unwrap();
+    });
+}
+
+/// A full install from a manifest picked with its .bin files, on two blank boards at once.
+#[test]
+fn page_installs_a_manifest_on_two_blank_boards() {
+    let web = serve_dist();
+    let boards: Vec<WsBoard> = (0..2)
+        .map(|_| WsBoard::start(&vec![0xFF; FLASH_SIZE], "none"))
+        .collect();
+    let files = [
+        "manifest.json",
+        "firmware/arduino_bootloader_dio_40m.bin",
+        "firmware/arduino_partitions_default.bin",
+        "firmware/arduino_boot_app0.bin",
+        "firmware/arduino_StartCounter.ino.bin",
+    ]
+    .map(|f| data(f).to_str().unwrap().to_string())
+    .join("\n");
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/")).await.unwrap();
+        watch_errors(&c).await;
+        find(&c, "fleet-open").await.click().await.unwrap();
+        find(&c, "fleet-view").await;
+        for b in &boards {
+            let url = find(&c, "fleet-ws-url").await;
+            url.clear().await.unwrap();
+            url.send_keys(&format!("ws://{}\t", b.ws)).await.unwrap();
+            find(&c, "fleet-add-ws").await.click().await.unwrap();
+        }
+        until("two connected boards", 60, || async {
+            (text(&c, "fleet-view").await.matches("ready").count() == 2).then_some(())
+        })
+        .await;
+        choose(&c, "fleet-job", "install").await;
+        find(&c, "fleet-files")
+            .await
+            .send_keys(&files)
+            .await
+            .unwrap();
+        wait_text(&c, "fleet-manifest-name", "manifest.json + 4 files", 10).await;
+        find(&c, "fleet-run").await.click().await.unwrap();
+        wait_text(&c, "fleet-summary", "2 boards in", 120).await;
+        let outcomes = all_attr(&c, "fleet-outcome", "data-outcome").await;
+        assert_eq!(
+            outcomes,
+            ["flashed", "flashed"],
+            "{}",
+            text(&c, "fleet-view").await
+        );
+        assert!(text(&c, "fleet-view").await.contains("boots app0"));
+        shot(&c, "fleet-3-installed").await;
+        for b in &boards {
+            let f = std::fs::read(&b.flash).unwrap();
+            let table = read("firmware/arduino_partitions_default.bin");
+            assert_eq!(f[0x8000..0x8000 + table.len()], table[..]);
+        }
         let (csp, errors) = caught(&c).await;
         assert_eq!(
             (csp, errors),

@@ -169,69 +169,37 @@ async fn boot_after(
     Ok((Some(t.clone()), report::otadata_json(&t, &boot, &[])))
 }
 
-/// One board of a multi-board install: everything checked as for one board (blockers stop it,
-/// cautions need --yes), written and verified, what boots read back; the record tells.
+/// One board of a multi-board install (the device layer's `install_build`), reset into its
+/// app after when asked.
 async fn install_board(
     port: &str,
     o: &InstallOptions,
     parts: &dyn Fn(&str) -> Result<Vec<Part>, Failure>,
 ) -> Record {
     let t0 = std::time::Instant::now();
-    let mut r = Record::failed(port, &[0; 16], String::new());
-    r.md5.clear();
-    let result: Result<(), Failure> = async {
-        let mut d = super::device::open_quiet(port, &o.link).await?;
-        r.chip = d.chip.description.clone();
-        r.mac = d.chip.mac_string();
-        let snap = d.snapshot(o.link.table_offset).await?;
-        let parts = parts(d.chip.chip.pretty)?;
-        let board = Board {
-            chip: d.chip.chip,
-            revision: d.target().revision,
-            flash_size: d.flash.size,
-            current: snap.table.as_ref().ok(),
-            table_offset: o.link.table_offset,
-            bootloader: snap.bootloader,
-        };
-        let p = plan(
-            parts,
-            &board,
-            PlanOptions {
-                erase_all: o.erase,
-                fit_bootloader: o.flash_size == FlashSize::Detect,
-            },
-        );
-        if !p.ready() {
-            let why: Vec<String> = p.blockers.iter().map(|b| b.message()).collect();
-            return Err(Failure(format!("nothing written: {}", why.join("; "))));
+    let elapsed = || t0.elapsed().as_secs_f64();
+    let mut d = match super::device::open_quiet(port, &o.link).await {
+        Ok(d) => d,
+        Err(Failure(e)) => {
+            let mut r = Record::failed(port, &[0; 16], e);
+            r.md5.clear();
+            r.seconds = elapsed();
+            return r;
         }
-        if !p.cautions.is_empty() && !o.yes {
-            return Err(Failure(format!(
-                "nothing written; these need --yes: {}",
-                caution_lines(&p.cautions).join("; ")
-            )));
-        }
-        let done = d.install(&p, o.erase, o.yes, |_, _, _| {}).await?;
-        r.written = done.parts.iter().map(|w| w.report.written).sum();
-        let (_, boot) = boot_after(&mut d, o.link.table_offset).await?;
-        r.after = boot
-            .get("boot")
-            .and_then(|b| b.get("label"))
-            .and_then(|l| l.as_str())
-            .map_or("nothing boots".into(), |l| format!("boots {l}"));
-        r.message = done.describe();
-        if o.after == After::HardReset && d.reset_into_app().await? {
+    };
+    let parts = |chip: &str| parts(chip).map_err(|Failure(e)| e);
+    let opts = PlanOptions {
+        erase_all: o.erase,
+        fit_bootloader: o.flash_size == FlashSize::Detect,
+    };
+    let mut r = d
+        .install_build(port, o.link.table_offset, &parts, opts, o.yes, &elapsed)
+        .await;
+    if r.outcome != "failed" && o.after == After::HardReset {
+        if let Ok(true) = d.reset_into_app().await {
             r.message.push_str("; reset into its app");
         }
-        r.outcome = "flashed";
-        Ok(())
     }
-    .await;
-    if let Err(Failure(e)) = result {
-        r.outcome = "failed";
-        r.message = e;
-    }
-    r.seconds = t0.elapsed().as_secs_f64();
     r
 }
 

@@ -274,6 +274,142 @@ impl<P: Port> Device<P> {
     }
 }
 
+/// The parts of a build for a chip (its pretty name, e.g. "ESP32-S3"), or why there are none.
+pub type PartsFor<'a> = &'a dyn Fn(&str) -> Result<Vec<crate::formats::install::Part>, String>;
+
+impl<P: Port> Device<P> {
+    /// Makes `label` boot next (a one-line otadata job for many boards); the record tells.
+    pub async fn boot_next(
+        &mut self,
+        port: &str,
+        table_offset: u32,
+        label: &str,
+        elapsed: &dyn Fn() -> f64,
+    ) -> Record {
+        let mut r = Record::failed(port, &[0; 16], String::new());
+        r.md5.clear();
+        r.chip = self.chip.description.clone();
+        r.mac = self.chip.mac_string();
+        r.slot = label.into();
+        let res: Result<(), String> = async {
+            let snap = self
+                .snapshot(table_offset)
+                .await
+                .map_err(|e| e.to_string())?;
+            let table = snap.table.map_err(|e| e.message())?;
+            let known = snap.slots;
+            if let Some(o) = &snap.otadata {
+                let b = judge_boot(&table, o, false, &known);
+                r.before = b
+                    .booted_partition(&table)
+                    .map_or("nothing".into(), |p| p.name());
+                if r.before == label {
+                    r.after = r.before.clone();
+                    r.outcome = "already";
+                    r.message = format!("'{label}' boots already: nothing written");
+                    return Ok(());
+                }
+            }
+            let s = self
+                .set_boot(&table, label, OtaState::Undefined, &known, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut known = known;
+            for (p, img) in s.checked {
+                known.set(&p, img);
+            }
+            let b = judge_boot(&table, &s.otadata, false, &known);
+            r.after = b
+                .booted_partition(&table)
+                .map_or("nothing".into(), |p| p.name());
+            r.message = format!("otadata written and read back: '{}' boots next", r.after);
+            r.outcome = "flashed";
+            Ok(())
+        }
+        .await;
+        if let Err(e) = res {
+            r.outcome = "failed";
+            r.message = e;
+        }
+        r.seconds = elapsed();
+        r
+    }
+
+    /// Installs a whole build (the parts for this chip), checked as for one board: blockers
+    /// stop it, cautions need `yes`; verified by MD5; what boots read back. The record tells.
+    pub async fn install_build(
+        &mut self,
+        port: &str,
+        table_offset: u32,
+        parts: PartsFor<'_>,
+        opts: crate::formats::install::PlanOptions,
+        yes: bool,
+        elapsed: &dyn Fn() -> f64,
+    ) -> Record {
+        use crate::formats::install::{plan, Board};
+        let mut r = Record::failed(port, &[0; 16], String::new());
+        r.md5.clear();
+        r.chip = self.chip.description.clone();
+        r.mac = self.chip.mac_string();
+        let res: Result<(), String> = async {
+            let snap = self
+                .snapshot(table_offset)
+                .await
+                .map_err(|e| e.to_string())?;
+            let parts = parts(self.chip.chip.pretty)?;
+            let board = Board {
+                chip: self.chip.chip,
+                revision: self.target().revision,
+                flash_size: self.flash.size,
+                current: snap.table.as_ref().ok(),
+                table_offset,
+                bootloader: snap.bootloader,
+            };
+            let p = plan(parts, &board, opts);
+            if !p.ready() {
+                let why: Vec<String> = p.blockers.iter().map(|b| b.message()).collect();
+                return Err(format!("nothing written: {}", why.join("; ")));
+            }
+            if !p.cautions.is_empty() && !yes {
+                return Err(format!(
+                    "nothing written; these need a yes: {}",
+                    super::caution_lines(&p.cautions).join("; ")
+                ));
+            }
+            let done = self
+                .install(&p, opts.erase_all, yes, |_, _, _| {})
+                .await
+                .map_err(|e| e.to_string())?;
+            r.written = done.parts.iter().map(|w| w.report.written).sum();
+            let snap = self
+                .snapshot(table_offset)
+                .await
+                .map_err(|e| e.to_string())?;
+            r.after = match (&snap.table, &snap.otadata) {
+                (Ok(t), o) => {
+                    let od = o
+                        .clone()
+                        .unwrap_or_else(crate::formats::otadata::Otadata::blank);
+                    let b = judge_boot(t, &od, false, &snap.slots);
+                    b.booted_partition(t)
+                        .map_or("nothing boots".into(), |p| format!("boots {}", p.name()))
+                }
+                _ => "nothing boots".into(),
+            };
+            r.message = done.describe();
+            r.outcome = "flashed";
+            Ok(())
+        }
+        .await;
+        if let Err(e) = res {
+            r.outcome = "failed";
+            r.message = e;
+        }
+        r.seconds = elapsed();
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,9 +32,25 @@ pub struct Board {
     pub state: BoardState,
 }
 
+/// The one job for all boards.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum JobChoice {
+    /// The app into each board's idle OTA slot, booted next.
+    #[default]
+    App,
+    /// otadata: this slot boots next.
+    Boot(String),
+    /// A whole build from an ESP Web Tools manifest picked with its .bin files; `yes`: go
+    /// ahead where data would be lost.
+    Install { yes: bool },
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Fleet {
     pub boards: Vec<Board>,
+    pub job: JobChoice,
+    /// For an install: the manifest and the files picked with it, by name.
+    pub files: Rc<Vec<(String, Vec<u8>)>>,
     /// The app for all boards: name, bytes.
     pub image: Option<(String, Rc<Vec<u8>>)>,
     /// How many boards work at once (0: all).
@@ -60,6 +76,9 @@ pub enum FleetAction {
     Lost(u32, String),
     Remove(u32),
     Image(String, Vec<u8>),
+    Job(JobChoice),
+    /// Files for an install (a manifest.json and its parts).
+    Files(Vec<(String, Vec<u8>)>),
     AtOnce(usize),
     /// The job starts (page clock, ms) on the boards that are ready (or done before).
     Start(f64),
@@ -113,6 +132,17 @@ impl Fleet {
                     self.error = None;
                 }
             }
+            FleetAction::Job(j) => {
+                if !self.running() {
+                    self.job = j;
+                }
+            }
+            FleetAction::Files(f) => {
+                if !self.running() {
+                    self.files = Rc::new(f);
+                    self.error = None;
+                }
+            }
             FleetAction::AtOnce(n) => self.at_once = n,
             FleetAction::Start(t) => {
                 self.started = Some(t);
@@ -163,7 +193,17 @@ impl Fleet {
     }
 
     pub fn can_start(&self) -> bool {
-        !self.running() && self.image.is_some() && !self.ready().is_empty()
+        let job_ready = match &self.job {
+            JobChoice::App => self.image.is_some(),
+            JobChoice::Boot(label) => !label.trim().is_empty(),
+            JobChoice::Install { .. } => self.manifest().is_some(),
+        };
+        !self.running() && job_ready && !self.ready().is_empty()
+    }
+
+    /// The manifest among the files picked for an install.
+    pub fn manifest(&self) -> Option<&(String, Vec<u8>)> {
+        self.files.iter().find(|(n, _)| n.ends_with(".json"))
     }
 
     /// The last job's records, board by board.
@@ -235,6 +275,16 @@ mod tests {
         f.apply(FleetAction::Lost(2, "no answer".into()));
         f.apply(FleetAction::Image("app.bin".into(), vec![1, 2, 3]));
         assert!(f.can_start());
+        f.apply(FleetAction::Job(JobChoice::Install { yes: false }));
+        assert!(!f.can_start(), "no manifest picked");
+        f.apply(FleetAction::Files(vec![(
+            "manifest.json".into(),
+            b"{}".to_vec(),
+        )]));
+        assert!(f.can_start());
+        f.apply(FleetAction::Job(JobChoice::Boot(" ".into())));
+        assert!(!f.can_start(), "no slot named");
+        f.apply(FleetAction::Job(JobChoice::App));
         assert_eq!(f.ready(), [0, 1]);
         f.apply(FleetAction::Start(1000.0));
         assert!(f.running() && !f.can_start());

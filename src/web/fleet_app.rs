@@ -14,7 +14,7 @@ use crate::formats::otadata::OtaState;
 use crate::formats::partition::DEFAULT_TABLE_OFFSET;
 use crate::loader::stub::{FetchStub, StubImage, Stubs};
 use crate::loader::{Event as LoaderEvent, Loader, OpenOptions, Reset, ROM_BAUD};
-use crate::page::fleet::{BoardState, Fleet, FleetAction};
+use crate::page::fleet::{BoardState, Fleet, FleetAction, JobChoice};
 use gloo_timers::future::TimeoutFuture;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -112,11 +112,38 @@ fn usb_name(p: &web_sys::SerialPort) -> String {
     }
 }
 
+/// The parts of the picked manifest's build for `chip`, from the files picked with it.
+fn parts_for(
+    files: &[(String, Vec<u8>)],
+    chip: &str,
+) -> Result<Vec<crate::formats::install::Part>, String> {
+    use crate::formats::manifest::{file_name, Manifest};
+    let (name, json) = files
+        .iter()
+        .find(|(n, _)| n.ends_with(".json"))
+        .ok_or("no manifest.json picked")?;
+    let m = Manifest::parse(json).map_err(|e| format!("{name}: {e}"))?;
+    let build = m
+        .build_for(Some(chip))
+        .map_err(|e| format!("{name}: {e}"))?;
+    build
+        .parts
+        .iter()
+        .map(|p| {
+            let f = file_name(&p.path);
+            files
+                .iter()
+                .find(|(n, _)| n == f)
+                .map(|(_, b)| crate::formats::install::Part::new(f, p.offset, b.clone()))
+                .ok_or_else(|| format!("{f} is in {name} but was not picked with it"))
+        })
+        .collect()
+}
+
 /// Runs the job on the ready boards, at most `at_once` together (0: all).
 fn run(f: &Fleet, d: UseReducerDispatcher<Store>, devices: Devices) {
-    let Some((_, image)) = f.image.clone() else {
-        return;
-    };
+    let image = f.image.clone().map(|(_, b)| b).unwrap_or_default();
+    let (job, files) = (f.job.clone(), f.files.clone());
     let ids = f.ready();
     let ports: Vec<(u32, String)> = f
         .boards
@@ -129,12 +156,14 @@ fn run(f: &Fleet, d: UseReducerDispatcher<Store>, devices: Devices) {
     let busy = Rc::new(Cell::new(0usize));
     let left = Rc::new(Cell::new(ports.len()));
     for (id, port) in ports {
-        let (d, devices, image, busy, left) = (
+        let (d, devices, image, busy, left, job, files) = (
             d.clone(),
             devices.clone(),
             image.clone(),
             busy.clone(),
             left.clone(),
+            job.clone(),
+            files.clone(),
         );
         spawn_local(async move {
             while busy.get() >= limit {
@@ -147,6 +176,7 @@ fn run(f: &Fleet, d: UseReducerDispatcher<Store>, devices: Devices) {
                 .find(|(i, _)| *i == id)
                 .and_then(|(_, dev)| dev.take());
             let t0 = now_ms();
+            let elapsed = move || (now_ms() - t0) / 1000.0;
             let record = match taken {
                 Some(mut dev) => {
                     let dd = d.clone();
@@ -160,18 +190,31 @@ fn run(f: &Fleet, d: UseReducerDispatcher<Store>, devices: Devices) {
                         }
                     });
                     d.dispatch(FleetAction::Working(id, "checking".into(), None));
-                    let job = Update {
-                        data: &image,
-                        slot: "auto",
-                        set_boot: true,
-                        state: OtaState::Undefined,
-                        force: false,
+                    let t = DEFAULT_TABLE_OFFSET;
+                    let r = match &job {
+                        JobChoice::App => {
+                            let job = Update {
+                                data: &image,
+                                slot: "auto",
+                                set_boot: true,
+                                state: OtaState::Undefined,
+                                force: false,
+                            };
+                            dev.update(&port, t, &job, &elapsed).await
+                        }
+                        JobChoice::Boot(label) => {
+                            dev.boot_next(&port, t, label.trim(), &elapsed).await
+                        }
+                        JobChoice::Install { yes } => {
+                            let parts = |chip: &str| parts_for(&files, chip);
+                            let opts = crate::formats::install::PlanOptions {
+                                erase_all: false,
+                                fit_bootloader: false,
+                            };
+                            dev.install_build(&port, t, &parts, opts, *yes, &elapsed)
+                                .await
+                        }
                     };
-                    let r = dev
-                        .update(&port, DEFAULT_TABLE_OFFSET, &job, &|| {
-                            (now_ms() - t0) / 1000.0
-                        })
-                        .await;
                     dev.loader().on_event(|_| {});
                     if let Some(slot) = devices.borrow_mut().iter_mut().find(|(i, _)| *i == id) {
                         slot.1 = Some(dev);
@@ -307,6 +350,28 @@ pub fn FleetView() -> Html {
             });
         })
     };
+    let on_files = {
+        let d = d.clone();
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let Some(list) = input.files() else {
+                return;
+            };
+            let files: Vec<web_sys::File> =
+                (0..list.length()).filter_map(|i| list.get(i)).collect();
+            let d = d.clone();
+            spawn_local(async move {
+                let mut out = vec![];
+                for f in files {
+                    match super::read_file(&f).await {
+                        Ok(b) => out.push((f.name(), b)),
+                        Err(e) => return d.dispatch(FleetAction::Error(e)),
+                    }
+                }
+                d.dispatch(FleetAction::Files(out));
+            });
+        })
+    };
     let on_run = {
         let (d, devices, f) = (d.clone(), devices.clone(), f.clone());
         Callback::from(move |_: MouseEvent| run(&f, d.clone(), devices.clone()))
@@ -363,18 +428,57 @@ pub fn FleetView() -> Html {
                 }) }
             </div>
             <div class="row">
-                <label class="button">{"Choose the app (.bin)"}
-                    <input type="file" accept=".bin,application/octet-stream" onchange={on_image} disabled={running} data-testid="fleet-image" />
+                <label>{"Job "}
+                    <select data-testid="fleet-job" disabled={running} onchange={ let d = d.clone(); Callback::from(move |e: Event| {
+                        let v = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+                        d.dispatch(FleetAction::Job(match v.as_str() {
+                            "boot" => JobChoice::Boot("app0".into()),
+                            "install" => JobChoice::Install { yes: false },
+                            _ => JobChoice::App,
+                        }))
+                    }) }>
+                        <option value="app" selected={f.job == JobChoice::App}>{"an app into the idle OTA slot, booted next"}</option>
+                        <option value="boot" selected={matches!(f.job, JobChoice::Boot(_))}>{"otadata: boot a slot next"}</option>
+                        <option value="install" selected={matches!(f.job, JobChoice::Install { .. })}>{"a full install (manifest)"}</option>
+                    </select>
                 </label>
-                if let Some((name, bytes)) = &f.image {
-                    <span data-testid="fleet-image-name">{ format!("{name} · {} bytes", bytes.len()) }</span>
+            </div>
+            <div class="row">
+                if f.job == JobChoice::App {
+                    <label class="button">{"Choose the app (.bin)"}
+                        <input type="file" accept=".bin,application/octet-stream" onchange={on_image} disabled={running} data-testid="fleet-image" />
+                    </label>
+                    if let Some((name, bytes)) = &f.image {
+                        <span data-testid="fleet-image-name">{ format!("{name} · {} bytes", bytes.len()) }</span>
+                    }
+                }
+                if let JobChoice::Boot(label) = &f.job {
+                    <label>{"slot "}
+                        <input type="text" size="8" value={label.clone()} disabled={running} data-testid="fleet-boot-label" aria-label="slot to boot next"
+                            onchange={ let d = d.clone(); Callback::from(move |e: Event| d.dispatch(FleetAction::Job(JobChoice::Boot(e.target_unchecked_into::<HtmlInputElement>().value())))) } />
+                    </label>
+                }
+                if let JobChoice::Install { yes } = f.job {
+                    <label class="button">{"Choose manifest.json and its .bin files"}
+                        <input type="file" multiple=true accept=".json,.bin" onchange={on_files} disabled={running} data-testid="fleet-files" />
+                    </label>
+                    if let Some((name, _)) = f.manifest() {
+                        <span data-testid="fleet-manifest-name">{ format!("{name} + {} files", f.files.len() - 1) }</span>
+                    }
+                    <label><input type="checkbox" checked={yes} disabled={running} data-testid="fleet-yes"
+                        onchange={ let d = d.clone(); Callback::from(move |e: Event| d.dispatch(FleetAction::Job(JobChoice::Install { yes: e.target_unchecked_into::<HtmlInputElement>().checked() }))) } />
+                        {" go ahead where data would be lost (each board says what)"}</label>
                 }
                 <label>{" at once "}
                     <input type="number" min="0" size="3" value={f.at_once.to_string()} aria-label="boards at once (0: all)" data-testid="fleet-at-once"
                         onchange={ let d = d.clone(); Callback::from(move |e: Event| d.dispatch(FleetAction::AtOnce(e.target_unchecked_into::<HtmlInputElement>().value().parse().unwrap_or(0)))) } />
                 </label>
                 <button class="primary" onclick={on_run} disabled={!f.can_start()} data-testid="fleet-run">
-                    {"Flash the idle OTA slot of every board and boot it next"}</button>
+                    { match &f.job {
+                        JobChoice::App => "Flash the idle OTA slot of every board and boot it next".to_string(),
+                        JobChoice::Boot(l) => format!("Make '{}' boot next on every board", l.trim()),
+                        JobChoice::Install { .. } => "Install the build on every board".to_string(),
+                    } }</button>
             </div>
             if let Some(e) = &f.error {
                 <p class="error">{ e.clone() }</p>
