@@ -199,7 +199,8 @@ fn page_installs_a_manifest_on_two_blank_boards() {
             "{}",
             text(&c, "fleet-view").await
         );
-        assert!(text(&c, "fleet-view").await.contains("boots app0"));
+        let t = text(&c, "fleet-view").await;
+        assert_eq!(t.matches("boots: app0: ").count(), 2, "{t}");
         shot(&c, "fleet-3-installed").await;
         for b in &boards {
             let f = std::fs::read(&b.flash).unwrap();

@@ -115,7 +115,8 @@ fn install_on_three_blank_boards() {
     for (i, r) in b.iter().enumerate() {
         assert_eq!(r["port"], urls[i].as_str());
         assert_eq!(r["outcome"], "flashed", "{r}");
-        assert_eq!(r["after"], "boots app0", "{r}");
+        assert_eq!(r["slot"], "app0", "{r}");
+        assert_eq!(r["before"], "no partition table", "{r}");
         assert!(r["message"].as_str().unwrap().contains("installed"), "{r}");
     }
     for board in &boards {

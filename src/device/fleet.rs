@@ -277,8 +277,31 @@ impl<P: Port> Device<P> {
 /// The parts of a build for a chip (its pretty name, e.g. "ESP32-S3"), or why there are none.
 pub type PartsFor<'a> = &'a dyn Fn(&str) -> Result<Vec<crate::formats::install::Part>, String>;
 
+/// What boots with this table, otadata and slots: its label and its app in words.
+fn booted(
+    table: &PartitionTable,
+    otadata: Option<&crate::formats::otadata::Otadata>,
+    slots: &Slots,
+) -> (String, String) {
+    let od = otadata
+        .cloned()
+        .unwrap_or_else(crate::formats::otadata::Otadata::blank);
+    match judge_boot(table, &od, false, slots).booted_partition(table) {
+        Some(p) => (p.name(), app_words(slots, p)),
+        None => (String::new(), "nothing boots".into()),
+    }
+}
+
 impl<P: Port> Device<P> {
-    /// Makes `label` boot next (a one-line otadata job for many boards); the record tells.
+    fn blank_record(&self, port: &str) -> Record {
+        let mut r = Record::failed(port, &[0; 16], String::new());
+        r.md5.clear();
+        r.chip = self.chip.description.clone();
+        r.mac = self.chip.mac_string();
+        r
+    }
+
+    /// Makes `label` boot next (an otadata job for many boards); the record tells.
     pub async fn boot_next(
         &mut self,
         port: &str,
@@ -286,10 +309,7 @@ impl<P: Port> Device<P> {
         label: &str,
         elapsed: &dyn Fn() -> f64,
     ) -> Record {
-        let mut r = Record::failed(port, &[0; 16], String::new());
-        r.md5.clear();
-        r.chip = self.chip.description.clone();
-        r.mac = self.chip.mac_string();
+        let mut r = self.blank_record(port);
         r.slot = label.into();
         let res: Result<(), String> = async {
             let snap = self
@@ -297,32 +317,25 @@ impl<P: Port> Device<P> {
                 .await
                 .map_err(|e| e.to_string())?;
             let table = snap.table.map_err(|e| e.message())?;
-            let known = snap.slots;
-            if let Some(o) = &snap.otadata {
-                let b = judge_boot(&table, o, false, &known);
-                r.before = b
-                    .booted_partition(&table)
-                    .map_or("nothing".into(), |p| p.name());
-                if r.before == label {
-                    r.after = r.before.clone();
-                    r.outcome = "already";
-                    r.message = format!("'{label}' boots already: nothing written");
-                    return Ok(());
-                }
+            let mut known = snap.slots;
+            let (was, words) = booted(&table, snap.otadata.as_ref(), &known);
+            r.before = words;
+            if was == label {
+                r.after = r.before.clone();
+                r.outcome = "already";
+                r.message = format!("'{label}' boots already: nothing written");
+                return Ok(());
             }
             let s = self
                 .set_boot(&table, label, OtaState::Undefined, &known, false)
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut known = known;
             for (p, img) in s.checked {
                 known.set(&p, img);
             }
-            let b = judge_boot(&table, &s.otadata, false, &known);
-            r.after = b
-                .booted_partition(&table)
-                .map_or("nothing".into(), |p| p.name());
-            r.message = format!("otadata written and read back: '{}' boots next", r.after);
+            let (now, words) = booted(&table, Some(&s.otadata), &known);
+            r.message = format!("otadata written and read back: '{now}' boots next");
+            (r.slot, r.after) = (now, words);
             r.outcome = "flashed";
             Ok(())
         }
@@ -347,15 +360,16 @@ impl<P: Port> Device<P> {
         elapsed: &dyn Fn() -> f64,
     ) -> Record {
         use crate::formats::install::{plan, Board};
-        let mut r = Record::failed(port, &[0; 16], String::new());
-        r.md5.clear();
-        r.chip = self.chip.description.clone();
-        r.mac = self.chip.mac_string();
+        let mut r = self.blank_record(port);
         let res: Result<(), String> = async {
             let snap = self
                 .snapshot(table_offset)
                 .await
                 .map_err(|e| e.to_string())?;
+            r.before = match &snap.table {
+                Ok(t) => booted(t, snap.otadata.as_ref(), &snap.slots).1,
+                Err(_) => "no partition table".into(),
+            };
             let parts = parts(self.chip.chip.pretty)?;
             let board = Board {
                 chip: self.chip.chip,
@@ -385,17 +399,10 @@ impl<P: Port> Device<P> {
                 .snapshot(table_offset)
                 .await
                 .map_err(|e| e.to_string())?;
-            r.after = match (&snap.table, &snap.otadata) {
-                (Ok(t), o) => {
-                    let od = o
-                        .clone()
-                        .unwrap_or_else(crate::formats::otadata::Otadata::blank);
-                    let b = judge_boot(t, &od, false, &snap.slots);
-                    b.booted_partition(t)
-                        .map_or("nothing boots".into(), |p| format!("boots {}", p.name()))
-                }
-                _ => "nothing boots".into(),
-            };
+            match &snap.table {
+                Ok(t) => (r.slot, r.after) = booted(t, snap.otadata.as_ref(), &snap.slots),
+                Err(e) => r.after = e.message(),
+            }
             r.message = done.describe();
             r.outcome = "flashed";
             Ok(())
