@@ -73,6 +73,11 @@ fn page_flashes_four_boards_one_unplugged() {
         );
         let outcomes = all_attr(&c, "fleet-outcome", "data-outcome").await;
         assert_eq!(outcomes, ["flashed", "flashed", "failed", "flashed"]);
+        // The record table: every board, with its outcome.
+        assert_eq!(
+            all_attr(&c, "fleet-record", "data-outcome").await,
+            ["flashed", "flashed", "failed", "flashed"]
+        );
         shot(&c, "fleet-2-done").await;
         // What boots now, as the job left it: the new app where it worked.
         let t = text(&c, "fleet-view").await;
@@ -141,7 +146,8 @@ fn page_flashes_four_boards_one_unplugged() {
         })
         .await;
         let t = text(&c, "fleet-view").await;
-        assert_eq!(t.matches("'app0' boots next").count(), 3, "{t}");
+        assert_eq!(t.matches("boots: app0: ").count(), 4, "{t}");
+        assert!(t.contains("'app0' boots next"), "{t}");
         let (csp, errors) = caught(&c).await;
         assert_eq!(
             (csp, errors),

@@ -485,6 +485,19 @@ pub fn FleetView() -> Html {
             }
             if let Some(s) = f.summary() {
                 <p data-testid="fleet-summary">{ s }</p>
+                <div class="scroll-x">
+                    <table data-testid="fleet-records">
+                        <tr>{ for ["port", "chip", "MAC", "slot", "before → after", "MD5", "bytes", "s", "outcome", "message"].iter().map(|h| html!{ <th>{ *h }</th> }) }</tr>
+                        { for f.records().iter().map(|r| html! {
+                            <tr data-testid="fleet-record" data-outcome={r.outcome}>
+                                <td>{ &r.port }</td><td>{ &r.chip }</td><td>{ &r.mac }</td><td>{ &r.slot }</td>
+                                <td>{ format!("{} → {}", r.before, r.after) }</td><td class="mono">{ &r.md5 }</td>
+                                <td>{ r.written }</td><td>{ crate::formats::numbers::decimals(r.seconds, 1) }</td>
+                                <td>{ r.outcome }</td><td>{ &r.message }</td>
+                            </tr>
+                        }) }
+                    </table>
+                </div>
                 <div class="row">
                     <button onclick={save(false)} data-testid="fleet-csv">{"Download the records (CSV)"}</button>
                     <button onclick={save(true)} data-testid="fleet-json">{"Download the records (JSON)"}</button>
