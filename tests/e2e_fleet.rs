@@ -78,6 +78,12 @@ fn page_flashes_four_boards_one_unplugged() {
             all_attr(&c, "fleet-record", "data-outcome").await,
             ["flashed", "flashed", "failed", "flashed"]
         );
+        c.execute(
+            "document.querySelector('[data-testid=fleet-view]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
         shot(&c, "fleet-2-done").await;
         // What boots now, as the job left it: the new app where it worked.
         let t = text(&c, "fleet-view").await;
