@@ -630,3 +630,35 @@ fn websocket_carries_serial_bytes_and_control_lines() {
         );
     });
 }
+
+/// esptool 5.6 reaches `otaflash sim` through RFC 2217 (`rfc2217://`) with its default reset:
+/// DTR/RTS and baud changes go over the Telnet COM-PORT-OPTION, one line at a time as pyserial
+/// sends them, and the simulated chip enters download mode; chip-id and write-flash at 921600
+/// (its MD5 check included) pass. (pyserial's RFC 2217 client waits for every acknowledgement,
+/// so this is slow: the app is small.)
+#[test]
+fn esptool_over_rfc2217_with_its_default_reset() {
+    let sim = Sim::start("none", Some(&arduino_flash()));
+    let url = format!("rfc2217://127.0.0.1:{}", sim.rfc2217);
+    let dir = tempfile::tempdir().unwrap();
+    let out = esptool(&["--port", &url, "chip-id"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Chip type:          ESP32-D0WD-V3 (revision v3.1)"),
+        "{text}"
+    );
+    let app = firmware_like(20_000);
+    let path = write_tmp(dir.path(), "app.bin", &app);
+    let out = esptool(&[
+        "--port",
+        &url,
+        "--baud",
+        "921600",
+        "write-flash",
+        "0x150000",
+        &path,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Hash of data verified."), "{text}");
+    assert_eq!(sim.flash()[0x150000..0x150000 + app.len()], app[..]);
+}

@@ -131,6 +131,9 @@ pub struct SimArgs {
     /// WebSocket address (binary frames are serial bytes).
     #[arg(long)]
     ws: Option<String>,
+    /// RFC 2217 address (esptool: --port rfc2217://ADDR; DTR/RTS reset and baud included).
+    #[arg(long)]
+    rfc2217: Option<String>,
     #[arg(long, value_enum, default_value = "real")]
     timing: TimingArg,
     /// The base MAC address the chip reports (default 24:0a:c4:0e:51:4d).
@@ -521,8 +524,10 @@ pub fn sim(a: SimArgs) -> CliResult {
                 modelled.join(", ")
             ))
         })?;
-    if a.listen.is_none() && a.ws.is_none() {
-        return Err(Failure("give --listen ADDR and/or --ws ADDR".into()));
+    if a.listen.is_none() && a.ws.is_none() && a.rfc2217.is_none() {
+        return Err(Failure(
+            "give --listen ADDR, --rfc2217 ADDR and/or --ws ADDR".into(),
+        ));
     }
     let timing = match a.timing {
         TimingArg::Real => Timing::REALISTIC,
@@ -552,6 +557,7 @@ pub fn sim(a: SimArgs) -> CliResult {
         };
         let tcp = bind(a.listen).await?;
         let ws = bind(a.ws).await?;
+        let rfc = bind(a.rfc2217).await?;
         let flash_mb = std::fs::metadata(server.path())
             .map(|m| m.len() >> 20)
             .unwrap_or(0);
@@ -566,13 +572,19 @@ pub fn sim(a: SimArgs) -> CliResult {
                 l.local_addr().map_err(|e| Failure(e.to_string()))?
             );
         }
+        if let Some(l) = &rfc {
+            println!(
+                "rfc2217 {}",
+                l.local_addr().map_err(|e| Failure(e.to_string()))?
+            );
+        }
         if let Some(l) = &ws {
             println!("ws {}", l.local_addr().map_err(|e| Failure(e.to_string()))?);
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
         server
-            .run(tcp, ws)
+            .run(tcp, ws, rfc)
             .await
             .map_err(|e| Failure(e.to_string()))
     })

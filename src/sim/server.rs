@@ -1,5 +1,6 @@
-//! `otaflash sim`: the simulated ESP32 served over TCP (raw bytes, esptool's `socket://`) and
-//! WebSocket (binary frames are serial bytes), in real time or with no timing at all.
+//! `otaflash sim`: the simulated ESP32 served over TCP (raw bytes, esptool's `socket://`), RFC
+//! 2217 (esptool's `rfc2217://`, DTR/RTS and baud included) and WebSocket (binary frames are
+//! serial bytes), in real time or with no timing at all.
 //!
 //! One chip, one connection at a time; every new connection finds it freshly reset in
 //! download mode. The flash lives in a file that follows every completed write, so another
@@ -116,23 +117,36 @@ impl Server {
         self.dev.clear_disconnect();
     }
 
-    /// Serves TCP and (optionally) WebSocket clients, one at a time, until an error.
+    /// Serves raw TCP, RFC 2217 and WebSocket clients (each listener optional), one at a time,
+    /// until an error.
     pub async fn run(
         mut self,
         tcp: Option<TcpListener>,
         ws: Option<TcpListener>,
+        rfc2217: Option<TcpListener>,
     ) -> std::io::Result<()> {
         loop {
-            let (stream, is_ws) = tokio::select! {
-                r = accept(&tcp) => (r?.0, false),
-                r = accept(&ws) => (r?.0, true),
+            let (stream, kind) = tokio::select! {
+                r = accept(&tcp) => (r?.0, 0),
+                r = accept(&ws) => (r?.0, 1),
+                r = accept(&rfc2217) => (r?.0, 2),
             };
             stream.set_nodelay(true)?;
-            self.fresh_connection();
-            let r = if is_ws {
-                self.serve_ws(stream).await
-            } else {
-                self.serve_tcp(stream).await
+            let r = match kind {
+                1 => {
+                    self.fresh_connection();
+                    self.serve_ws(stream).await
+                }
+                2 => {
+                    // The client resets the chip itself (DTR/RTS over RFC 2217).
+                    self.dev.set_host_baud(None);
+                    self.dev.clear_disconnect();
+                    self.serve_rfc2217(stream).await
+                }
+                _ => {
+                    self.fresh_connection();
+                    self.serve_tcp(stream).await
+                }
             };
             if let Err(e) = r {
                 eprintln!("connection ended: {e}");
@@ -158,6 +172,53 @@ impl Server {
                 _ = sleep_until(next) => {
                     let out = self.dev.take_output(self.now());
                     s.write_all(&out).await?;
+                }
+            }
+            if self.dev.disconnected() {
+                self.sync_file()?;
+                return Ok(());
+            }
+        }
+    }
+
+    async fn serve_rfc2217(&mut self, mut s: TcpStream) -> std::io::Result<()> {
+        use super::rfc2217::{Event, Server as Rfc};
+        let mut rfc = Rfc::default();
+        let mut buf = vec![0u8; 0x10000];
+        loop {
+            let next = self.dev.next_output_at().map(|t| self.epoch + t);
+            tokio::select! {
+                n = s.read(&mut buf) => {
+                    let n = n?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    let (events, reply) = rfc.receive(&buf[..n]);
+                    for e in events {
+                        let now = self.now();
+                        match e {
+                            Event::Data(d) => self.dev.receive(now, &d),
+                            Event::Baud(b) => self.dev.set_host_baud(Some(b)),
+                            Event::ResetToDownload => {
+                                self.dev.set_signals(now, false, true);
+                                self.dev.set_signals(now, true, false);
+                                self.dev.set_signals(now, false, false);
+                            }
+                            Event::ResetToApp => {
+                                self.dev.set_signals(now, false, true);
+                                self.dev.set_signals(now, false, false);
+                            }
+                            Event::Purge => {}
+                        }
+                    }
+                    if !reply.is_empty() {
+                        s.write_all(&reply).await?;
+                    }
+                    self.sync_file()?;
+                }
+                _ = sleep_until(next) => {
+                    let out = self.dev.take_output(self.now());
+                    s.write_all(&Rfc::send(&out)).await?;
                 }
             }
             if self.dev.disconnected() {

@@ -106,6 +106,8 @@ pub struct SimProcess {
     pub tcp_port: u16,
     /// The WebSocket address, `127.0.0.1:PORT`.
     pub ws: String,
+    /// The RFC 2217 port (esptool: `rfc2217://127.0.0.1:PORT`).
+    pub rfc2217: u16,
 }
 
 impl SimProcess {
@@ -129,6 +131,7 @@ impl SimProcess {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
             .args(["sim", "--chip", chip, "--flash", flash.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--ws", "127.0.0.1:0"])
+            .args(["--rfc2217", "127.0.0.1:0"])
             .args(["--timing", timing])
             .args(extra)
             .stdout(std::process::Stdio::piped())
@@ -139,13 +142,16 @@ impl SimProcess {
             child,
             tcp_port: 0,
             ws: String::new(),
+            rfc2217: 0,
         };
         let mut lines = BufReader::new(sim.child.stdout.take().unwrap()).lines();
-        // It prints a banner, then "tcp ADDR", then "ws ADDR".
-        for _ in 0..5 {
+        // It prints a banner, then "tcp ADDR", "rfc2217 ADDR", then "ws ADDR".
+        for _ in 0..6 {
             let line = lines.next().expect("sim output").unwrap();
             if let Some(a) = line.strip_prefix("tcp ") {
                 sim.tcp_port = a.rsplit(':').next().unwrap().parse().unwrap();
+            } else if let Some(a) = line.strip_prefix("rfc2217 ") {
+                sim.rfc2217 = a.rsplit(':').next().unwrap().parse().unwrap();
             } else if let Some(a) = line.strip_prefix("ws ") {
                 sim.ws = a.to_string();
                 break;
@@ -187,6 +193,8 @@ pub fn esptool(args: &[&str]) -> std::process::Output {
 pub struct Sim {
     _process: SimProcess,
     pub port: u16,
+    /// The RFC 2217 port.
+    pub rfc2217: u16,
     pub ws_port: u16,
     pub flash: PathBuf,
     _dir: tempfile::TempDir,
@@ -213,6 +221,7 @@ impl Sim {
         let ws_port = process.ws.rsplit(':').next().unwrap().parse().unwrap();
         Sim {
             port: process.tcp_port,
+            rfc2217: process.rfc2217,
             ws_port,
             _process: process,
             flash,
