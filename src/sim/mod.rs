@@ -4,8 +4,8 @@
 pub mod demo;
 pub mod esp32;
 pub mod flash;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod rfc2217;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod server;
 
 pub use esp32::{Config, Esp32, Faults, Mode, Timing};
