@@ -107,14 +107,7 @@ fn page_flashes_four_boards_one_unplugged() {
         }
         // The record, as CSV.
         find(&c, "fleet-csv").await.click().await.unwrap();
-        let name = until("the CSV download", 30, || async {
-            std::fs::read_dir(downloads(&profile))
-                .ok()?
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .find(|n| n.starts_with("otaflash-fleet-") && n.ends_with(".csv"))
-        })
-        .await;
+        let name = download_like(&profile, "otaflash-fleet-", ".csv").await;
         let csv = String::from_utf8(downloaded(&profile, &name).await).unwrap();
         let rows: Vec<&str> = csv.lines().collect();
         assert_eq!(rows.len(), 5, "{csv}");

@@ -147,14 +147,7 @@ fn page_edits_nvs_on_the_board() {
         let note = wait_text(&c, "nvs-note", "written and verified", 60).await;
         assert!(note.contains("5 keys as edited"), "{note}");
         // The backup: the partition as it was, saved before the write.
-        let name = until("the backup download", 30, || async {
-            std::fs::read_dir(downloads(&profile))
-                .ok()?
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .find(|n| n.starts_with("esp32-240ac40e514d-nvs-before-") && n.ends_with(".bin"))
-        })
-        .await;
+        let name = download_like(&profile, "esp32-240ac40e514d-nvs-before-", ".bin").await;
         assert_eq!(downloaded(&profile, &name).await, image);
         // The board holds the edited settings.
         let f = std::fs::read(&board.flash).unwrap();

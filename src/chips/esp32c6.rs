@@ -22,15 +22,7 @@ const IDENTITY_REGS: &[u32] = &[block1(0), block1(1), block1(3), block1(4)];
 pub static ROM: Rom = Rom {
     begin_takes_encrypt_flag: true,
     uart_clkdiv: reg::UART_CLKDIV,
-    spi: SpiRegs {
-        base: reg::SPI_BASE,
-        usr: 0x18,
-        usr1: 0x1C,
-        usr2: 0x20,
-        mosi_dlen: 0x24,
-        miso_dlen: 0x28,
-        w0: 0x58,
-    },
+    spi: SpiRegs::after_esp32(reg::SPI_BASE),
     identity_regs: IDENTITY_REGS,
     describe,
     crystal: None,

@@ -123,6 +123,20 @@ pub struct SpiRegs {
 }
 
 impl SpiRegs {
+    /// The layout every chip after the ESP32 shares (esptool's `SPI_*_OFFS` of the S2, S3,
+    /// C2, C3, C6 and H2), at `base`.
+    pub const fn after_esp32(base: u32) -> SpiRegs {
+        SpiRegs {
+            base,
+            usr: 0x18,
+            usr1: 0x1C,
+            usr2: 0x20,
+            mosi_dlen: 0x24,
+            miso_dlen: 0x28,
+            w0: 0x58,
+        }
+    }
+
     pub const CMD_USR: u32 = 1 << 18;
     pub const USR_COMMAND: u32 = 1 << 31;
     pub const USR_MISO: u32 = 1 << 28;
