@@ -662,3 +662,30 @@ fn esptool_over_rfc2217_with_its_default_reset() {
     assert!(text.contains("Hash of data verified."), "{text}");
     assert_eq!(sim.flash()[0x150000..0x150000 + app.len()], app[..]);
 }
+
+/// The CLI over RFC 2217 (`rfc2217://`): it resets the chip into download mode itself (the
+/// simulator, like esp_rfc2217_server, reads the reset from DTR/RTS), switches the baud, flashes
+/// app1 and switches to it; after the reset into the app the simulated bootloader starts app1.
+#[test]
+fn otaflash_cli_over_rfc2217() {
+    let sim = Sim::start("none", Some(&arduino_flash()));
+    let url = format!("rfc2217://127.0.0.1:{}", sim.rfc2217);
+    let (ok, out) = otaflash(&["info", "--port", &url, "--json"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["description"], "ESP32-D0WD-V3 (revision v3.1)");
+    assert_eq!(v["baud"], 921_600, "the baud went over RFC 2217");
+    let hello = data("firmware/idf-v5.2.2_hello_world.bin");
+    let (ok, out) = otaflash(&[
+        "flash",
+        "--port",
+        &url,
+        "--slot",
+        "app1",
+        "--set-boot",
+        hello.to_str().unwrap(),
+    ]);
+    assert!(ok && out.contains("boots app1 next"), "{out}");
+    let img = read("firmware/idf-v5.2.2_hello_world.bin");
+    assert_eq!(sim.flash()[0x150000..0x150000 + img.len()], img[..]);
+}

@@ -182,7 +182,7 @@ impl Server {
     }
 
     async fn serve_rfc2217(&mut self, mut s: TcpStream) -> std::io::Result<()> {
-        use super::rfc2217::{Event, Server as Rfc};
+        use crate::wire::rfc2217::{Event, Server as Rfc};
         let mut rfc = Rfc::default();
         let mut buf = vec![0u8; 0x10000];
         loop {

@@ -193,6 +193,108 @@ impl Server {
     }
 }
 
+/// The client side (otaflash's `rfc2217://` port): what to send to ask for baud and control
+/// lines, and the serial data in what the server sends.
+#[derive(Debug, Default)]
+pub struct Client {
+    state: Option<State>,
+    dtr: bool,
+    rts: bool,
+}
+
+impl Client {
+    /// The opening negotiation: COM-PORT-OPTION both ways, binary, no go-ahead.
+    pub fn hello() -> Vec<u8> {
+        let mut v = vec![];
+        for (verb, opt) in [
+            (WILL, COM_PORT_OPTION),
+            (DO, COM_PORT_OPTION),
+            (WILL, BINARY),
+            (DO, BINARY),
+            (WILL, SGA),
+            (DO, SGA),
+        ] {
+            v.extend([IAC, verb, opt]);
+        }
+        v
+    }
+
+    fn sub(cmd: u8, value: &[u8]) -> Vec<u8> {
+        let mut v = vec![IAC, SB, COM_PORT_OPTION, cmd];
+        v.extend(Server::send(value));
+        v.extend([IAC, SE]);
+        v
+    }
+
+    pub fn baud(baud: u32) -> Vec<u8> {
+        Client::sub(SET_BAUDRATE, &baud.to_be_bytes())
+    }
+
+    /// The lines that change, in the order a bridge that reads the reset intent expects (DTR
+    /// first when it rises, last otherwise — as esptool's classic reset sends them).
+    pub fn signals(&mut self, dtr: bool, rts: bool) -> Vec<u8> {
+        let d = (dtr != self.dtr).then(|| {
+            Client::sub(
+                SET_CONTROL,
+                &[if dtr { CONTROL_DTR_ON } else { CONTROL_DTR_OFF }],
+            )
+        });
+        let r = (rts != self.rts).then(|| {
+            Client::sub(
+                SET_CONTROL,
+                &[if rts { CONTROL_RTS_ON } else { CONTROL_RTS_OFF }],
+            )
+        });
+        (self.dtr, self.rts) = (dtr, rts);
+        let (first, second) = if dtr { (d, r) } else { (r, d) };
+        first.into_iter().chain(second).flatten().collect()
+    }
+
+    /// The serial data in `bytes` (negotiation and acknowledgements taken out), and what to
+    /// answer.
+    pub fn receive(&mut self, bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let (mut data, mut reply) = (vec![], vec![]);
+        let mut st = self.state.unwrap_or(State::Data);
+        for &b in bytes {
+            st = match (st, b) {
+                (State::Data, IAC) => State::Iac,
+                (State::Data, b) => {
+                    data.push(b);
+                    State::Data
+                }
+                (State::Iac, IAC) => {
+                    data.push(IAC);
+                    State::Data
+                }
+                (State::Iac, v @ (WILL | WONT | DO | DONT)) => State::Verb(v),
+                (State::Iac, SB) => State::Sub,
+                (State::Iac, _) => State::Data,
+                (State::Verb(v), opt) => {
+                    // Answer what the server asks for; its answers to ours need none.
+                    let ours = matches!(opt, BINARY | SGA | COM_PORT_OPTION);
+                    match v {
+                        DO if !ours => reply.extend([IAC, WONT, opt]),
+                        WILL if !ours => reply.extend([IAC, DONT, opt]),
+                        _ => {}
+                    }
+                    State::Data
+                }
+                (State::Sub, IAC) => State::SubIac,
+                (State::Sub, _) => State::Sub,
+                (State::SubIac, SE) => State::Data,
+                (State::SubIac, _) => State::Sub,
+            };
+        }
+        self.state = Some(st);
+        (data, reply)
+    }
+
+    /// Serial data for the server, escaped.
+    pub fn send(data: &[u8]) -> Vec<u8> {
+        Server::send(data)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +337,26 @@ mod tests {
         let (e, _) = s.receive(&[IAC, 0x01]);
         assert_eq!(e, [Event::Data(vec![IAC, 0x01])]);
         assert_eq!(Server::send(&[1, IAC, 2]), [1, IAC, IAC, 2]);
+    }
+
+    /// The client's reset sequences read as the intended resets by the server.
+    #[test]
+    fn client_and_server_agree_on_resets() {
+        let (mut c, mut s) = (Client::default(), Server::default());
+        let mut run = |c: &mut Client, d: bool, r: bool| s.receive(&c.signals(d, r)).0;
+        // The loader's classic reset into download mode, then releasing IO0.
+        assert!(run(&mut c, false, true).is_empty());
+        assert_eq!(run(&mut c, true, false), [Event::ResetToDownload]);
+        assert!(run(&mut c, false, false).is_empty());
+        // Reset into the app: EN pulsed with IO0 high.
+        assert!(run(&mut c, false, true).is_empty());
+        assert_eq!(run(&mut c, false, false), [Event::ResetToApp]);
+        // Data and escapes from the server.
+        let mut frame = vec![IAC, SB, COM_PORT_OPTION, 101, 0, 1, IAC, SE, 0xC0];
+        frame.extend(Server::send(&[IAC, 7]));
+        frame.extend([IAC, DO, 99]);
+        let (data, reply) = c.receive(&frame);
+        assert_eq!(data, [0xC0, IAC, 7]);
+        assert_eq!(reply, [IAC, WONT, 99]);
     }
 }
