@@ -599,9 +599,15 @@ impl<P: Port> Loader<P> {
         if let Some(rom) = info.chip.rom {
             Ok(rom)
         } else {
+            let driven: Vec<&str> = chips::CHIPS
+                .iter()
+                .filter(|c| c.supported())
+                .map(|c| c.pretty)
+                .collect();
             Err(Error::Unsupported(format!(
-                "{} detected: otaflash supports the original ESP32 end to end; this chip is not supported yet (its register map, stub and flash set-up are not done)",
-                info.chip.pretty
+                "{} detected: otaflash drives the {}; this chip is not supported yet (its ROM loader's registers, stub and flash set-up are not in otaflash)",
+                info.chip.pretty,
+                driven.join(", ")
             )))
         }
     }
