@@ -220,3 +220,69 @@ fn page_installs_a_manifest_on_two_blank_boards() {
         c.close().await.unwrap();
     });
 }
+
+/// Simulated boards added in the page (no bridge at all), flashed together; on a phone-sized
+/// window the view fits (the record table scrolls in its box).
+#[test]
+fn fleet_of_simulated_boards_on_a_narrow_window() {
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("fleet-3.0.bin");
+    std::fs::write(&app, images::app("esp32", "fleet", "3.0", 32)).unwrap();
+    run(async {
+        let (c, _driver, _profile) = browser_sized(400, 900).await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port=sim"))
+            .await
+            .unwrap();
+        watch_errors(&c).await;
+        find(&c, "fleet-open").await.click().await.unwrap();
+        find(&c, "fleet-view").await;
+        for _ in 0..2 {
+            find(&c, "fleet-add-sim").await.click().await.unwrap();
+        }
+        until("two simulated boards ready", 60, || async {
+            (text(&c, "fleet-view").await.matches("ready").count() == 2).then_some(())
+        })
+        .await;
+        find(&c, "fleet-image")
+            .await
+            .send_keys(app.to_str().unwrap())
+            .await
+            .unwrap();
+        wait_text(&c, "fleet-image-name", "fleet-3.0.bin", 10).await;
+        find(&c, "fleet-run").await.click().await.unwrap();
+        wait_text(&c, "fleet-summary", "2 boards in", 120).await;
+        assert_eq!(
+            all_attr(&c, "fleet-record", "data-outcome").await,
+            ["flashed", "flashed"]
+        );
+        let t = text(&c, "fleet-records").await;
+        assert!(
+            t.contains("24:0a:c4:00:00:01") && t.contains("24:0a:c4:00:00:02"),
+            "{t}"
+        );
+        c.execute(
+            "document.querySelector('[data-testid=fleet-view]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+        shot(&c, "fleet-4-narrow").await;
+        let sideways = c
+            .execute(
+                "const s = document.querySelector('[data-testid=scroller]'); \
+                 const d = document.documentElement; \
+                 return Math.max(d.scrollWidth - d.clientWidth, s.scrollWidth - s.clientWidth)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(sideways.as_i64(), Some(0), "no sideways scroll");
+        let (csp, errors) = caught(&c).await;
+        assert_eq!(
+            (csp, errors),
+            (serde_json::json!([]), serde_json::json!([]))
+        );
+        c.close().await.unwrap();
+    });
+}

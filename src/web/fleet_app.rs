@@ -311,6 +311,8 @@ pub fn FleetView() -> Html {
                 next + 1
             )));
             let sim = PageSim::new(crate::chips::ESP32);
+            // Each simulated board its own MAC, so the records tell them apart.
+            sim.dev.borrow_mut().config.mac = [0x24, 0x0A, 0xC4, 0x00, 0x00, (next + 1) as u8];
             add_board(
                 next,
                 async move { Ok(AnyPort::Sim(sim.port())) },
