@@ -107,8 +107,9 @@ fn page_flashes_four_boards_one_unplugged() {
         }
         // The record, as CSV.
         find(&c, "fleet-csv").await.click().await.unwrap();
-        let name = download_like(&profile, "otaflash-fleet-", ".csv").await;
-        let csv = String::from_utf8(downloaded(&profile, &name).await).unwrap();
+        let (name, csv) = downloaded_like(&profile, "otaflash-fleet-").await;
+        assert!(name.ends_with(".csv"), "{name}");
+        let csv = String::from_utf8(csv).unwrap();
         let rows: Vec<&str> = csv.lines().collect();
         assert_eq!(rows.len(), 5, "{csv}");
         assert!(rows[0].starts_with("port,chip,mac,slot,before,after,md5"));

@@ -147,8 +147,9 @@ fn page_edits_nvs_on_the_board() {
         let note = wait_text(&c, "nvs-note", "written and verified", 60).await;
         assert!(note.contains("5 keys as edited"), "{note}");
         // The backup: the partition as it was, saved before the write.
-        let name = download_like(&profile, "esp32-240ac40e514d-nvs-before-", ".bin").await;
-        assert_eq!(downloaded(&profile, &name).await, image);
+        let (name, backup) = downloaded_like(&profile, "esp32-240ac40e514d-nvs-before-").await;
+        assert!(name.ends_with(".bin"), "{name}");
+        assert_eq!(backup, image);
         // The board holds the edited settings.
         let f = std::fs::read(&board.flash).unwrap();
         let after = nvs::decode(&f[0x9000..0xE000]);

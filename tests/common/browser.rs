@@ -144,25 +144,6 @@ pub fn downloads(profile: &tempfile::TempDir) -> PathBuf {
     profile.path().join("downloads")
 }
 
-/// Waits for a download whose name starts with `prefix` and ends with `suffix` (names with a
-/// date and time in them), and returns its name.
-pub async fn download_like(profile: &tempfile::TempDir, prefix: &str, suffix: &str) -> String {
-    let dir = downloads(profile);
-    let dir = &dir;
-    until(
-        &format!("a download {prefix}…{suffix}"),
-        30,
-        || async move {
-            std::fs::read_dir(dir)
-                .ok()?
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .find(|n| n.starts_with(prefix) && n.ends_with(suffix))
-        },
-    )
-    .await
-}
-
 /// Waits for the browser to finish saving the download `name`.
 pub async fn downloaded(profile: &tempfile::TempDir, name: &str) -> Vec<u8> {
     let path = downloads(profile).join(name);
@@ -424,10 +405,17 @@ pub async fn downloaded_like(profile: &tempfile::TempDir, prefix: &str) -> (Stri
     let dir = downloads(profile);
     let dir = &dir;
     until(&format!("a download named {prefix}…"), 30, || async move {
-        let e = std::fs::read_dir(dir).ok()?.flatten().find(|e| {
-            let n = e.file_name().to_string_lossy().to_string();
-            n.starts_with(prefix) && !n.ends_with(".crdownload")
-        })?;
+        let entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
+        // Chromium writes into a .crdownload file and renames it when done: wait for none.
+        if entries
+            .iter()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
+        {
+            return None;
+        }
+        let e = entries
+            .into_iter()
+            .find(|e| e.file_name().to_string_lossy().starts_with(prefix))?;
         let n = e.file_name().to_string_lossy().to_string();
         Some((n, std::fs::read(e.path()).ok()?))
     })
