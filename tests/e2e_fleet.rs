@@ -78,12 +78,7 @@ fn page_flashes_four_boards_one_unplugged() {
             all_attr(&c, "fleet-record", "data-outcome").await,
             ["flashed", "flashed", "failed", "flashed"]
         );
-        c.execute(
-            "document.querySelector('[data-testid=fleet-view]').scrollIntoView()",
-            vec![],
-        )
-        .await
-        .unwrap();
+        scroll_to(&c, "fleet-view").await;
         shot(&c, "fleet-2-done").await;
         // What boots now, as the job left it: the new app where it worked.
         let t = text(&c, "fleet-view").await;
@@ -262,23 +257,9 @@ fn fleet_of_simulated_boards_on_a_narrow_window() {
             t.contains("24:0a:c4:00:00:01") && t.contains("24:0a:c4:00:00:02"),
             "{t}"
         );
-        c.execute(
-            "document.querySelector('[data-testid=fleet-view]').scrollIntoView()",
-            vec![],
-        )
-        .await
-        .unwrap();
+        scroll_to(&c, "fleet-view").await;
         shot(&c, "fleet-4-narrow").await;
-        let sideways = c
-            .execute(
-                "const s = document.querySelector('[data-testid=scroller]'); \
-                 const d = document.documentElement; \
-                 return Math.max(d.scrollWidth - d.clientWidth, s.scrollWidth - s.clientWidth)",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(sideways.as_i64(), Some(0), "no sideways scroll");
+        assert_eq!(sideways(&c).await, 0, "no sideways scroll");
         let (csp, errors) = caught(&c).await;
         assert_eq!(
             (csp, errors),

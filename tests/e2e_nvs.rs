@@ -278,23 +278,9 @@ fn nvs_editor_on_a_narrow_window() {
             .await
             .unwrap();
         wait_text(&c, "nvs-summary", "settings.bin", 30).await;
-        c.execute(
-            "document.querySelector('[data-testid=nvs-panel]').scrollIntoView()",
-            vec![],
-        )
-        .await
-        .unwrap();
+        scroll_to(&c, "nvs-panel").await;
         shot(&c, "nvs-4-narrow").await;
-        let sideways = c
-            .execute(
-                "const s = document.querySelector('[data-testid=scroller]'); \
-                 const d = document.documentElement; \
-                 return Math.max(d.scrollWidth - d.clientWidth, s.scrollWidth - s.clientWidth)",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(sideways.as_i64(), Some(0), "no sideways scroll");
+        assert_eq!(sideways(&c).await, 0, "no sideways scroll");
         c.close().await.unwrap();
     });
 }

@@ -25,10 +25,6 @@ async fn connect_sim(c: &Client, web: u16) {
     .await;
 }
 
-/// How far the page (or its scrolling area) scrolls sideways, in px.
-const SIDEWAYS: &str = "const s = document.querySelector('[data-testid=scroller]'); \
-    const d = document.documentElement; return Math.max(d.scrollWidth - d.clientWidth, s.scrollWidth - s.clientWidth)";
-
 async fn js(c: &Client, script: &str) -> serde_json::Value {
     c.execute(script, vec![]).await.unwrap()
 }
@@ -43,13 +39,13 @@ fn page_on_a_narrow_window_with_keyboard_and_drag() {
         let (c, _driver, _profile) = browser_sized(400, 900).await;
         connect_sim(&c, web).await;
         shot(&c, "narrow-1-connected").await;
-        let sideways = js(&c, SIDEWAYS).await;
+        let across = sideways(&c).await;
         let wide = js(&c, "const w = document.querySelector('[data-testid=scroller]').clientWidth; \
             return [...document.querySelectorAll('*')].filter(e => !e.closest('.scroll-x') && e.getBoundingClientRect().right > w + 0.5) \
               .map(e => e.tagName + '.' + e.className + '[' + (e.dataset.testid || '') + '] ' + Math.round(e.getBoundingClientRect().right)).slice(0, 12)").await;
         assert!(
-            sideways.as_i64().unwrap() <= 0,
-            "the page scrolls sideways by {sideways} px: {wide}"
+            across <= 0,
+            "the page scrolls sideways by {across} px: {wide}"
         );
         let inside = js(&c, "const s = document.querySelector('[data-testid=target-slot]').getBoundingClientRect(); \
             const p = document.querySelector('[data-testid=flash-panel]').getBoundingClientRect(); \
@@ -85,11 +81,8 @@ fn page_on_a_narrow_window_with_keyboard_and_drag() {
         shot(&c, "narrow-2-flashing").await;
         find(&c, "cancel").await.click().await.unwrap();
         status_contains(&c, "cancelled", 30).await;
-        let sideways = js(&c, SIDEWAYS).await;
-        assert!(
-            sideways.as_i64().unwrap() <= 0,
-            "still no sideways scroll: {sideways}"
-        );
+        let across = sideways(&c).await;
+        assert!(across <= 0, "still no sideways scroll: {across}");
 
         // Keyboard focus on the (visually hidden) file input shows on its button.
         let outline = js(
@@ -133,10 +126,10 @@ fn page_on_a_narrow_window_with_keyboard_and_drag() {
         })
         .await;
         assert_eq!(parts, ["0x1000", "0x8000", "0xe000", "0x10000"]);
-        let sideways = js(&c, SIDEWAYS).await;
+        let across = sideways(&c).await;
         assert!(
-            sideways.as_i64().unwrap() <= 0,
-            "the install panel scrolls sideways by {sideways} px"
+            across <= 0,
+            "the install panel scrolls sideways by {across} px"
         );
         shot_at(&c, "narrow-4-install", "install-source").await;
         c.close().await.unwrap();

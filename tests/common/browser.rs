@@ -422,6 +422,30 @@ pub async fn downloaded_like(profile: &tempfile::TempDir, prefix: &str) -> (Stri
     .await
 }
 
+/// How far the page (or its scrolling area) scrolls sideways, in px (0 when it fits).
+pub async fn sideways(c: &Client) -> i64 {
+    c.execute(
+        "const s = document.querySelector('[data-testid=scroller]'); \
+         const d = document.documentElement; \
+         return Math.max(d.scrollWidth - d.clientWidth, s.scrollWidth - s.clientWidth)",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_i64()
+    .unwrap()
+}
+
+/// Scrolls the element `id` into view (for a screenshot of it).
+pub async fn scroll_to(c: &Client, id: &str) {
+    c.execute(
+        "document.querySelector(arguments[0]).scrollIntoView()",
+        vec![serde_json::json!(css(id))],
+    )
+    .await
+    .unwrap();
+}
+
 /// Whether the element `id` holds the attribute value.
 pub async fn attr(c: &Client, id: &str, name: &str) -> Option<String> {
     find(c, id).await.attr(name).await.ok().flatten()
