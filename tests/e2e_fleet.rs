@@ -122,6 +122,28 @@ fn page_flashes_four_boards_one_unplugged() {
                 );
             }
         }
+        // And as JSON: every board, one failed.
+        find(&c, "fleet-json").await.click().await.unwrap();
+        let dir = downloads(&profile);
+        let dir = &dir;
+        let json = until("the JSON download", 30, || async move {
+            let entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
+            if entries
+                .iter()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
+            {
+                return None;
+            }
+            let e = entries
+                .into_iter()
+                .find(|e| e.file_name().to_string_lossy().ends_with(".json"))?;
+            std::fs::read(e.path()).ok()
+        })
+        .await;
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["boards"].as_array().unwrap().len(), 4, "{v}");
+        assert_eq!(v["failed"], 1, "{v}");
+        assert_eq!(v["boards"][2]["outcome"], "failed", "{v}");
         // Run again: the three that run the app are skipped and say so.
         find(&c, "fleet-run").await.click().await.unwrap();
         until("the second run", 60, || async {
