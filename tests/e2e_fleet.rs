@@ -165,11 +165,7 @@ fn page_flashes_four_boards_one_unplugged() {
         let t = text(&c, "fleet-view").await;
         assert_eq!(t.matches("boots: app0: ").count(), 4, "{t}");
         assert!(t.contains("'app0' boots next"), "{t}");
-        let (csp, errors) = caught(&c).await;
-        assert_eq!(
-            (csp, errors),
-            (serde_json::json!([]), serde_json::json!([]))
-        );
+        assert_clean(&c).await;
         c.close().await.unwrap();
     });
 }
@@ -230,11 +226,7 @@ fn page_installs_a_manifest_on_two_blank_boards() {
             let table = read("firmware/arduino_partitions_default.bin");
             assert_eq!(f[0x8000..0x8000 + table.len()], table[..]);
         }
-        let (csp, errors) = caught(&c).await;
-        assert_eq!(
-            (csp, errors),
-            (serde_json::json!([]), serde_json::json!([]))
-        );
+        assert_clean(&c).await;
         c.close().await.unwrap();
     });
 }
@@ -282,11 +274,7 @@ fn fleet_of_simulated_boards_on_a_narrow_window() {
         scroll_to(&c, "fleet-view").await;
         shot(&c, "fleet-4-narrow").await;
         assert_eq!(sideways(&c).await, 0, "no sideways scroll");
-        let (csp, errors) = caught(&c).await;
-        assert_eq!(
-            (csp, errors),
-            (serde_json::json!([]), serde_json::json!([]))
-        );
+        assert_clean(&c).await;
         c.close().await.unwrap();
     });
 }

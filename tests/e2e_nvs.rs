@@ -165,11 +165,7 @@ fn page_edits_nvs_on_the_board() {
         assert!(c.find(Locator::Css(&css("nvs-changes"))).await.is_err());
         wait_text(&c, "status", "read back", 10).await;
         shot(&c, "nvs-2-written").await;
-        let (csp, errors) = caught(&c).await;
-        assert_eq!(
-            (csp, errors),
-            (serde_json::json!([]), serde_json::json!([]))
-        );
+        assert_clean(&c).await;
         c.close().await.unwrap();
     });
 }
@@ -249,11 +245,7 @@ fn page_edits_an_nvs_file_offline() {
             changes.contains("add factory/serial = string \"SN-42\""),
             "{changes}"
         );
-        let (csp, errors) = caught(&c).await;
-        assert_eq!(
-            (csp, errors),
-            (serde_json::json!([]), serde_json::json!([]))
-        );
+        assert_clean(&c).await;
         c.close().await.unwrap();
     });
 }

@@ -265,15 +265,7 @@ fn otaflash_cli_on_an_esp32c3() {
     assert!(sim.flash() == before, "nothing written");
 
     let hello = data("firmware/idf-v5.2.2_c3_hello_world.bin");
-    let (ok, out) = otaflash(&[
-        "flash",
-        "--port",
-        &url,
-        "--slot",
-        "app1",
-        "--set-boot",
-        hello.to_str().unwrap(),
-    ]);
+    let (ok, out) = flash_and_boot(&url, "app1", &hello);
     assert!(ok && out.contains("boots app1 next"), "{out}");
     let f = sim.flash();
     let img = read("firmware/idf-v5.2.2_c3_hello_world.bin");
@@ -317,15 +309,7 @@ fn otaflash_cli_on_every_chip() {
         let dir = tempfile::tempdir().unwrap();
         let app = images::app(name, "hello", "2.0", 96);
         let path = write_tmp(dir.path(), "hello-2.0.bin", &app);
-        let (ok, out) = otaflash(&[
-            "flash",
-            "--port",
-            &url,
-            "--slot",
-            "app1",
-            "--set-boot",
-            &path,
-        ]);
+        let (ok, out) = flash_and_boot(&url, "app1", std::path::Path::new(&path));
         assert!(ok && out.contains("boots app1 next"), "{name}: {out}");
         assert_eq!(sim.flash()[0x150000..0x150000 + app.len()], app[..]);
         let (ok, out) = otaflash(&["info", "--port", &url, "--verify-slots"]);
@@ -416,15 +400,7 @@ fn otaflash_cli_over_tcp() {
 
     // Flash the second slot, verified, then boot it.
     let hello = data("firmware/idf-v5.2.2_hello_world.bin");
-    let (ok, out) = otaflash(&[
-        "flash",
-        "--port",
-        &url,
-        "--slot",
-        "app1",
-        "--set-boot",
-        hello.to_str().unwrap(),
-    ]);
+    let (ok, out) = flash_and_boot(&url, "app1", &hello);
     assert!(ok, "{out}");
     assert!(
         out.contains("app1: 124416 bytes verified (MD5 ") && out.contains("boots app1 next"),
@@ -676,15 +652,7 @@ fn otaflash_cli_over_rfc2217() {
     assert_eq!(v["description"], "ESP32-D0WD-V3 (revision v3.1)");
     assert_eq!(v["baud"], 921_600, "the baud went over RFC 2217");
     let hello = data("firmware/idf-v5.2.2_hello_world.bin");
-    let (ok, out) = otaflash(&[
-        "flash",
-        "--port",
-        &url,
-        "--slot",
-        "app1",
-        "--set-boot",
-        hello.to_str().unwrap(),
-    ]);
+    let (ok, out) = flash_and_boot(&url, "app1", &hello);
     assert!(ok && out.contains("boots app1 next"), "{out}");
     let img = read("firmware/idf-v5.2.2_hello_world.bin");
     assert_eq!(sim.flash()[0x150000..0x150000 + img.len()], img[..]);

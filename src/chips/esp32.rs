@@ -162,11 +162,7 @@ mod tests {
     use super::*;
 
     fn regs(mac: [u8; 6]) -> Registers {
-        let value = |a: u32| match a {
-            reg::UART_CLKDIV => ROM.sim.xtal_hz / 115_200,
-            a => sim_register(a, mac).unwrap(),
-        };
-        Registers(IDENTITY_REGS.iter().map(|&a| (a, value(a))).collect())
+        Registers(crate::chips::sim_identity(&ROM, mac))
     }
 
     #[test]

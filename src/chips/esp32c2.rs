@@ -109,11 +109,7 @@ mod tests {
     use super::*;
 
     fn regs(mac: [u8; 6]) -> Vec<(u32, u32)> {
-        let value = |a: u32| match a {
-            reg::UART_CLKDIV => ROM.sim.xtal_hz / 115_200,
-            a => sim_register(a, mac).unwrap(),
-        };
-        IDENTITY_REGS.iter().map(|&a| (a, value(a))).collect()
+        crate::chips::sim_identity(&ROM, mac)
     }
 
     #[test]

@@ -121,12 +121,7 @@ mod tests {
     #[test]
     fn the_simulated_chip_is_described_as_esptool_does() {
         let mac = [0x58, 0xCF, 0x79, 0x12, 0x34, 0x56];
-        let regs = Registers(
-            IDENTITY_REGS
-                .iter()
-                .map(|&a| (a, sim_register(a, mac).unwrap()))
-                .collect(),
-        );
+        let regs = Registers(crate::chips::sim_identity(&ROM, mac));
         let d = describe(&regs);
         assert_eq!(d.description, "ESP32-C3 (QFN32) (revision v0.4)");
         assert_eq!(

@@ -112,10 +112,7 @@ mod tests {
     use super::*;
 
     fn regs(mac: [u8; 6]) -> Vec<(u32, u32)> {
-        IDENTITY_REGS
-            .iter()
-            .map(|&a| (a, sim_register(a, mac).unwrap()))
-            .collect()
+        crate::chips::sim_identity(&ROM, mac)
     }
 
     #[test]

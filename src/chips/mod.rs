@@ -227,6 +227,23 @@ pub struct Described {
     pub crystal_mhz: u32,
 }
 
+/// The identity registers of the simulated chip with this ROM, as its ROM would answer them
+/// (the UART divider as set for 115200 baud): what the chip modules' tests describe.
+#[cfg(test)]
+pub(crate) fn sim_identity(rom: &Rom, mac: [u8; 6]) -> Vec<(u32, u32)> {
+    rom.identity_regs
+        .iter()
+        .map(|&a| {
+            let v = if a == rom.uart_clkdiv {
+                rom.sim.xtal_hz / 115_200
+            } else {
+                (rom.sim.register)(a, mac).expect("a register the simulated chip models")
+            };
+            (a, v)
+        })
+        .collect()
+}
+
 /// esptool's feature list for a chip (`get_chip_features`), from the registers its ROM facts
 /// name. Kept apart from `Rom::describe` so that only what prints it (the CLI) carries it.
 pub fn features(chip: &Chip, regs: &Registers) -> Vec<String> {

@@ -422,6 +422,15 @@ pub async fn downloaded_like(profile: &tempfile::TempDir, prefix: &str) -> (Stri
     .await
 }
 
+/// No CSP violation and no script error happened since `watch_errors`.
+pub async fn assert_clean(c: &Client) {
+    let (csp, errors) = caught(c).await;
+    assert_eq!(
+        (csp, errors),
+        (serde_json::json!([]), serde_json::json!([]))
+    );
+}
+
 /// How far the page (or its scrolling area) scrolls sideways, in px (0 when it fits).
 pub async fn sideways(c: &Client) -> i64 {
     c.execute(

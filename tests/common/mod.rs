@@ -239,6 +239,19 @@ impl Sim {
 }
 
 /// Runs the `otaflash` binary: (success, stdout and stderr).
+/// `otaflash flash --port URL --slot LABEL --set-boot FILE`: (succeeded, what it printed).
+pub fn flash_and_boot(url: &str, slot: &str, file: &std::path::Path) -> (bool, String) {
+    otaflash(&[
+        "flash",
+        "--port",
+        url,
+        "--slot",
+        slot,
+        "--set-boot",
+        file.to_str().unwrap(),
+    ])
+}
+
 pub fn otaflash(args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
         .args(args)
