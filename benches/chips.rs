@@ -46,7 +46,8 @@ fn main() {
         let (o, out) = run(Command::new(env!("CARGO_BIN_EXE_otaflash")).args([
             "flash",
             "--port",
-            &format!("tcp://127.0.0.1:{}", sim.tcp_port),
+            // RFC 2217: the baud goes over the bridge (a raw byte pipe keeps 115200).
+            &format!("rfc2217://127.0.0.1:{}", sim.rfc2217),
             "--baud",
             "921600",
             "--slot",

@@ -100,7 +100,8 @@ fn main() {
             c.args([
                 "flash",
                 "--port",
-                &format!("tcp://127.0.0.1:{port}"),
+                // RFC 2217: the baud goes over the bridge (a raw byte pipe keeps 115200).
+                &format!("rfc2217://127.0.0.1:{port}"),
                 "--baud",
                 &baud.to_string(),
             ]);
@@ -115,8 +116,8 @@ fn main() {
         drop(sim);
         let f2 = dir.path().join(format!("o{baud}.bin"));
         let sim = common::SimProcess::start(&f2, "real");
-        let (o_total, o_phase, out) = timed(&mut otaflash(sim.tcp_port));
-        let (o_again, _, again_out) = timed(&mut otaflash(sim.tcp_port));
+        let (o_total, o_phase, out) = timed(&mut otaflash(sim.rfc2217));
+        let (o_again, _, again_out) = timed(&mut otaflash(sim.rfc2217));
         drop(sim);
         assert!(again_out.contains("already there"), "{again_out}");
         let flashed = std::fs::read(&f2).unwrap();

@@ -31,7 +31,8 @@ fn main() {
             .collect();
         let urls: Vec<String> = boards
             .iter()
-            .map(|b| format!("tcp://127.0.0.1:{}", b.port))
+            // RFC 2217: the baud goes over the bridge (a raw byte pipe keeps 115200).
+            .map(|b| format!("rfc2217://127.0.0.1:{}", b.rfc2217))
             .collect();
         let mut args = vec!["flash", "--slot", "auto", "--set-boot"];
         for u in &urls {

@@ -13,6 +13,7 @@ TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132
 ESPTOOL_VERSION=5.6.0
 NVS_GEN_VERSION=0.3.0         # esp-idf-nvs-partition-gen (PyPI): ESP-IDF's nvs_partition_gen.py
+WEBSOCKIFY_VERSION=0.13.0     # websockify (PyPI): the standard WebSocket-to-TCP bridge
 # The esptool 5.6.0 source distribution on PyPI, which carries the flasher stub
 # (esp-flasher-stub v1.4.1, MIT OR Apache-2.0) under esptool/targets/stub_flasher/2/.
 ESPTOOL_SDIST_SHA256=86c7249e9cc3a824e032ede9ba20abad057a2c49e231418cc4f02b177bb36f42
@@ -112,6 +113,15 @@ if [ "$want_browser" = 1 ]; then
       py=$(venv_python)
       "$py" -m pip install --quiet --disable-pip-version-check "esptool==$ESPTOOL_VERSION"
     fi
+  fi
+  # 10. websockify from PyPI: the browser tests reach the simulator's RFC 2217 and raw TCP
+  #     servers through it. Without its declared extras (numpy only speeds up unmasking;
+  #     requests, jwcrypto and redis serve token plugins the tests do not use).
+  websockify_ok() { [ "$("$VENV/bin/python3" -c 'import importlib.metadata as m; print(m.version("websockify"))' 2>/dev/null)" = "$WEBSOCKIFY_VERSION" ]; }
+  if ! websockify_ok; then
+    say "installing websockify==$WEBSOCKIFY_VERSION from PyPI into .tools/venv"
+    py=$(venv_python)
+    "$py" -m pip install --quiet --disable-pip-version-check --no-deps "websockify==$WEBSOCKIFY_VERSION"
   fi
 fi
 say "ok"

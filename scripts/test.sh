@@ -27,7 +27,8 @@ target/debug/otaflash sim --flash "$sim_dir/flash.bin" --ws 127.0.0.1:0 --timing
 sim_pid=$!
 trap 'kill $sim_pid 2>/dev/null; rm -rf "$sim_dir"' EXIT
 for _ in $(seq 50); do grep -q '^ws ' "$sim_dir/out" 2>/dev/null && break; sleep 0.1; done
-export OTAFLASH_TEST_WS="ws://$(sed -n 's/^ws //p' "$sim_dir/out")"
+# It prints the URL the page takes: rfc2217+ws://ADDR (RFC 2217 in binary frames).
+export OTAFLASH_TEST_WS="$(sed -n 's/^ws //p' "$sim_dir/out")"
 cargo test --locked --offline --target wasm32-unknown-unknown --test web
 
 step "all tests passed"

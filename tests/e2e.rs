@@ -430,7 +430,7 @@ fn page_over_websocket_to_otaflash_sim() {
     let (flash, ws) = (&board.flash, &board.ws);
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))
+        c.goto(&format!("http://127.0.0.1:{web}/?port={ws}"))
             .await
             .unwrap();
         assert_eq!(
@@ -444,7 +444,7 @@ fn page_over_websocket_to_otaflash_sim() {
         );
         assert_eq!(
             find(&c, "ws-url").await.prop("value").await.unwrap(),
-            Some(format!("ws://{ws}"))
+            Some(ws.to_string())
         );
         flash_second_slot(&c, "ws").await;
         // The sim's flash file, byte for byte: the image in app1, matched otadata sectors.
@@ -484,7 +484,7 @@ fn page_flashes_an_esp32c3() {
     let board = WsBoard::start_chip(&c3_flash(), "real", "esp32c3");
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{}", board.ws))
+        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
             .await
             .unwrap();
         watch_errors(&c).await;
@@ -618,7 +618,7 @@ fn page_shows_boards_in_every_state_truthfully() {
         let (flash, ws) = (&board.flash, &board.ws);
         run(async {
             let (c, _driver, _profile) = browser().await;
-            c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))
+            c.goto(&format!("http://127.0.0.1:{web}/?port={ws}"))
                 .await
                 .unwrap();
             find(&c, "connect").await.click().await.unwrap();
@@ -735,7 +735,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
     run(async {
         let (c, _driver, profile) = browser().await;
         c.goto(&format!(
-            "http://127.0.0.1:{web}/?port=ws://{ws}&manifest=/t/manifest.json"
+            "http://127.0.0.1:{web}/?port={ws}&manifest=/t/manifest.json"
         ))
         .await
         .unwrap();
@@ -910,7 +910,7 @@ fn page_explains_a_failed_connect_and_retries() {
         // Retry with the right address.
         let url = find(&c, "ws-url").await;
         url.clear().await.unwrap();
-        url.send_keys(&format!("ws://{ws}\t")).await.unwrap();
+        url.send_keys(&format!("{ws}\t")).await.unwrap();
         find(&c, "connect").await.click().await.unwrap();
         wait_text(&c, "chip", "ESP32", 30).await;
         assert!(

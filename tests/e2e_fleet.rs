@@ -46,7 +46,7 @@ fn page_flashes_four_boards_one_unplugged() {
         for b in &boards {
             let url = find(&c, "fleet-ws-url").await;
             url.clear().await.unwrap();
-            url.send_keys(&format!("ws://{}\t", b.ws)).await.unwrap();
+            url.send_keys(&format!("{}\t", b.ws)).await.unwrap();
             find(&c, "fleet-add-ws").await.click().await.unwrap();
         }
         until("four connected boards", 60, || async {
@@ -109,7 +109,7 @@ fn page_flashes_four_boards_one_unplugged() {
         assert_eq!(rows.len(), 5, "{csv}");
         assert!(rows[0].starts_with("port,chip,mac,slot,before,after,md5"));
         for (i, r) in rows[1..].iter().enumerate() {
-            assert!(r.starts_with(&format!("ws://{}", boards[i].ws)), "{r}");
+            assert!(r.starts_with(&boards[i].ws), "{r}");
             let want = if i == 2 { ",failed," } else { ",flashed," };
             assert!(r.contains(want), "{r}");
             if i != 2 {
@@ -195,7 +195,7 @@ fn page_installs_a_manifest_on_two_blank_boards() {
         for b in &boards {
             let url = find(&c, "fleet-ws-url").await;
             url.clear().await.unwrap();
-            url.send_keys(&format!("ws://{}\t", b.ws)).await.unwrap();
+            url.send_keys(&format!("{}\t", b.ws)).await.unwrap();
             find(&c, "fleet-add-ws").await.click().await.unwrap();
         }
         until("two connected boards", 60, || async {

@@ -57,7 +57,7 @@ fn install_a_manifest_onto_a_blank_board() {
     run(async {
         let (c, _driver, _profile) = browser().await;
         c.goto(&format!(
-            "http://127.0.0.1:{web}/?port=ws://{}&manifest=/t/manifest.json",
+            "http://127.0.0.1:{web}/?port={}&manifest=/t/manifest.json",
             board.ws
         ))
         .await
@@ -146,7 +146,7 @@ fn a_layout_change_is_said_before_writing() {
     ];
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{}", board.ws))
+        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
             .await
             .unwrap();
         connect(&c).await;
@@ -204,7 +204,7 @@ fn a_merged_image_and_files_at_offsets() {
     let merged = write(dir.path(), "merged.bin", &arduino_flash());
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{}", board.ws))
+        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
             .await
             .unwrap();
         connect(&c).await;
@@ -281,7 +281,7 @@ fn erase_from_the_page() {
     let board = WsBoard::start(&start, "none");
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{}", board.ws))
+        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
             .await
             .unwrap();
         connect(&c).await;

@@ -58,7 +58,7 @@ fn page_edits_nvs_on_the_board() {
     let board = WsBoard::start(&flash, "none");
     run(async {
         let (c, _driver, profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{}", board.ws))
+        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
             .await
             .unwrap();
         watch_errors(&c).await;

@@ -244,7 +244,7 @@ fn console_without_download_mode() {
     let ws = &board.ws;
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port=ws://{ws}"))
+        c.goto(&format!("http://127.0.0.1:{web}/?port={ws}"))
             .await
             .unwrap();
         watch_errors(&c).await;

@@ -525,77 +525,94 @@ fn no_device_gives_a_clear_error() {
     t.join().unwrap();
 }
 
+/// The WebSocket endpoint: binary frames only, carrying RFC 2217 (the default: control lines
+/// and baud over the bridge) or raw serial bytes (`--ws-speaks raw`: each connection finds the
+/// chip in download mode); a text frame ends the connection.
 #[test]
-fn websocket_carries_serial_bytes_and_control_lines() {
+fn websocket_carries_rfc2217_or_raw_bytes_in_binary_frames() {
     use futures_util::{SinkExt, StreamExt};
     use otaflash::wire::command::{Command, Response};
+    use otaflash::wire::rfc2217::Client;
     use otaflash::wire::slip;
     use tokio_tungstenite::tungstenite::Message;
-    let sim = Sim::start("none", Some(&arduino_flash()));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let url = format!("ws://127.0.0.1:{}", sim.ws_port);
-        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-        // Read binary frames until `pred` holds on what arrived (bounded).
-        async fn until(
-            ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
-                      + Unpin),
-            pred: impl Fn(&[u8]) -> bool,
-        ) -> Vec<u8> {
-            let mut got = vec![];
-            for _ in 0..100 {
-                let m = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
-                    .await
-                    .expect("ws answer")
-                    .unwrap()
-                    .unwrap();
-                match m {
-                    Message::Binary(b) => got.extend_from_slice(&b),
-                    other => panic!("only binary frames expected, got {other:?}"),
-                }
-                if pred(&got) {
-                    return got;
-                }
+    type Ws = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+    /// Binary frames until `pred` holds on the serial data in them (bounded).
+    async fn until(ws: &mut Ws, rfc: &mut Option<Client>, pred: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        let mut got = vec![];
+        for _ in 0..200 {
+            let m = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+                .await
+                .expect("ws answer")
+                .unwrap()
+                .unwrap();
+            match m {
+                Message::Binary(b) => match rfc {
+                    Some(c) => got.extend(c.receive(&b).0),
+                    None => got.extend_from_slice(&b),
+                },
+                other => panic!("only binary frames expected, got {other:?}"),
             }
-            panic!("no match in {got:?}");
+            if pred(&got) {
+                return got;
+            }
         }
-        ws.send(Message::Binary(
-            slip::encode(&Command::Sync.encode()).into(),
-        ))
-        .await
-        .unwrap();
-        let got = until(&mut ws, |g| g.len() >= 14).await;
+        panic!("no match in {got:?}");
+    }
+    async fn sync(ws: &mut Ws, rfc: &mut Option<Client>) {
+        let frame = slip::encode(&Command::Sync.encode());
+        let bytes = if rfc.is_some() {
+            Client::send(&frame)
+        } else {
+            frame
+        };
+        ws.send(Message::Binary(bytes.into())).await.unwrap();
+        let got = until(ws, rfc, |g| g.ends_with(&[0xC0]) && g.len() >= 14).await;
         let mut d = slip::Decoder::new(1024);
         let mut ev = vec![];
         d.push(&got, &mut ev);
         let slip::Event::Frame(f) = &ev[0] else {
-            panic!()
+            panic!("{got:?}")
         };
         let r = Response::parse(f).unwrap();
         assert_eq!((r.op, r.value), (0x08, 0x2012_0707));
-        // Reset through the control lines: EN low, then IO0 low + EN high = download mode.
-        ws.send(Message::Text(r#"{"dtr":false,"rts":true}"#.into()))
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // RFC 2217 over the WebSocket.
+    let sim = Sim::start("none", Some(&arduino_flash()));
+    rt.block_on(async {
+        let url = format!("ws://127.0.0.1:{}", sim.ws_port);
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let mut rfc = Some(Client::default());
+        let hello = [Client::hello(), Client::baud(115_200)].concat();
+        ws.send(Message::Binary(hello.into())).await.unwrap();
+        // Reset through the control lines: the classic sequence into download mode.
+        let c = rfc.as_mut().unwrap();
+        let reset = [
+            c.signals(false, true),
+            c.signals(true, false),
+            c.signals(false, false),
+        ];
+        ws.send(Message::Binary(reset.concat().into()))
             .await
             .unwrap();
-        ws.send(Message::Text(r#"{"dtr":true,"rts":false}"#.into()))
-            .await
-            .unwrap();
-        let got = until(&mut ws, |g| {
+        let got = until(&mut ws, &mut rfc, |g| {
             String::from_utf8_lossy(g).contains("waiting for download")
         })
         .await;
         assert!(String::from_utf8_lossy(&got).contains("DOWNLOAD_BOOT"));
+        sync(&mut ws, &mut rfc).await;
         // And a plain reset (IO0 high) boots the app from flash.
-        ws.send(Message::Text(r#"{"dtr":false,"rts":true}"#.into()))
+        let c = rfc.as_mut().unwrap();
+        let reset = [c.signals(false, true), c.signals(false, false)];
+        ws.send(Message::Binary(reset.concat().into()))
             .await
             .unwrap();
-        ws.send(Message::Text(r#"{"dtr":false,"rts":false}"#.into()))
-            .await
-            .unwrap();
-        let got = until(&mut ws, |g| {
+        let got = until(&mut ws, &mut rfc, |g| {
             String::from_utf8_lossy(g).contains("Loaded app")
         })
         .await;
@@ -604,6 +621,35 @@ fn websocket_carries_serial_bytes_and_control_lines() {
             "{}",
             String::from_utf8_lossy(&got)
         );
+        // The old JSON control is gone: a text frame ends the connection.
+        ws.send(Message::Text(r#"{"dtr":true,"rts":false}"#.into()))
+            .await
+            .unwrap();
+        let end = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                match ws.next().await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await;
+        assert!(end.is_ok(), "the connection stayed open after a text frame");
+    });
+    drop(sim);
+    // Raw bytes: the chip waits in download mode for each new connection.
+    let sim = Sim::start_with(
+        "none",
+        Some(&arduino_flash()),
+        "esp32",
+        &["--ws-speaks", "raw"],
+    );
+    rt.block_on(async {
+        for _ in 0..2 {
+            let url = format!("ws://127.0.0.1:{}", sim.ws_port);
+            let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+            sync(&mut ws, &mut None).await;
+        }
     });
 }
 

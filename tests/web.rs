@@ -419,7 +419,8 @@ async fn websocket_port_to_otaflash_sim() {
     };
     let p = WsPort::connect(url).await.unwrap();
     let mut l = Loader::new(AnyPort::Ws(p));
-    // Control lines travel as text frames: a classic reset puts the chip in download mode.
+    // Control lines travel as RFC 2217 in binary frames: a classic reset puts the chip in
+    // download mode.
     let info = l.connect(Reset::Classic, 3).await.unwrap();
     assert_eq!(info.chip.name, "esp32");
     assert_eq!(l.change_baud(921_600).await.unwrap(), 921_600);
@@ -438,7 +439,7 @@ async fn websocket_port_to_otaflash_sim() {
     let Err(e) = WsPort::connect("http://127.0.0.1:1").await else {
         panic!("http:// accepted")
     };
-    assert!(e.contains("not a WebSocket URL"), "{e}");
+    assert!(e.contains("not a bridge URL"), "{e}");
 }
 
 #[wasm_bindgen_test]

@@ -114,6 +114,12 @@ pub enum TimingArg {
     None,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WsSpeaksArg {
+    Rfc2217,
+    Raw,
+}
+
 #[derive(Args, Debug)]
 pub struct SimArgs {
     /// The chip to simulate (its ROM loader, eFuses and bootloader offset): any chip otaflash
@@ -128,9 +134,13 @@ pub struct SimArgs {
     /// TCP address for raw serial bytes (esptool: --port socket://ADDR).
     #[arg(long)]
     listen: Option<String>,
-    /// WebSocket address (binary frames are serial bytes).
+    /// WebSocket address (binary frames only; what they carry: --ws-speaks).
     #[arg(long)]
     ws: Option<String>,
+    /// What the WebSocket frames carry: RFC 2217 (the page's rfc2217+ws://, resets and baud
+    /// included) or raw serial bytes (the page's ws://; the chip waits in download mode).
+    #[arg(long, value_enum, default_value = "rfc2217")]
+    ws_speaks: WsSpeaksArg,
     /// RFC 2217 address (esptool: --port rfc2217://ADDR; DTR/RTS reset and baud included).
     #[arg(long)]
     rfc2217: Option<String>,
@@ -509,7 +519,10 @@ pub enum OtadataOp {
 }
 
 pub fn sim(a: SimArgs) -> CliResult {
-    use crate::sim::{server::Server, Config, Timing};
+    use crate::sim::{
+        server::{Server, WsSpeaks},
+        Config, Timing,
+    };
     let modelled: Vec<&str> = crate::chips::CHIPS
         .iter()
         .filter(|c| c.supported())
@@ -533,7 +546,7 @@ pub fn sim(a: SimArgs) -> CliResult {
         TimingArg::Real => Timing::REALISTIC,
         TimingArg::None => Timing::NONE,
     };
-    let server = Server::new(&a.flash, a.flash_size, |size| {
+    let mut server = Server::new(&a.flash, a.flash_size, |size| {
         let mut c = Config {
             chip,
             ..Config::new(size, timing)
@@ -545,6 +558,10 @@ pub fn sim(a: SimArgs) -> CliResult {
         c
     })
     .map_err(Failure)?;
+    server.ws_speaks = match a.ws_speaks {
+        WsSpeaksArg::Rfc2217 => WsSpeaks::Rfc2217,
+        WsSpeaksArg::Raw => WsSpeaks::Raw,
+    };
     runtime().block_on(async {
         let bind = |addr: Option<String>| async move {
             match addr {
@@ -579,7 +596,15 @@ pub fn sim(a: SimArgs) -> CliResult {
             );
         }
         if let Some(l) = &ws {
-            println!("ws {}", l.local_addr().map_err(|e| Failure(e.to_string()))?);
+            // The URL the page takes.
+            let scheme = match a.ws_speaks {
+                WsSpeaksArg::Rfc2217 => "rfc2217+ws",
+                WsSpeaksArg::Raw => "ws",
+            };
+            println!(
+                "ws {scheme}://{}",
+                l.local_addr().map_err(|e| Failure(e.to_string()))?
+            );
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();

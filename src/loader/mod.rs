@@ -686,6 +686,15 @@ impl<P: Port> Loader<P> {
         if baud == self.baud {
             return Ok(baud);
         }
+        if !self.port.has_baud() {
+            // A raw byte bridge keeps its serial side at the rate it was set up with: moving
+            // the chip to another would cut the link (esptool: "don't pass --baud").
+            self.log(format!(
+                "this link carries bytes only (no baud control): staying at {}",
+                self.baud
+            ));
+            return Ok(self.baud);
+        }
         let old = self.baud;
         let (value, second) = match rom.crystal {
             Some(c) if !self.is_stub => {

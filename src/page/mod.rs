@@ -24,8 +24,47 @@ pub enum PortKind {
     Serial,
     /// The simulated chip running in the page, of this kind.
     Sim(&'static Chip),
-    /// A WebSocket byte bridge (`otaflash sim --ws`, a serial server).
+    /// A WebSocket bridge (`otaflash sim --ws`, websockify in front of a serial server).
     Ws,
+}
+
+/// What a WebSocket bridge's binary frames carry, from the URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsSpeaks {
+    /// `ws://` / `wss://`: serial bytes as they are; no control lines, so no reset: the chip
+    /// must already be in download mode.
+    Raw,
+    /// `rfc2217+ws://` / `rfc2217+wss://`: RFC 2217 (baud and DTR/RTS, so the usual reset).
+    Rfc2217,
+}
+
+impl WsSpeaks {
+    /// Reads a bridge URL: what it speaks and the WebSocket URL to open.
+    pub fn of(url: &str) -> Result<(WsSpeaks, &str), String> {
+        let url = url.trim();
+        let (speaks, ws) = match url.strip_prefix("rfc2217+") {
+            Some(rest) => (WsSpeaks::Rfc2217, rest),
+            None => (WsSpeaks::Raw, url),
+        };
+        let host = ws
+            .strip_prefix("ws://")
+            .or_else(|| ws.strip_prefix("wss://"))
+            .filter(|h| !h.is_empty());
+        match host {
+            Some(_) => Ok((speaks, ws)),
+            None => Err(format!(
+                "'{url}' is not a bridge URL: rfc2217+ws://HOST:PORT (RFC 2217, resets the chip) or ws://HOST:PORT (raw bytes; wss:// likewise)"
+            )),
+        }
+    }
+
+    /// What the technician should know before connecting through it.
+    pub fn note(self) -> &'static str {
+        match self {
+            WsSpeaks::Raw => "Raw bytes: this bridge cannot reset the chip. Put it into download mode by hand first (hold BOOT, press and release EN/RESET, release BOOT).",
+            WsSpeaks::Rfc2217 => "RFC 2217: the page resets the chip and sets the baud through the bridge.",
+        }
+    }
 }
 
 impl PortKind {
@@ -303,7 +342,7 @@ impl Default for PageState {
     fn default() -> Self {
         PageState {
             port_kind: PortKind::Sim(crate::chips::ESP32),
-            ws_url: "ws://127.0.0.1:5556".into(),
+            ws_url: "rfc2217+ws://127.0.0.1:5556".into(),
             baud: crate::loader::DEFAULT_BAUD,
             link: Link::Idle,
             board: None,

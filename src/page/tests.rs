@@ -337,3 +337,21 @@ fn undo_point_is_the_first_read() {
     assert_eq!(s.otadata_at_connect, first);
     assert_eq!(s.otadata, Some(Otadata::blank()));
 }
+
+/// The bridge URL says what the frames carry; anything else is refused in words.
+#[test]
+fn bridge_urls() {
+    use WsSpeaks::*;
+    assert_eq!(
+        WsSpeaks::of("ws://10.0.0.2:5556"),
+        Ok((Raw, "ws://10.0.0.2:5556"))
+    );
+    assert_eq!(
+        WsSpeaks::of(" rfc2217+wss://bridge.lan/ttyUSB0 "),
+        Ok((Rfc2217, "wss://bridge.lan/ttyUSB0"))
+    );
+    for bad in ["http://x", "rfc2217://x:1", "ws://", "rfc2217+tcp://x", ""] {
+        let e = WsSpeaks::of(bad).unwrap_err();
+        assert!(e.contains("rfc2217+ws://HOST:PORT"), "{e}");
+    }
+}

@@ -1,12 +1,12 @@
-//! `otaflash sim`: the simulated ESP32 served over TCP (raw bytes, esptool's `socket://`), RFC
-//! 2217 (esptool's `rfc2217://`, DTR/RTS and baud included) and WebSocket (binary frames are
-//! serial bytes), in real time or with no timing at all.
+//! `otaflash sim`: the simulated chip served over TCP (raw bytes, esptool's `socket://`), RFC
+//! 2217 (esptool's `rfc2217://`, DTR/RTS and baud included) and WebSocket (binary frames only,
+//! carrying raw bytes or RFC 2217 — the page's `ws://` and `rfc2217+ws://`), in real time or
+//! with no timing at all.
 //!
-//! One chip, one connection at a time; every new connection finds it freshly reset in
-//! download mode. The flash lives in a file that follows every completed write, so another
-//! process can read it at any time. WebSocket clients may send text frames to drive the
-//! control lines or tell their baud: `{"dtr":true,"rts":false}`, `{"baud":921600}`. The server
-//! sends nothing but serial bytes.
+//! One chip, one connection at a time. A raw byte stream cannot reset the chip, so each new
+//! one finds it freshly reset in download mode; over RFC 2217 the client resets it. The flash
+//! lives in a file that follows every completed write, so another process can read it at any
+//! time.
 
 use super::{Config, Esp32};
 use std::fs::File;
@@ -19,8 +19,20 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
+/// What the WebSocket endpoint's binary frames carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WsSpeaks {
+    /// Serial bytes as they are (no control lines, no baud).
+    Raw,
+    /// RFC 2217 (Telnet COM-PORT-OPTION), as websockify passes it from an RFC 2217 server.
+    #[default]
+    Rfc2217,
+}
+
 pub struct Server {
     dev: Esp32,
+    /// What the WebSocket endpoint speaks.
+    pub ws_speaks: WsSpeaks,
     file: File,
     path: PathBuf,
     /// Real time: device time = this instant's elapsed.
@@ -75,6 +87,7 @@ impl Server {
         let cfg = config(data.len() as u32);
         Ok(Server {
             dev: Esp32::new(data, cfg),
+            ws_speaks: WsSpeaks::default(),
             file,
             path: path.to_path_buf(),
             epoch: Instant::now(),
@@ -132,22 +145,25 @@ impl Server {
                 r = accept(&rfc2217) => (r?.0, 2),
             };
             stream.set_nodelay(true)?;
-            let r = match kind {
-                1 => {
-                    self.fresh_connection();
-                    self.serve_ws(stream).await
-                }
-                2 => {
-                    // The client resets the chip itself (DTR/RTS over RFC 2217).
-                    self.dev.set_host_baud(None);
-                    self.dev.clear_disconnect();
-                    self.serve_rfc2217(stream).await
-                }
-                _ => {
-                    self.fresh_connection();
-                    self.serve_tcp(stream).await
-                }
-            };
+            // Over RFC 2217 the client resets the chip itself (DTR/RTS); a raw byte stream
+            // cannot, so it finds the chip freshly reset into download mode.
+            let rfc2217 = kind == 2 || (kind == 1 && self.ws_speaks == WsSpeaks::Rfc2217);
+            if rfc2217 {
+                self.dev.set_host_baud(None);
+                self.dev.clear_disconnect();
+                // What the chip printed before the client came went to no one.
+                let _ = self.dev.take_output(Duration::MAX);
+            } else {
+                self.fresh_connection();
+            }
+            let r = async {
+                let link = match kind {
+                    1 => Link::ws(stream).await?,
+                    _ => Link::Tcp(stream, vec![0u8; 0x10000]),
+                };
+                self.serve(link, rfc2217).await
+            }
+            .await;
             if let Err(e) = r {
                 eprintln!("connection ended: {e}");
             }
@@ -155,45 +171,23 @@ impl Server {
         }
     }
 
-    async fn serve_tcp(&mut self, mut s: TcpStream) -> std::io::Result<()> {
-        let mut buf = vec![0u8; 0x10000];
-        loop {
-            let next = self.dev.next_output_at().map(|t| self.epoch + t);
-            tokio::select! {
-                n = s.read(&mut buf) => {
-                    let n = n?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    let now = self.now();
-                    self.dev.receive(now, &buf[..n]);
-                    self.sync_file()?;
-                }
-                _ = sleep_until(next) => {
-                    let out = self.dev.take_output(self.now());
-                    s.write_all(&out).await?;
-                }
-            }
-            if self.dev.disconnected() {
-                self.sync_file()?;
-                return Ok(());
-            }
-        }
-    }
-
-    async fn serve_rfc2217(&mut self, mut s: TcpStream) -> std::io::Result<()> {
+    /// Serves one client until it leaves (or the simulated cable is pulled): serial bytes both
+    /// ways, through RFC 2217 when `rfc2217` is set.
+    async fn serve(&mut self, mut link: Link, rfc2217: bool) -> std::io::Result<()> {
         use crate::wire::rfc2217::{Event, Server as Rfc};
-        let mut rfc = Rfc::default();
-        let mut buf = vec![0u8; 0x10000];
+        let mut rfc = rfc2217.then(Rfc::default);
         loop {
             let next = self.dev.next_output_at().map(|t| self.epoch + t);
             tokio::select! {
-                n = s.read(&mut buf) => {
-                    let n = n?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    let (events, reply) = rfc.receive(&buf[..n]);
+                got = link.recv() => {
+                    let Some(bytes) = got? else { return Ok(()) };
+                    let Some(rfc) = rfc.as_mut() else {
+                        let now = self.now();
+                        self.dev.receive(now, &bytes);
+                        self.sync_file()?;
+                        continue;
+                    };
+                    let (events, reply) = rfc.receive(&bytes);
                     for e in events {
                         let now = self.now();
                         match e {
@@ -212,67 +206,19 @@ impl Server {
                         }
                     }
                     if !reply.is_empty() {
-                        s.write_all(&reply).await?;
+                        link.send(reply).await?;
                     }
                     self.sync_file()?;
                 }
                 _ = sleep_until(next) => {
                     let out = self.dev.take_output(self.now());
-                    s.write_all(&Rfc::send(&out)).await?;
+                    link.send(if rfc.is_some() { Rfc::send(&out) } else { out }).await?;
                 }
             }
             if self.dev.disconnected() {
                 self.sync_file()?;
                 return Ok(());
             }
-        }
-    }
-
-    async fn serve_ws(&mut self, s: TcpStream) -> std::io::Result<()> {
-        use futures_util::{SinkExt, StreamExt};
-        use tokio_tungstenite::tungstenite::Message;
-        let io = |e: tokio_tungstenite::tungstenite::Error| std::io::Error::other(e.to_string());
-        let mut ws = tokio_tungstenite::accept_async(s).await.map_err(io)?;
-        loop {
-            let next = self.dev.next_output_at().map(|t| self.epoch + t);
-            tokio::select! {
-                m = ws.next() => {
-                    let Some(m) = m else { return Ok(()) };
-                    match m.map_err(io)? {
-                        Message::Binary(b) => {
-                            let now = self.now();
-                            self.dev.receive(now, &b);
-                            self.sync_file()?;
-                        }
-                        Message::Text(t) => self.control(t.as_str()),
-                        Message::Close(_) => return Ok(()),
-                        _ => {}
-                    }
-                }
-                _ = sleep_until(next) => {
-                    let out = self.dev.take_output(self.now());
-                    ws.send(Message::Binary(out.into())).await.map_err(io)?;
-                }
-            }
-            if self.dev.disconnected() {
-                self.sync_file()?;
-                return Ok(());
-            }
-        }
-    }
-
-    /// A WebSocket control message: control lines or the client's baud.
-    fn control(&mut self, text: &str) {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
-            return;
-        };
-        let now = self.now();
-        if let (Some(d), Some(r)) = (v["dtr"].as_bool(), v["rts"].as_bool()) {
-            self.dev.set_signals(now, d, r);
-            let _ = self.sync_file();
-        }
-        if let Some(b) = v["baud"].as_u64() {
-            self.dev.set_host_baud(Some(b as u32));
         }
     }
 
@@ -292,5 +238,62 @@ async fn sleep_until(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+type WsStream = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+/// A client's byte stream: TCP, or WebSocket binary frames.
+enum Link {
+    Tcp(TcpStream, Vec<u8>),
+    Ws(Box<WsStream>),
+}
+
+fn ws_error(e: tokio_tungstenite::tungstenite::Error) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl Link {
+    async fn ws(s: TcpStream) -> std::io::Result<Link> {
+        let ws = tokio_tungstenite::accept_async(s).await.map_err(ws_error)?;
+        Ok(Link::Ws(Box::new(ws)))
+    }
+
+    /// The next bytes from the client; None when it left.
+    async fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        match self {
+            Link::Tcp(s, buf) => {
+                let n = s.read(buf).await?;
+                Ok((n > 0).then(|| buf[..n].to_vec()))
+            }
+            Link::Ws(ws) => loop {
+                match ws.next().await.transpose().map_err(ws_error)? {
+                    None | Some(Message::Close(_)) => return Ok(None),
+                    Some(Message::Binary(b)) => return Ok(Some(b.to_vec())),
+                    Some(Message::Text(_)) => {
+                        // Serial bytes come in binary frames only (as websockify has it).
+                        let _ = ws.close(None).await;
+                        return Err(std::io::Error::other(
+                            "a text frame came: serial bytes go in binary frames",
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            },
+        }
+    }
+
+    async fn send(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        match self {
+            Link::Tcp(s, _) => s.write_all(&bytes).await,
+            Link::Ws(ws) => ws
+                .send(Message::Binary(bytes.into()))
+                .await
+                .map_err(ws_error),
+        }
     }
 }

@@ -734,8 +734,12 @@ impl Engine {
         spawn_local(async move {
             let mut loader = d.into_loader();
             let r = async {
-                loader.hard_reset().await?;
-                me.log("reset the chip into its app");
+                if loader.port().can_reset() {
+                    loader.hard_reset().await?;
+                    me.log("reset the chip into its app");
+                } else {
+                    me.log("this link cannot reset the chip (raw bytes, no DTR/RTS): press EN/RESET on the board to start its app");
+                }
                 loader.port().set_baud(baud).await?;
                 me.pump_console(loader.port()).await
             }

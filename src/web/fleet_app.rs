@@ -265,7 +265,7 @@ pub fn FleetView() -> Html {
     let state = use_reducer(Store::default);
     let f = &state.0;
     let devices: Devices = (*use_memo((), |_| Rc::new(RefCell::new(Vec::new())))).clone();
-    let ws_url = use_state(|| "ws://127.0.0.1:5556".to_string());
+    let ws_url = use_state(|| "rfc2217+ws://127.0.0.1:5556".to_string());
     let granted = use_state(Vec::<web_sys::SerialPort>::new);
     // Ports this page was allowed to use before: offered again.
     {

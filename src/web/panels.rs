@@ -14,7 +14,7 @@ use super::views::{otadata_view, partition_table, slots_view};
 use crate::chips::{Chip, CHIPS};
 use crate::formats::numbers::{human_size, parse_u32};
 use crate::formats::partition::Layout;
-use crate::page::{Action, Link, PageState, PortKind, Tone};
+use crate::page::{Action, Link, PageState, PortKind, Tone, WsSpeaks};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -100,15 +100,18 @@ pub fn DevicePanel(p: &DeviceProps) -> Html {
     };
     let s = &state.0;
 
-    // URL parameters, once: ?port=sim|serial|ws://HOST:PORT and ?image=URL (?manifest=URL:
+    // URL parameters, once: ?port=sim|serial|ws://HOST:PORT|rfc2217+ws://HOST:PORT and
+    // ?image=URL (?manifest=URL:
     // the flash panel).
     {
         let d = state.dispatcher();
         use_effect_with((), move |_| {
             match url_param("port") {
-                Some(p) if p.starts_with("ws://") || p.starts_with("wss://") => {
+                Some(p) if p.contains("ws://") || p.contains("wss://") => {
                     d.dispatch(Action::SetPortKind(PortKind::Ws));
-                    d.dispatch(Action::SetWsUrl(p));
+                    // A query string reads an unescaped '+' as a space: rfc2217+ws:// typed
+                    // into the address bar arrives as "rfc2217 ws://".
+                    d.dispatch(Action::SetWsUrl(p.replacen("rfc2217 ", "rfc2217+", 1)));
                 }
                 Some(p) => {
                     // ?port=sim&chip=esp32s3: the simulated chip of that kind.
@@ -300,7 +303,7 @@ fn ConnectBar(p: &PanelProps) -> Html {
                     </select>
                 }
                 if s.port_kind == PortKind::Ws {
-                    <input data-testid="ws-url" type="text" value={s.ws_url.clone()} onchange={on_url} size="28" disabled={open} aria-label="WebSocket URL" />
+                    <input data-testid="ws-url" type="text" value={s.ws_url.clone()} onchange={on_url} size="28" disabled={open} aria-label="WebSocket bridge URL (rfc2217+ws:// or ws://)" />
                 }
                 <label>{" Baud "}
                     <select data-testid="baud" onchange={on_baud} disabled={open || connecting}>
@@ -314,6 +317,11 @@ fn ConnectBar(p: &PanelProps) -> Html {
                     </button>
                 }
             </div>
+            if s.port_kind == PortKind::Ws {
+                <p class="note" data-testid="ws-note">{
+                    match WsSpeaks::of(&s.ws_url) { Ok((w, _)) => w.note().to_string(), Err(e) => e }
+                }</p>
+            }
             if let Link::Failed(f) = &s.link {
                 <div class="hint" data-testid="connect-help">
                     <p class="error">{ f.message.clone() }</p>

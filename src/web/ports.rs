@@ -1,10 +1,13 @@
 //! The page's byte links, each a [`Port`]: Web Serial (a real USB serial port), a WebSocket
-//! byte bridge (`otaflash sim --ws`, a serial server), and the in-page simulated chip.
+//! bridge (binary frames: raw bytes, or RFC 2217 with baud and DTR/RTS — `otaflash sim --ws`,
+//! websockify in front of an RFC 2217 or raw TCP serial server), and the in-page simulated chip.
 
 use crate::chips::Chip;
 use crate::loader::port::{Port, PortError};
 use crate::loader::Via;
+use crate::page::WsSpeaks;
 use crate::sim::{Config, Esp32, Timing};
+use crate::wire::rfc2217::Client;
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -253,17 +256,18 @@ struct WsShared {
 
 pub struct WsPort {
     ws: web_sys::WebSocket,
+    /// Set for `rfc2217+ws://`: RFC 2217 inside the binary frames.
+    rfc2217: Option<Client>,
     shared: Rc<RefCell<WsShared>>,
     opened: f64,
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
 
 impl WsPort {
-    /// Connects to `url` (ws:// or wss://) and waits until the socket is open.
-    pub async fn connect(url: &str) -> Result<WsPort, String> {
-        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-            return Err(format!("'{url}' is not a WebSocket URL (ws://HOST:PORT)"));
-        }
+    /// Connects to a bridge (`ws://`/`wss://` raw bytes, `rfc2217+ws://`/`rfc2217+wss://` RFC
+    /// 2217; binary frames either way) and waits until the socket is open.
+    pub async fn connect(bridge: &str) -> Result<WsPort, String> {
+        let (speaks, url) = WsSpeaks::of(bridge)?;
         let ws = web_sys::WebSocket::new(url).map_err(js_err)?;
         ws.set_binary_type(web_sys::BinaryType::Arraybuffer);
         let shared = Rc::new(RefCell::new(WsShared::default()));
@@ -296,8 +300,9 @@ impl WsPort {
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
-        let port = WsPort {
+        let mut port = WsPort {
             ws,
+            rfc2217: (speaks == WsSpeaks::Rfc2217).then(Client::default),
             shared,
             opened: now_ms(),
             _handlers: vec![on_message, on_open, on_close],
@@ -316,12 +321,20 @@ impl WsPort {
         with_timeout(&mut opened, Duration::from_secs(5))
             .await
             .unwrap_or_else(|| Err(format!("{url}: no answer within 5 s")))?;
+        if port.rfc2217.is_some() {
+            let hello = [Client::hello(), Client::baud(crate::loader::ROM_BAUD)].concat();
+            port.send(&hello).map_err(|e| e.to_string())?;
+        }
         Ok(port)
     }
 
-    fn control(&self, json: String) -> Result<(), PortError> {
+    /// One binary frame as it is.
+    fn send(&mut self, bytes: &[u8]) -> Result<(), PortError> {
+        if let Some(e) = &self.shared.borrow().closed {
+            return Err(PortError::Disconnected(e.clone()));
+        }
         self.ws
-            .send_with_str(&json)
+            .send_with_u8_array(bytes)
             .map_err(|e| PortError::Disconnected(js_err(e)))
     }
 }
@@ -338,8 +351,9 @@ impl Drop for WsPort {
     }
 }
 
-impl Port for WsPort {
-    async fn read(&mut self, out: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+impl WsPort {
+    /// What came in the frames, as it came.
+    async fn read_frames(&mut self, out: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
         let shared = self.shared.clone();
         let mut ready = std::future::poll_fn(move |cx| {
             let mut s = shared.borrow_mut();
@@ -365,22 +379,62 @@ impl Port for WsPort {
             }
         }
     }
+}
+
+impl Port for WsPort {
+    async fn read(&mut self, out: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        let deadline = now_ms() + timeout.as_secs_f64() * 1000.0;
+        loop {
+            let left = Duration::from_secs_f64((deadline - now_ms()).max(0.0) / 1000.0);
+            let n = self.read_frames(out, left).await?;
+            let Some(c) = self.rfc2217.as_mut() else {
+                return Ok(n);
+            };
+            if n == 0 {
+                return Ok(0);
+            }
+            // Serial data only: negotiation answered, acknowledgements dropped.
+            let (data, reply) = c.receive(&out[..n]);
+            if !reply.is_empty() {
+                self.send(&reply)?;
+            }
+            if !data.is_empty() {
+                out[..data.len()].copy_from_slice(&data);
+                return Ok(data.len());
+            }
+        }
+    }
 
     async fn write(&mut self, data: &[u8]) -> Result<(), PortError> {
-        if let Some(e) = &self.shared.borrow().closed {
-            return Err(PortError::Disconnected(e.clone()));
+        match self.rfc2217 {
+            Some(_) => self.send(&Client::send(data)),
+            None => self.send(data),
         }
-        self.ws
-            .send_with_u8_array(data)
-            .map_err(|e| PortError::Disconnected(js_err(e)))
     }
 
     async fn set_signals(&mut self, dtr: bool, rts: bool) -> Result<(), PortError> {
-        self.control(format!(r#"{{"dtr":{dtr},"rts":{rts}}}"#))
+        match self.rfc2217.as_mut() {
+            Some(c) => {
+                let m = c.signals(dtr, rts);
+                self.send(&m)
+            }
+            None => Ok(()),
+        }
     }
 
     async fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
-        self.control(format!(r#"{{"baud":{baud}}}"#))
+        match self.rfc2217 {
+            Some(_) => self.send(&Client::baud(baud)),
+            None => Ok(()),
+        }
+    }
+
+    fn can_reset(&self) -> bool {
+        self.rfc2217.is_some()
+    }
+
+    fn has_baud(&self) -> bool {
+        self.rfc2217.is_some()
     }
 
     async fn sleep(&mut self, d: Duration) {
@@ -534,6 +588,12 @@ impl Port for AnyPort {
             AnyPort::Serial(p) => p.usb,
             _ => None,
         }
+    }
+    fn can_reset(&self) -> bool {
+        each!(self, p => p.can_reset())
+    }
+    fn has_baud(&self) -> bool {
+        each!(self, p => p.has_baud())
     }
 }
 

@@ -82,7 +82,7 @@ pub fn serve_dist() -> u16 {
 /// A process killed when dropped, with every process it started (chromedriver runs in a
 /// process group of its own, and Chromium's processes with it): a test that fails half-way
 /// leaves no browser behind.
-pub struct Proc(Child);
+pub struct Proc(pub Child);
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = Command::new("kill")
@@ -100,7 +100,7 @@ impl Drop for Proc {
 /// (all stopped and removed when dropped). `timing`: `real` or `none`.
 pub struct WsBoard {
     pub flash: PathBuf,
-    /// The WebSocket address, `127.0.0.1:PORT`.
+    /// The page's URL for it, `rfc2217+ws://127.0.0.1:PORT` (resets over RFC 2217).
     pub ws: String,
     _sim: SimProcess,
     _dir: tempfile::TempDir,

@@ -104,7 +104,8 @@ pub struct SimProcess {
     child: std::process::Child,
     /// The raw-serial TCP port (esptool: `socket://127.0.0.1:PORT`).
     pub tcp_port: u16,
-    /// The WebSocket address, `127.0.0.1:PORT`.
+    /// The WebSocket URL the page takes, `rfc2217+ws://127.0.0.1:PORT` (or `ws://…` with
+    /// `--ws-speaks raw`).
     pub ws: String,
     /// The RFC 2217 port (esptool: `rfc2217://127.0.0.1:PORT`).
     pub rfc2217: u16,
@@ -145,7 +146,7 @@ impl SimProcess {
             rfc2217: 0,
         };
         let mut lines = BufReader::new(sim.child.stdout.take().unwrap()).lines();
-        // It prints a banner, then "tcp ADDR", "rfc2217 ADDR", then "ws ADDR".
+        // It prints a banner, then "tcp ADDR", "rfc2217 ADDR", then "ws URL".
         for _ in 0..6 {
             let line = lines.next().expect("sim output").unwrap();
             if let Some(a) = line.strip_prefix("tcp ") {
