@@ -164,6 +164,7 @@ fn rom_uncompressed_write() {
         let opts = WriteOptions {
             skip_unchanged: false,
             compress: false,
+            ..WriteOptions::default()
         };
         l.write_flash(0x150000, &image, opts).await.unwrap();
         assert_eq!(l.read_flash(0x150000, 10_000).await.unwrap(), image);

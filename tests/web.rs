@@ -458,6 +458,9 @@ fn page_state_in_the_browser() {
         flash_size: 4 << 20,
         stub: true,
         baud: 921_600,
+        security: Default::default(),
+        identity_read: true,
+        flash_detected: true,
     };
     s.apply(Action::Connected(board));
     let f = demo::arduino_like_flash(otaflash::chips::ESP32);

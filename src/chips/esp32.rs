@@ -3,6 +3,7 @@
 //! block 0 and the APB date register, and derives its baud divider from a crystal estimate that
 //! esptool corrects for.
 
+use super::security::{Field, SecurityFacts};
 use super::{Chip, Described, Detect, Registers, Rom, RomCrystal, SimFacts, SpiRegs};
 
 /// Register addresses (esptool `ESP32ROM`).
@@ -36,6 +37,15 @@ const IDENTITY_REGS: &[u32] = &[
 ];
 
 pub static ROM: Rom = Rom {
+    // eFuse block 0 (esptool `EFUSE_SPI_BOOT_CRYPT_CNT_*`, `EFUSE_RD_ABS_DONE_*`,
+    // `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT`; JTAG_DISABLE is bit 6 of the same word).
+    security: SecurityFacts::Efuse {
+        crypt_cnt: Field::new(efuse(0), 0x7F << 20),
+        secure_boot_v1: Field::new(efuse(6), 1 << 4),
+        secure_boot_v2: Field::new(efuse(6), 1 << 5),
+        manual_encrypt_disabled: Field::new(efuse(6), 1 << 7),
+        jtag_disabled: Field::new(efuse(6), 1 << 6),
+    },
     begin_takes_encrypt_flag: false,
     uart_clkdiv: reg::UART_CLKDIV,
     spi: SpiRegs {

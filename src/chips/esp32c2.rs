@@ -4,6 +4,7 @@
 //! revision and embedded flash are in eFuse block 2. The bootloader sits at 0x0. esptool does not
 //! run its stub on revision v0.x.
 
+use super::security::{Field, SecurityFacts};
 use super::{Chip, Described, Detect, Registers, Rom, SimFacts, SpiRegs};
 
 /// Register addresses (esptool `ESP32C2ROM`, some inherited from `ESP32C3ROM`).
@@ -21,6 +22,10 @@ const fn block2(word: u32) -> u32 {
 const IDENTITY_REGS: &[u32] = &[block2(0), block2(1), block2(7), reg::UART_CLKDIV];
 
 pub static ROM: Rom = Rom {
+    // DIS_DOWNLOAD_MANUAL_ENCRYPT (esptool `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT_REG`/`_MASK`).
+    security: SecurityFacts::SecurityInfo {
+        manual_encrypt_disabled: Field::new(reg::EFUSE_BASE + 0x030, 1 << 6),
+    },
     begin_takes_encrypt_flag: true,
     uart_clkdiv: reg::UART_CLKDIV,
     spi: SpiRegs::after_esp32(reg::SPI_BASE),

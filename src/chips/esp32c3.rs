@@ -2,6 +2,7 @@
 //! answers GET_SECURITY_INFO with the chip id, takes FLASH_BEGIN's fifth word, switches baud
 //! exactly, and keeps MAC, package and revision in eFuse block 1. The bootloader sits at 0x0.
 
+use super::security::{Field, SecurityFacts};
 use super::{Chip, Described, Detect, Registers, Rom, SimFacts, SpiRegs};
 
 /// Register addresses (esptool `ESP32C3ROM`).
@@ -27,6 +28,10 @@ const IDENTITY_REGS: &[u32] = &[
 ];
 
 pub static ROM: Rom = Rom {
+    // DIS_DOWNLOAD_MANUAL_ENCRYPT (esptool `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT_REG`/`_MASK`).
+    security: SecurityFacts::SecurityInfo {
+        manual_encrypt_disabled: Field::new(reg::EFUSE_BASE + 0x030, 1 << 20),
+    },
     begin_takes_encrypt_flag: true,
     uart_clkdiv: reg::UART_CLKDIV,
     spi: SpiRegs::after_esp32(reg::SPI_BASE),

@@ -3,6 +3,7 @@
 //! the chip id, takes FLASH_BEGIN's fifth word, switches baud exactly, and keeps MAC, package,
 //! revision and embedded flash in eFuse block 1. The bootloader sits at 0x0.
 
+use super::security::{Field, SecurityFacts};
 use super::{Chip, Described, Detect, Registers, Rom, SimFacts, SpiRegs};
 
 /// Register addresses (esptool `ESP32H2ROM`, inherited from `ESP32C6ROM`).
@@ -20,6 +21,10 @@ const fn block1(word: u32) -> u32 {
 const IDENTITY_REGS: &[u32] = &[block1(0), block1(1), block1(3), block1(4)];
 
 pub static ROM: Rom = Rom {
+    // DIS_DOWNLOAD_MANUAL_ENCRYPT (esptool `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT_REG`/`_MASK`).
+    security: SecurityFacts::SecurityInfo {
+        manual_encrypt_disabled: Field::new(reg::EFUSE_BASE + 0x030, 1 << 20),
+    },
     begin_takes_encrypt_flag: true,
     uart_clkdiv: reg::UART_CLKDIV,
     spi: SpiRegs::after_esp32(reg::SPI_BASE),

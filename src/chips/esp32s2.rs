@@ -4,6 +4,7 @@
 //! keeps MAC, revision, embedded flash and PSRAM in eFuse block 1. The bootloader sits at 0x1000.
 //! Its USB-OTG CDC port disappears when the chip resets and comes back as a new port.
 
+use super::security::{Field, SecurityFacts};
 use super::{Chip, Described, Detect, Registers, Rom, SimFacts, SpiRegs};
 
 /// Register addresses (esptool `ESP32S2ROM`).
@@ -26,6 +27,10 @@ const fn block2(word: u32) -> u32 {
 const IDENTITY_REGS: &[u32] = &[block1(0), block1(1), block1(3), block1(4), block2(4)];
 
 pub static ROM: Rom = Rom {
+    // DIS_DOWNLOAD_MANUAL_ENCRYPT (esptool `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT_REG`/`_MASK`).
+    security: SecurityFacts::SecurityInfo {
+        manual_encrypt_disabled: Field::new(reg::EFUSE_BASE + 0x030, 1 << 19),
+    },
     begin_takes_encrypt_flag: true,
     uart_clkdiv: reg::UART_CLKDIV,
     spi: SpiRegs::after_esp32(reg::SPI_BASE),

@@ -4,6 +4,7 @@
 //! flash and PSRAM in eFuse block 1 (block 2 holds the block version the v0.0 workaround needs).
 //! The bootloader sits at 0x0.
 
+use super::security::{Field, SecurityFacts};
 use super::{Chip, Described, Detect, Registers, Rom, SimFacts, SpiRegs};
 
 /// Register addresses (esptool `ESP32S3ROM`).
@@ -34,6 +35,10 @@ const IDENTITY_REGS: &[u32] = &[
 ];
 
 pub static ROM: Rom = Rom {
+    // DIS_DOWNLOAD_MANUAL_ENCRYPT (esptool `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT_REG`/`_MASK`).
+    security: SecurityFacts::SecurityInfo {
+        manual_encrypt_disabled: Field::new(reg::EFUSE_BASE + 0x030, 1 << 20),
+    },
     begin_takes_encrypt_flag: true,
     uart_clkdiv: reg::UART_CLKDIV,
     spi: SpiRegs::after_esp32(reg::SPI_BASE),

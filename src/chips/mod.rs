@@ -15,6 +15,7 @@ pub mod esp32h2;
 pub mod esp32s2;
 pub mod esp32s3;
 mod newer;
+pub mod security;
 
 /// Static description of one chip family.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +85,8 @@ pub struct Rom {
     pub baud_assumes_40mhz: bool,
     /// What the simulated chip is and prints.
     pub sim: SimFacts,
+    /// Where its security state (flash encryption, secure boot, …) is read.
+    pub security: security::SecurityFacts,
 }
 
 /// The simulated chip of this kind: its eFuse contents (the inverse of `describe`), revision,

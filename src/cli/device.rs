@@ -81,6 +81,10 @@ pub struct FlashArgs {
     /// Write every region even if its MD5 already matches.
     #[arg(long)]
     no_skip: bool,
+    /// The file is already encrypted for this chip's flash-encryption key (espsecure
+    /// encrypt-flash-data): written as it is. Plain data is refused while flash encryption is on.
+    #[arg(long, requires = "offset")]
+    pre_encrypted: bool,
     /// With several boards: how many at once (default: all).
     #[arg(long, default_value_t = 0)]
     jobs: usize,
@@ -149,6 +153,10 @@ pub struct SimArgs {
     /// The base MAC address the chip reports (default 24:0a:c4:0e:51:4d).
     #[arg(long, value_parser = parse_mac)]
     mac: Option<[u8; 6]>,
+    /// What the chip's eFuses enable, comma-separated: flash-encryption (development mode),
+    /// flash-encryption-release, secure-boot, secure-download, jtag-disabled.
+    #[arg(long, value_parser = crate::chips::security::SimSecurity::parse)]
+    security: Option<crate::chips::security::SimSecurity>,
     /// Fault injection (tests): the link drops, as if unplugged, once this many bytes have come
     /// from the host.
     #[arg(long)]
@@ -245,12 +253,17 @@ pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<
             format!("{}\n  {}", f.error, hints.join("\n  "))
         })
     })?;
-    if !quiet {
+    if !quiet && d.chip.identity_read {
         eprintln!(
             "Connected to {} (MAC {})",
             d.chip.description,
             d.chip.mac_string()
         );
+    } else if !quiet {
+        eprintln!("Connected to {}", d.chip.description);
+    }
+    if !quiet && !d.chip.security.is_open() {
+        eprintln!("Security: {}", d.chip.security.summary());
     }
     Ok(d)
 }
@@ -279,6 +292,27 @@ pub(super) async fn layout(
     Ok((table, snap.otadata, slots))
 }
 
+/// The security state for `info --json`.
+fn security_json(s: &crate::chips::security::Security) -> serde_json::Value {
+    use crate::chips::security::{FlashEncryption, SecureBoot};
+    serde_json::json!({
+        "flash_encryption": match s.flash_encryption {
+            FlashEncryption::Off => "off",
+            FlashEncryption::Development => "development",
+            FlashEncryption::Release => "release",
+            FlashEncryption::On => "on",
+        },
+        "secure_boot": match s.secure_boot {
+            SecureBoot::Off => "off",
+            SecureBoot::V1 => "v1",
+            SecureBoot::V2 => "v2",
+        },
+        "secure_download": s.secure_download,
+        "jtag_disabled": s.jtag_disabled,
+        "summary": s.summary(),
+    })
+}
+
 pub fn info(a: InfoArgs) -> CliResult {
     runtime().block_on(async {
         let mut d = open(&a.port, &a.link, a.json).await?;
@@ -298,22 +332,38 @@ pub fn info(a: InfoArgs) -> CliResult {
             "mac": chip.mac_string(),
             "crystal_mhz": chip.crystal_mhz,
             "flash_id": flash.jedec_id,
-            "flash_size": flash.size,
+            "flash_size": if flash.detected { serde_json::json!(flash.size) } else { serde_json::Value::Null },
+            "security": security_json(&chip.security),
             "stub": d.loader().is_stub(),
             "baud": d.loader().baud(),
         });
-        let mut text = format!(
-            "Chip: {} ({}), MAC {}, crystal {} MHz\nFeatures: {}\nFlash: {} MB (JEDEC ID 0x{:06x})\nLoader: {} at {} baud\n",
-            chip.description,
-            chip.chip.pretty,
-            chip.mac_string(),
-            chip.crystal_mhz,
-            features.join(", "),
-            flash.size >> 20,
-            flash.jedec_id,
+        let mut text = if chip.identity_read {
+            format!(
+                "Chip: {} ({}), MAC {}, crystal {} MHz\nFeatures: {}\n",
+                chip.description,
+                chip.chip.pretty,
+                chip.mac_string(),
+                chip.crystal_mhz,
+                features.join(", "),
+            )
+        } else {
+            format!("Chip: {}\n", chip.description)
+        };
+        if flash.detected {
+            text.push_str(&format!(
+                "Flash: {} MB (JEDEC ID 0x{:06x})\n",
+                flash.size >> 20,
+                flash.jedec_id
+            ));
+        } else {
+            text.push_str("Flash: size unknown (secure download mode refuses the flash ID read)\n");
+        }
+        text.push_str(&format!(
+            "Loader: {} at {} baud\nSecurity: {}\n",
             if d.loader().is_stub() { "stub" } else { "ROM" },
-            d.loader().baud()
-        );
+            d.loader().baud(),
+            chip.security.summary()
+        ));
         match &snap.table {
             Ok(t) => {
                 let mut slots = snap.slots.clone();
@@ -397,7 +447,8 @@ pub fn flash(a: FlashArgs) -> CliResult {
         let mut d = open(port, &a.link, false).await?;
         let opts = WriteOptions {
             skip_unchanged: !a.no_skip,
-            compress: true,
+            pre_encrypted: a.pre_encrypted,
+            ..WriteOptions::default()
         };
         match (&a.slot, a.offset) {
             (Some(label), _) => {
@@ -458,6 +509,9 @@ pub fn read(a: ReadArgs) -> CliResult {
             kbit_per_s(bytes.len() as u64, took),
             a.output.display()
         );
+        if d.chip.security.flash_encrypted() {
+            println!("Flash encryption is on: these are the bytes as stored, ciphertext where the chip encrypts (bootloader, partition table, apps, partitions marked encrypted); they restore to this chip only.");
+        }
         Ok(())
     })
 }
@@ -537,6 +591,10 @@ pub fn sim(a: SimArgs) -> CliResult {
                 modelled.join(", ")
             ))
         })?;
+    if let (Some(s), Some(rom)) = (&a.security, chip.rom) {
+        s.check(&rom.security)
+            .map_err(|e| Failure(format!("--security: {e}")))?;
+    }
     if a.listen.is_none() && a.ws.is_none() && a.rfc2217.is_none() {
         return Err(Failure(
             "give --listen ADDR, --rfc2217 ADDR and/or --ws ADDR".into(),
@@ -555,6 +613,7 @@ pub fn sim(a: SimArgs) -> CliResult {
             c.mac = m;
         }
         c.faults.disconnect_after_h2d = a.fault_disconnect_after;
+        c.security = a.security.unwrap_or_default();
         c
     })
     .map_err(Failure)?;

@@ -49,6 +49,11 @@ pub struct InstallOptions {
     yes: bool,
     #[arg(long, value_enum, default_value = "keep")]
     flash_size: FlashSize,
+    /// The files are already encrypted for the chip's flash-encryption key (espsecure
+    /// encrypt-flash-data): written as they are. Plain files are refused while flash
+    /// encryption is on.
+    #[arg(long)]
+    pre_encrypted: bool,
     #[arg(long, value_enum, default_value = "hard-reset")]
     after: After,
     #[arg(long)]
@@ -191,6 +196,7 @@ async fn install_board(
     let opts = PlanOptions {
         erase_all: o.erase,
         fit_bootloader: o.flash_size == FlashSize::Detect,
+        pre_encrypted: o.pre_encrypted,
     };
     let mut r = d
         .install_build(port, o.link.table_offset, &parts, opts, o.yes, &elapsed)
@@ -234,6 +240,7 @@ fn run_install(
             PlanOptions {
                 erase_all: o.erase,
                 fit_bootloader: o.flash_size == FlashSize::Detect,
+                pre_encrypted: o.pre_encrypted,
             },
         );
         if !o.json {

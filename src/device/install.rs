@@ -30,10 +30,16 @@ impl Installed {
     pub fn describe(&self) -> String {
         let bytes: u64 = self.parts.iter().map(|p| p.report.bytes).sum();
         let written: u64 = self.parts.iter().map(|p| p.report.written).sum();
+        let unverified = self.parts.iter().any(|p| !p.report.verified);
         format!(
-            "installed: {} part{} verified by MD5 ({} bytes, {} written){} in {} s",
+            "installed: {} part{} {} ({} bytes, {} written){} in {} s",
             self.parts.len(),
             if self.parts.len() == 1 { "" } else { "s" },
+            if unverified {
+                "written, NOT verified (secure download mode refuses the MD5 check)"
+            } else {
+                "verified by MD5"
+            },
             bytes,
             written,
             if self.erased {
@@ -70,6 +76,22 @@ impl<P: Port> Device<P> {
         if !plan.cautions.is_empty() && !confirmed {
             return Err(Refusal::Unconfirmed(caution_lines(&plan.cautions)).into());
         }
+        // Before anything is erased: parts the chip's security state forbids (plain images
+        // under flash encryption, the bootloader region under secure boot v1).
+        let security = self.chip.security;
+        if let Some(b) = plan
+            .parts
+            .iter()
+            .find_map(|p| security.write_block(p.offset, plan.pre_encrypted))
+        {
+            return Err(Refusal::Security(b).into());
+        }
+        if erase_all && security.secure_download {
+            return Err(Refusal::Install(vec![
+                "secure download mode: erasing the whole flash needs the flasher stub, which cannot run; install without erasing first (each part's sectors are erased as it is written)".into(),
+            ])
+            .into());
+        }
         let started = self.loader.port().elapsed();
         if erase_all {
             self.loader.log("erasing the whole flash");
@@ -88,7 +110,14 @@ impl<P: Port> Device<P> {
             ));
             let report = self
                 .loader
-                .write_flash(p.offset, &p.bytes, WriteOptions::default())
+                .write_flash(
+                    p.offset,
+                    &p.bytes,
+                    WriteOptions {
+                        pre_encrypted: plan.pre_encrypted,
+                        ..WriteOptions::default()
+                    },
+                )
                 .await?;
             self.loader.log(report.describe(&p.name));
             parts.push(PartWrite {

@@ -40,6 +40,10 @@ pub enum TableProblem {
     Blank { offset: u32 },
     /// Something else is there.
     Invalid { offset: u32, why: String },
+    /// Secure download mode: the ROM refuses every read.
+    SecureDownload,
+    /// Flash encryption is on: the table is stored encrypted and reads return ciphertext.
+    Encrypted { offset: u32 },
 }
 
 impl TableProblem {
@@ -51,6 +55,10 @@ impl TableProblem {
             TableProblem::Invalid { offset, why } => {
                 format!("no partition table at 0x{offset:x}: {why}")
             }
+            TableProblem::SecureDownload => "secure download mode: the ROM refuses to read flash, so the partition table, otadata, the slots and NVS cannot be shown".into(),
+            TableProblem::Encrypted { offset } => format!(
+                "flash encryption is on: the partition table at 0x{offset:x}, the bootloader and the apps are stored encrypted, and reading them returns ciphertext — the layout, what the slots hold and what boots cannot be shown"
+            ),
         }
     }
 
@@ -61,6 +69,8 @@ impl TableProblem {
                 "A blank chip needs a full install: bootloader at 0x{bootloader_offset:x}, partition table at 0x8000, app at 0x10000 — an ESP Web Tools manifest, a merged image or those files in Install or recover (otaflash install / otaflash write 0x{bootloader_offset:x} bootloader.bin 0x8000 partition-table.bin 0x10000 app.bin). If this project keeps its table elsewhere (CONFIG_PARTITION_TABLE_OFFSET), enter that offset and read again."
             ),
             TableProblem::Invalid { .. } => "If this project keeps its partition table elsewhere (CONFIG_PARTITION_TABLE_OFFSET), enter that offset and read again.".into(),
+            TableProblem::SecureDownload => "Writes still work through the ROM (otaflash flash --offset), but nothing can be read back or MD5-checked.".into(),
+            TableProblem::Encrypted { .. } => "Write images encrypted for this chip's key (espsecure encrypt-flash-data) at their offsets, marked pre-encrypted (otaflash flash --offset A --pre-encrypted); otadata is not switched from here, as otaflash cannot tell whether a slot would decrypt.".into(),
         }
     }
 }
@@ -136,6 +146,12 @@ impl<P: Port> Device<P> {
         &mut self,
         offset: u32,
     ) -> Result<std::result::Result<PartitionTable, TableProblem>> {
+        if self.chip.security.secure_download {
+            return Ok(Err(TableProblem::SecureDownload));
+        }
+        if self.chip.security.flash_encrypted() {
+            return Ok(Err(TableProblem::Encrypted { offset }));
+        }
         let bytes = self.loader.read_flash(offset, TABLE_MAX_LEN as u32).await?;
         if bytes.iter().all(|&b| b == 0xFF) {
             return Ok(Err(TableProblem::Blank { offset }));
@@ -177,8 +193,14 @@ impl<P: Port> Device<P> {
             }
         }
         let at = self.chip.chip.bootloader_offset;
-        let head = self.loader.read_flash(at, HEADER_LEN as u32).await?;
-        let bootloader = Header::parse(&head).filter(|h| h.magic == IMAGE_MAGIC);
+        // Unreadable in secure download mode, ciphertext under flash encryption.
+        let bootloader =
+            if self.chip.security.secure_download || self.chip.security.flash_encrypted() {
+                None
+            } else {
+                let head = self.loader.read_flash(at, HEADER_LEN as u32).await?;
+                Header::parse(&head).filter(|h| h.magic == IMAGE_MAGIC)
+            };
         Ok(Snapshot {
             table,
             otadata,

@@ -124,7 +124,7 @@ impl<P: Port> Device<P> {
             let at = part.offset + (sector * SECTOR_LEN) as u32;
             let opts = WriteOptions {
                 skip_unchanged: false,
-                compress: true,
+                ..WriteOptions::default()
             };
             self.loader
                 .write_flash(at, new.sector(sector), opts)

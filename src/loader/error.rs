@@ -84,6 +84,8 @@ pub enum Refusal {
     Unconfirmed(Vec<String>),
     /// An NVS change that cannot be made as asked (the words say why).
     Nvs(String),
+    /// The chip's security state forbids the write.
+    Security(crate::chips::security::WriteBlock),
 }
 
 impl Refusal {
@@ -129,6 +131,7 @@ impl Refusal {
                 what.join("; ")
             ),
             Refusal::Nvs(words) => format!("nothing written: {words}"),
+            Refusal::Security(b) => format!("nothing written: {}", b.message()),
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct WriteOptions {
     pub skip_unchanged: bool,
     /// Compressed blocks (always with the stub; the ROM takes both).
     pub compress: bool,
+    /// The data is already encrypted for this chip's flash-encryption key (written as it is;
+    /// plain data is refused while flash encryption is on).
+    pub pre_encrypted: bool,
 }
 
 impl Default for WriteOptions {
@@ -34,6 +37,7 @@ impl Default for WriteOptions {
         WriteOptions {
             skip_unchanged: true,
             compress: true,
+            pre_encrypted: false,
         }
     }
 }
@@ -52,6 +56,8 @@ pub struct WriteReport {
     pub write_time: Duration,
     pub retries: u32,
     pub md5: [u8; 16],
+    /// The flash's MD5 was checked against the data's (not possible in secure download mode).
+    pub verified: bool,
 }
 
 impl WriteReport {
@@ -83,6 +89,13 @@ impl WriteReport {
             0 => String::new(),
             n => format!(", {n} already there"),
         };
+        if !self.verified {
+            return format!(
+                "{what}: {} bytes written in {} s, NOT verified (secure download mode refuses the MD5 check; data MD5 {md5})",
+                self.written,
+                decimals(self.write_time.as_secs_f64(), 1),
+            );
+        }
         format!(
             "{what}: {} bytes verified (MD5 {md5}); {} written{skipped} in {} s at {} kbit/s effective ({} kbit/s on the wire)",
             self.bytes,
@@ -103,7 +116,17 @@ impl<P: Port> Loader<P> {
         data: &[u8],
         opts: WriteOptions,
     ) -> Result<WriteReport> {
+        let security = self.security();
+        if let Some(b) = security.write_block(offset, opts.pre_encrypted) {
+            return Err(Refusal::Security(b).into());
+        }
         let flash = self.flash_info().await?;
+        // Secure download mode: no MD5 before (write everything) or after (say so).
+        let sdm = !flash.detected;
+        let opts = WriteOptions {
+            skip_unchanged: opts.skip_unchanged && !sdm,
+            ..opts
+        };
         let end = offset as u64 + data.len() as u64;
         if end > flash.size as u64 {
             return Err(Refusal::PastFlashEnd {
@@ -122,6 +145,7 @@ impl<P: Port> Loader<P> {
             ..Default::default()
         };
         if data.is_empty() {
+            report.verified = true;
             return Ok(report);
         }
         // Which regions need writing?
@@ -144,6 +168,7 @@ impl<P: Port> Loader<P> {
                     data.len()
                 ));
                 report.elapsed = self.now() - started;
+                report.verified = true;
                 return Ok(report);
             }
             if whole == md5(&vec![0xFF; data.len()]) {
@@ -213,6 +238,14 @@ impl<P: Port> Loader<P> {
         }
         report.write_time = self.now() - write_started;
         self.check_cancel()?;
+        if sdm {
+            report.elapsed = self.now() - started;
+            self.log(format!(
+                "0x{offset:08x}: {} bytes written; secure download mode refuses the MD5 check, so they are not verified",
+                data.len()
+            ));
+            return Ok(report);
+        }
         // Always verify what is now in flash.
         self.progress(Progress::new(
             Phase::Verifying,
@@ -235,6 +268,7 @@ impl<P: Port> Loader<P> {
             self.now() - write_started,
         ));
         report.elapsed = self.now() - started;
+        report.verified = true;
         Ok(report)
     }
 

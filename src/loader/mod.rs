@@ -20,6 +20,7 @@ pub use flash::{WriteOptions, WriteReport, REGION};
 pub use open::OpenOptions;
 pub use port::{Port, PortError};
 
+use crate::chips::security::{Security, SecurityFacts, SecurityInfo};
 use crate::chips::{self, Chip, SpiRegs, UsbLink};
 use crate::formats::numbers::decimals;
 use crate::wire::command::{op, timeouts, Command, RegWrite, Response, StatusError};
@@ -165,6 +166,10 @@ pub struct ChipInfo {
     pub crystal_mhz: u32,
     /// The identity registers as read (eFuses and the like), for `chips::features`.
     pub regs: chips::Registers,
+    /// Flash encryption, secure boot, secure download mode, JTAG.
+    pub security: Security,
+    /// Whether revision, MAC and crystal were read (not in secure download mode).
+    pub identity_read: bool,
 }
 
 impl ChipInfo {
@@ -182,6 +187,9 @@ impl ChipInfo {
 pub struct FlashInfo {
     pub jedec_id: u32,
     pub size: u32,
+    /// Whether the size was read from the flash chip (not in secure download mode, where the
+    /// ROM refuses the register access: then `size` is the largest the ROM takes, 16 MB).
+    pub detected: bool,
 }
 
 pub struct Loader<P: Port> {
@@ -525,13 +533,20 @@ impl<P: Port> Loader<P> {
         Err(Error::NoAnswer(NoAnswer::DownloadMode { console }))
     }
 
-    /// GET_SECURITY_INFO's chip id where the ROM has it, else the magic register.
+    /// GET_SECURITY_INFO's chip id where the ROM has it, else the magic register; then the
+    /// identity eFuses and the security state (secure download mode: only what
+    /// GET_SECURITY_INFO says, as the ROM refuses register reads).
     async fn detect(&mut self) -> Result<ChipInfo> {
         self.send(&Command::GetSecurityInfo).await?;
-        let chip = match self.next_security_info().await? {
+        let info = self.next_security_info().await?;
+        let sdm = info.is_some_and(|i| i.secure_download());
+        let chip = match info.and_then(|i| i.chip_id) {
             Some(id) => Chip::by_image_id(id as u16).ok_or_else(|| {
                 Error::Unsupported(format!("unknown chip id {id} in GET_SECURITY_INFO"))
             })?,
+            // A short answer in secure download mode: the ESP32-S2 (esptool does the same;
+            // the magic register cannot be read there).
+            None if sdm => Chip::by_name("esp32s2").unwrap_or(chips::ESP32),
             None => {
                 let magic = self.read_reg(chips::CHIP_DETECT_MAGIC_REG).await?;
                 if magic == chips::ESP8266_MAGIC {
@@ -544,34 +559,64 @@ impl<P: Port> Loader<P> {
                 })?
             }
         };
-        if let Some(rom) = chip.rom {
-            let mut regs = chips::Registers::default();
-            for &addr in rom.identity_regs {
-                regs.0.push((addr, self.read_reg(addr).await?));
-            }
-            let d = (rom.describe)(&regs);
-            Ok(ChipInfo {
-                chip,
-                description: d.description,
-                revision: d.revision,
-                mac: d.mac,
-                crystal_mhz: d.crystal_mhz,
-                regs,
-            })
-        } else {
-            Ok(ChipInfo {
-                chip,
-                description: chip.pretty.to_string(),
-                revision: (0, 0),
-                mac: [0; 6],
-                crystal_mhz: 40,
-                regs: chips::Registers::default(),
-            })
+        let unknown = |description: String, security: Security| ChipInfo {
+            chip,
+            description,
+            revision: (0, 0),
+            mac: [0; 6],
+            crystal_mhz: 40,
+            regs: chips::Registers::default(),
+            security,
+            identity_read: false,
+        };
+        let Some(rom) = chip.rom else {
+            return Ok(unknown(chip.pretty.to_string(), Security::default()));
+        };
+        if let (true, Some(i)) = (sdm, info) {
+            let security = Security::from_security_info(&i, None);
+            return Ok(unknown(
+                format!(
+                    "{} (secure download mode: revision and MAC not readable)",
+                    chip.pretty
+                ),
+                security,
+            ));
         }
+        let mut regs = chips::Registers::default();
+        for &addr in rom.identity_regs {
+            regs.0.push((addr, self.read_reg(addr).await?));
+        }
+        let security = match (rom.security, info) {
+            (f @ SecurityFacts::Efuse { .. }, _) => {
+                Security::from_efuses(&f, |a| regs.get(a)).unwrap_or_default()
+            }
+            (
+                SecurityFacts::SecurityInfo {
+                    manual_encrypt_disabled,
+                },
+                Some(i),
+            ) => {
+                let v = self.read_reg(manual_encrypt_disabled.reg).await?;
+                Security::from_security_info(&i, Some(manual_encrypt_disabled.of(v) != 0))
+            }
+            (SecurityFacts::SecurityInfo { .. }, None) => Security::default(),
+        };
+        let d = (rom.describe)(&regs);
+        Ok(ChipInfo {
+            chip,
+            description: d.description,
+            revision: d.revision,
+            mac: d.mac,
+            crystal_mhz: d.crystal_mhz,
+            regs,
+            security,
+            identity_read: true,
+        })
     }
 
-    /// The chip id from a GET_SECURITY_INFO answer (20 bytes; ESP32-S2 sends 12, without it).
-    async fn next_security_info(&mut self) -> Result<Option<u32>> {
+    /// A GET_SECURITY_INFO answer (20 bytes; the ESP32-S2 sends 12, without the chip id); None
+    /// where the ROM has no such command (the ESP32).
+    async fn next_security_info(&mut self) -> Result<Option<SecurityInfo>> {
         let deadline = self.now() + timeouts::DEFAULT;
         loop {
             let left = deadline.saturating_sub(self.now());
@@ -584,11 +629,14 @@ impl<P: Port> Loader<P> {
             if r.op != op::GET_SECURITY_INFO {
                 continue;
             }
-            return Ok(match r.check(20) {
-                Ok(d) => Some(u32::from_le_bytes([d[12], d[13], d[14], d[15]])),
-                Err(_) => None,
-            });
+            let data = r.check(20).or_else(|_| r.check(12)).ok();
+            return Ok(data.and_then(SecurityInfo::parse));
         }
+    }
+
+    /// The connected chip's security state (nothing enabled before connecting).
+    pub fn security(&self) -> Security {
+        self.info.as_ref().map(|i| i.security).unwrap_or_default()
     }
 
     pub(crate) fn require_supported(&self) -> Result<&'static chips::Rom> {
@@ -742,18 +790,22 @@ impl<P: Port> Loader<P> {
     }
 
     async fn link_ok(&mut self) -> Result<bool> {
+        // A register read, or in secure download mode (which refuses those)
+        // GET_SECURITY_INFO.
+        let probe = if self.security().secure_download {
+            Command::GetSecurityInfo
+        } else {
+            Command::ReadReg {
+                addr: chips::CHIP_DETECT_MAGIC_REG,
+            }
+        };
         for _ in 0..3 {
             match self
-                .command_timeout(
-                    &Command::ReadReg {
-                        addr: chips::CHIP_DETECT_MAGIC_REG,
-                    },
-                    0,
-                    Duration::from_millis(300),
-                )
+                .command_timeout(&probe, 0, Duration::from_millis(300))
                 .await
             {
-                Ok(_) => return Ok(true),
+                // A well-formed answer, even a refusal, means the link works.
+                Ok(_) | Err(Error::Device(_)) => return Ok(true),
                 Err(Error::Port(e)) => return Err(Error::Port(e)),
                 Err(_) => self.flush_input().await?,
             }
@@ -791,6 +843,10 @@ impl<P: Port> Loader<P> {
             return Ok(f);
         }
         self.require_supported()?;
+        let sdm = self
+            .info
+            .as_ref()
+            .is_some_and(|i| i.security.secure_download);
         if !self.is_stub {
             self.command(
                 &Command::SpiAttach {
@@ -801,9 +857,12 @@ impl<P: Port> Loader<P> {
             )
             .await?;
         }
-        let id = self.read_flash_id().await?;
+        let id = if sdm { 0 } else { self.read_flash_id().await? };
         let cap = (id >> 16) & 0xFF;
-        let size = if (0x12..=0x1A).contains(&cap) {
+        let size = if sdm {
+            // esptool assumes 16 MB there too; writes past the real end fail on the chip.
+            16 << 20
+        } else if (0x12..=0x1A).contains(&cap) {
             1u32 << cap
         } else {
             return Err(Error::Unsupported(format!(
@@ -822,7 +881,11 @@ impl<P: Port> Loader<P> {
             0,
         )
         .await?;
-        let info = FlashInfo { jedec_id: id, size };
+        let info = FlashInfo {
+            jedec_id: id,
+            size,
+            detected: !sdm,
+        };
         self.flash = Some(info);
         Ok(info)
     }

@@ -23,14 +23,21 @@ impl<P: Port> Loader<P> {
         if !info.chip.supported() {
             return Ok(info);
         }
-        let stub = match opts.stubs.get(info.chip).await {
-            None => None,
-            Some(Ok(s)) => Some(s),
-            Some(Err(e)) => {
-                self.log(format!(
-                    "flasher stub not available ({e}): using the ROM loader"
-                ));
-                None
+        if info.security.secure_download {
+            self.log("secure download mode: the flasher stub cannot run; the ROM loader writes, and nothing can be read back or MD5-checked");
+        }
+        let stub = if info.security.secure_download {
+            None
+        } else {
+            match opts.stubs.get(info.chip).await {
+                None => None,
+                Some(Ok(s)) => Some(s),
+                Some(Err(e)) => {
+                    self.log(format!(
+                        "flasher stub not available ({e}): using the ROM loader"
+                    ));
+                    None
+                }
             }
         };
         if let Some(stub) = &stub {

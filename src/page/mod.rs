@@ -3,6 +3,7 @@
 //! come in with the actions. The page wraps it in a Yew reducer and runs the engine beside it;
 //! tests drive it directly.
 
+use crate::chips::security::{SecureBoot, Security};
 use crate::chips::Chip;
 use crate::device::{judge_boot, Snapshot, TableProblem};
 use crate::formats::bootable::{judge, ImageProblem, Loads, SlotImage, Slots, Target};
@@ -121,9 +122,32 @@ pub struct BoardInfo {
     pub flash_size: u32,
     pub stub: bool,
     pub baud: u32,
+    /// Flash encryption, secure boot, secure download mode, JTAG.
+    pub security: Security,
+    /// Revision and MAC were read (not in secure download mode).
+    pub identity_read: bool,
+    /// The flash size was read from the flash chip (not in secure download mode).
+    pub flash_detected: bool,
 }
 
 impl BoardInfo {
+    /// What the security state means for the technician, one line each (none when nothing is
+    /// enabled).
+    pub fn security_notes(&self) -> Vec<&'static str> {
+        let s = &self.security;
+        let mut v = vec![];
+        if s.flash_encrypted() {
+            v.push("Flash encryption is on: reads return ciphertext, so the layout, otadata, what the slots hold and NVS cannot be shown. Plain images are refused (they would not decrypt at boot); otadata is not switched from here.");
+        }
+        if s.secure_download {
+            v.push("Secure download mode: no flasher stub, no reads and no MD5 checks — nothing written could be verified.");
+        }
+        if s.secure_boot != SecureBoot::Off {
+            v.push("Secure boot is on: the bootloader only starts images signed with this device's key.");
+        }
+        v
+    }
+
     pub fn target(&self) -> Target {
         Target::chip(self.chip, Some(self.revision))
     }

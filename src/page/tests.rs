@@ -13,6 +13,9 @@ fn board() -> BoardInfo {
         flash_size: 4 << 20,
         stub: true,
         baud: 921_600,
+        security: Default::default(),
+        identity_read: true,
+        flash_detected: true,
     }
 }
 
@@ -71,6 +74,7 @@ fn write(s: &mut PageState, label: &str, bytes: &[u8], name: &str) {
             bytes: bytes.len() as u64,
             written: bytes.len() as u64,
             md5: md5(bytes),
+            verified: true,
             ..Default::default()
         },
         file: name.into(),
@@ -174,6 +178,7 @@ fn a_file_picked_while_writing_is_refused_and_boot_next_follows_what_was_verifie
             bytes: 300,
             written: 300,
             md5: md5(&app()),
+            verified: true,
             ..Default::default()
         },
         file: "first.bin".into(),

@@ -103,6 +103,8 @@ pub struct Config {
     pub usb: Option<(u16, u16)>,
     /// Whether the host tells the port's USB ids (not through a hypervisor or a network).
     pub usb_ids_told: bool,
+    /// What its eFuses enable: flash encryption, secure boot, secure download mode, JTAG off.
+    pub security: chips::security::SimSecurity,
 }
 
 impl Config {
@@ -117,6 +119,7 @@ impl Config {
             chip: chips::ESP32,
             usb: None,
             usb_ids_told: true,
+            security: Default::default(),
         }
     }
 }
@@ -751,6 +754,12 @@ impl Esp32 {
         } else {
             rom_err::INVALID_PARAM
         };
+        if !stub && self.config.security.secure_download && !secure_download_allows(&cmd) {
+            // Secure download mode: the ROM takes only the flash-writing commands and answers
+            // everything else as an invalid message (esptool: UnsupportedCommandError).
+            self.respond(t, opc, 0, &[], Some(rom_err::INVALID_MESSAGE));
+            return t;
+        }
         match cmd {
             Command::Sync => {
                 // Eight answers: value 0x20120707 from the ROM, 0 from the stub.
@@ -785,13 +794,13 @@ impl Esp32 {
                     }
                     // flags, flash_crypt_cnt, 7 key purposes, chip id, API version.
                     Detect::SecurityInfo => {
-                        let mut d = vec![0u8; 20];
                         let id = self.config.chip.image_chip_id as u32;
-                        d[12..16].copy_from_slice(&id.to_le_bytes());
+                        let d = self.config.security.security_info(Some(id)).encode();
                         self.respond(t, opc, 0, &d, None);
                     }
                     Detect::MagicAfterShortSecurityInfo => {
-                        self.respond(t, opc, 0, &[0u8; 12], None)
+                        let d = self.config.security.security_info(None).encode();
+                        self.respond(t, opc, 0, &d, None)
                     }
                 }
                 t
@@ -1348,7 +1357,7 @@ impl Esp32 {
         let Some(rom) = chip.rom else { return 0 };
         let spi = rom.spi;
         if let Some(v) = (rom.sim.register)(addr, self.config.mac) {
-            return v;
+            return v | self.config.security.efuse_bits(&rom.security, addr);
         }
         // The calibration that makes the ROM's crystal estimate rom_xtal_estimate_hz.
         if let Some(c) = rom.crystal.filter(|c| c.calibration_reg == addr) {
@@ -1429,4 +1438,23 @@ fn garble(bytes: &mut [u8]) {
     for b in bytes {
         *b = b.rotate_left(3) ^ 0x5A;
     }
+}
+
+/// What a ROM in secure download mode still takes: writing flash (plain or compressed), baud,
+/// SPI set-up and GET_SECURITY_INFO (ESP-IDF "Secure Download Mode").
+fn secure_download_allows(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Sync
+            | Command::FlashBegin { .. }
+            | Command::FlashData { .. }
+            | Command::FlashEnd { .. }
+            | Command::FlashDeflBegin { .. }
+            | Command::FlashDeflData { .. }
+            | Command::FlashDeflEnd { .. }
+            | Command::ChangeBaud { .. }
+            | Command::SpiAttach { .. }
+            | Command::SpiSetParams { .. }
+            | Command::GetSecurityInfo
+    )
 }

@@ -161,6 +161,9 @@ fn board_info(d: &Device<AnyPort>) -> BoardInfo {
         flash_size: d.flash.size,
         stub: d.is_stub(),
         baud: d.baud(),
+        security: d.chip.security,
+        identity_read: d.chip.identity_read,
+        flash_detected: d.flash.detected,
     }
 }
 

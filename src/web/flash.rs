@@ -330,7 +330,7 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
             } else if s.connected() {
                 <p class="hint" data-testid="flash-needs-table">{
                     match s.table_problem() {
-                        Some(e) => format!("Flashing a slot needs the partition table, and there is none: {}. See Layout above.", e.message()),
+                        Some(e) => format!("Flashing a slot needs the partition table: {}. See Layout above.", e.message()),
                         None => "Reading the partition table…".to_string(),
                     }
                 }</p>

@@ -210,6 +210,7 @@ fn run(f: &Fleet, d: UseReducerDispatcher<Store>, devices: Devices) {
                             let opts = crate::formats::install::PlanOptions {
                                 erase_all: false,
                                 fit_bootloader: false,
+                                pre_encrypted: false,
                             };
                             dev.install_build(&port, t, &parts, opts, *yes, &elapsed)
                                 .await

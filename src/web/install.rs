@@ -76,6 +76,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
     let url = use_state(|| url_param("manifest").unwrap_or_default());
     let erase = use_state(|| None::<bool>);
     let fit = use_state(|| false);
+    let pre_encrypted = use_state(|| false);
     let confirmed = use_state(|| false);
     let reset_after = use_state(|| true);
     let problem = use_state(|| None::<String>);
@@ -271,10 +272,13 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
         };
         let parts: Vec<Part> = parsed.iter().flatten().cloned().collect();
         // Erasing first is the default when the layout changes (old data would not fit it).
-        let default_erase = plan(parts.clone(), &board, PlanOptions::default()).layout_changes;
+        // (Not in secure download mode: the whole-flash erase needs the stub.)
+        let default_erase = plan(parts.clone(), &board, PlanOptions::default()).layout_changes
+            && !b.security.secure_download;
         let opts = PlanOptions {
             erase_all: erase.unwrap_or(default_erase),
             fit_bootloader: *fit,
+            pre_encrypted: *pre_encrypted && b.security.flash_encrypted(),
         };
         (plan(parts, &board, opts), opts)
     });
@@ -432,6 +436,11 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                 if size_caution {
                     <label class="option"><input type="checkbox" checked={*fit} onchange={toggle(&fit)} data-testid="install-fit" disabled={busy} />
                         { format!(" Set the bootloader's flash size to the chip's {} (as esptool --flash-size does)", s.board.as_ref().map_or(String::new(), |b| human_size(b.flash_size as u64))) }
+                    </label>
+                }
+                if s.board.as_ref().is_some_and(|b| b.security.flash_encrypted()) {
+                    <label class="option"><input type="checkbox" checked={*pre_encrypted} onchange={toggle(&pre_encrypted)} data-testid="install-pre-encrypted" disabled={busy} />
+                        {" These files are already encrypted for this chip's key (espsecure encrypt-flash-data): write them as they are"}
                     </label>
                 }
                 <label class="option"><input type="checkbox" checked={*reset_after} onchange={on_reset_after} data-testid="install-reset" disabled={busy} />{" Reset into the app afterwards and show its console"}</label>

@@ -340,13 +340,22 @@ fn BoardView(p: &StateProps) -> Html {
         return html! {};
     };
     html! {
-        <dl class="device-info">
+        <div class="device-info">
+        <dl>
             <dt>{"Chip"}</dt><dd data-testid="chip">{ &d.description }</dd>
-            <dt>{"MAC"}</dt><dd class="mono" data-testid="mac">{ &d.mac }</dd>
-            <dt>{"Flash"}</dt><dd data-testid="flash-size">{ human_size(d.flash_size as u64) }</dd>
+            <dt>{"MAC"}</dt><dd class="mono" data-testid="mac">{ if d.identity_read { d.mac.clone() } else { "not readable".into() } }</dd>
+            <dt>{"Flash"}</dt><dd data-testid="flash-size">{ if d.flash_detected { human_size(d.flash_size as u64) } else { "size unknown".into() } }</dd>
             <dt>{"Loader"}</dt><dd data-testid="loader">{ if d.stub { "flasher stub" } else { "ROM loader" } }</dd>
             <dt>{"Baud"}</dt><dd data-testid="link-baud">{ d.baud }</dd>
+            <dt>{"Security"}</dt>
+            <dd data-testid="security" class={classes!((!d.security.is_open()).then_some("secured"))}>{ d.security.summary() }</dd>
         </dl>
+        if !d.security_notes().is_empty() {
+            <ul class="security-notes" data-testid="security-notes">
+                { for d.security_notes().into_iter().map(|n| html!{ <li>{ n }</li> }) }
+            </ul>
+        }
+        </div>
     }
 }
 
@@ -551,6 +560,14 @@ fn BackupPanel(p: &PanelProps) -> Html {
         })
     };
     let busy = s.busy();
+    if board.security.secure_download {
+        return html! {
+            <div class="backup">
+                <h2>{"Back up or erase"}</h2>
+                <p class="hint" data-testid="backup-unavailable">{"Secure download mode: the ROM refuses to read flash, and erasing needs the flasher stub, which cannot run — no backup or erase from here."}</p>
+            </div>
+        };
+    }
     html! {
         <div class="backup">
             <h2>{"Back up or erase"}</h2>
@@ -562,6 +579,9 @@ fn BackupPanel(p: &PanelProps) -> Html {
                 <button onclick={on_save} disabled={busy} data-testid="backup">{"Download"}</button>
             </div>
             <p class="hint">{ format!("Saved as {}-{}-…-DATE-TIME.bin, so boards never overwrite each other's files.", board.chip.name, board.mac.replace(':', "")) }</p>
+            if board.security.flash_encrypted() {
+                <p class="note" data-testid="backup-ciphertext">{"Flash encryption is on: a backup holds the bytes as stored — ciphertext where the chip encrypts — and restores to this chip only."}</p>
+            }
             <div class="row">
                 <label>{"Erase "}
                     <select onchange={pick(&erase_choice)} data-testid="erase-what" disabled={busy}>

@@ -131,6 +131,9 @@ pub struct PlanOptions {
     pub erase_all: bool,
     /// Set the bootloader header's flash size to the chip's (esptool's `--flash-size`).
     pub fit_bootloader: bool,
+    /// The files are already encrypted for the chip's flash-encryption key: written as they
+    /// are, never patched (what they hold cannot be read).
+    pub pre_encrypted: bool,
 }
 
 /// An install, checked.
@@ -146,6 +149,8 @@ pub struct Plan {
     pub layout_changes: bool,
     /// What was adjusted, for the record ("bootloader flash size set to 4 MB").
     pub notes: Vec<String>,
+    /// The parts are pre-encrypted (written as they are).
+    pub pre_encrypted: bool,
 }
 
 impl Plan {
@@ -306,7 +311,8 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
 
     // The bootloader's flash size: fitted to the chip when asked.
     let fit = flash_size_code(board.flash_size);
-    if opts.fit_bootloader {
+    // Ciphertext is never patched.
+    if opts.fit_bootloader && !opts.pre_encrypted {
         if let Some(code) = fit {
             for p in parts.iter_mut() {
                 let at = match p.kind {
@@ -538,5 +544,6 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
         cautions,
         layout_changes,
         notes,
+        pre_encrypted: opts.pre_encrypted,
     }
 }

@@ -1,0 +1,193 @@
+//! The page on boards with security features (`otaflash sim --security …` over the WebSocket
+//! bridge): it shows the state as the ROM reports it, says what cannot be read, refuses a plain
+//! install under flash encryption before anything is erased or written, and in secure download
+//! mode works through the ROM without pretending to know the flash.
+#![cfg(not(target_arch = "wasm32"))]
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+
+use browser::*;
+use common::*;
+use fantoccini::Locator;
+
+#[test]
+fn page_on_an_encrypted_board_with_secure_boot() {
+    let web = serve_dist();
+    let flash = images::chip_flash("esp32c3");
+    let board = WsBoard::start_with(
+        &flash,
+        "none",
+        "esp32c3",
+        &[
+            "--security",
+            "flash-encryption-release,secure-boot,jtag-disabled",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let merged = dir.path().join("merged.bin");
+    std::fs::write(&merged, images::chip_flash("esp32c3")).unwrap();
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
+            .await
+            .unwrap();
+        watch_errors(&c).await;
+        find(&c, "connect").await.click().await.unwrap();
+        wait_text(&c, "chip", "ESP32-C3", 30).await;
+        assert_eq!(
+            text(&c, "security").await,
+            "flash encryption on (release mode), secure boot on (v2), JTAG disabled"
+        );
+        let notes = text(&c, "security-notes").await;
+        assert!(notes.contains("reads return ciphertext"), "{notes}");
+        assert!(notes.contains("signed with this device's key"), "{notes}");
+        let table = wait_text(&c, "table-error", "flash encryption is on", 20).await;
+        assert!(table.contains("ciphertext"), "{table}");
+        assert!(
+            text(&c, "flash-needs-table")
+                .await
+                .contains("flash encryption is on"),
+            "no slot to flash"
+        );
+        shot(&c, "security-1-encrypted").await;
+        // A plain merged image: refused before anything is erased or written.
+        find(&c, "install-files")
+            .await
+            .send_keys(&merged.display().to_string())
+            .await
+            .unwrap();
+        wait_text(&c, "install-merged", "bootloader", 20).await;
+        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
+            yes.click().await.unwrap();
+        }
+        enabled(&c, "install", 10).await;
+        find(&c, "install").await.click().await.unwrap();
+        status_contains(&c, "flash encryption is on", 30).await;
+        assert!(
+            std::fs::read(&board.flash).unwrap() == flash,
+            "nothing erased or written"
+        );
+        shot_at(&c, "security-2-install-refused", "install-source").await;
+        assert!(
+            text(&c, "backup-ciphertext").await.contains("ciphertext"),
+            "a backup says what it holds"
+        );
+        // Data encrypted for this chip elsewhere, marked so: written as it is, MD5-verified.
+        let enc: Vec<u8> = (0..20_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect();
+        let enc_path = dir.path().join("app.enc.bin");
+        std::fs::write(&enc_path, &enc).unwrap();
+        find(&c, "install-files")
+            .await
+            .send_keys(&enc_path.display().to_string())
+            .await
+            .unwrap();
+        let offset = find(&c, "install-offset").await;
+        offset.clear().await.unwrap();
+        offset.send_keys("0x150000\t").await.unwrap();
+        find(&c, "install-pre-encrypted")
+            .await
+            .click()
+            .await
+            .unwrap();
+        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
+            if yes.prop("checked").await.unwrap().as_deref() != Some("true") {
+                yes.click().await.unwrap();
+            }
+        }
+        enabled(&c, "install", 10).await;
+        find(&c, "install").await.click().await.unwrap();
+        status_contains(&c, "installed: 1 part verified by MD5", 30).await;
+        let f = std::fs::read(&board.flash).unwrap();
+        assert_eq!(f[0x150000..0x150000 + enc.len()], enc[..]);
+        assert!(f[..0x150000] == flash[..0x150000], "nothing else written");
+        shot_at(&c, "security-3-pre-encrypted", "install-source").await;
+        assert_clean(&c).await;
+        c.close().await.unwrap();
+    });
+}
+
+#[test]
+fn page_in_secure_download_mode() {
+    let web = serve_dist();
+    let flash = images::chip_flash("esp32s3");
+    let board = WsBoard::start_with(
+        &flash,
+        "none",
+        "esp32s3",
+        &["--security", "secure-download"],
+    );
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
+            .await
+            .unwrap();
+        watch_errors(&c).await;
+        find(&c, "connect").await.click().await.unwrap();
+        let chip = wait_text(&c, "chip", "ESP32-S3", 30).await;
+        assert!(chip.contains("secure download mode"), "{chip}");
+        assert_eq!(text(&c, "security").await, "secure download mode");
+        assert_eq!(text(&c, "loader").await, "ROM loader");
+        assert_eq!(text(&c, "flash-size").await, "size unknown");
+        assert_eq!(text(&c, "mac").await, "not readable");
+        assert_eq!(
+            text(&c, "link-baud").await,
+            "921600",
+            "CHANGE_BAUDRATE still works"
+        );
+        assert!(text(&c, "backup-unavailable")
+            .await
+            .contains("refuses to read"));
+        assert!(
+            text(&c, "security-notes")
+                .await
+                .contains("nothing written could be verified"),
+            "the notes say what cannot be checked"
+        );
+        wait_text(&c, "table-error", "secure download mode", 20).await;
+        let log = text(&c, "log").await;
+        assert!(log.contains("the flasher stub cannot run"), "{log}");
+        shot(&c, "security-4-secure-download").await;
+        assert!(
+            std::fs::read(&board.flash).unwrap() == flash,
+            "nothing written"
+        );
+        // What still works: writing through the ROM, said to be unverified.
+        let app = images::app("esp32s3", "hello", "2.0", 32);
+        let dir = tempfile::tempdir().unwrap();
+        let app_path = dir.path().join("hello.bin");
+        std::fs::write(&app_path, &app).unwrap();
+        find(&c, "install-files")
+            .await
+            .send_keys(&app_path.display().to_string())
+            .await
+            .unwrap();
+        let offset = find(&c, "install-offset").await;
+        offset.clear().await.unwrap();
+        offset.send_keys("0x150000\t").await.unwrap();
+        assert_eq!(
+            find(&c, "install-erase")
+                .await
+                .prop("checked")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("false"),
+            "no whole-flash erase without the stub"
+        );
+        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
+            yes.click().await.unwrap();
+        }
+        enabled(&c, "install", 10).await;
+        find(&c, "install").await.click().await.unwrap();
+        status_contains(&c, "NOT verified", 30).await;
+        let f = std::fs::read(&board.flash).unwrap();
+        assert_eq!(f[0x150000..0x150000 + app.len()], app[..]);
+        shot_at(&c, "security-5-unverified", "install-source").await;
+        assert_clean(&c).await;
+        c.close().await.unwrap();
+    });
+}

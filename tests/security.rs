@@ -1,0 +1,265 @@
+//! Security-aware flashing against `otaflash sim --security …`: each state as the ROM reports it
+//! (esptool 5.6's `get-security-info` reads the simulator's answer the same way), shown by the
+//! CLI; what must be refused is refused with the flash file untouched; what can still be done
+//! (pre-encrypted data at an offset; writes through the ROM in secure download mode, said to be
+//! unverified) is done.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+
+fn info(sim: &Sim) -> serde_json::Value {
+    let url = format!("tcp://127.0.0.1:{}", sim.port);
+    let (ok, out) = otaflash(&["info", "--port", &url, "--json"]);
+    assert!(ok, "{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn flash_args(sim: &Sim, args: &[&str]) -> (bool, String) {
+    let url = format!("tcp://127.0.0.1:{}", sim.port);
+    let mut v = vec!["flash", "--port", url.as_str()];
+    v.extend(args);
+    otaflash(&v)
+}
+
+/// esptool reads the simulated ROM's GET_SECURITY_INFO as a real one's.
+#[test]
+fn esptool_reads_the_simulated_security_info() {
+    let sim = Sim::start_with(
+        "none",
+        Some(&c3_flash()),
+        "esp32c3",
+        &[
+            "--security",
+            "flash-encryption-release,secure-boot,secure-download,jtag-disabled",
+        ],
+    );
+    let out = esptool(&[
+        "--port",
+        &sim.url(),
+        "--before",
+        "no-reset",
+        "get-security-info",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "ESP32-C3 in Secure Download Mode",
+        "Secure Boot: Enabled",
+        "Flash Encryption: Enabled",
+        "SPI_BOOT_CRYPT_CNT): 0x1",
+        "JTAG: Software Access Disabled",
+        "XTS_AES_128_KEY",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+}
+
+/// Each state, as the CLI shows it (text and JSON).
+#[test]
+fn the_cli_shows_each_security_state() {
+    for (chip, state, fe, sb, sdm, jtag) in [
+        ("esp32c3", "none", "off", "off", false, false),
+        (
+            "esp32c3",
+            "flash-encryption",
+            "development",
+            "off",
+            false,
+            false,
+        ),
+        (
+            "esp32s3",
+            "flash-encryption-release,secure-boot",
+            "release",
+            "v2",
+            false,
+            false,
+        ),
+        (
+            "esp32",
+            "flash-encryption-release,secure-boot,jtag-disabled",
+            "release",
+            "v2",
+            false,
+            true,
+        ),
+        ("esp32c6", "secure-download", "off", "off", true, false),
+        (
+            "esp32s2",
+            "secure-download,flash-encryption-release",
+            "on",
+            "off",
+            true,
+            false,
+        ),
+    ] {
+        let flash = if chip == "esp32" {
+            arduino_flash()
+        } else {
+            images::chip_flash(chip)
+        };
+        let sim = Sim::start_with("none", Some(&flash), chip, &["--security", state]);
+        let v = info(&sim);
+        let s = &v["security"];
+        let what = format!("{chip} {state}: {v}");
+        assert_eq!(v["chip"], chip, "{what}");
+        assert_eq!(s["flash_encryption"], fe, "{what}");
+        assert_eq!(s["secure_boot"], sb, "{what}");
+        assert_eq!(s["secure_download"], sdm, "{what}");
+        assert_eq!(s["jtag_disabled"], jtag, "{what}");
+        let table = v["partitions"]["error"].as_str().unwrap_or("");
+        if sdm {
+            assert_eq!(v["stub"], false, "{what}");
+            assert_eq!(v["flash_size"], serde_json::Value::Null, "{what}");
+            assert!(table.contains("secure download mode"), "{what}");
+        } else if fe != "off" {
+            assert!(table.contains("ciphertext"), "{what}");
+        } else {
+            assert!(v["partitions"]["entries"].is_array(), "{what}");
+        }
+        // The text form says it in words.
+        let url = format!("tcp://127.0.0.1:{}", sim.port);
+        let (ok, out) = otaflash(&["info", "--port", &url]);
+        assert!(ok, "{out}");
+        assert!(
+            out.contains(&format!("Security: {}", s["summary"].as_str().unwrap())),
+            "{out}"
+        );
+    }
+    // The ESP32 has no secure download mode: the simulator says so instead of pretending.
+    let (ok, out) = otaflash(&[
+        "sim",
+        "--flash",
+        "/nonexistent/x.bin",
+        "--listen",
+        "127.0.0.1:0",
+        "--security",
+        "secure-download",
+    ]);
+    assert!(!ok && out.contains("no secure download mode"), "{out}");
+}
+
+/// Flash encryption on (development mode): a plain app is refused for a slot and at an offset,
+/// with nothing written; data marked pre-encrypted is written as it is and MD5-verified.
+#[test]
+fn flash_encryption_refuses_plain_data_and_writes_pre_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = images::chip_flash("esp32c3");
+    let sim = Sim::start_with(
+        "none",
+        Some(&before),
+        "esp32c3",
+        &["--security", "flash-encryption"],
+    );
+    let app = dir.path().join("app.bin");
+    std::fs::write(&app, images::app("esp32c3", "hello", "2.0", 32)).unwrap();
+    let app = app.to_str().unwrap();
+    let (ok, out) = flash_args(&sim, &["--slot", "app1", "--set-boot", app]);
+    assert!(!ok && out.contains("flash encryption is on"), "{out}");
+    let (ok, out) = flash_args(&sim, &["--offset", "0x150000", app]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("nothing written: flash encryption is on") && out.contains("pre-encrypted"),
+        "{out}"
+    );
+    assert!(sim.flash() == before, "refused writes changed nothing");
+    // Ciphertext made elsewhere (here: any bytes; the flash stores what it is sent).
+    let enc: Vec<u8> = (0..40_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let enc_path = dir.path().join("app.enc.bin");
+    std::fs::write(&enc_path, &enc).unwrap();
+    let (ok, out) = flash_args(
+        &sim,
+        &[
+            "--offset",
+            "0x150000",
+            "--pre-encrypted",
+            enc_path.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("40000 bytes verified"), "{out}");
+    let after = sim.flash();
+    assert_eq!(after[0x150000..0x150000 + enc.len()], enc[..]);
+    assert!(
+        after[..0x150000] == before[..0x150000],
+        "nothing else changed"
+    );
+    // Reads are ciphertext: no table, so nothing to switch.
+    let url = format!("tcp://127.0.0.1:{}", sim.port);
+    let (ok, out) = otaflash(&["otadata", "--port", &url, "--set-boot", "app1"]);
+    assert!(!ok && out.contains("ciphertext"), "{out}");
+    assert!(sim.flash() == after, "otadata untouched");
+}
+
+/// Secure download mode: the ROM refuses the stub, reads and MD5, so the CLI writes through the
+/// ROM and says the write is not verified; slot writes and reads (which need the table) are
+/// refused with nothing written. With flash encryption too, plain data is refused.
+#[test]
+fn secure_download_mode_writes_unverified_and_refuses_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = images::chip_flash("esp32c3");
+    let sim = Sim::start_with(
+        "none",
+        Some(&before),
+        "esp32c3",
+        &["--security", "secure-download"],
+    );
+    let app_bytes = images::app("esp32c3", "hello", "2.0", 32);
+    let app = dir.path().join("app.bin");
+    std::fs::write(&app, &app_bytes).unwrap();
+    let app = app.to_str().unwrap();
+    let (ok, out) = flash_args(&sim, &["--slot", "app1", app]);
+    assert!(!ok && out.contains("secure download mode"), "{out}");
+    assert!(sim.flash() == before, "nothing written");
+    let url = format!("tcp://127.0.0.1:{}", sim.port);
+    let (ok, out) = otaflash(&[
+        "read",
+        "--port",
+        &url,
+        "--offset",
+        "0x8000",
+        "--size",
+        "0x1000",
+        "-o",
+        dir.path().join("t.bin").to_str().unwrap(),
+    ]);
+    assert!(!ok, "a read in secure download mode: {out}");
+    let (ok, out) = flash_args(&sim, &["--offset", "0x150000", app]);
+    assert!(ok, "{out}");
+    assert!(out.contains("NOT verified"), "{out}");
+    assert_eq!(
+        sim.flash()[0x150000..0x150000 + app_bytes.len()],
+        app_bytes[..]
+    );
+    drop(sim);
+
+    let sim = Sim::start_with(
+        "none",
+        Some(&before),
+        "esp32c3",
+        &["--security", "secure-download,flash-encryption-release"],
+    );
+    let (ok, out) = flash_args(&sim, &["--offset", "0x150000", app]);
+    assert!(
+        !ok && out.contains("nothing written: flash encryption is on"),
+        "{out}"
+    );
+    assert!(sim.flash() == before, "nothing written");
+    let enc = vec![0x5Au8; 8192];
+    let enc_path = dir.path().join("enc.bin");
+    std::fs::write(&enc_path, &enc).unwrap();
+    let (ok, out) = flash_args(
+        &sim,
+        &[
+            "--offset",
+            "0x150000",
+            "--pre-encrypted",
+            enc_path.to_str().unwrap(),
+        ],
+    );
+    assert!(ok && out.contains("NOT verified"), "{out}");
+    assert_eq!(sim.flash()[0x150000..0x150000 + enc.len()], enc[..]);
+}
