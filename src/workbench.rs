@@ -75,9 +75,10 @@ fn flash_dump(bytes: &[u8]) -> Result<Content, Error> {
 /// What each app partition of a dump holds, judged whole as the bootloader would (a slot past
 /// the end of the dump is judged on what the dump has).
 pub fn dump_slots(dump: &[u8], table: &PartitionTable) -> Slots {
+    // (A dump does not tell the chip's secure boot state: not checked.)
     let target = Target {
         chip: dump_chip(dump),
-        revision: None,
+        ..Target::ANY
     };
     let mut slots = Slots::default();
     for p in table.entries.iter().filter(|p| p.is_app()) {

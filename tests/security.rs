@@ -263,3 +263,126 @@ fn secure_download_mode_writes_unverified_and_refuses_reads() {
     assert!(ok && out.contains("NOT verified"), "{out}");
     assert_eq!(sim.flash()[0x150000..0x150000 + enc.len()], enc[..]);
 }
+
+/// What the simulated bootloader of an ESP32-C3 with `security` starts from `flash`.
+fn boots_c3(flash: &[u8], security: &str) -> Option<String> {
+    let chip = otaflash::chips::Chip::by_name("esp32c3").unwrap();
+    let mut dev = otaflash::sim::Esp32::new(
+        flash.to_vec(),
+        otaflash::sim::Config {
+            chip,
+            security: otaflash::chips::security::SimSecurity::parse(security).unwrap(),
+            ..otaflash::sim::Config::new(flash.len() as u32, otaflash::sim::Timing::NONE)
+        },
+    );
+    dev.reset(std::time::Duration::ZERO, false);
+    dev.last_boot.map(|b| b.0)
+}
+
+/// Secure boot v2: an unsigned app is refused for a slot with nothing written; the same app
+/// signed by espsecure 5.6 (`sign-data --version 2`, a key it made) is written, switched to,
+/// and the simulated bootloader — which, like the real one, wants the signature block — starts
+/// it. The same flash with the unsigned app in app1 does not start app1.
+#[test]
+fn secure_boot_wants_signed_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let espsecure = |args: &[&str]| {
+        let out = std::process::Command::new("python3")
+            .args(["-m", "espsecure"])
+            .args(args)
+            .output()
+            .expect("espsecure (esptool 5.6.0, scripts/setup.sh)");
+        assert!(
+            out.status.success(),
+            "espsecure {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let app = images::app("esp32c3", "hello", "2.0", 32);
+    std::fs::write(p("app.bin"), &app).unwrap();
+    espsecure(&[
+        "generate-signing-key",
+        "--version",
+        "2",
+        "--scheme",
+        "ecdsa256",
+        &p("key.pem"),
+    ]);
+    espsecure(&[
+        "sign-data",
+        "--version",
+        "2",
+        "--keyfile",
+        &p("key.pem"),
+        "-o",
+        &p("signed.bin"),
+        &p("app.bin"),
+    ]);
+    let signed = std::fs::read(p("signed.bin")).unwrap();
+    let before = images::chip_flash("esp32c3");
+    let sim = Sim::start_with(
+        "none",
+        Some(&before),
+        "esp32c3",
+        &["--security", "secure-boot"],
+    );
+    let (ok, out) = flash_args(&sim, &["--slot", "app1", "--set-boot", &p("app.bin")]);
+    assert!(!ok && out.contains("not signed"), "{out}");
+    assert!(sim.flash() == before, "nothing written");
+    let (ok, out) = flash_args(&sim, &["--slot", "app1", "--set-boot", &p("signed.bin")]);
+    assert!(ok, "{out}");
+    let after = sim.flash();
+    assert_eq!(after[0x150000..0x150000 + signed.len()], signed[..]);
+    assert_eq!(boots_c3(&after, "secure-boot").as_deref(), Some("app1"));
+    // The check bites: the unsigned app in app1 is skipped by the same bootloader.
+    let mut unsigned = after.clone();
+    unsigned[0x150000..0x150000 + signed.len()].fill(0xFF);
+    unsigned[0x150000..0x150000 + app.len()].copy_from_slice(&app);
+    assert_ne!(boots_c3(&unsigned, "secure-boot").as_deref(), Some("app1"));
+    assert_eq!(
+        boots_c3(&unsigned, "none").as_deref(),
+        Some("app1"),
+        "without secure boot it would"
+    );
+}
+
+/// Secure boot v1 (ESP32): the bootloader region holds its digest, so writes below 0x8000 are
+/// refused (as esptool refuses them) with nothing written; an app slot is still written.
+#[test]
+fn secure_boot_v1_guards_the_bootloader() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = arduino_flash();
+    let sim = Sim::start_with(
+        "none",
+        Some(&before),
+        "esp32",
+        &["--security", "secure-boot-v1"],
+    );
+    assert_eq!(info(&sim)["security"]["secure_boot"], "v1");
+    let boot = dir.path().join("bootloader.bin");
+    std::fs::write(&boot, read("firmware/idf-v5.2.2_bootloader_4MB.bin")).unwrap();
+    let url = format!("tcp://127.0.0.1:{}", sim.port);
+    let (ok, out) = otaflash(&["write", "--port", &url, "0x1000", boot.to_str().unwrap()]);
+    assert!(!ok && out.contains("secure boot v1"), "{out}");
+    let (ok, out) = flash_args(&sim, &["--offset", "0x1000", boot.to_str().unwrap()]);
+    assert!(!ok && out.contains("secure boot v1"), "{out}");
+    assert!(sim.flash() == before, "nothing written");
+    let app = dir.path().join("hello.bin");
+    std::fs::write(&app, read("firmware/idf-v5.2.2_hello_world.bin")).unwrap();
+    let (ok, out) = flash_args(&sim, &["--slot", "app1", app.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    // Later chips have no v1.
+    let (ok, out) = otaflash(&[
+        "sim",
+        "--chip",
+        "esp32c3",
+        "--flash",
+        "/nonexistent/x.bin",
+        "--listen",
+        "127.0.0.1:0",
+        "--security",
+        "secure-boot-v1",
+    ]);
+    assert!(!ok && out.contains("ESP32 only"), "{out}");
+}

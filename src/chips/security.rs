@@ -117,8 +117,9 @@ pub enum FlashEncryption {
     On,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SecureBoot {
+    #[default]
     Off,
     V1,
     V2,
@@ -297,13 +298,15 @@ pub struct SimSecurity {
     /// Release mode: manual encryption disabled.
     pub release: bool,
     pub secure_boot: bool,
+    /// Secure boot v1 (the ESP32's older scheme) instead of v2.
+    pub secure_boot_v1: bool,
     pub secure_download: bool,
     pub jtag_disabled: bool,
 }
 
 impl SimSecurity {
     /// Reads `a,b,…` of: flash-encryption (development mode), flash-encryption-release,
-    /// secure-boot, secure-download, jtag-disabled, none.
+    /// secure-boot (v2), secure-boot-v1 (ESP32), secure-download, jtag-disabled, none.
     pub fn parse(s: &str) -> Result<SimSecurity, String> {
         let mut v = SimSecurity::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -315,11 +318,12 @@ impl SimSecurity {
                     v.release = true;
                 }
                 "secure-boot" => v.secure_boot = true,
+                "secure-boot-v1" => v.secure_boot_v1 = true,
                 "secure-download" => v.secure_download = true,
                 "jtag-disabled" => v.jtag_disabled = true,
                 other => {
                     return Err(format!(
-                        "'{other}' is not a security state: flash-encryption, flash-encryption-release, secure-boot, secure-download, jtag-disabled or none"
+                        "'{other}' is not a security state: flash-encryption, flash-encryption-release, secure-boot, secure-boot-v1, secure-download, jtag-disabled or none"
                     ))
                 }
             }
@@ -334,6 +338,12 @@ impl SimSecurity {
             SecurityFacts::Efuse { .. } if self.secure_download => Err(
                 "the ESP32 has no secure download mode (the ESP32-S2 and later chips have)".into(),
             ),
+            SecurityFacts::SecurityInfo { .. } if self.secure_boot_v1 => Err(
+                "secure boot v1 exists on the ESP32 only (later chips have v2: secure-boot)".into(),
+            ),
+            _ if self.secure_boot && self.secure_boot_v1 => {
+                Err("secure-boot (v2) and secure-boot-v1 exclude each other".into())
+            }
             _ => Ok(()),
         }
     }
@@ -380,12 +390,13 @@ impl SimSecurity {
         match *facts {
             SecurityFacts::Efuse {
                 crypt_cnt,
-                secure_boot_v1: _,
+                secure_boot_v1,
                 secure_boot_v2,
                 manual_encrypt_disabled,
                 jtag_disabled,
             } => {
                 set(crypt_cnt, self.flash_encryption);
+                set(secure_boot_v1, self.secure_boot_v1);
                 set(secure_boot_v2, self.secure_boot);
                 set(manual_encrypt_disabled, self.release);
                 set(jtag_disabled, self.jtag_disabled);

@@ -233,6 +233,7 @@ fn run_install(
             current,
             table_offset: o.link.table_offset,
             bootloader: snap.bootloader,
+            secure_boot: d.chip.security.secure_boot,
         };
         let p = plan(
             parts,

@@ -378,6 +378,7 @@ impl<P: Port> Device<P> {
                 current: snap.table.as_ref().ok(),
                 table_offset,
                 bootloader: snap.bootloader,
+                secure_boot: self.chip.security.secure_boot,
             };
             let p = plan(parts, &board, opts);
             if !p.ready() {

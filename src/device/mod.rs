@@ -140,6 +140,7 @@ impl<P: Port> Device<P> {
     pub fn target(&self) -> Target {
         let (major, minor) = self.chip.revision;
         Target::chip(self.chip.chip, Some((major * 100 + minor) as u16))
+            .with_secure_boot(self.chip.security.secure_boot)
     }
 
     pub async fn read_table(

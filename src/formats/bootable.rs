@@ -15,6 +15,7 @@ use super::image::{
 };
 use super::partition::Partition;
 use super::{esp_checksum_update, le32, sha256};
+use crate::chips::security::SecureBoot;
 use crate::chips::Chip;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,6 +34,8 @@ const NO_MAX_REV: [u16; 2] = [0, 0xFFFF];
 pub struct Target {
     pub chip: Option<&'static Chip>,
     pub revision: Option<u16>,
+    /// Secure boot v2 on the chip: the bootloader loads only images with a signature block.
+    pub secure_boot: SecureBoot,
 }
 
 impl Target {
@@ -40,6 +43,15 @@ impl Target {
         Target {
             chip: Some(chip),
             revision,
+            secure_boot: SecureBoot::Off,
+        }
+    }
+
+    /// The same chip with its secure boot state.
+    pub fn with_secure_boot(self, secure_boot: SecureBoot) -> Target {
+        Target {
+            secure_boot,
+            ..self
         }
     }
 
@@ -47,6 +59,7 @@ impl Target {
     pub const ANY: Target = Target {
         chip: None,
         revision: None,
+        secure_boot: SecureBoot::Off,
     };
 }
 
@@ -109,6 +122,8 @@ pub enum ImageProblem {
     },
     /// The appended SHA-256 does not match the image.
     Digest,
+    /// Secure boot v2 is on and no valid signature block follows the image.
+    Unsigned,
 }
 
 impl ImageProblem {
@@ -170,6 +185,7 @@ impl ImageProblem {
                 "corrupt: checksum 0x{computed:02x} does not match the stored 0x{stored:02x}"
             ),
             ImageProblem::Digest => "corrupt: the appended SHA-256 does not match the image".into(),
+            ImageProblem::Unsigned => "not signed: secure boot is on and no secure boot v2 signature block follows the image (sign it with espsecure sign-data --version 2 and this device's key)".into(),
         }
     }
 
@@ -580,6 +596,10 @@ pub fn judge(bytes: &[u8], target: Target, place: u32, slot_size: Option<u32>) -
         });
     } else if hashed && bytes[at + 1..at + 33] != sha256(&bytes[..at + 1]) {
         found.push(ImageProblem::Digest);
+    } else if target.secure_boot == SecureBoot::V2
+        && super::signature::v2_signature(bytes, len).is_none()
+    {
+        found.push(ImageProblem::Unsigned);
     }
     s.problems.splice(0..0, found);
     s

@@ -10,6 +10,7 @@ pub mod numbers;
 pub mod nvs;
 pub mod otadata;
 pub mod partition;
+pub mod signature;
 pub mod sniff;
 
 use std::fmt;

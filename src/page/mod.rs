@@ -149,7 +149,7 @@ impl BoardInfo {
     }
 
     pub fn target(&self) -> Target {
-        Target::chip(self.chip, Some(self.revision))
+        Target::chip(self.chip, Some(self.revision)).with_secure_boot(self.security.secure_boot)
     }
 }
 

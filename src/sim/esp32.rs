@@ -414,7 +414,18 @@ impl Esp32 {
                 .and_then(|b| Otadata::parse(b).ok())
         });
         // The bootloader's own checks, for this chip and revision.
-        let target = Target::chip(self.config.chip, Some(self.rom().sim.revision_full));
+        // Its bootloader checks signatures under secure boot (v2 in the simulator).
+        // (v1's ECDSA signature is not modelled: its images are not checked.)
+        let secure_boot = match (
+            self.config.security.secure_boot,
+            self.config.security.secure_boot_v1,
+        ) {
+            (true, _) => crate::chips::security::SecureBoot::V2,
+            (_, true) => crate::chips::security::SecureBoot::V1,
+            _ => crate::chips::security::SecureBoot::Off,
+        };
+        let target = Target::chip(self.config.chip, Some(self.rom().sim.revision_full))
+            .with_secure_boot(secure_boot);
         let bootable = |p: &crate::formats::partition::Partition| {
             let s = (p.offset as usize).min(flash.len());
             let e = (s + p.size as usize).min(flash.len());

@@ -565,6 +565,7 @@ impl Engine {
                         current: snap.table.as_ref().ok(),
                         table_offset,
                         bootloader: snap.bootloader,
+                        secure_boot: d.chip.security.secure_boot,
                     };
                     let p = plan(parts, &board, opts);
                     let step = me.clone();

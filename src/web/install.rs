@@ -269,6 +269,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             current: s.table(),
             table_offset: s.table_offset,
             bootloader: s.bootloader,
+            secure_boot: b.security.secure_boot,
         };
         let parts: Vec<Part> = parsed.iter().flatten().cloned().collect();
         // Erasing first is the default when the layout changes (old data would not fit it).

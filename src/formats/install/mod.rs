@@ -11,6 +11,7 @@ use super::otadata::OTADATA_LEN;
 use super::partition::{Md5Status, Partition, PartitionTable, TYPE_DATA};
 use super::sha256;
 use super::sniff::{self, Kind};
+use crate::chips::security::SecureBoot;
 use crate::chips::{self, Chip};
 use std::rc::Rc;
 
@@ -123,6 +124,8 @@ pub struct Board<'a> {
     pub table_offset: u32,
     /// The header of the bootloader on the board now (None: no image there).
     pub bootloader: Option<Header>,
+    /// Secure boot on the board: images must carry a signature block.
+    pub secure_boot: SecureBoot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -337,7 +340,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
         }
     }
 
-    let target = Target::chip(board.chip, board.revision);
+    let target = Target::chip(board.chip, board.revision).with_secure_boot(board.secure_boot);
     let view = pieces(&parts, board);
     // The table in effect afterwards.
     let mut new_table = None;

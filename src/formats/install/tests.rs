@@ -14,6 +14,7 @@ fn board(current: Option<&PartitionTable>) -> Board<'_> {
         current,
         table_offset: 0x8000,
         bootloader: None,
+        secure_boot: Default::default(),
     }
 }
 
@@ -204,6 +205,7 @@ fn bootloader_flash_mode_and_frequency_are_checked() {
     let now = Header::parse(&fw("arduino_bootloader_dio_40m.bin")).unwrap();
     let b = Board {
         bootloader: Some(now),
+        secure_boot: Default::default(),
         ..board(None)
     };
     let cautions = |boot: Vec<u8>| {
