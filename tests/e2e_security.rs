@@ -202,35 +202,26 @@ fn page_on_a_secure_boot_board() {
         images::app("esp32c3", "hello", "2.0", 32),
     )
     .unwrap();
-    for args in [
-        vec![
-            "generate-signing-key",
-            "--version",
-            "2",
-            "--scheme",
-            "ecdsa256",
-        ],
-        vec!["sign-data", "--version", "2", "--keyfile"],
-    ] {
-        let mut cmd = std::process::Command::new("python3");
-        cmd.args(["-m", "espsecure"]).args(&args);
-        if args[0] == "sign-data" {
-            cmd.arg(p("key.pem"))
-                .arg("-o")
-                .arg(p("hello-2.0-signed.bin"))
-                .arg(p("hello-2.0.bin"));
-        } else {
-            cmd.arg(p("key.pem"));
-        }
-        let out = cmd
-            .output()
-            .expect("espsecure (esptool 5.6.0, scripts/setup.sh)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let key = p("key.pem");
+    let key = key.to_str().unwrap();
+    espsecure(&[
+        "generate-signing-key",
+        "--version",
+        "2",
+        "--scheme",
+        "ecdsa256",
+        key,
+    ]);
+    espsecure(&[
+        "sign-data",
+        "--version",
+        "2",
+        "--keyfile",
+        key,
+        "-o",
+        p("hello-2.0-signed.bin").to_str().unwrap(),
+        p("hello-2.0.bin").to_str().unwrap(),
+    ]);
     run(async {
         let (c, _driver, _profile) = browser().await;
         c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
@@ -254,6 +245,129 @@ fn page_on_a_secure_boot_board() {
         let signed = std::fs::read(p("hello-2.0-signed.bin")).unwrap();
         let f = std::fs::read(&board.flash).unwrap();
         assert_eq!(f[0x150000..0x150000 + signed.len()], signed[..]);
+        assert_clean(&c).await;
+        c.close().await.unwrap();
+    });
+}
+
+/// Flash encryption in development mode: the page offers to have the chip encrypt as it
+/// writes; the app lands in flash exactly as espsecure 5.6 encrypts it for that address, and
+/// the page says such a write cannot be verified.
+#[test]
+fn page_has_the_chip_encrypt_in_development_mode() {
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let key: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(29).wrapping_add(5));
+    let key_file = dir.path().join("key.bin");
+    std::fs::write(&key_file, key).unwrap();
+    let key_file = key_file.to_str().unwrap().to_string();
+    let flash = images::chip_flash("esp32c3");
+    let board = WsBoard::start_with(
+        &flash,
+        "none",
+        "esp32c3",
+        &["--security", "flash-encryption", "--flash-key", &key_file],
+    );
+    let app = images::app("esp32c3", "hello", "3.0", 24);
+    let app_path = dir.path().join("hello-3.0.bin");
+    std::fs::write(&app_path, &app).unwrap();
+    let mut padded = app.clone();
+    padded.resize(app.len().div_ceil(16) * 16, 0xFF);
+    let want = espsecure_encrypt(dir.path(), &key_file, 0x150000, &padded);
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
+            .await
+            .unwrap();
+        watch_errors(&c).await;
+        find(&c, "connect").await.click().await.unwrap();
+        wait_text(&c, "chip", "ESP32-C3", 30).await;
+        assert_eq!(
+            text(&c, "security").await,
+            "flash encryption on (development mode)"
+        );
+        find(&c, "install-files")
+            .await
+            .send_keys(&app_path.display().to_string())
+            .await
+            .unwrap();
+        let offset = find(&c, "install-offset").await;
+        offset.clear().await.unwrap();
+        offset.send_keys("0x150000\t").await.unwrap();
+        // Plain, without asking the chip to encrypt: refused, nothing written.
+        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
+            yes.click().await.unwrap();
+        }
+        enabled(&c, "install", 10).await;
+        find(&c, "install").await.click().await.unwrap();
+        status_contains(&c, "nothing written: flash encryption is on", 30).await;
+        assert!(
+            std::fs::read(&board.flash).unwrap() == flash,
+            "nothing written"
+        );
+        find(&c, "install-encrypt").await.click().await.unwrap();
+        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
+            if yes.prop("checked").await.unwrap().as_deref() != Some("true") {
+                yes.click().await.unwrap();
+            }
+        }
+        enabled(&c, "install", 10).await;
+        find(&c, "install").await.click().await.unwrap();
+        let done = status_contains(&c, "NOT verified", 30).await;
+        assert!(done.contains("encrypted it as it wrote"), "{done}");
+        let f = std::fs::read(&board.flash).unwrap();
+        assert!(
+            f[0x150000..0x150000 + want.len()] == want[..],
+            "the chip's ciphertext is espsecure's"
+        );
+        assert!(f[..0x150000] == flash[..0x150000], "nothing else written");
+        shot_at(&c, "security-7-encrypt-on-write", "install-source").await;
+        assert_clean(&c).await;
+        c.close().await.unwrap();
+    });
+}
+
+/// Secure boot v1 on an ESP32: shown; a bootloader below 0x8000 is refused before anything is
+/// written (its digest lives there), as esptool refuses it.
+#[test]
+fn page_on_a_secure_boot_v1_esp32() {
+    let web = serve_dist();
+    let flash = arduino_flash();
+    let board = WsBoard::start_with(&flash, "none", "esp32", &["--security", "secure-boot-v1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let boot = dir.path().join("bootloader.bin");
+    std::fs::write(&boot, read("firmware/idf-v5.2.2_bootloader_4MB.bin")).unwrap();
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
+            .await
+            .unwrap();
+        watch_errors(&c).await;
+        find(&c, "connect").await.click().await.unwrap();
+        wait_text(&c, "chip", "ESP32", 30).await;
+        assert_eq!(text(&c, "security").await, "secure boot on (v1)");
+        wait_text(&c, "boot-slot", "app0", 30).await;
+        find(&c, "install-files")
+            .await
+            .send_keys(&boot.display().to_string())
+            .await
+            .unwrap();
+        let offs = until("the bootloader's row", 20, || async {
+            let v = all_attr(&c, "install-part", "data-offset").await;
+            (v.len() == 1).then_some(v)
+        })
+        .await;
+        assert_eq!(offs, ["0x1000"]);
+        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
+            yes.click().await.unwrap();
+        }
+        enabled(&c, "install", 10).await;
+        find(&c, "install").await.click().await.unwrap();
+        status_contains(&c, "secure boot v1 is on", 30).await;
+        assert!(
+            std::fs::read(&board.flash).unwrap() == flash,
+            "nothing written"
+        );
         assert_clean(&c).await;
         c.close().await.unwrap();
     });

@@ -266,17 +266,118 @@ fn secure_download_mode_writes_unverified_and_refuses_reads() {
 
 /// What the simulated bootloader of an ESP32-C3 with `security` starts from `flash`.
 fn boots_c3(flash: &[u8], security: &str) -> Option<String> {
+    boots_c3_with(flash, security, otaflash::sim::esp32::SIM_FLASH_KEY)
+}
+
+/// The same, with `key` in its flash-encryption eFuses.
+fn boots_c3_with(flash: &[u8], security: &str, key: [u8; 32]) -> Option<String> {
     let chip = otaflash::chips::Chip::by_name("esp32c3").unwrap();
     let mut dev = otaflash::sim::Esp32::new(
         flash.to_vec(),
         otaflash::sim::Config {
             chip,
             security: otaflash::chips::security::SimSecurity::parse(security).unwrap(),
+            flash_key: key,
             ..otaflash::sim::Config::new(flash.len() as u32, otaflash::sim::Timing::NONE)
         },
     );
     dev.reset(std::time::Duration::ZERO, false);
     dev.last_boot.map(|b| b.0)
+}
+
+/// Flash encryption as the chips after the ESP32 do it, checked against espsecure 5.6: a flash
+/// whose bootloader, table and app0 espsecure encrypted for a key (otadata plain, as the chip
+/// keeps it) boots app0 on a simulated ESP32-C3 holding that key and not with another; and
+/// what the chip encrypts as it writes (`otaflash flash --encrypt`, development mode) is byte
+/// for byte what espsecure makes for that address. Release mode refuses to encrypt on write.
+#[test]
+fn flash_encryption_matches_espsecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let key: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
+    let key_file = dir.path().join("key.bin");
+    std::fs::write(&key_file, key).unwrap();
+    let key_file = key_file.to_str().unwrap();
+    let plain = images::chip_flash("esp32c3");
+    let app0_len = images::app("esp32c3", "hello", "1.0", 64)
+        .len()
+        .div_ceil(16)
+        * 16;
+    let mut enc = plain.clone();
+    for (at, len) in [(0usize, 0x8000usize), (0x8000, 0x1000), (0x10000, app0_len)] {
+        let e = espsecure_encrypt(dir.path(), key_file, at as u32, &plain[at..at + len]);
+        enc[at..at + len].copy_from_slice(&e);
+    }
+    assert_eq!(
+        boots_c3_with(&enc, "flash-encryption", key).as_deref(),
+        Some("app0")
+    );
+    assert_eq!(
+        boots_c3(&enc, "flash-encryption"),
+        None,
+        "another key: nothing boots"
+    );
+    assert_eq!(
+        boots_c3_with(&plain, "flash-encryption", key),
+        None,
+        "plain flash does not decrypt"
+    );
+
+    let sim = Sim::start_with(
+        "none",
+        Some(&enc),
+        "esp32c3",
+        &["--security", "flash-encryption", "--flash-key", key_file],
+    );
+    let app = images::app("esp32c3", "hello", "2.0", 32);
+    let app_path = dir.path().join("app.bin");
+    std::fs::write(&app_path, &app).unwrap();
+    let (ok, out) = flash_args(
+        &sim,
+        &[
+            "--offset",
+            "0x150000",
+            "--encrypt",
+            app_path.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("NOT verified") && out.contains("encrypted it as it wrote"),
+        "{out}"
+    );
+    let mut padded = app.clone();
+    padded.resize(app.len().div_ceil(16) * 16, 0xFF);
+    let want = espsecure_encrypt(dir.path(), key_file, 0x150000, &padded);
+    let got = sim.flash();
+    assert!(
+        got[0x150000..0x150000 + want.len()] == want[..],
+        "the chip's ciphertext is espsecure's"
+    );
+    assert!(got[..0x150000] == enc[..0x150000], "nothing else changed");
+    drop(sim);
+
+    let sim = Sim::start_with(
+        "none",
+        Some(&enc),
+        "esp32c3",
+        &[
+            "--security",
+            "flash-encryption-release",
+            "--flash-key",
+            key_file,
+        ],
+    );
+    let (ok, out) = flash_args(
+        &sim,
+        &[
+            "--offset",
+            "0x150000",
+            "--encrypt",
+            app_path.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && out.contains("release mode"), "{out}");
+    assert!(sim.flash() == enc, "nothing written");
 }
 
 /// Secure boot v2: an unsigned app is refused for a slot with nothing written; the same app
@@ -287,18 +388,6 @@ fn boots_c3(flash: &[u8], security: &str) -> Option<String> {
 fn secure_boot_wants_signed_images() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    let espsecure = |args: &[&str]| {
-        let out = std::process::Command::new("python3")
-            .args(["-m", "espsecure"])
-            .args(args)
-            .output()
-            .expect("espsecure (esptool 5.6.0, scripts/setup.sh)");
-        assert!(
-            out.status.success(),
-            "espsecure {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     let app = images::app("esp32c3", "hello", "2.0", 32);
     std::fs::write(p("app.bin"), &app).unwrap();
     espsecure(&[

@@ -37,6 +37,7 @@ const IDENTITY_REGS: &[u32] = &[
 ];
 
 pub static ROM: Rom = Rom {
+    encrypted_write_align: 32,
     // eFuse block 0 (esptool `EFUSE_SPI_BOOT_CRYPT_CNT_*`, `EFUSE_RD_ABS_DONE_*`,
     // `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT`; JTAG_DISABLE is bit 6 of the same word).
     security: SecurityFacts::Efuse {

@@ -22,6 +22,7 @@ const fn block2(word: u32) -> u32 {
 const IDENTITY_REGS: &[u32] = &[block2(0), block2(1), block2(7), reg::UART_CLKDIV];
 
 pub static ROM: Rom = Rom {
+    encrypted_write_align: 16,
     // DIS_DOWNLOAD_MANUAL_ENCRYPT (esptool `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT_REG`/`_MASK`).
     security: SecurityFacts::SecurityInfo {
         manual_encrypt_disabled: Field::new(reg::EFUSE_BASE + 0x030, 1 << 6),

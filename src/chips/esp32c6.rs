@@ -21,6 +21,7 @@ const fn block1(word: u32) -> u32 {
 const IDENTITY_REGS: &[u32] = &[block1(0), block1(1), block1(3), block1(4)];
 
 pub static ROM: Rom = Rom {
+    encrypted_write_align: 16,
     // DIS_DOWNLOAD_MANUAL_ENCRYPT (esptool `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT_REG`/`_MASK`).
     security: SecurityFacts::SecurityInfo {
         manual_encrypt_disabled: Field::new(reg::EFUSE_BASE + 0x030, 1 << 20),

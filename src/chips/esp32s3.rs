@@ -35,6 +35,7 @@ const IDENTITY_REGS: &[u32] = &[
 ];
 
 pub static ROM: Rom = Rom {
+    encrypted_write_align: 16,
     // DIS_DOWNLOAD_MANUAL_ENCRYPT (esptool `EFUSE_DIS_DOWNLOAD_MANUAL_ENCRYPT_REG`/`_MASK`).
     security: SecurityFacts::SecurityInfo {
         manual_encrypt_disabled: Field::new(reg::EFUSE_BASE + 0x030, 1 << 20),

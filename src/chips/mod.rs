@@ -87,6 +87,9 @@ pub struct Rom {
     pub sim: SimFacts,
     /// Where its security state (flash encryption, secure boot, …) is read.
     pub security: security::SecurityFacts,
+    /// Data the chip encrypts as it writes (FLASH_BEGIN's encrypted flag) is padded to this
+    /// (esptool `FLASH_ENCRYPTED_WRITE_ALIGN`).
+    pub encrypted_write_align: u32,
 }
 
 /// The simulated chip of this kind: its eFuse contents (the inverse of `describe`), revision,

@@ -216,6 +216,12 @@ impl Security {
         self.flash_encryption != FlashEncryption::Off
     }
 
+    /// Reads cannot show what the flash holds (refused in secure download mode, ciphertext
+    /// under flash encryption).
+    pub fn reads_hidden(&self) -> bool {
+        self.secure_download || self.flash_encrypted()
+    }
+
     /// Nothing enabled.
     pub fn is_open(&self) -> bool {
         *self == Security::default()
@@ -261,11 +267,29 @@ impl Security {
     }
 }
 
+/// How data reaches the flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Written {
+    /// As it is, and it is plain.
+    #[default]
+    Plain,
+    /// As it is, already encrypted for the chip's key elsewhere (espsecure encrypt-flash-data).
+    PreEncrypted,
+    /// Plain, encrypted by the chip as it writes (FLASH_BEGIN's encrypted flag; development
+    /// mode only).
+    EncryptedByChip,
+}
+
 /// Why a write is refused on this chip (nothing is written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteBlock {
     /// Flash encryption is on and the data is plain: it would not decrypt at boot.
     PlainOnEncrypted,
+    /// Encrypting on write was asked, but flash encryption is off: the data would be stored
+    /// encrypted and never decrypted.
+    EncryptWithoutEncryption,
+    /// Encrypting on write was asked in release mode, where the chip no longer does it.
+    EncryptInRelease,
     /// Secure boot v1 keeps the bootloader's digest below 0x8000: rewriting it bricks the chip
     /// (esptool refuses the same).
     SecureBootV1Bootloader,
@@ -276,6 +300,8 @@ impl WriteBlock {
         match self {
             WriteBlock::PlainOnEncrypted => "flash encryption is on: plain data written there would not decrypt at boot. Write an image encrypted for this chip's key (espsecure encrypt-flash-data) and mark it pre-encrypted",
             WriteBlock::SecureBootV1Bootloader => "secure boot v1 is on: the bootloader region below 0x8000 holds its digest and must not be rewritten",
+            WriteBlock::EncryptWithoutEncryption => "flash encryption is off on this chip: data encrypted on write would never be decrypted. Write it plain",
+            WriteBlock::EncryptInRelease => "flash encryption is in release mode: the chip no longer encrypts what it is sent. Write data encrypted for its key elsewhere, marked pre-encrypted",
         }
     }
 }
@@ -283,11 +309,21 @@ impl WriteBlock {
 impl Security {
     /// Whether `len` bytes at `offset` may be written; `pre_encrypted`: the technician marked
     /// the data as already encrypted for this chip (written as it is).
-    pub fn write_block(&self, offset: u32, pre_encrypted: bool) -> Option<WriteBlock> {
+    pub fn write_block(&self, offset: u32, how: Written) -> Option<WriteBlock> {
         if self.secure_boot == SecureBoot::V1 && offset < 0x8000 {
             return Some(WriteBlock::SecureBootV1Bootloader);
         }
-        (self.flash_encrypted() && !pre_encrypted).then_some(WriteBlock::PlainOnEncrypted)
+        match (self.flash_encryption, how) {
+            (FlashEncryption::Off, Written::EncryptedByChip) => {
+                Some(WriteBlock::EncryptWithoutEncryption)
+            }
+            (FlashEncryption::Release, Written::EncryptedByChip) => {
+                Some(WriteBlock::EncryptInRelease)
+            }
+            (FlashEncryption::Off, _) => None,
+            (_, Written::Plain) => Some(WriteBlock::PlainOnEncrypted),
+            _ => None,
+        }
     }
 }
 
@@ -453,16 +489,34 @@ mod tests {
             secure_boot: SecureBoot::V1,
             ..Security::default()
         };
+        use Written::*;
         assert_eq!(
-            v1.write_block(0x1000, false),
+            v1.write_block(0x1000, Plain),
             Some(WriteBlock::SecureBootV1Bootloader)
         );
-        assert_eq!(v1.write_block(0x10000, false), None);
+        assert_eq!(v1.write_block(0x10000, Plain), None);
         assert_eq!(
-            sec.write_block(0x10000, false),
+            v1.write_block(0x10000, EncryptedByChip),
+            Some(WriteBlock::EncryptWithoutEncryption)
+        );
+        assert_eq!(
+            sec.write_block(0x10000, Plain),
             Some(WriteBlock::PlainOnEncrypted)
         );
-        assert_eq!(sec.write_block(0x10000, true), None);
+        assert_eq!(sec.write_block(0x10000, PreEncrypted), None);
+        let dev = Security {
+            flash_encryption: FlashEncryption::Development,
+            ..Security::default()
+        };
+        assert_eq!(dev.write_block(0x10000, EncryptedByChip), None);
+        let rel = Security {
+            flash_encryption: FlashEncryption::Release,
+            ..Security::default()
+        };
+        assert_eq!(
+            rel.write_block(0x10000, EncryptedByChip),
+            Some(WriteBlock::EncryptInRelease)
+        );
         assert!(SimSecurity::parse("secure-bot")
             .unwrap_err()
             .contains("secure-boot"));

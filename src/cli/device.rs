@@ -85,6 +85,10 @@ pub struct FlashArgs {
     /// encrypt-flash-data): written as it is. Plain data is refused while flash encryption is on.
     #[arg(long, requires = "offset")]
     pre_encrypted: bool,
+    /// Have the chip encrypt the data as it writes it (flash encryption in development mode;
+    /// esptool's --encrypt). Such a write cannot be MD5-verified.
+    #[arg(long, requires = "offset", conflicts_with = "pre_encrypted")]
+    encrypt: bool,
     /// With several boards: how many at once (default: all).
     #[arg(long, default_value_t = 0)]
     jobs: usize,
@@ -157,6 +161,10 @@ pub struct SimArgs {
     /// flash-encryption-release, secure-boot, secure-download, jtag-disabled.
     #[arg(long, value_parser = crate::chips::security::SimSecurity::parse)]
     security: Option<crate::chips::security::SimSecurity>,
+    /// The chip's flash-encryption key: a 32-byte file, as espsecure takes it (XTS-AES-128;
+    /// the chips after the ESP32). Default: the simulator's own key.
+    #[arg(long)]
+    flash_key: Option<PathBuf>,
     /// Fault injection (tests): the link drops, as if unplugged, once this many bytes have come
     /// from the host.
     #[arg(long)]
@@ -447,7 +455,7 @@ pub fn flash(a: FlashArgs) -> CliResult {
         let mut d = open(port, &a.link, false).await?;
         let opts = WriteOptions {
             skip_unchanged: !a.no_skip,
-            pre_encrypted: a.pre_encrypted,
+            written: super::written(a.pre_encrypted, a.encrypt),
             ..WriteOptions::default()
         };
         match (&a.slot, a.offset) {
@@ -591,6 +599,18 @@ pub fn sim(a: SimArgs) -> CliResult {
                 modelled.join(", ")
             ))
         })?;
+    let flash_key = match &a.flash_key {
+        None => crate::sim::esp32::SIM_FLASH_KEY,
+        Some(p) => std::fs::read(p)
+            .map_err(|e| Failure(format!("--flash-key {}: {e}", p.display())))?
+            .try_into()
+            .map_err(|_| {
+                Failure(format!(
+                    "--flash-key {}: a 256-bit key file is 32 bytes",
+                    p.display()
+                ))
+            })?,
+    };
     if let (Some(s), Some(rom)) = (&a.security, chip.rom) {
         s.check(&rom.security)
             .map_err(|e| Failure(format!("--security: {e}")))?;
@@ -614,6 +634,7 @@ pub fn sim(a: SimArgs) -> CliResult {
         }
         c.faults.disconnect_after_h2d = a.fault_disconnect_after;
         c.security = a.security.unwrap_or_default();
+        c.flash_key = flash_key;
         c
     })
     .map_err(Failure)?;

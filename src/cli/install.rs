@@ -54,6 +54,11 @@ pub struct InstallOptions {
     /// encryption is on.
     #[arg(long)]
     pre_encrypted: bool,
+    /// Have the chip encrypt as it writes (flash encryption in development mode): the
+    /// bootloader, the partition table, apps and partitions flagged encrypted; otadata and
+    /// other data plain (as `idf.py encrypted-flash`). Not MD5-verifiable.
+    #[arg(long, conflicts_with = "pre_encrypted")]
+    encrypt: bool,
     #[arg(long, value_enum, default_value = "hard-reset")]
     after: After,
     #[arg(long)]
@@ -196,7 +201,7 @@ async fn install_board(
     let opts = PlanOptions {
         erase_all: o.erase,
         fit_bootloader: o.flash_size == FlashSize::Detect,
-        pre_encrypted: o.pre_encrypted,
+        written: super::written(o.pre_encrypted, o.encrypt),
     };
     let mut r = d
         .install_build(port, o.link.table_offset, &parts, opts, o.yes, &elapsed)
@@ -234,6 +239,7 @@ fn run_install(
             table_offset: o.link.table_offset,
             bootloader: snap.bootloader,
             secure_boot: d.chip.security.secure_boot,
+            unreadable: d.chip.security.reads_hidden(),
         };
         let p = plan(
             parts,
@@ -241,7 +247,7 @@ fn run_install(
             PlanOptions {
                 erase_all: o.erase,
                 fit_bootloader: o.flash_size == FlashSize::Detect,
-                pre_encrypted: o.pre_encrypted,
+                written: super::written(o.pre_encrypted, o.encrypt),
             },
         );
         if !o.json {

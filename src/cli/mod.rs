@@ -196,3 +196,13 @@ fn write_output(path: &std::path::Path, bytes: &[u8]) -> CliResult {
 fn read_input(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
 }
+
+/// How data reaches the flash, from `--pre-encrypted` / `--encrypt`.
+fn written(pre_encrypted: bool, encrypt: bool) -> crate::chips::security::Written {
+    use crate::chips::security::Written;
+    match (pre_encrypted, encrypt) {
+        (true, _) => Written::PreEncrypted,
+        (_, true) => Written::EncryptedByChip,
+        _ => Written::Plain,
+    }
+}

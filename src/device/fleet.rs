@@ -379,6 +379,7 @@ impl<P: Port> Device<P> {
                 table_offset,
                 bootloader: snap.bootloader,
                 secure_boot: self.chip.security.secure_boot,
+                unreadable: self.chip.security.reads_hidden(),
             };
             let p = plan(parts, &board, opts);
             if !p.ready() {

@@ -30,15 +30,25 @@ impl Installed {
     pub fn describe(&self) -> String {
         let bytes: u64 = self.parts.iter().map(|p| p.report.bytes).sum();
         let written: u64 = self.parts.iter().map(|p| p.report.written).sum();
-        let unverified = self.parts.iter().any(|p| !p.report.verified);
+        let unverified = self.parts.iter().find(|p| !p.report.verified);
         format!(
             "installed: {} part{} {} ({} bytes, {} written){} in {} s",
             self.parts.len(),
             if self.parts.len() == 1 { "" } else { "s" },
-            if unverified {
-                "written, NOT verified (secure download mode refuses the MD5 check)"
-            } else {
-                "verified by MD5"
+            match unverified {
+                Some(p) => {
+                    let n = self.parts.iter().filter(|p| !p.report.verified).count();
+                    let which = if n == self.parts.len() {
+                        String::new()
+                    } else {
+                        format!(" {n} of them")
+                    };
+                    format!(
+                        "written,{which} NOT verified ({})",
+                        p.report.unverified_why()
+                    )
+                }
+                None => "verified by MD5".into(),
             },
             bytes,
             written,
@@ -82,7 +92,7 @@ impl<P: Port> Device<P> {
         if let Some(b) = plan
             .parts
             .iter()
-            .find_map(|p| security.write_block(p.offset, plan.pre_encrypted))
+            .find_map(|p| security.write_block(p.offset, plan.written_for(p)))
         {
             return Err(Refusal::Security(b).into());
         }
@@ -114,7 +124,7 @@ impl<P: Port> Device<P> {
                     p.offset,
                     &p.bytes,
                     WriteOptions {
-                        pre_encrypted: plan.pre_encrypted,
+                        written: plan.written_for(p),
                         ..WriteOptions::default()
                     },
                 )

@@ -70,7 +70,7 @@ impl TableProblem {
             ),
             TableProblem::Invalid { .. } => "If this project keeps its partition table elsewhere (CONFIG_PARTITION_TABLE_OFFSET), enter that offset and read again.".into(),
             TableProblem::SecureDownload => "Writes still work through the ROM (otaflash flash --offset), but nothing can be read back or MD5-checked.".into(),
-            TableProblem::Encrypted { .. } => "Write images encrypted for this chip's key (espsecure encrypt-flash-data) at their offsets, marked pre-encrypted (otaflash flash --offset A --pre-encrypted); otadata is not switched from here, as otaflash cannot tell whether a slot would decrypt.".into(),
+            TableProblem::Encrypted { .. } => "Write images encrypted for this chip's key (espsecure encrypt-flash-data) marked pre-encrypted, or in development mode have the chip encrypt them as it writes (Install or recover; otaflash flash --offset A --pre-encrypted or --encrypt). otadata is not switched from here, as otaflash cannot tell whether a slot would decrypt.".into(),
         }
     }
 }
@@ -195,13 +195,12 @@ impl<P: Port> Device<P> {
         }
         let at = self.chip.chip.bootloader_offset;
         // Unreadable in secure download mode, ciphertext under flash encryption.
-        let bootloader =
-            if self.chip.security.secure_download || self.chip.security.flash_encrypted() {
-                None
-            } else {
-                let head = self.loader.read_flash(at, HEADER_LEN as u32).await?;
-                Header::parse(&head).filter(|h| h.magic == IMAGE_MAGIC)
-            };
+        let bootloader = if self.chip.security.reads_hidden() {
+            None
+        } else {
+            let head = self.loader.read_flash(at, HEADER_LEN as u32).await?;
+            Header::parse(&head).filter(|h| h.magic == IMAGE_MAGIC)
+        };
         Ok(Snapshot {
             table,
             otadata,

@@ -615,6 +615,27 @@ mod tests {
         Target::chip(crate::chips::ESP32, Some(301))
     }
 
+    /// Under secure boot v2 an image loads only with a signature block after it (espsecure's
+    /// layout: padded to 4 KiB, then the block); without secure boot the block is not needed.
+    #[test]
+    fn secure_boot_wants_a_signature_block() {
+        let img = demo::app_image(crate::chips::ESP32, Some(("blink", "2.0")), 5000);
+        let sb = esp32().with_secure_boot(SecureBoot::V2);
+        assert_eq!(
+            judge(&img, sb, 0x10000, None).problems,
+            [ImageProblem::Unsigned]
+        );
+        assert!(judge(&img, esp32(), 0x10000, None).problems.is_empty());
+        let mut signed = img.clone();
+        signed.resize(
+            crate::formats::signature::sector_at(img.len() as u64) as usize,
+            0xFF,
+        );
+        signed.extend(crate::formats::signature::test_block(2));
+        signed.resize(signed.len().div_ceil(4096) * 4096, 0xFF);
+        assert!(judge(&signed, sb, 0x10000, None).problems.is_empty());
+    }
+
     fn scan(bytes: &[u8], slot: u32) -> (SlotImage, usize) {
         let mut s = HeaderScan::new(esp32(), 0x10000, slot);
         let mut reads = 0;

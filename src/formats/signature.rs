@@ -43,26 +43,27 @@ pub fn v2_signature(bytes: &[u8], image_len: u64) -> Option<Scheme> {
     }
 }
 
+/// A block as espsecure lays it out (signature bytes arbitrary: only the frame is read).
+#[cfg(test)]
+pub(crate) fn test_block(scheme: u8) -> Vec<u8> {
+    let mut b = vec![0u8; BLOCK_LEN];
+    b[0] = MAGIC;
+    b[1] = scheme;
+    let crc = crc32_le(0, &b[..CRC_AT]);
+    b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A block as espsecure lays it out (signature bytes arbitrary: only the frame is read).
-    pub fn block(scheme: u8) -> Vec<u8> {
-        let mut b = vec![0u8; BLOCK_LEN];
-        b[0] = MAGIC;
-        b[1] = scheme;
-        let crc = crc32_le(0, &b[..CRC_AT]);
-        b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
-        b
-    }
 
     #[test]
     fn finds_the_block_after_the_padded_image() {
         let mut img = vec![0xE9; 5000];
         assert_eq!(v2_signature(&img, 5000), None, "unsigned");
         img.resize(8192, 0xFF);
-        img.extend(block(3));
+        img.extend(test_block(3));
         img.resize(8192 + SECTOR, 0xFF);
         assert_eq!(v2_signature(&img, 5000), Some(Scheme::Ecdsa));
         img[8192 + 10] ^= 1;

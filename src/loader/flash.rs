@@ -10,6 +10,7 @@
 //! and the written range is always verified by MD5 at the end.
 
 use super::{kbit_per_s, Error, Loader, NoAnswer, Phase, Port, Progress, Refusal, Result};
+use crate::chips::security::Written;
 use crate::formats::md5;
 use crate::formats::numbers::decimals;
 use crate::wire::command::{data_block_timeout, op, Command};
@@ -27,9 +28,9 @@ pub struct WriteOptions {
     pub skip_unchanged: bool,
     /// Compressed blocks (always with the stub; the ROM takes both).
     pub compress: bool,
-    /// The data is already encrypted for this chip's flash-encryption key (written as it is;
-    /// plain data is refused while flash encryption is on).
-    pub pre_encrypted: bool,
+    /// How the data reaches the flash: plain, pre-encrypted for the chip's key (as it is), or
+    /// encrypted by the chip as it writes. Plain data is refused while flash encryption is on.
+    pub written: Written,
 }
 
 impl Default for WriteOptions {
@@ -37,7 +38,7 @@ impl Default for WriteOptions {
         WriteOptions {
             skip_unchanged: true,
             compress: true,
-            pre_encrypted: false,
+            written: Written::Plain,
         }
     }
 }
@@ -56,11 +57,23 @@ pub struct WriteReport {
     pub write_time: Duration,
     pub retries: u32,
     pub md5: [u8; 16],
-    /// The flash's MD5 was checked against the data's (not possible in secure download mode).
+    /// The flash's MD5 was checked against the data's (not possible in secure download mode,
+    /// nor for data the chip encrypted as it wrote).
     pub verified: bool,
+    /// The chip encrypted the data as it wrote it.
+    pub encrypted_by_chip: bool,
 }
 
 impl WriteReport {
+    /// Why a write could not be verified.
+    pub fn unverified_why(&self) -> &'static str {
+        if self.encrypted_by_chip {
+            "the chip encrypted it as it wrote: the flash holds ciphertext under its key, which cannot be compared"
+        } else {
+            "secure download mode refuses the MD5 check"
+        }
+    }
+
     /// Bytes that were already there (their MD5 matched), so not written.
     pub fn already_there(&self) -> u64 {
         self.bytes - self.written
@@ -91,9 +104,10 @@ impl WriteReport {
         };
         if !self.verified {
             return format!(
-                "{what}: {} bytes written in {} s, NOT verified (secure download mode refuses the MD5 check; data MD5 {md5})",
+                "{what}: {} bytes written in {} s, NOT verified ({}; data MD5 {md5})",
                 self.written,
                 decimals(self.write_time.as_secs_f64(), 1),
+                self.unverified_why()
             );
         }
         format!(
@@ -117,15 +131,34 @@ impl<P: Port> Loader<P> {
         opts: WriteOptions,
     ) -> Result<WriteReport> {
         let security = self.security();
-        if let Some(b) = security.write_block(offset, opts.pre_encrypted) {
+        if let Some(b) = security.write_block(offset, opts.written) {
             return Err(Refusal::Security(b).into());
         }
         let flash = self.flash_info().await?;
-        // Secure download mode: no MD5 before (write everything) or after (say so).
-        let sdm = !flash.detected;
+        // Secure download mode, or the chip encrypting as it writes: no MD5 before (write
+        // everything) or after (say so).
+        let encrypt = opts.written == Written::EncryptedByChip;
+        let unverifiable = !flash.detected || encrypt;
         let opts = WriteOptions {
-            skip_unchanged: opts.skip_unchanged && !sdm,
+            skip_unchanged: opts.skip_unchanged && !unverifiable,
             ..opts
+        };
+        let padded;
+        let data = if encrypt {
+            let rom = self.require_supported()?;
+            if !self.is_stub && !rom.begin_takes_encrypt_flag {
+                return Err(Error::Unsupported(
+                    "this chip's ROM loader cannot encrypt as it writes; the flasher stub can (connect without --no-stub)".into(),
+                ));
+            }
+            // The chip encrypts whole pieces: pad with erased bytes, as esptool does.
+            let align = rom.encrypted_write_align as usize;
+            let mut v = data.to_vec();
+            v.resize(data.len().div_ceil(align) * align, 0xFF);
+            padded = v;
+            &padded[..]
+        } else {
+            data
         };
         let end = offset as u64 + data.len() as u64;
         if end > flash.size as u64 {
@@ -207,7 +240,7 @@ impl<P: Port> Loader<P> {
                     .write_run(
                         offset + s as u32,
                         &data[s..e],
-                        opts.compress,
+                        opts,
                         (done, report.wire_bytes),
                         total,
                         write_started,
@@ -238,11 +271,13 @@ impl<P: Port> Loader<P> {
         }
         report.write_time = self.now() - write_started;
         self.check_cancel()?;
-        if sdm {
+        if unverifiable {
             report.elapsed = self.now() - started;
+            report.encrypted_by_chip = encrypt;
             self.log(format!(
-                "0x{offset:08x}: {} bytes written; secure download mode refuses the MD5 check, so they are not verified",
-                data.len()
+                "0x{offset:08x}: {} bytes written, not verified: {}",
+                data.len(),
+                report.unverified_why()
             ));
             return Ok(report);
         }
@@ -327,14 +362,15 @@ impl<P: Port> Loader<P> {
         &mut self,
         at: u32,
         data: &[u8],
-        compress: bool,
+        opts: WriteOptions,
         before: (u64, u64),
         total: u64,
         started: Duration,
     ) -> Result<u64> {
         let (done_before, wire_before) = before;
         let stub = self.is_stub;
-        let compress = compress || stub;
+        let compress = opts.compress || stub;
+        let encrypt = opts.written == Written::EncryptedByChip;
         let block = if stub { STUB_BLOCK } else { ROM_BLOCK };
         let payload: Vec<u8> = if compress {
             miniz_oxide::deflate::compress_to_vec_zlib(data, 9)
@@ -350,8 +386,9 @@ impl<P: Port> Loader<P> {
         } else {
             (data.len().div_ceil(block) * block) as u32
         };
-        // The fifth word ("not encrypted") for the stub and for every ROM but the ESP32's.
-        let encrypted = (stub || self.require_supported()?.begin_takes_encrypt_flag).then_some(0);
+        // The fifth word ("encrypted") for the stub and for every ROM but the ESP32's.
+        let encrypted =
+            (stub || self.require_supported()?.begin_takes_encrypt_flag).then_some(encrypt as u32);
         let begin = if compress {
             Command::FlashDeflBegin {
                 size,

@@ -137,7 +137,7 @@ impl BoardInfo {
         let s = &self.security;
         let mut v = vec![];
         if s.flash_encrypted() {
-            v.push("Flash encryption is on: reads return ciphertext, so the layout, otadata, what the slots hold and NVS cannot be shown. Plain images are refused (they would not decrypt at boot); otadata is not switched from here.");
+            v.push("Flash encryption is on: reads return ciphertext, so the layout, otadata, what the slots hold and NVS cannot be shown. Plain images are refused (they would not decrypt at boot): install files encrypted for this chip's key, or in development mode have the chip encrypt them as it writes (Install or recover). otadata is not switched from here.");
         }
         if s.secure_download {
             v.push("Secure download mode: no flasher stub, no reads and no MD5 checks — nothing written could be verified.");

@@ -105,7 +105,13 @@ pub struct Config {
     pub usb_ids_told: bool,
     /// What its eFuses enable: flash encryption, secure boot, secure download mode, JTAG off.
     pub security: chips::security::SimSecurity,
+    /// The flash-encryption key in its eFuses (XTS-AES-128, 256 bits; used when flash
+    /// encryption is on, on the chips after the ESP32, in native builds).
+    pub flash_key: [u8; 32],
 }
+
+/// The simulated chip's flash-encryption key unless one is given (`otaflash sim --flash-key`).
+pub const SIM_FLASH_KEY: [u8; 32] = *b"otaflash-simulated-flash-key-256";
 
 impl Config {
     pub fn new(flash_size: u32, timing: Timing) -> Self {
@@ -120,6 +126,7 @@ impl Config {
             usb: None,
             usb_ids_told: true,
             security: Default::default(),
+            flash_key: SIM_FLASH_KEY,
         }
     }
 }
@@ -153,6 +160,10 @@ struct WriteOp {
     /// The zlib stream (or the plain data) is complete.
     input_done: bool,
     inflate: Option<Box<InflateState>>,
+    /// Written through the flash-encryption block (the encrypted flag of FLASH_BEGIN).
+    encrypt: bool,
+    /// Encrypted writes: plain bytes not yet a whole 16-byte piece (they go out with the next).
+    crypt_tail: Vec<u8>,
 }
 
 /// The stub's inflate output buffer (TINFL_LZ_DICT_SIZE): it writes in units of this.
@@ -377,7 +388,16 @@ impl Esp32 {
     /// in some cases), and what it prints. The simulator does not run the app.
     fn boot_from_flash(&mut self) -> String {
         self.last_boot = None;
-        let flash = self.flash.contents();
+        // Under flash encryption it reads through the decryption: the bootloader, the table,
+        // the apps and partitions flagged encrypted (otadata and NVS stay as stored).
+        let decrypted = self.flash_crypt().map(|k| {
+            decrypted_view(
+                &k,
+                self.flash.contents(),
+                self.config.chip.bootloader_offset,
+            )
+        });
+        let flash = decrypted.as_deref().unwrap_or(self.flash.contents());
         // The ROM loads the second-stage bootloader at the chip's bootloader offset.
         let boot_at = self.config.chip.bootloader_offset as usize;
         let bootloader = match Image::parse(&flash[boot_at..]) {
@@ -1062,7 +1082,15 @@ impl Esp32 {
         if !self.spi_attached {
             return bad(self, rom_err::FLASH_WRITE, stub_err::NOT_IN_FLASH_MODE);
         }
-        if encrypted.unwrap_or(0) != 0 {
+        // The encrypted flag: the flash-encryption block encrypts what is written, when flash
+        // encryption is on and manual encryption is still allowed (development mode), in
+        // 16-byte pieces.
+        let encrypt = encrypted.unwrap_or(0) != 0;
+        if encrypt
+            && (self.flash_crypt().is_none()
+                || self.config.security.release
+                || !size.is_multiple_of(16))
+        {
             return bad(self, rom_err::INVALID_MESSAGE, stub_err::NOT_IMPLEMENTED);
         }
         if block_size == 0 || block_size > 0x4000 {
@@ -1099,6 +1127,8 @@ impl Esp32 {
             pending: vec![],
             input_done: false,
             inflate: compressed.then(|| InflateState::new_boxed(DataFormat::Zlib)),
+            encrypt,
+            crypt_tail: vec![],
         });
         self.respond(done, opc, 0, &[], None);
         if stub {
@@ -1146,7 +1176,7 @@ impl Esp32 {
             }
         }
         now = now.max(self.chip_free);
-        now += self.flash.program(at, bytes)?;
+        now += self.program(at, bytes)?;
         self.chip_free = now;
         let w = self.write.as_mut().unwrap();
         w.at = end;
@@ -1218,7 +1248,7 @@ impl Esp32 {
         w.at += plain.len() as u32;
         w.written += plain.len() as u32;
         let now = t + self.config.timing.cpu_per_kib * (plain.len() as u32 / 1024);
-        match self.flash.program(at, &plain) {
+        match self.program(at, &plain) {
             Ok(busy) => {
                 self.respond(now + busy, opc, 0, &[], None);
                 now + busy
@@ -1228,6 +1258,40 @@ impl Esp32 {
                 fail(self, code, 0)
             }
         }
+    }
+
+    /// Programs what a FLASH_DATA brought at `at`, through the flash-encryption block when
+    /// the write asked for it.
+    fn program(&mut self, at: u32, bytes: &[u8]) -> Result<Duration, FlashError> {
+        let key = self.flash_crypt();
+        let Some(w) = self.write.as_mut().filter(|w| w.encrypt) else {
+            return self.flash.program(at, bytes);
+        };
+        let Some(key) = key else {
+            return self.flash.program(at, bytes);
+        };
+        let start = at - w.crypt_tail.len() as u32;
+        let mut data = std::mem::take(&mut w.crypt_tail);
+        data.extend_from_slice(bytes);
+        let whole = data.len() / 16 * 16;
+        w.crypt_tail = data.split_off(whole);
+        if data.is_empty() {
+            return Ok(Duration::ZERO);
+        }
+        encrypt_in_place(&key, start, &mut data);
+        self.flash.program(start, &data)
+    }
+
+    /// The chip's flash-encryption block, when flash encryption is on and modelled (the XTS
+    /// chips, native builds).
+    fn flash_crypt(&self) -> Option<FlashCrypt> {
+        let xts = matches!(
+            self.rom().security,
+            chips::security::SecurityFacts::SecurityInfo { .. }
+        );
+        (self.config.security.flash_encryption && xts && self.config.chip.rom.is_some())
+            .then(|| new_crypt(&self.config.flash_key))
+            .flatten()
     }
 
     /// Inflates (or passes through) one block; the bytes to program.
@@ -1468,4 +1532,59 @@ fn secure_download_allows(cmd: &Command) -> bool {
             | Command::SpiSetParams { .. }
             | Command::GetSecurityInfo
     )
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+type FlashCrypt = super::flash_crypt::FlashKey;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn new_crypt(key: &[u8; 32]) -> Option<FlashCrypt> {
+    Some(FlashCrypt::new(key))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn encrypt_in_place(key: &FlashCrypt, at: u32, data: &mut [u8]) {
+    key.apply(at, data, true);
+}
+
+/// The flash as the bootloader reads it through the decryption.
+#[cfg(not(target_arch = "wasm32"))]
+fn decrypted_view(key: &FlashCrypt, flash: &[u8], bootloader_at: u32) -> Vec<u8> {
+    let mut v = flash.to_vec();
+    let decrypt = |v: &mut Vec<u8>, at: usize, len: usize| {
+        let end = (at + len).min(v.len());
+        if at < end {
+            key.apply(at as u32, &mut v[at..end], false);
+        }
+    };
+    let table_at = DEFAULT_TABLE_OFFSET as usize;
+    decrypt(
+        &mut v,
+        bootloader_at as usize,
+        table_at - bootloader_at as usize,
+    );
+    decrypt(&mut v, table_at, SECTOR as usize);
+    if let Ok(t) = PartitionTable::from_flash(&v, DEFAULT_TABLE_OFFSET) {
+        for p in t.entries.iter().filter(|p| p.is_app() || p.encrypted()) {
+            decrypt(&mut v, p.offset as usize, p.size as usize);
+        }
+    }
+    v
+}
+
+/// The page's simulated chip has no flash-encryption model.
+#[cfg(target_arch = "wasm32")]
+struct FlashCrypt;
+
+#[cfg(target_arch = "wasm32")]
+fn new_crypt(_: &[u8; 32]) -> Option<FlashCrypt> {
+    None
+}
+
+#[cfg(target_arch = "wasm32")]
+fn encrypt_in_place(_: &FlashCrypt, _: u32, _: &mut [u8]) {}
+
+#[cfg(target_arch = "wasm32")]
+fn decrypted_view(_: &FlashCrypt, flash: &[u8], _: u32) -> Vec<u8> {
+    flash.to_vec()
 }

@@ -5,6 +5,8 @@ pub mod demo;
 pub mod esp32;
 pub mod flash;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod flash_crypt;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod server;
 
 pub use esp32::{Config, Esp32, Faults, Mode, Timing};

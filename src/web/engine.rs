@@ -566,6 +566,7 @@ impl Engine {
                         table_offset,
                         bootloader: snap.bootloader,
                         secure_boot: d.chip.security.secure_boot,
+                        unreadable: d.chip.security.reads_hidden(),
                     };
                     let p = plan(parts, &board, opts);
                     let step = me.clone();

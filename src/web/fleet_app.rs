@@ -210,7 +210,7 @@ fn run(f: &Fleet, d: UseReducerDispatcher<Store>, devices: Devices) {
                             let opts = crate::formats::install::PlanOptions {
                                 erase_all: false,
                                 fit_bootloader: false,
-                                pre_encrypted: false,
+                                written: Default::default(),
                             };
                             dev.install_build(&port, t, &parts, opts, *yes, &elapsed)
                                 .await

@@ -6,6 +6,7 @@
 
 use super::manifest;
 use super::panels::{url_param, PanelProps};
+use crate::chips::security::{FlashEncryption, Written};
 use crate::formats::install::{default_offset, plan, Board, Caution, Part, PartKind, PlanOptions};
 use crate::formats::numbers::{human_size, parse_u32};
 use crate::page::JobKind;
@@ -77,6 +78,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
     let erase = use_state(|| None::<bool>);
     let fit = use_state(|| false);
     let pre_encrypted = use_state(|| false);
+    let encrypt_on_write = use_state(|| false);
     let confirmed = use_state(|| false);
     let reset_after = use_state(|| true);
     let problem = use_state(|| None::<String>);
@@ -270,6 +272,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             table_offset: s.table_offset,
             bootloader: s.bootloader,
             secure_boot: b.security.secure_boot,
+            unreadable: b.security.reads_hidden(),
         };
         let parts: Vec<Part> = parsed.iter().flatten().cloned().collect();
         // Erasing first is the default when the layout changes (old data would not fit it).
@@ -279,7 +282,12 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
         let opts = PlanOptions {
             erase_all: erase.unwrap_or(default_erase),
             fit_bootloader: *fit,
-            pre_encrypted: *pre_encrypted && b.security.flash_encrypted(),
+            written: match (*pre_encrypted, *encrypt_on_write) {
+                _ if !b.security.flash_encrypted() => Written::Plain,
+                (true, _) => Written::PreEncrypted,
+                (_, true) => Written::EncryptedByChip,
+                _ => Written::Plain,
+            },
         };
         (plan(parts, &board, opts), opts)
     });
@@ -440,8 +448,13 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                     </label>
                 }
                 if s.board.as_ref().is_some_and(|b| b.security.flash_encrypted()) {
-                    <label class="option"><input type="checkbox" checked={*pre_encrypted} onchange={toggle(&pre_encrypted)} data-testid="install-pre-encrypted" disabled={busy} />
+                    <label class="option"><input type="checkbox" checked={*pre_encrypted} onchange={toggle(&pre_encrypted)} data-testid="install-pre-encrypted" disabled={busy || *encrypt_on_write} />
                         {" These files are already encrypted for this chip's key (espsecure encrypt-flash-data): write them as they are"}
+                    </label>
+                }
+                if s.board.as_ref().is_some_and(|b| b.security.flash_encryption == FlashEncryption::Development) {
+                    <label class="option"><input type="checkbox" checked={*encrypt_on_write} onchange={toggle(&encrypt_on_write)} data-testid="install-encrypt" disabled={busy || *pre_encrypted} />
+                        {" Have the chip encrypt them as it writes (development mode): bootloader, table and apps encrypted, other data plain; such writes cannot be verified"}
                     </label>
                 }
                 <label class="option"><input type="checkbox" checked={*reset_after} onchange={on_reset_after} data-testid="install-reset" disabled={busy} />{" Reset into the app afterwards and show its console"}</label>

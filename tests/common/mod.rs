@@ -267,3 +267,38 @@ pub fn otaflash(args: &[&str]) -> (bool, String) {
         ),
     )
 }
+
+/// `python3 -m espsecure ARGS` (esptool 5.6.0, which scripts/setup.sh installs).
+pub fn espsecure(args: &[&str]) {
+    let out = std::process::Command::new("python3")
+        .args(["-m", "espsecure"])
+        .args(args)
+        .output()
+        .expect("espsecure (esptool 5.6.0, scripts/setup.sh)");
+    assert!(
+        out.status.success(),
+        "espsecure {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `bytes` as espsecure encrypts them for flash address `at` with the key in `key_file`.
+pub fn espsecure_encrypt(dir: &std::path::Path, key_file: &str, at: u32, bytes: &[u8]) -> Vec<u8> {
+    let (i, o) = (
+        dir.join(format!("in-{at:x}.bin")),
+        dir.join(format!("out-{at:x}.bin")),
+    );
+    std::fs::write(&i, bytes).unwrap();
+    espsecure(&[
+        "encrypt-flash-data",
+        "--aes-xts",
+        "--keyfile",
+        key_file,
+        "--address",
+        &format!("0x{at:x}"),
+        "-o",
+        o.to_str().unwrap(),
+        i.to_str().unwrap(),
+    ]);
+    std::fs::read(&o).unwrap()
+}

@@ -11,7 +11,7 @@ use super::otadata::OTADATA_LEN;
 use super::partition::{Md5Status, Partition, PartitionTable, TYPE_DATA};
 use super::sha256;
 use super::sniff::{self, Kind};
-use crate::chips::security::SecureBoot;
+use crate::chips::security::{SecureBoot, Written};
 use crate::chips::{self, Chip};
 use std::rc::Rc;
 
@@ -126,6 +126,9 @@ pub struct Board<'a> {
     pub bootloader: Option<Header>,
     /// Secure boot on the board: images must carry a signature block.
     pub secure_boot: SecureBoot,
+    /// What the board holds cannot be read (flash encryption, secure download mode): `current`
+    /// and `bootloader` are unknown, not absent.
+    pub unreadable: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,9 +137,11 @@ pub struct PlanOptions {
     pub erase_all: bool,
     /// Set the bootloader header's flash size to the chip's (esptool's `--flash-size`).
     pub fit_bootloader: bool,
-    /// The files are already encrypted for the chip's flash-encryption key: written as they
-    /// are, never patched (what they hold cannot be read).
-    pub pre_encrypted: bool,
+    /// How the files reach the flash: plain, pre-encrypted for the chip's key (written as
+    /// they are, never patched), or encrypted by the chip as it writes (development mode: the
+    /// bootloader, the table, apps and partitions flagged encrypted; otadata and other data
+    /// plain, as `idf.py encrypted-flash` does).
+    pub written: Written,
 }
 
 /// An install, checked.
@@ -152,11 +157,30 @@ pub struct Plan {
     pub layout_changes: bool,
     /// What was adjusted, for the record ("bootloader flash size set to 4 MB").
     pub notes: Vec<String>,
-    /// The parts are pre-encrypted (written as they are).
-    pub pre_encrypted: bool,
+    /// How the files reach the flash (see [`PlanOptions::written`]).
+    pub written: Written,
 }
 
 impl Plan {
+    /// How `part` reaches the flash.
+    pub fn written_for(&self, part: &Part) -> Written {
+        if self.written != Written::EncryptedByChip {
+            return self.written;
+        }
+        let flagged = self
+            .table
+            .iter()
+            .flat_map(|t| t.entries.iter())
+            .any(|e| e.encrypted() && e.offset <= part.offset && part.end() <= e.end());
+        match part.kind {
+            PartKind::Bootloader | PartKind::PartitionTable | PartKind::App => {
+                Written::EncryptedByChip
+            }
+            _ if flagged => Written::EncryptedByChip,
+            _ => Written::Plain,
+        }
+    }
+
     pub fn ready(&self) -> bool {
         self.blockers.is_empty()
     }
@@ -303,6 +327,11 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
             });
         }
     }
+    if opts.written == Written::EncryptedByChip {
+        for p in parts.iter().filter(|p| p.kind == PartKind::FlashImage) {
+            blockers.push(Blocker::MixedImage(p.name.clone()));
+        }
+    }
     for w in parts.windows(2) {
         if (w[1].offset as u64) < w[0].end() {
             blockers.push(Blocker::Overlap {
@@ -315,7 +344,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
     // The bootloader's flash size: fitted to the chip when asked.
     let fit = flash_size_code(board.flash_size);
     // Ciphertext is never patched.
-    if opts.fit_bootloader && !opts.pre_encrypted {
+    if opts.fit_bootloader && opts.written != Written::PreEncrypted {
         if let Some(code) = fit {
             for p in parts.iter_mut() {
                 let at = match p.kind {
@@ -468,15 +497,18 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
         }
     }
 
+    // What is on the board cannot be checked against: say so instead of guessing.
+    if board.unreadable {
+        cautions.push(Caution::BoardUnreadable);
+    }
     // A board left without a bootloader or a table boots nothing.
-    if board.current.is_none() && !view.iter().any(|p| p.kind == PartKind::PartitionTable) {
+    let absent = board.current.is_none() && !board.unreadable;
+    if absent && !view.iter().any(|p| p.kind == PartKind::PartitionTable) {
         cautions.push(Caution::NothingBoots(
             "the board has no partition table and none is installed".into(),
         ));
     }
-    if (board.current.is_none() || opts.erase_all)
-        && !view.iter().any(|p| p.kind == PartKind::Bootloader)
-    {
+    if (absent || opts.erase_all) && !view.iter().any(|p| p.kind == PartKind::Bootloader) {
         cautions.push(Caution::NothingBoots(format!(
             "no bootloader is installed at 0x{:x}{}",
             board.chip.bootloader_offset,
@@ -547,6 +579,6 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
         cautions,
         layout_changes,
         notes,
-        pre_encrypted: opts.pre_encrypted,
+        written: opts.written,
     }
 }

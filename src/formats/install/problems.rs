@@ -32,6 +32,9 @@ pub enum Blocker {
         part: String,
         why: String,
     },
+    /// Encrypting on write was asked for a whole flash image, whose regions the chip keeps
+    /// partly encrypted (bootloader, table, apps) and partly not (otadata, NVS).
+    MixedImage(String),
     /// The app does not fit the partition it is written to.
     AppTooBig {
         part: String,
@@ -63,6 +66,9 @@ impl Blocker {
                     .join("; ")
             ),
             Blocker::BadTable { part, why } => format!("{part}: {why}"),
+            Blocker::MixedImage(part) => format!(
+                "{part} is a whole flash image: to have the chip encrypt it, install its parts (bootloader, partition table, apps, data) so each is encrypted or not as the chip keeps it"
+            ),
             Blocker::AppTooBig {
                 part,
                 slot,
@@ -137,6 +143,9 @@ pub enum Caution {
     OtadataElsewhere { part: String, offset: u32 },
     /// The board has no bootloader or table and the install does not bring one: nothing boots.
     NothingBoots(String),
+    /// The board's flash cannot be read (flash encryption, secure download mode): what the
+    /// install overwrites cannot be listed.
+    BoardUnreadable,
 }
 
 impl Caution {
@@ -217,6 +226,7 @@ impl Caution {
                 "{part} is otadata at 0x{offset:x}, not at the table's otadata partition"
             ),
             Caution::NothingBoots(why) => format!("after this, nothing will boot: {why}"),
+            Caution::BoardUnreadable => "what the board holds cannot be read (flash encryption or secure download mode), so what this install overwrites cannot be listed".into(),
         }
     }
 }

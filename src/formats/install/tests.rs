@@ -15,6 +15,7 @@ fn board(current: Option<&PartitionTable>) -> Board<'_> {
         table_offset: 0x8000,
         bootloader: None,
         secure_boot: Default::default(),
+        unreadable: false,
     }
 }
 
@@ -206,6 +207,7 @@ fn bootloader_flash_mode_and_frequency_are_checked() {
     let b = Board {
         bootloader: Some(now),
         secure_boot: Default::default(),
+        unreadable: false,
         ..board(None)
     };
     let cautions = |boot: Vec<u8>| {
@@ -351,4 +353,43 @@ fn a_merged_image_is_checked_inside() {
         PlanOptions::default(),
     );
     assert!(matches!(p.blockers[0], Blocker::PastEnd { .. }));
+}
+
+/// A board whose flash cannot be read: no "nothing will boot" guesses, one caution saying what
+/// cannot be listed; encrypting on write goes by what each part is (as `idf.py
+/// encrypted-flash`), and a whole flash image cannot be split that way.
+#[test]
+fn unreadable_boards_and_encryption_by_part() {
+    let b = Board {
+        unreadable: true,
+        ..board(None)
+    };
+    let p = plan(
+        vec![Part::new(
+            "app.bin",
+            0x10000,
+            fw("arduino_StartCounter.ino.bin"),
+        )],
+        &b,
+        PlanOptions::default(),
+    );
+    assert_eq!(p.cautions, [Caution::BoardUnreadable]);
+    let opts = PlanOptions {
+        written: Written::EncryptedByChip,
+        ..PlanOptions::default()
+    };
+    let p = plan(arduino_build(), &board(None), opts);
+    let how: Vec<Written> = p.parts.iter().map(|x| p.written_for(x)).collect();
+    use Written::*;
+    assert_eq!(
+        how,
+        [EncryptedByChip, EncryptedByChip, Plain, EncryptedByChip]
+    );
+    let merged = demo::arduino_like_flash(crate::chips::ESP32);
+    let p = plan(vec![Part::new("merged.bin", 0, merged)], &board(None), opts);
+    assert!(
+        matches!(p.blockers[..], [Blocker::MixedImage(_)]),
+        "{:?}",
+        p.blockers
+    );
 }
