@@ -10,7 +10,43 @@ mod common;
 
 use browser::*;
 use common::*;
-use fantoccini::Locator;
+use fantoccini::{Client, Locator};
+use std::path::Path;
+
+/// Opens the page on `board`, connects, and waits until the chip is named `chip`.
+async fn connect_to(c: &Client, web: u16, board: &WsBoard, chip: &str) -> String {
+    c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
+        .await
+        .unwrap();
+    watch_errors(c).await;
+    find(c, "connect").await.click().await.unwrap();
+    wait_text(c, "chip", chip, 30).await
+}
+
+/// Picks `file` in Install or recover, at `offset` when given.
+async fn pick_install(c: &Client, file: &Path, offset: Option<&str>) {
+    find(c, "install-files")
+        .await
+        .send_keys(&file.display().to_string())
+        .await
+        .unwrap();
+    if let Some(o) = offset {
+        let field = find(c, "install-offset").await;
+        field.clear().await.unwrap();
+        field.send_keys(&format!("{o}\t")).await.unwrap();
+    }
+}
+
+/// Says yes to the cautions (if any are listed) and starts the install.
+async fn confirm_and_install(c: &Client) {
+    if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
+        if yes.prop("checked").await.unwrap().as_deref() != Some("true") {
+            yes.click().await.unwrap();
+        }
+    }
+    enabled(c, "install", 10).await;
+    find(c, "install").await.click().await.unwrap();
+}
 
 #[test]
 fn page_on_an_encrypted_board() {
@@ -27,12 +63,7 @@ fn page_on_an_encrypted_board() {
     std::fs::write(&merged, images::chip_flash("esp32c3")).unwrap();
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
-            .await
-            .unwrap();
-        watch_errors(&c).await;
-        find(&c, "connect").await.click().await.unwrap();
-        wait_text(&c, "chip", "ESP32-C3", 30).await;
+        connect_to(&c, web, &board, "ESP32-C3").await;
         assert_eq!(
             text(&c, "security").await,
             "flash encryption on (release mode), JTAG disabled"
@@ -49,17 +80,9 @@ fn page_on_an_encrypted_board() {
         );
         shot(&c, "security-1-encrypted").await;
         // A plain merged image: refused before anything is erased or written.
-        find(&c, "install-files")
-            .await
-            .send_keys(&merged.display().to_string())
-            .await
-            .unwrap();
+        pick_install(&c, &merged, None).await;
         wait_text(&c, "install-merged", "bootloader", 20).await;
-        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
-            yes.click().await.unwrap();
-        }
-        enabled(&c, "install", 10).await;
-        find(&c, "install").await.click().await.unwrap();
+        confirm_and_install(&c).await;
         status_contains(&c, "flash encryption is on", 30).await;
         assert!(
             std::fs::read(&board.flash).unwrap() == flash,
@@ -76,26 +99,13 @@ fn page_on_an_encrypted_board() {
             .collect();
         let enc_path = dir.path().join("app.enc.bin");
         std::fs::write(&enc_path, &enc).unwrap();
-        find(&c, "install-files")
-            .await
-            .send_keys(&enc_path.display().to_string())
-            .await
-            .unwrap();
-        let offset = find(&c, "install-offset").await;
-        offset.clear().await.unwrap();
-        offset.send_keys("0x150000\t").await.unwrap();
+        pick_install(&c, &enc_path, Some("0x150000")).await;
         find(&c, "install-pre-encrypted")
             .await
             .click()
             .await
             .unwrap();
-        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
-            if yes.prop("checked").await.unwrap().as_deref() != Some("true") {
-                yes.click().await.unwrap();
-            }
-        }
-        enabled(&c, "install", 10).await;
-        find(&c, "install").await.click().await.unwrap();
+        confirm_and_install(&c).await;
         status_contains(&c, "installed: 1 part verified by MD5", 30).await;
         let f = std::fs::read(&board.flash).unwrap();
         assert_eq!(f[0x150000..0x150000 + enc.len()], enc[..]);
@@ -118,12 +128,7 @@ fn page_in_secure_download_mode() {
     );
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
-            .await
-            .unwrap();
-        watch_errors(&c).await;
-        find(&c, "connect").await.click().await.unwrap();
-        let chip = wait_text(&c, "chip", "ESP32-S3", 30).await;
+        let chip = connect_to(&c, web, &board, "ESP32-S3").await;
         assert!(chip.contains("secure download mode"), "{chip}");
         assert_eq!(text(&c, "security").await, "secure download mode");
         assert_eq!(text(&c, "loader").await, "ROM loader");
@@ -156,14 +161,7 @@ fn page_in_secure_download_mode() {
         let dir = tempfile::tempdir().unwrap();
         let app_path = dir.path().join("hello.bin");
         std::fs::write(&app_path, &app).unwrap();
-        find(&c, "install-files")
-            .await
-            .send_keys(&app_path.display().to_string())
-            .await
-            .unwrap();
-        let offset = find(&c, "install-offset").await;
-        offset.clear().await.unwrap();
-        offset.send_keys("0x150000\t").await.unwrap();
+        pick_install(&c, &app_path, Some("0x150000")).await;
         assert_eq!(
             find(&c, "install-erase")
                 .await
@@ -174,11 +172,7 @@ fn page_in_secure_download_mode() {
             Some("false"),
             "no whole-flash erase without the stub"
         );
-        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
-            yes.click().await.unwrap();
-        }
-        enabled(&c, "install", 10).await;
-        find(&c, "install").await.click().await.unwrap();
+        confirm_and_install(&c).await;
         status_contains(&c, "NOT verified", 30).await;
         let f = std::fs::read(&board.flash).unwrap();
         assert_eq!(f[0x150000..0x150000 + app.len()], app[..]);
@@ -224,12 +218,7 @@ fn page_on_a_secure_boot_board() {
     ]);
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
-            .await
-            .unwrap();
-        watch_errors(&c).await;
-        find(&c, "connect").await.click().await.unwrap();
-        wait_text(&c, "chip", "ESP32-C3", 30).await;
+        connect_to(&c, web, &board, "ESP32-C3").await;
         assert_eq!(text(&c, "security").await, "secure boot on (v2)");
         wait_text(&c, "boot-slot", "app0", 30).await;
         pick(&c, &p("hello-2.0.bin")).await;
@@ -276,43 +265,21 @@ fn page_has_the_chip_encrypt_in_development_mode() {
     let want = espsecure_encrypt(dir.path(), &key_file, 0x150000, &padded);
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
-            .await
-            .unwrap();
-        watch_errors(&c).await;
-        find(&c, "connect").await.click().await.unwrap();
-        wait_text(&c, "chip", "ESP32-C3", 30).await;
+        connect_to(&c, web, &board, "ESP32-C3").await;
         assert_eq!(
             text(&c, "security").await,
             "flash encryption on (development mode)"
         );
-        find(&c, "install-files")
-            .await
-            .send_keys(&app_path.display().to_string())
-            .await
-            .unwrap();
-        let offset = find(&c, "install-offset").await;
-        offset.clear().await.unwrap();
-        offset.send_keys("0x150000\t").await.unwrap();
+        pick_install(&c, &app_path, Some("0x150000")).await;
         // Plain, without asking the chip to encrypt: refused, nothing written.
-        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
-            yes.click().await.unwrap();
-        }
-        enabled(&c, "install", 10).await;
-        find(&c, "install").await.click().await.unwrap();
+        confirm_and_install(&c).await;
         status_contains(&c, "nothing written: flash encryption is on", 30).await;
         assert!(
             std::fs::read(&board.flash).unwrap() == flash,
             "nothing written"
         );
         find(&c, "install-encrypt").await.click().await.unwrap();
-        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
-            if yes.prop("checked").await.unwrap().as_deref() != Some("true") {
-                yes.click().await.unwrap();
-            }
-        }
-        enabled(&c, "install", 10).await;
-        find(&c, "install").await.click().await.unwrap();
+        confirm_and_install(&c).await;
         let done = status_contains(&c, "NOT verified", 30).await;
         assert!(done.contains("encrypted it as it wrote"), "{done}");
         let f = std::fs::read(&board.flash).unwrap();
@@ -339,30 +306,17 @@ fn page_on_a_secure_boot_v1_esp32() {
     std::fs::write(&boot, read("firmware/idf-v5.2.2_bootloader_4MB.bin")).unwrap();
     run(async {
         let (c, _driver, _profile) = browser().await;
-        c.goto(&format!("http://127.0.0.1:{web}/?port={}", board.ws))
-            .await
-            .unwrap();
-        watch_errors(&c).await;
-        find(&c, "connect").await.click().await.unwrap();
-        wait_text(&c, "chip", "ESP32", 30).await;
+        connect_to(&c, web, &board, "ESP32").await;
         assert_eq!(text(&c, "security").await, "secure boot on (v1)");
         wait_text(&c, "boot-slot", "app0", 30).await;
-        find(&c, "install-files")
-            .await
-            .send_keys(&boot.display().to_string())
-            .await
-            .unwrap();
+        pick_install(&c, &boot, None).await;
         let offs = until("the bootloader's row", 20, || async {
             let v = all_attr(&c, "install-part", "data-offset").await;
             (v.len() == 1).then_some(v)
         })
         .await;
         assert_eq!(offs, ["0x1000"]);
-        if let Ok(yes) = c.find(Locator::Css(&css("install-confirm"))).await {
-            yes.click().await.unwrap();
-        }
-        enabled(&c, "install", 10).await;
-        find(&c, "install").await.click().await.unwrap();
+        confirm_and_install(&c).await;
         status_contains(&c, "secure boot v1 is on", 30).await;
         assert!(
             std::fs::read(&board.flash).unwrap() == flash,

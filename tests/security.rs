@@ -23,6 +23,14 @@ fn flash_args(sim: &Sim, args: &[&str]) -> (bool, String) {
     otaflash(&v)
 }
 
+/// `otaflash flash --offset 0x150000 [FLAG] FILE` (app1's place in the test tables).
+fn flash_app1_raw(sim: &Sim, flag: Option<&str>, file: &std::path::Path) -> (bool, String) {
+    let mut args = vec!["--offset", "0x150000"];
+    args.extend(flag);
+    args.push(file.to_str().unwrap());
+    flash_args(sim, &args)
+}
+
 /// esptool reads the simulated ROM's GET_SECURITY_INFO as a real one's.
 #[test]
 fn esptool_reads_the_simulated_security_info() {
@@ -170,15 +178,7 @@ fn flash_encryption_refuses_plain_data_and_writes_pre_encrypted() {
         .collect();
     let enc_path = dir.path().join("app.enc.bin");
     std::fs::write(&enc_path, &enc).unwrap();
-    let (ok, out) = flash_args(
-        &sim,
-        &[
-            "--offset",
-            "0x150000",
-            "--pre-encrypted",
-            enc_path.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = flash_app1_raw(&sim, Some("--pre-encrypted"), &enc_path);
     assert!(ok, "{out}");
     assert!(out.contains("40000 bytes verified"), "{out}");
     let after = sim.flash();
@@ -251,15 +251,7 @@ fn secure_download_mode_writes_unverified_and_refuses_reads() {
     let enc = vec![0x5Au8; 8192];
     let enc_path = dir.path().join("enc.bin");
     std::fs::write(&enc_path, &enc).unwrap();
-    let (ok, out) = flash_args(
-        &sim,
-        &[
-            "--offset",
-            "0x150000",
-            "--pre-encrypted",
-            enc_path.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = flash_app1_raw(&sim, Some("--pre-encrypted"), &enc_path);
     assert!(ok && out.contains("NOT verified"), "{out}");
     assert_eq!(sim.flash()[0x150000..0x150000 + enc.len()], enc[..]);
 }
@@ -331,15 +323,7 @@ fn flash_encryption_matches_espsecure() {
     let app = images::app("esp32c3", "hello", "2.0", 32);
     let app_path = dir.path().join("app.bin");
     std::fs::write(&app_path, &app).unwrap();
-    let (ok, out) = flash_args(
-        &sim,
-        &[
-            "--offset",
-            "0x150000",
-            "--encrypt",
-            app_path.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = flash_app1_raw(&sim, Some("--encrypt"), &app_path);
     assert!(ok, "{out}");
     assert!(
         out.contains("NOT verified") && out.contains("encrypted it as it wrote"),
@@ -367,15 +351,7 @@ fn flash_encryption_matches_espsecure() {
             key_file,
         ],
     );
-    let (ok, out) = flash_args(
-        &sim,
-        &[
-            "--offset",
-            "0x150000",
-            "--encrypt",
-            app_path.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = flash_app1_raw(&sim, Some("--encrypt"), &app_path);
     assert!(!ok && out.contains("release mode"), "{out}");
     assert!(sim.flash() == enc, "nothing written");
 }

@@ -8,6 +8,7 @@ mod fleet;
 mod install;
 mod nvs;
 mod report;
+mod sim;
 mod tcp;
 
 use crate::formats::numbers::parse_u32_arg;
@@ -46,7 +47,7 @@ enum Command {
     /// Show, edit, convert or make an NVS partition (a file, a CSV, or on a device).
     Nvs(nvs::NvsArgs),
     /// Serve a simulated chip (an ESP32 unless --chip says) over TCP and/or WebSocket.
-    Sim(device::SimArgs),
+    Sim(sim::SimArgs),
 }
 
 #[derive(Args, Debug)]
@@ -168,7 +169,7 @@ pub fn main() -> ExitCode {
         Command::Install(a) => install::install(a),
         Command::Erase(a) => install::erase(a),
         Command::Nvs(a) => nvs::nvs(a),
-        Command::Sim(a) => device::sim(a),
+        Command::Sim(a) => sim::sim(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@
 //! It does not execute code: an upload is "the stub" whatever its bytes are.
 
 use super::flash::{Flash, FlashError, FlashTiming, BLOCK, SECTOR};
+use super::flash_crypt;
 use crate::chips::{self, esp32, Chip, Detect, SpiRegs};
 use crate::formats::bootable::{judge, Target};
 use crate::formats::otadata::{predict_boot, Otadata};
@@ -391,7 +392,7 @@ impl Esp32 {
         // Under flash encryption it reads through the decryption: the bootloader, the table,
         // the apps and partitions flagged encrypted (otadata and NVS stay as stored).
         let decrypted = self.flash_crypt().map(|k| {
-            decrypted_view(
+            flash_crypt::decrypted_view(
                 &k,
                 self.flash.contents(),
                 self.config.chip.bootloader_offset,
@@ -1278,19 +1279,19 @@ impl Esp32 {
         if data.is_empty() {
             return Ok(Duration::ZERO);
         }
-        encrypt_in_place(&key, start, &mut data);
+        key.apply(start, &mut data, true);
         self.flash.program(start, &data)
     }
 
     /// The chip's flash-encryption block, when flash encryption is on and modelled (the XTS
     /// chips, native builds).
-    fn flash_crypt(&self) -> Option<FlashCrypt> {
+    fn flash_crypt(&self) -> Option<flash_crypt::FlashKey> {
         let xts = matches!(
             self.rom().security,
             chips::security::SecurityFacts::SecurityInfo { .. }
         );
         (self.config.security.flash_encryption && xts && self.config.chip.rom.is_some())
-            .then(|| new_crypt(&self.config.flash_key))
+            .then(|| flash_crypt::block(&self.config.flash_key))
             .flatten()
     }
 
@@ -1532,59 +1533,4 @@ fn secure_download_allows(cmd: &Command) -> bool {
             | Command::SpiSetParams { .. }
             | Command::GetSecurityInfo
     )
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-type FlashCrypt = super::flash_crypt::FlashKey;
-
-#[cfg(not(target_arch = "wasm32"))]
-fn new_crypt(key: &[u8; 32]) -> Option<FlashCrypt> {
-    Some(FlashCrypt::new(key))
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn encrypt_in_place(key: &FlashCrypt, at: u32, data: &mut [u8]) {
-    key.apply(at, data, true);
-}
-
-/// The flash as the bootloader reads it through the decryption.
-#[cfg(not(target_arch = "wasm32"))]
-fn decrypted_view(key: &FlashCrypt, flash: &[u8], bootloader_at: u32) -> Vec<u8> {
-    let mut v = flash.to_vec();
-    let decrypt = |v: &mut Vec<u8>, at: usize, len: usize| {
-        let end = (at + len).min(v.len());
-        if at < end {
-            key.apply(at as u32, &mut v[at..end], false);
-        }
-    };
-    let table_at = DEFAULT_TABLE_OFFSET as usize;
-    decrypt(
-        &mut v,
-        bootloader_at as usize,
-        table_at - bootloader_at as usize,
-    );
-    decrypt(&mut v, table_at, SECTOR as usize);
-    if let Ok(t) = PartitionTable::from_flash(&v, DEFAULT_TABLE_OFFSET) {
-        for p in t.entries.iter().filter(|p| p.is_app() || p.encrypted()) {
-            decrypt(&mut v, p.offset as usize, p.size as usize);
-        }
-    }
-    v
-}
-
-/// The page's simulated chip has no flash-encryption model.
-#[cfg(target_arch = "wasm32")]
-struct FlashCrypt;
-
-#[cfg(target_arch = "wasm32")]
-fn new_crypt(_: &[u8; 32]) -> Option<FlashCrypt> {
-    None
-}
-
-#[cfg(target_arch = "wasm32")]
-fn encrypt_in_place(_: &FlashCrypt, _: u32, _: &mut [u8]) {}
-
-#[cfg(target_arch = "wasm32")]
-fn decrypted_view(_: &FlashCrypt, flash: &[u8], _: u32) -> Vec<u8> {
-    flash.to_vec()
 }

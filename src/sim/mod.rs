@@ -4,7 +4,6 @@
 pub mod demo;
 pub mod esp32;
 pub mod flash;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod flash_crypt;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
