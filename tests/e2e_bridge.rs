@@ -134,7 +134,8 @@ fn page_through_websockify_to_raw_tcp() {
     let sim = SimProcess::start(&flash, "real");
     let bridge = Websockify::start(sim.tcp_port);
     run(async {
-        let (c, _driver, _profile) = browser().await;
+        // A phone-sized window: the bridge note wraps, nothing scrolls sideways.
+        let (c, _driver, _profile) = browser_sized(400, 900).await;
         c.goto(&format!(
             "http://127.0.0.1:{web}/?port=ws://127.0.0.1:{}",
             bridge.port
@@ -144,7 +145,8 @@ fn page_through_websockify_to_raw_tcp() {
         watch_errors(&c).await;
         let note = wait_text(&c, "ws-note", "cannot reset", 10).await;
         assert!(note.contains("download mode by hand"), "{note}");
-        shot(&c, "bridge-raw-0-note").await;
+        assert_eq!(sideways(&c).await, 0, "no sideways scroll");
+        shot(&c, "bridge-raw-0-note-narrow").await;
         find(&c, "connect").await.click().await.unwrap();
         let chip = wait_text(&c, "chip", "ESP32", 30).await;
         assert!(chip.contains("ESP32-D0WD-V3"), "{chip}");

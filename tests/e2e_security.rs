@@ -127,7 +127,8 @@ fn page_in_secure_download_mode() {
         &["--security", "secure-download"],
     );
     run(async {
-        let (c, _driver, _profile) = browser().await;
+        // A phone-sized window: the notes wrap, nothing scrolls sideways.
+        let (c, _driver, _profile) = browser_sized(400, 900).await;
         let chip = connect_to(&c, web, &board, "ESP32-S3").await;
         assert!(chip.contains("secure download mode"), "{chip}");
         assert_eq!(text(&c, "security").await, "secure download mode");
@@ -151,7 +152,8 @@ fn page_in_secure_download_mode() {
         wait_text(&c, "table-error", "secure download mode", 20).await;
         let log = text(&c, "log").await;
         assert!(log.contains("the flasher stub cannot run"), "{log}");
-        shot(&c, "security-4-secure-download").await;
+        assert_eq!(sideways(&c).await, 0, "no sideways scroll");
+        shot(&c, "security-4-secure-download-narrow").await;
         assert!(
             std::fs::read(&board.flash).unwrap() == flash,
             "nothing written"

@@ -62,7 +62,7 @@ impl WsSpeaks {
     /// What the technician should know before connecting through it.
     pub fn note(self) -> &'static str {
         match self {
-            WsSpeaks::Raw => "Raw bytes: this bridge cannot reset the chip. Put it into download mode by hand first (hold BOOT, press and release EN/RESET, release BOOT).",
+            WsSpeaks::Raw => "Raw bytes: this bridge cannot reset the chip or change the baud (the link stays at 115200). Put the chip into download mode by hand first (hold BOOT, press and release EN/RESET, release BOOT).",
             WsSpeaks::Rfc2217 => "RFC 2217: the page resets the chip and sets the baud through the bridge.",
         }
     }
