@@ -32,12 +32,13 @@ fn timed(cmd: &mut Command) -> (f64, Option<f64>, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    // esptool: "Wrote … in 10.7 seconds …"; otaflash: "…; N written in 10.3 s at …".
     let phase = text
         .lines()
-        .filter(|l| l.contains(" in ") && l.contains("seconds"))
+        .filter(|l| (l.contains(" in ") && l.contains("seconds")) || l.contains(" written in "))
         .filter_map(|l| {
-            l.split(" in ")
-                .nth(1)?
+            l.rsplit(" in ")
+                .next()?
                 .split_whitespace()
                 .next()?
                 .parse()
@@ -147,7 +148,10 @@ fn main() {
             "unchanged     esptool {e_again:6.2} s, otaflash {o_again:6.2} s: ratio {:.1}x",
             e_again / o_again
         );
-        let wrote = out.lines().find(|l| l.starts_with("Wrote")).unwrap_or("");
+        let wrote = out
+            .lines()
+            .find(|l| l.contains(" written in "))
+            .unwrap_or("");
         println!("              otaflash: {wrote}");
     }
 }
