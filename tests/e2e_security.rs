@@ -79,6 +79,10 @@ fn page_on_an_encrypted_board() {
             "no slot to flash"
         );
         shot(&c, "security-1-encrypted").await;
+        // The NVS editor says why it cannot read the board (not "no NVS partition").
+        find(&c, "nvs-open").await.click().await.unwrap();
+        let hint = wait_text(&c, "nvs-board-hint", "cannot be read", 30).await;
+        assert!(hint.contains("flash encryption is on"), "{hint}");
         // A plain merged image: refused before anything is erased or written.
         pick_install(&c, &merged, None).await;
         wait_text(&c, "install-merged", "bootloader", 20).await;

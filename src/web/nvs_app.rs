@@ -26,6 +26,8 @@ struct Board {
     mac: String,
     /// NVS partitions: label, offset, size.
     parts: Vec<(String, u32, u32)>,
+    /// Why the board's partition table could not be used, when it could not.
+    no_table: Option<String>,
 }
 
 fn get(o: &JsValue, k: &str) -> JsValue {
@@ -54,6 +56,7 @@ fn board_of(bridge: &JsValue) -> Board {
         chip: get(&b, "chip").as_string().unwrap_or_default(),
         mac: get(&b, "mac").as_string().unwrap_or_default(),
         parts,
+        no_table: get(&b, "noTable").as_string(),
     }
 }
 
@@ -265,7 +268,7 @@ pub fn NvsEditor(p: &EditorProps) -> Html {
                 <h2>{"NVS settings"}</h2>
                 { head }
                 { for note }
-                <p class="hint">{ if connected && parts.is_empty() { "The partition table has no NVS partition." } else if connected { "Read the board's NVS partition, or open an NVS image or a flash dump (.bin), to see and edit its keys." } else { "Connect a board above to read its NVS partition, or open an NVS image or a flash dump (.bin)." } }</p>
+                <p class="hint" data-testid="nvs-board-hint">{ if let (true, Some(why)) = (connected, board.no_table.as_deref()) { format!("The board's NVS cannot be read: {why}.") } else if connected && parts.is_empty() { "The partition table has no NVS partition.".into() } else if connected { "Read the board's NVS partition, or open an NVS image or a flash dump (.bin), to see and edit its keys.".into() } else { "Connect a board above to read its NVS partition, or open an NVS image or a flash dump (.bin).".to_string() } }</p>
             </div>
         };
     };

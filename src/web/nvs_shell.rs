@@ -39,6 +39,10 @@ fn board_object(s: &PageState) -> JsValue {
         }
     }
     set(&o, "parts", &parts);
+    // Why there is no table to find NVS in (blank, unreadable, encrypted, …).
+    if let Some(problem) = s.table_problem() {
+        set(&o, "noTable", &problem.message().into());
+    }
     o.into()
 }
 
