@@ -7,7 +7,7 @@ use super::device::{open, Link};
 use super::{print_json, read_input, report, CliResult, Failure};
 use crate::device::fleet::Record;
 use crate::device::{caution_lines, erase_losses, judge_boot, Device, Installed};
-use crate::formats::install::{plan, Board, Part, Plan, PlanOptions};
+use crate::formats::install::{plan, Part, Plan, PlanOptions};
 use crate::formats::manifest::Manifest;
 use crate::formats::numbers::parse_u32_arg;
 use crate::formats::otadata::Otadata;
@@ -229,18 +229,8 @@ fn run_install(
     runtime().block_on(async {
         let mut d = open(&o.port[0], &o.link, o.json).await?;
         let snap = d.snapshot(o.link.table_offset).await?;
-        let current = snap.table.as_ref().ok();
         let parts = parts(d.chip.chip.pretty)?;
-        let board = Board {
-            chip: d.chip.chip,
-            revision: d.target().revision,
-            flash_size: d.flash.size,
-            current,
-            table_offset: o.link.table_offset,
-            bootloader: snap.bootloader,
-            secure_boot: d.chip.security.secure_boot,
-            unreadable: d.chip.security.reads_hidden(),
-        };
+        let board = d.install_board(&snap, o.link.table_offset);
         let p = plan(
             parts,
             &board,

@@ -359,7 +359,7 @@ impl<P: Port> Device<P> {
         yes: bool,
         elapsed: &dyn Fn() -> f64,
     ) -> Record {
-        use crate::formats::install::{plan, Board};
+        use crate::formats::install::plan;
         let mut r = self.blank_record(port);
         let res: Result<(), String> = async {
             let snap = self
@@ -371,16 +371,7 @@ impl<P: Port> Device<P> {
                 Err(_) => "no partition table".into(),
             };
             let parts = parts(self.chip.chip.pretty)?;
-            let board = Board {
-                chip: self.chip.chip,
-                revision: self.target().revision,
-                flash_size: self.flash.size,
-                current: snap.table.as_ref().ok(),
-                table_offset,
-                bootloader: snap.bootloader,
-                secure_boot: self.chip.security.secure_boot,
-                unreadable: self.chip.security.reads_hidden(),
-            };
+            let board = self.install_board(&snap, table_offset);
             let p = plan(parts, &board, opts);
             if !p.ready() {
                 let why: Vec<String> = p.blockers.iter().map(|b| b.message()).collect();

@@ -2,8 +2,8 @@
 //! [`crate::formats::install`]), each part compressed and verified by MD5, optionally after
 //! erasing the whole flash; and erasing the whole flash, a partition or a range.
 
-use super::Device;
-use crate::formats::install::{Caution, Plan};
+use super::{Device, Snapshot};
+use crate::formats::install::{Board, Caution, Plan};
 use crate::formats::numbers::decimals;
 use crate::formats::partition::{Partition, PartitionTable};
 use crate::loader::{Port, Refusal, Result, WriteOptions, WriteReport};
@@ -68,6 +68,20 @@ pub fn caution_lines(cautions: &[Caution]) -> Vec<String> {
 }
 
 impl<P: Port> Device<P> {
+    /// This board as an install plan sees it, from a snapshot of it taken at `table_offset`.
+    pub fn install_board<'a>(&self, snap: &'a Snapshot, table_offset: u32) -> Board<'a> {
+        Board {
+            chip: self.chip.chip,
+            revision: self.target().revision,
+            flash_size: self.flash.size,
+            current: snap.table.as_ref().ok(),
+            table_offset,
+            bootloader: snap.bootloader,
+            secure_boot: self.chip.security.secure_boot,
+            unreadable: self.chip.security.reads_hidden(),
+        }
+    }
+
     /// Writes the plan's parts, in offset order, each verified by MD5; with `erase_all`, erases
     /// the whole flash first. Refuses a plan with blockers, and one with cautions unless
     /// `confirmed` (nothing is written then). `on_part(i, n, name)` is told before each part.

@@ -6,7 +6,7 @@ use super::ports::{AnyPort, PageSim, WebSerialPort, WsPort};
 use crate::chips::Chip;
 use crate::device::{Device, OpenFailed, CONNECT_ATTEMPTS};
 use crate::formats::bootable::{judge, Slots};
-use crate::formats::install::{self, plan, Board, PlanOptions};
+use crate::formats::install::{self, plan, PlanOptions};
 use crate::formats::otadata::{OtaState, Otadata};
 use crate::formats::partition::{Partition, PartitionTable};
 use crate::loader::stub::{FetchStub, StubImage, Stubs};
@@ -558,16 +558,7 @@ impl Engine {
             move |mut d, me| async move {
                 let r = async {
                     let snap = d.snapshot(table_offset).await?;
-                    let board = Board {
-                        chip: d.chip.chip,
-                        revision: d.target().revision,
-                        flash_size: d.flash.size,
-                        current: snap.table.as_ref().ok(),
-                        table_offset,
-                        bootloader: snap.bootloader,
-                        secure_boot: d.chip.security.secure_boot,
-                        unreadable: d.chip.security.reads_hidden(),
-                    };
+                    let board = d.install_board(&snap, table_offset);
                     let p = plan(parts, &board, opts);
                     let step = me.clone();
                     let done = d
