@@ -23,6 +23,11 @@ fn flash_args(sim: &Sim, args: &[&str]) -> (bool, String) {
     otaflash(&v)
 }
 
+/// A simulated ESP32-C3 (no timing) over `flash`, with more `otaflash sim` options.
+fn c3_sim(flash: &[u8], extra: &[&str]) -> Sim {
+    Sim::start_with("none", Some(flash), "esp32c3", extra)
+}
+
 /// `otaflash flash --offset 0x150000 [FLAG] FILE` (app1's place in the test tables).
 fn flash_app1_raw(sim: &Sim, flag: Option<&str>, file: &std::path::Path) -> (bool, String) {
     let mut args = vec!["--offset", "0x150000"];
@@ -154,12 +159,7 @@ fn the_cli_shows_each_security_state() {
 fn flash_encryption_refuses_plain_data_and_writes_pre_encrypted() {
     let dir = tempfile::tempdir().unwrap();
     let before = images::chip_flash("esp32c3");
-    let sim = Sim::start_with(
-        "none",
-        Some(&before),
-        "esp32c3",
-        &["--security", "flash-encryption"],
-    );
+    let sim = c3_sim(&before, &["--security", "flash-encryption"]);
     let app = dir.path().join("app.bin");
     std::fs::write(&app, images::app("esp32c3", "hello", "2.0", 32)).unwrap();
     let app = app.to_str().unwrap();
@@ -201,12 +201,7 @@ fn flash_encryption_refuses_plain_data_and_writes_pre_encrypted() {
 fn secure_download_mode_writes_unverified_and_refuses_reads() {
     let dir = tempfile::tempdir().unwrap();
     let before = images::chip_flash("esp32c3");
-    let sim = Sim::start_with(
-        "none",
-        Some(&before),
-        "esp32c3",
-        &["--security", "secure-download"],
-    );
+    let sim = c3_sim(&before, &["--security", "secure-download"]);
     let app_bytes = images::app("esp32c3", "hello", "2.0", 32);
     let app = dir.path().join("app.bin");
     std::fs::write(&app, &app_bytes).unwrap();
@@ -236,10 +231,8 @@ fn secure_download_mode_writes_unverified_and_refuses_reads() {
     );
     drop(sim);
 
-    let sim = Sim::start_with(
-        "none",
-        Some(&before),
-        "esp32c3",
+    let sim = c3_sim(
+        &before,
         &["--security", "secure-download,flash-encryption-release"],
     );
     let (ok, out) = flash_args(&sim, &["--offset", "0x150000", app]);
@@ -314,10 +307,8 @@ fn flash_encryption_matches_espsecure() {
         "plain flash does not decrypt"
     );
 
-    let sim = Sim::start_with(
-        "none",
-        Some(&enc),
-        "esp32c3",
+    let sim = c3_sim(
+        &enc,
         &["--security", "flash-encryption", "--flash-key", key_file],
     );
     let app = images::app("esp32c3", "hello", "2.0", 32);
@@ -340,10 +331,8 @@ fn flash_encryption_matches_espsecure() {
     assert!(got[..0x150000] == enc[..0x150000], "nothing else changed");
     drop(sim);
 
-    let sim = Sim::start_with(
-        "none",
-        Some(&enc),
-        "esp32c3",
+    let sim = c3_sim(
+        &enc,
         &[
             "--security",
             "flash-encryption-release",
@@ -386,12 +375,7 @@ fn secure_boot_wants_signed_images() {
     ]);
     let signed = std::fs::read(p("signed.bin")).unwrap();
     let before = images::chip_flash("esp32c3");
-    let sim = Sim::start_with(
-        "none",
-        Some(&before),
-        "esp32c3",
-        &["--security", "secure-boot"],
-    );
+    let sim = c3_sim(&before, &["--security", "secure-boot"]);
     let (ok, out) = flash_args(&sim, &["--slot", "app1", "--set-boot", &p("app.bin")]);
     assert!(!ok && out.contains("not signed"), "{out}");
     assert!(sim.flash() == before, "nothing written");
