@@ -1,7 +1,8 @@
 //! Benchmark: flash the same 1.5 MB firmware-like image to the simulated ESP32 over a link that
 //! enforces the baud (`otaflash sim --timing real`: UART byte times, USB latency, flash erase
-//! and program times), once with esptool 5.6 and once with otaflash, at 921600 and 2000000
-//! baud; then re-flash the unchanged image with both. Prints wall-clock times, the ratio, and
+//! and program times), once with esptool 5.6 and once with otaflash, both over raw TCP
+//! (esptool's socket://, otaflash's tcp:// with --baud), at 921600 and 2000000 baud; then
+//! re-flash the unchanged image with both. Prints wall-clock times, the ratio, and
 //! the fraction of the wire limit (compressed bytes × 10 / baud) otaflash reached.
 //!
 //! `cargo bench --bench flash` (needs esptool 5.6 on python3: scripts/setup.sh).
@@ -101,8 +102,8 @@ fn main() {
             c.args([
                 "flash",
                 "--port",
-                // RFC 2217: the baud goes over the bridge (a raw byte pipe keeps 115200).
-                &format!("rfc2217://127.0.0.1:{port}"),
+                // The same link as esptool's socket://: raw TCP, the baud asked of the chip.
+                &format!("tcp://127.0.0.1:{port}"),
                 "--baud",
                 &baud.to_string(),
             ]);
@@ -117,8 +118,8 @@ fn main() {
         drop(sim);
         let f2 = dir.path().join(format!("o{baud}.bin"));
         let sim = common::SimProcess::start(&f2, "real");
-        let (o_total, o_phase, out) = timed(&mut otaflash(sim.rfc2217));
-        let (o_again, _, again_out) = timed(&mut otaflash(sim.rfc2217));
+        let (o_total, o_phase, out) = timed(&mut otaflash(sim.tcp_port));
+        let (o_again, _, again_out) = timed(&mut otaflash(sim.tcp_port));
         drop(sim);
         assert!(again_out.contains("already there"), "{again_out}");
         let flashed = std::fs::read(&f2).unwrap();

@@ -24,7 +24,7 @@ fn opts() -> OpenOptions {
             StubImage::embedded(otaflash::chips::ESP32).expect("run scripts/setup.sh");
             Stubs::Embedded
         },
-        baud: 921_600,
+        baud: None,
     }
 }
 

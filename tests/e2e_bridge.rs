@@ -166,3 +166,36 @@ fn page_through_websockify_to_raw_tcp() {
         c.close().await.unwrap();
     });
 }
+
+/// The same raw bridge with `&baud=921600` in the address: the rate is asked of the chip even
+/// though the link has no baud control (the sim's raw TCP has no UART of its own and carries
+/// it, as an emulator does), and flashing works at it.
+#[test]
+fn page_through_a_raw_bridge_at_the_baud_asked_for() {
+    let web = serve_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    std::fs::write(&flash, arduino_flash()).unwrap();
+    let sim = SimProcess::start(&flash, "real");
+    let bridge = Websockify::start(sim.tcp_port);
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!(
+            "http://127.0.0.1:{web}/?port=ws://127.0.0.1:{}&baud=921600",
+            bridge.port
+        ))
+        .await
+        .unwrap();
+        watch_errors(&c).await;
+        find(&c, "connect").await.click().await.unwrap();
+        wait_text(&c, "chip", "ESP32", 30).await;
+        assert_eq!(text(&c, "link-baud").await, "921600");
+        let log = text(&c, "log").await;
+        assert!(log.contains("asking the chip for 921600 baud"), "{log}");
+        flash_app1(&c).await;
+        assert_app1_boots(&flash);
+        shot(&c, "bridge-raw-921600").await;
+        assert_clean(&c).await;
+        c.close().await.unwrap();
+    });
+}

@@ -421,7 +421,7 @@ fn session(stub: bool, baud: u32) -> otaflash::loader::OpenOptions {
         } else {
             otaflash::loader::stub::Stubs::None
         },
-        baud,
+        baud: Some(baud),
     }
 }
 
@@ -555,4 +555,92 @@ fn the_stub_goes_up_in_small_blocks_over_usb_otg() {
             assert!(l.is_stub());
         });
     }
+}
+
+/// Answers to SPI_FLASH_MD5 that arrive within `within` (raw reads, no loader in between).
+async fn md5_answers(l: &mut Loader<SimPort>, within: std::time::Duration) -> usize {
+    use otaflash::loader::Port;
+    use otaflash::wire::command::{op, Response};
+    use otaflash::wire::slip;
+    let mut dec = slip::Decoder::new(0x10000);
+    let (mut buf, mut events, mut n) = (vec![0u8; 0x1000], vec![], 0);
+    let until = l.port().elapsed() + within;
+    while l.port().elapsed() < until {
+        let left = until - l.port().elapsed();
+        let got = l.port().read(&mut buf, left).await.unwrap();
+        dec.push(&buf[..got], &mut events);
+        for e in events.drain(..) {
+            if let slip::Event::Frame(f) = e {
+                n += Response::parse(&f).is_some_and(|r| r.op == op::SPI_FLASH_MD5) as usize;
+            }
+        }
+    }
+    n
+}
+
+/// The flasher stub as it really receives (esp-flasher-stub's slip.c / frame_buffer.c, modelled
+/// in src/sim/stub_rx.rs): a command that starts before the stub has taken the previous one is
+/// lost without an answer — two written back to back get one answer, in one write or in two;
+/// written one after the other's answer, both are answered; and the stub goes on working.
+#[test]
+fn the_stub_drops_a_command_written_before_it_took_the_previous_one() {
+    use otaflash::loader::Port;
+    use otaflash::wire::command::Command;
+    use otaflash::wire::slip;
+    use std::time::Duration;
+    let md5_cmd = |offset| {
+        slip::encode(
+            &Command::SpiFlashMd5 {
+                offset,
+                size: 0x1000,
+            }
+            .encode(),
+        )
+    };
+    let mut l = connected(port(Timing::REALISTIC), true, 921_600);
+    block_on(async {
+        let mut both = md5_cmd(0x1000);
+        both.extend(md5_cmd(0x2000));
+        l.port().write(&both).await.unwrap();
+        assert_eq!(md5_answers(&mut l, Duration::from_secs(3)).await, 1);
+        l.port().write(&md5_cmd(0x1000)).await.unwrap();
+        l.port().write(&md5_cmd(0x2000)).await.unwrap();
+        assert_eq!(md5_answers(&mut l, Duration::from_secs(3)).await, 1);
+        for at in [0x1000, 0x2000] {
+            l.port().write(&md5_cmd(at)).await.unwrap();
+            assert_eq!(md5_answers(&mut l, Duration::from_millis(200)).await, 1);
+        }
+        // Nothing is left out of step: the loader's own commands are answered.
+        assert_eq!(
+            l.flash_md5(0x1000, 0x1000).await.unwrap(),
+            md5(&arduino_flash()[0x1000..0x2000])
+        );
+    });
+}
+
+/// The ROM loader reads whole frames out of its UART receive buffer (rom/uart.h: an interrupt
+/// fills it, recv_packet reads it), so a short command written right behind another is kept and
+/// answered after it; the loader still never does that (one command in flight, always).
+#[test]
+fn the_rom_answers_a_short_command_written_right_behind_another() {
+    use otaflash::loader::Port;
+    use otaflash::wire::command::Command;
+    use otaflash::wire::slip;
+    use std::time::Duration;
+    let mut l = connected(port(Timing::REALISTIC), false, 115_200);
+    block_on(async {
+        l.flash_info().await.unwrap();
+        let mut both = vec![];
+        for offset in [0x1000, 0x2000] {
+            both.extend(slip::encode(
+                &Command::SpiFlashMd5 {
+                    offset,
+                    size: 0x1000,
+                }
+                .encode(),
+            ));
+        }
+        l.port().write(&both).await.unwrap();
+        assert_eq!(md5_answers(&mut l, Duration::from_secs(3)).await, 2);
+    });
 }

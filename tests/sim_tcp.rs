@@ -703,3 +703,106 @@ fn otaflash_cli_over_rfc2217() {
     let img = read("firmware/idf-v5.2.2_hello_world.bin");
     assert_eq!(sim.flash()[0x150000..0x150000 + img.len()], img[..]);
 }
+
+/// Runs `otaflash ARGS`, failing the test when it fails: (stdout, stderr).
+fn otaflash_ok(args: &[&str]) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+    (stdout, stderr)
+}
+
+/// `otaflash flash --json ARGS`: the JSON it printed, and its log.
+fn flash_json(args: &[&str]) -> (serde_json::Value, String) {
+    let (stdout, stderr) = otaflash_ok(&[&["flash", "--json"], args].concat());
+    let v = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (v, stderr)
+}
+
+/// The usual update writes over data that is partly the same (the idle OTA slot holds an older
+/// build). On every chip: 200 KB at 0x200000, then a file whose first 150 KB are the same —
+/// only the changed 64 KiB regions are written, and the flash holds the new file byte for
+/// byte; then an app into a slot that holds its older version, and booted.
+#[test]
+fn reflash_of_partly_changed_data_writes_only_the_changed_regions_on_every_chip() {
+    let chips = otaflash::chips::CHIPS.iter().filter(|c| c.supported());
+    for chip in chips.map(|c| c.name) {
+        let sim = Sim::start_chip("none", Some(&images::chip_flash(chip)), chip);
+        let url = format!("tcp://127.0.0.1:{}", sim.port);
+        let dir = tempfile::tempdir().unwrap();
+        let old = firmware_like(200 * 1024);
+        let mut new = old.clone();
+        for b in &mut new[150 * 1024..] {
+            *b = b.rotate_left(3) ^ 0x5A;
+        }
+        let old_path = write_tmp(dir.path(), "old.bin", &old);
+        let new_path = write_tmp(dir.path(), "new.bin", &new);
+        let (v, _) = flash_json(&["--port", &url, "--offset", "0x200000", &old_path]);
+        assert_eq!(v["write"]["bytes_written"], 200 * 1024, "{chip}: {v}");
+        let (v, _) = flash_json(&["--port", &url, "--offset", "0x200000", &new_path]);
+        // Regions 0-64 KiB and 64-128 KiB are unchanged; 128-192 KiB and the last 8 KiB not.
+        assert_eq!(
+            v["write"]["bytes_written"],
+            0x10000 + 8 * 1024,
+            "{chip}: {v}"
+        );
+        assert_eq!(v["write"]["already_there"], 0x20000, "{chip}: {v}");
+        assert_eq!(v["write"]["verified"], true, "{chip}: {v}");
+        assert_eq!(
+            sim.flash()[0x200000..0x200000 + new.len()],
+            new[..],
+            "{chip}: the flash holds the new file"
+        );
+
+        // An OTA update: app1 holds garden 1.0.0, then takes 1.1.0 and boots it.
+        let v1 = images::app(chip, "garden", "1.0.0", 160);
+        let v2 = images::app(chip, "garden", "1.1.0", 160);
+        let v1_path = write_tmp(dir.path(), "garden-1.0.0.bin", &v1);
+        let v2_path = write_tmp(dir.path(), "garden-1.1.0.bin", &v2);
+        flash_json(&["--port", &url, "--slot", "app1", &v1_path]);
+        let (v, _) = flash_json(&["--port", &url, "--slot", "app1", "--set-boot", &v2_path]);
+        let written = v["write"]["bytes_written"].as_u64().unwrap();
+        assert!(
+            written > 0 && written < v2.len() as u64,
+            "{chip}: only what changed: {v}"
+        );
+        assert_eq!(v["write"]["verified"], true, "{chip}: {v}");
+        assert_eq!(v["boots_next"], "app1", "{chip}: {v}");
+        assert_eq!(sim.flash()[0x150000..0x150000 + v2.len()], v2[..], "{chip}");
+    }
+}
+
+/// A raw tcp:// link has no baud control: by default the chip stays at 115200 and the log says
+/// how to go faster; with --baud it is asked for that rate, which `otaflash sim`'s raw TCP, a
+/// link without a UART of its own, carries (as esptool's socket:// does).
+#[test]
+fn raw_tcp_takes_the_baud_asked_for() {
+    let sim = Sim::start("real", Some(&arduino_flash()));
+    let url = format!("tcp://127.0.0.1:{}", sim.port);
+    let (stdout, stderr) = otaflash_ok(&["info", "--port", &url]);
+    assert!(
+        stderr.contains("staying at 115200 baud") && stderr.contains("--baud 921600"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("at 115200 baud"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = firmware_like(300_000);
+    let path = write_tmp(dir.path(), "app.bin", &app);
+    let (v, log) = flash_json(&[
+        "--port", &url, "--baud", "921600", "--offset", "0x200000", &path,
+    ]);
+    assert!(
+        log.contains("baud rate 921600"),
+        "the link was checked at 921600: {log}"
+    );
+    assert_eq!(v["baud"], 921_600, "{v}");
+    assert_eq!(v["write"]["verified"], true);
+    assert_eq!(sim.flash()[0x200000..0x200000 + app.len()], app[..]);
+}

@@ -66,6 +66,7 @@ pub static ROM: Rom = Rom {
     }),
     usb_otg: false,
     baud_assumes_40mhz: false,
+    stub_uart_from_rom_record: true,
     sim: SimFacts {
         revision_full: 301,
         xtal_hz: 40_000_000,

@@ -35,6 +35,7 @@ pub static ROM: Rom = Rom {
     crystal: None,
     usb_otg: false,
     baud_assumes_40mhz: true,
+    stub_uart_from_rom_record: false,
     sim: SimFacts {
         // v1.0 (esptool runs no stub on v0.x), with the 26 MHz crystal of most ESP8684 modules.
         revision_full: 100,

@@ -41,6 +41,7 @@ pub static ROM: Rom = Rom {
     crystal: None,
     usb_otg: false,
     baud_assumes_40mhz: false,
+    stub_uart_from_rom_record: false,
     sim: SimFacts {
         // v0.4, the usual revision of current modules (the IDF v5.2 bootloader needs v0.3+).
         revision_full: 4,

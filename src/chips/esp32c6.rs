@@ -34,6 +34,7 @@ pub static ROM: Rom = Rom {
     crystal: None,
     usb_otg: false,
     baud_assumes_40mhz: false,
+    stub_uart_from_rom_record: true,
     sim: SimFacts {
         // v0.2, the revision of current modules.
         revision_full: 2,

@@ -34,6 +34,7 @@ pub static ROM: Rom = Rom {
     crystal: None,
     usb_otg: false,
     baud_assumes_40mhz: false,
+    stub_uart_from_rom_record: false,
     sim: SimFacts {
         // v0.1, the revision of the first modules.
         revision_full: 1,

@@ -40,6 +40,7 @@ pub static ROM: Rom = Rom {
     crystal: None,
     usb_otg: true,
     baud_assumes_40mhz: false,
+    stub_uart_from_rom_record: true,
     sim: SimFacts {
         // v1.0, the revision of current modules.
         revision_full: 100,

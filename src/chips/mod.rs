@@ -83,6 +83,12 @@ pub struct Rom {
     /// The ROM computes CHANGE_BAUDRATE's divider as if its crystal were 40 MHz, so with a
     /// 26 MHz crystal it lands at 26/40 of the rate asked (ESP32-C2; esptool `change_baud`).
     pub baud_assumes_40mhz: bool,
+    /// Over a UART, the flasher stub raises the CPU clock and then sets the UART divider for
+    /// the baud the ROM *recorded* — the number the last CHANGE_BAUDRATE sent it, which is
+    /// not the rate the ROM ran at when that number was corrected for its crystal (the
+    /// ESP32). esp-flasher-stub `src/main.c` (the clock-boost chips: ESP32, ESP32-S2, and in
+    /// later versions ESP32-S3 and ESP32-C6); the others keep the ROM's divider as it is.
+    pub stub_uart_from_rom_record: bool,
     /// What the simulated chip is and prints.
     pub sim: SimFacts,
     /// Where its security state (flash encryption, secure boot, …) is read.

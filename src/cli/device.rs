@@ -28,9 +28,11 @@ pub enum Before {
 /// How to reach the device (every --port command takes these).
 #[derive(Args, Debug, Clone)]
 pub struct Link {
-    /// Baud rate after connecting (starts at 115200).
-    #[arg(long, default_value_t = 921_600)]
-    baud: u32,
+    /// Baud rate after connecting (starts at 115200; default 921600). Over a raw tcp:// link,
+    /// which has no baud control, the chip stays at 115200 unless this is given: then it is
+    /// asked for this rate, which a link without a UART of its own carries.
+    #[arg(long)]
+    baud: Option<u32>,
     #[arg(long, value_enum, default_value = "default-reset")]
     before: Before,
     /// Talk to the ROM loader only (no flasher stub).
@@ -92,7 +94,8 @@ pub struct FlashArgs {
     /// With several boards: how many at once (default: all).
     #[arg(long, default_value_t = 0)]
     jobs: usize,
-    /// With several boards (or --slot auto): the per-board record as JSON.
+    /// The result as JSON on stdout: for one board what was written (bytes written, already
+    /// there, MD5, verified); with several boards (or --slot auto) the per-board record.
     #[arg(long)]
     json: bool,
     file: PathBuf,
@@ -391,31 +394,46 @@ pub fn flash(a: FlashArgs) -> CliResult {
             written: super::written(a.pre_encrypted, a.encrypt),
             ..WriteOptions::default()
         };
+        let mut json = serde_json::json!({"port": port, "baud": d.baud()});
+        let say = |line: String| {
+            if !a.json {
+                println!("{line}");
+            }
+        };
         match (&a.slot, a.offset) {
             (Some(label), _) => {
                 let (table, _, mut known) = layout(&mut d, a.link.table_offset, false).await?;
                 let w = d.write_slot(&table, label, &data, &known, a.force).await?;
-                println!("{}.", w.report.describe(label));
+                say(format!("{}.", w.report.describe(label)));
+                json["slot"] = label.as_str().into();
+                json["write"] = report::write_json(&w.report);
                 known.set(&w.partition, w.slot.clone());
                 if a.set_boot {
                     let s = d.set_boot(&table, label, a.state, &known, false).await?;
                     let boot = judge_boot(&table, &s.otadata, false, &known);
                     let e = s.otadata.entry(0);
-                    println!(
-                        "otadata: both sectors seq {} ({}); the bootloader boots {} next.",
+                    let next = boot
+                        .booted_partition(&table)
+                        .map(|p| p.name())
+                        .unwrap_or_else(|| "nothing".into());
+                    say(format!(
+                        "otadata: both sectors seq {} ({}); the bootloader boots {next} next.",
                         e.seq,
                         otadata::state_name(e.state),
-                        boot.booted_partition(&table)
-                            .map(|p| p.name())
-                            .unwrap_or_else(|| "nothing".into())
-                    );
+                    ));
+                    json["boots_next"] = next.into();
+                    json["otadata_seq"] = e.seq.into();
                 }
             }
             (None, Some(offset)) => {
                 let r = d.loader().write_flash(offset, &data, opts).await?;
-                println!("{}.", r.describe(&format!("0x{offset:08x}")));
+                say(format!("{}.", r.describe(&format!("0x{offset:08x}"))));
+                json["write"] = report::write_json(&r);
             }
             (None, None) => unreachable!("clap requires --slot or --offset"),
+        }
+        if a.json {
+            print_json(&json);
         }
         Ok(())
     })

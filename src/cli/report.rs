@@ -309,3 +309,19 @@ pub fn image_text(img: &Image) -> String {
     }
     s
 }
+
+/// One verified (or not) write: what was asked, what crossed the link, what was already there.
+pub fn write_json(r: &crate::loader::WriteReport) -> Value {
+    json!({
+        "offset": r.offset,
+        "bytes": r.bytes,
+        "bytes_written": r.written,
+        "already_there": r.already_there(),
+        "wire_bytes": r.wire_bytes,
+        "write_seconds": r.write_time.as_secs_f64(),
+        "seconds": r.elapsed.as_secs_f64(),
+        "retries": r.retries,
+        "md5": crate::formats::hex(&r.md5),
+        "verified": r.verified,
+    })
+}

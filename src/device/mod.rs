@@ -13,7 +13,7 @@ pub use write::{SlotWrite, Switched};
 
 use crate::formats::bootable::{judge, HeaderScan, ImageProblem, Loads, SlotImage, Slots, Target};
 use crate::formats::image::{Header, HEADER_LEN, IMAGE_MAGIC};
-use crate::formats::otadata::{predict_boot, Boot, Otadata, OTADATA_LEN};
+use crate::formats::otadata::{predict_boot, Boot, Otadata, ENTRY_LEN, OTADATA_LEN, SECTOR_LEN};
 use crate::formats::partition::{Partition, PartitionTable, TABLE_MAX_LEN};
 use crate::loader::{ChipInfo, Error, FlashInfo, Loader, OpenOptions, Port, Refusal, Result};
 
@@ -153,7 +153,11 @@ impl<P: Port> Device<P> {
         if self.chip.security.flash_encrypted() {
             return Ok(Err(TableProblem::Encrypted { offset }));
         }
-        let bytes = self.loader.read_flash(offset, TABLE_MAX_LEN as u32).await?;
+        // A table's rows usually end well within the first KiB; the rest is checked by MD5.
+        let bytes = self
+            .loader
+            .read_flash_head(offset, TABLE_MAX_LEN as u32, 0x400)
+            .await?;
         if bytes.iter().all(|&b| b == 0xFF) {
             return Ok(Err(TableProblem::Blank { offset }));
         }
@@ -167,10 +171,15 @@ impl<P: Port> Device<P> {
 
     pub async fn read_otadata(&mut self, table: &PartitionTable) -> Result<Otadata> {
         let part = table.otadata().cloned().ok_or(Refusal::NoOtadata)?;
-        let bytes = self
-            .loader
-            .read_flash(part.offset, OTADATA_LEN as u32)
-            .await?;
+        // Each sector's 32-byte entry, and the rest of the sector only if it is not erased.
+        let mut bytes = Vec::with_capacity(OTADATA_LEN);
+        for at in [part.offset, part.offset + SECTOR_LEN as u32] {
+            let sector = self
+                .loader
+                .read_flash_head(at, SECTOR_LEN as u32, ENTRY_LEN as u32)
+                .await?;
+            bytes.extend(sector);
+        }
         Otadata::parse(&bytes).map_err(|e| Error::Protocol(e.to_string()))
     }
 

@@ -172,6 +172,8 @@ pub enum Hint {
     NativeUsbBoot,
     /// The chip's own USB-OTG port re-enumerates after a reset: pick the new one.
     PickPortAgain,
+    /// A raw byte bridge to a real UART keeps its own rate: the chip cannot be moved off it.
+    RawBridgeBaud,
 }
 
 /// What the link to the chip goes through, for choosing hints.
@@ -196,6 +198,7 @@ impl Hint {
             Hint::BridgeDownloadMode => "A byte bridge may not pass DTR/RTS: put the chip into download mode by hand (hold BOOT, press EN).",
             Hint::NativeUsbBoot => "On the chip's own USB port: hold BOOT, press and release RESET (or unplug and plug the cable in), release BOOT, then connect again.",
             Hint::PickPortAgain => "The chip's own USB-OTG port comes back under a new name after each reset: connect again and pick the new port.",
+            Hint::RawBridgeBaud => "A raw bridge to a real serial port (ser2net, a serial server) keeps its own rate and cannot follow the chip to another one: reset the board (EN/RESET) and connect again without a baud rate (no --baud, no &baud=), which stays at 115200.",
         }
     }
 }
@@ -218,6 +221,7 @@ impl Error {
                 Some(UsbLink::Otg(_)) => vec![NativeUsbBoot, PickPortAgain, DataCable],
                 _ => vec![BootButton, DataCable, Driver, PortBusy],
             },
+            Error::NoAnswer(NoAnswer::AfterBaud { .. }) if bridge => vec![RawBridgeBaud, LowerBaud],
             Error::NoAnswer(NoAnswer::AfterBaud { .. }) => vec![LowerBaud],
             Error::NoAnswer(NoAnswer::CannotReset) => vec![ResetByHand, LowerBaud],
             Error::NoAnswer(NoAnswer::MidWrite) | Error::Timeout(_) if !bridge => {

@@ -200,6 +200,9 @@ pub struct Loader<P: Port> {
     console: Vec<u8>,
     is_stub: bool,
     baud: u32,
+    /// The baud the ROM recorded: the number its last CHANGE_BAUDRATE carried (115200 after a
+    /// reset). The stub of some chips sets its UART from it (`Rom::stub_uart_from_rom_record`).
+    rom_baud_record: u32,
     info: Option<ChipInfo>,
     flash: Option<FlashInfo>,
     events: Box<dyn FnMut(Event)>,
@@ -215,6 +218,7 @@ impl<P: Port> Loader<P> {
             console: vec![],
             is_stub: false,
             baud: ROM_BAUD,
+            rom_baud_record: ROM_BAUD,
             info: None,
             flash: None,
             events: Box::new(|_| {}),
@@ -452,6 +456,7 @@ impl<P: Port> Loader<P> {
         }
         self.is_stub = false;
         self.baud = ROM_BAUD;
+        self.rom_baud_record = ROM_BAUD;
         self.port.set_baud(ROM_BAUD).await?;
         Ok(())
     }
@@ -522,6 +527,7 @@ impl<P: Port> Loader<P> {
             for _ in 0..5 {
                 if self.sync().await? {
                     self.baud = ROM_BAUD;
+                    self.rom_baud_record = ROM_BAUD;
                     let info = self.detect().await?;
                     self.info = Some(info.clone());
                     return Ok(info);
@@ -608,23 +614,49 @@ impl<P: Port> Loader<P> {
             entry: Some(stub.entry),
         })
         .await?;
+        // Where the stub's UART lands: on some chips at the baud the ROM recorded, which after
+        // a crystal-corrected ROM baud change is not the rate the link ran at. Follow it (the
+        // stub says hello some milliseconds after the jump); the baud is set exactly through
+        // the stub afterwards.
+        let rom = self.require_supported()?;
+        let lands_at = if rom.stub_uart_from_rom_record {
+            self.rom_baud_record
+        } else {
+            self.baud
+        };
+        if lands_at != self.baud && self.port.has_baud() {
+            self.port.set_baud(lands_at).await?;
+            self.baud = lands_at;
+        }
         let deadline = self.now() + timeouts::DEFAULT;
         while self.now() < deadline {
             let left = deadline - self.now();
             match self.next_frame(left).await? {
                 Some(f) if f == b"OHAI" => {
-                    self.is_stub = true;
-                    self.flash = None;
-                    self.log("stub flasher running");
+                    self.stub_started();
                     return Ok(());
                 }
                 Some(_) => continue,
                 None => break,
             }
         }
+        // The hello can be lost while a port reopens at the new rate: a SYNC that the stub
+        // answers (value 0) says it runs all the same.
+        for _ in 0..2 {
+            if self.sync().await? && self.is_stub {
+                self.stub_started();
+                return Ok(());
+            }
+        }
         Err(Error::Timeout(
             "the flasher stub did not start (no OHAI)".into(),
         ))
+    }
+
+    fn stub_started(&mut self) {
+        self.is_stub = true;
+        self.flash = None;
+        self.log("stub flasher running");
     }
 
     /// Switches the link to `baud`, checks it, and falls back to the old rate if the new one
@@ -635,13 +667,11 @@ impl<P: Port> Loader<P> {
             return Ok(baud);
         }
         if !self.port.has_baud() {
-            // A raw byte bridge keeps its serial side at the rate it was set up with: moving
-            // the chip to another would cut the link (esptool: "don't pass --baud").
+            // Asked for all the same (the caller decides: `OpenOptions::baud_asked`): a link
+            // without a UART of its own carries any rate; a raw bridge to a real UART cannot.
             self.log(format!(
-                "this link carries bytes only (no baud control): staying at {}",
-                self.baud
+                "this link has no baud control: asking the chip for {baud} baud, which a link without a UART of its own (an emulator, a UART-less serial server) carries; a raw bridge to a real serial port cannot follow"
             ));
-            return Ok(self.baud);
         }
         let old = self.baud;
         let (value, second) = match rom.crystal {
@@ -670,8 +700,13 @@ impl<P: Port> Loader<P> {
             0,
         )
         .await?;
+        if !self.is_stub {
+            self.rom_baud_record = value;
+        }
         self.port.set_baud(baud).await?;
-        self.port.sleep(Duration::from_millis(50)).await;
+        // A moment for what the switch garbled to arrive (esptool waits 50 ms); the probe
+        // below checks the link whatever came, and retries.
+        self.port.sleep(Duration::from_millis(10)).await;
         self.flush_input().await?;
         self.baud = baud;
         if self.link_ok().await? {

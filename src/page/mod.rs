@@ -62,7 +62,7 @@ impl WsSpeaks {
     /// What the technician should know before connecting through it.
     pub fn note(self) -> &'static str {
         match self {
-            WsSpeaks::Raw => "Raw bytes: this bridge cannot reset the chip or change the baud (the link stays at 115200). Put the chip into download mode by hand first (hold BOOT, press and release EN/RESET, release BOOT).",
+            WsSpeaks::Raw => "Raw bytes: this bridge cannot reset the chip, and the link stays at 115200 unless you choose a baud (or add &baud=921600 to the address) — which only a bridge without a serial port of its own (an emulator) can follow. Put the chip into download mode by hand first (hold BOOT, press and release EN/RESET, release BOOT).",
             WsSpeaks::Rfc2217 => "RFC 2217: the page resets the chip and sets the baud through the bridge.",
         }
     }
@@ -284,7 +284,9 @@ impl Problem {
 pub struct PageState {
     pub port_kind: PortKind,
     pub ws_url: String,
-    pub baud: u32,
+    /// The baud the technician asked for (the baud choice, `&baud=`), or None for the default
+    /// (921600 where the link carries it; see `OpenOptions::baud`).
+    pub baud: Option<u32>,
     pub link: Link,
     pub board: Option<BoardInfo>,
     pub table_offset: u32,
@@ -367,7 +369,7 @@ impl Default for PageState {
         PageState {
             port_kind: PortKind::Sim(crate::chips::ESP32),
             ws_url: "rfc2217+ws://127.0.0.1:5556".into(),
-            baud: crate::loader::DEFAULT_BAUD,
+            baud: None,
             link: Link::Idle,
             board: None,
             table_offset: DEFAULT_TABLE_OFFSET,
@@ -400,7 +402,7 @@ impl PageState {
         match action {
             Action::SetPortKind(k) => self.port_kind = k,
             Action::SetWsUrl(u) => self.ws_url = u,
-            Action::SetBaud(b) => self.baud = b,
+            Action::SetBaud(b) => self.baud = Some(b),
             Action::SetTableOffset(o) => self.table_offset = o,
             Action::SetRollback(r) => self.rollback = r,
             Action::Connecting => {

@@ -12,6 +12,7 @@
 
 use super::flash::{Flash, FlashError, FlashTiming, BLOCK, SECTOR};
 use super::flash_crypt;
+use super::stub_rx::{Received, StubRx};
 use crate::chips::{self, esp32, Chip, Detect, SpiRegs};
 use crate::formats::bootable::{judge, Target};
 use crate::formats::otadata::{predict_boot, Otadata};
@@ -193,14 +194,16 @@ pub struct Esp32 {
     /// (esptool's crystal-corrected number). The stub reprograms its UART for this value.
     rom_baud_value: u32,
     host_baud: Option<u32>,
+    /// The ROM loader's SLIP receiver (it reads whole frames from its UART buffer).
     decoder: slip::Decoder,
+    /// The flasher stub's receive path (two frame buffers, armed by its main loop).
+    stub_rx: StubRx,
     /// Output on its way to the host: (readable at, bytes, the chip's baud when sent).
     out: VecDeque<(Duration, Vec<u8>, u32)>,
     h2d_free: Duration,
     d2h_free: Duration,
     cpu_free: Duration,
     chip_free: Duration,
-    prev_start: Duration,
     frame_first_byte: Option<Duration>,
     h2d_count: u64,
     d2h_count: u64,
@@ -243,12 +246,12 @@ impl Esp32 {
             rom_baud_value: ROM_BAUD,
             host_baud: None,
             decoder: slip::Decoder::new(0x4000 + 64),
+            stub_rx: StubRx::new(Duration::ZERO),
             out: VecDeque::new(),
             h2d_free: Duration::ZERO,
             d2h_free: Duration::ZERO,
             cpu_free: Duration::ZERO,
             chip_free: Duration::ZERO,
-            prev_start: Duration::ZERO,
             frame_first_byte: None,
             h2d_count: 0,
             d2h_count: 0,
@@ -353,6 +356,7 @@ impl Esp32 {
         self.rom_baud_value = ROM_BAUD;
         self.app_line.clear();
         self.decoder.reset();
+        self.stub_rx = StubRx::new(t);
         self.write = None;
         self.read = None;
         self.mem_loaded = false;
@@ -362,7 +366,6 @@ impl Esp32 {
         self.frame_first_byte = None;
         self.cpu_free = t;
         self.chip_free = t;
-        self.prev_start = t;
         self.h2d_free = t;
         let facts = &self.rom().sim;
         let banner = |boot: &str| {
@@ -605,13 +608,20 @@ impl Esp32 {
         self.emit_frame(at, &Response::encode(opcode, value, data, &status));
     }
 
-    /// Bytes the host wrote at `t`.
+    /// Bytes the host wrote at `t`. They reach the chip one UART byte time apart, after the
+    /// link's latency, and right after whatever is still on its way (back to back).
     pub fn receive(&mut self, t: Duration, bytes: &[u8]) {
         if self.disconnected {
             return;
         }
         let bt = self.byte_time();
-        let mut arrival = (t + self.config.timing.usb_h2d).max(self.h2d_free);
+        let start = (t + self.config.timing.usb_h2d).max(self.h2d_free);
+        if start > self.h2d_free {
+            // The line went idle since the last byte: the stub's receive interrupt has
+            // delivered that run whole, and its main loop can take what completed in it.
+            self.settle_stub_rx(self.h2d_free);
+        }
+        let mut arrival = start;
         let mismatch = self.baud_mismatch();
         let mut events = vec![];
         for &b in bytes {
@@ -638,24 +648,46 @@ impl Esp32 {
             if mismatch {
                 b = b.rotate_left(3) ^ 0x5A;
             }
-            if self.mode == Mode::App {
-                self.app_console(arrival, b);
-                continue;
-            }
-            if self.mode == Mode::Off {
-                continue;
-            }
-            self.frame_first_byte.get_or_insert(arrival);
-            self.decoder.push(&[b], &mut events);
-            for e in events.drain(..) {
-                let first = self.frame_first_byte.take().unwrap_or(arrival);
-                if let slip::Event::Frame(f) = e {
-                    self.on_frame(first, arrival, f);
+            match self.mode {
+                Mode::App => self.app_console(arrival, b),
+                Mode::Off => {}
+                Mode::Stub => self.stub_rx.push(arrival, b),
+                Mode::Rom => {
+                    self.frame_first_byte.get_or_insert(arrival);
+                    self.decoder.push(&[b], &mut events);
+                    for e in events.drain(..) {
+                        let first = self.frame_first_byte.take().unwrap_or(arrival);
+                        if let slip::Event::Frame(f) = e {
+                            self.on_rom_frame(first, arrival, f);
+                        }
+                    }
                 }
             }
         }
         self.h2d_free = arrival;
         let _ = self.decoder.take_noise();
+    }
+
+    /// The stub: once the run of back-to-back bytes that ended at `end` is over, its bytes go
+    /// through the stub's receiver, and its main loop takes what completed as soon as its CPU
+    /// is free (see [`StubRx`]).
+    fn settle_stub_rx(&mut self, end: Duration) {
+        if self.stub_rx.run_end().is_none_or(|e| e > end) {
+            return;
+        }
+        let got = self.stub_rx.end_run();
+        if self.mode != Mode::Stub {
+            return;
+        }
+        let Some(got) = got else {
+            return;
+        };
+        let take = end.max(self.cpu_free);
+        self.stub_rx.armed_again(take);
+        match got {
+            Received::Frame(frame) => self.on_stub_frame(take, frame),
+            Received::Error => self.trace.push(("RX error (dropped)", false)),
+        }
     }
 
     /// The simulated app's console: it does not run the app's code, but answers each line the
@@ -678,8 +710,9 @@ impl Esp32 {
         }
     }
 
-    /// Bytes readable by the host at time `now`.
+    /// Bytes readable by the host at time `now` (the chip's work up to then is done first).
     pub fn take_output(&mut self, now: Duration) -> Vec<u8> {
+        self.settle_stub_rx(now);
         let mut v = vec![];
         while self.out.front().is_some_and(|(at, _, _)| *at <= now) {
             let (_, mut bytes, baud) = self.out.pop_front().unwrap();
@@ -692,42 +725,47 @@ impl Esp32 {
         v
     }
 
-    /// When the next output becomes readable.
+    /// When something next happens that the host may see: output becoming readable, or the
+    /// end of the run of bytes the stub has yet to take in ([`Esp32::take_output`] at that
+    /// time does the work; it may find nothing to read yet).
     pub fn next_output_at(&self) -> Option<Duration> {
-        self.out.front().map(|(at, _, _)| *at)
+        let out = self.out.front().map(|(at, _, _)| *at);
+        let rx = self.stub_rx.run_end();
+        match (out, rx) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    fn on_frame(&mut self, first_byte: Duration, arrival: Duration, frame: Vec<u8>) {
-        if self.mode == Mode::Stub && self.read.is_some() && frame.len() == 4 {
+    /// The ROM loader reads each frame out of its UART buffer as it arrives.
+    fn on_rom_frame(&mut self, first_byte: Duration, arrival: Duration, frame: Vec<u8>) {
+        // The ROM polls a 128-byte FIFO; what arrives while it is busy overflows.
+        if self.cpu_free > first_byte {
+            let busy_bytes = (self.cpu_free - first_byte).as_secs_f64()
+                / self.byte_time().as_secs_f64().max(1e-12);
+            if busy_bytes > RX_FIFO as f64 && self.config.timing.uart {
+                self.trace.push(("RX overflow", false));
+                return;
+            }
+        }
+        let start = arrival.max(self.cpu_free);
+        self.handle_frame(start, frame);
+    }
+
+    /// The stub's main loop took `frame` at `take`.
+    fn on_stub_frame(&mut self, take: Duration, frame: Vec<u8>) {
+        if self.read.is_some() && frame.len() == 4 {
             self.on_read_ack(
-                arrival,
+                take,
                 u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]),
             );
             return;
         }
-        let start = arrival.max(self.cpu_free);
-        match self.mode {
-            Mode::Rom => {
-                // The ROM polls a 128-byte FIFO; what arrives while it is busy overflows.
-                if self.cpu_free > first_byte {
-                    let busy_bytes = (self.cpu_free - first_byte).as_secs_f64()
-                        / self.byte_time().as_secs_f64().max(1e-12);
-                    if busy_bytes > RX_FIFO as f64 && self.config.timing.uart {
-                        self.trace.push(("RX overflow", false));
-                        return;
-                    }
-                }
-            }
-            Mode::Stub => {
-                // Double-buffered: one frame may wait while another is processed.
-                if self.prev_start > arrival {
-                    self.trace.push(("RX overflow", false));
-                    return;
-                }
-            }
-            _ => return,
-        }
-        self.prev_start = start;
+        self.handle_frame(take, frame);
+    }
+
+    /// One command frame, handled from `start`.
+    fn handle_frame(&mut self, start: Duration, frame: Vec<u8>) {
         let t = start + self.config.timing.cpu_per_command;
         if self.mode == Mode::Stub {
             if let Some(code) = self.pending_error.take() {
@@ -901,15 +939,22 @@ impl Esp32 {
             Command::MemEnd { entry } => {
                 self.respond(t, opc, 0, &[], None);
                 if entry.is_some() && self.mem_loaded && !stub && !self.config.faults.stub_fails {
-                    // Jump to the uploaded code: the stub starts and says hello. It boosts the
-                    // CPU clock and reprograms the UART for the ROM's recorded baud, exactly:
-                    // after a ROM baud change that value was crystal-corrected, so the link
-                    // ends up off by the ROM's crystal error (esptool changes baud after the
-                    // stub is running for this reason).
+                    // Jump to the uploaded code: the stub starts and says hello. On the
+                    // clock-boost chips it reprograms the UART for the ROM's recorded baud,
+                    // exactly: after a ROM baud change that value was crystal-corrected (the
+                    // ESP32), so the link ends up off by the ROM's crystal error; the others
+                    // keep the ROM's divider (`Rom::stub_uart_from_rom_record`).
                     self.mode = Mode::Stub;
                     self.spi_attached = true;
-                    self.baud = self.rom_baud_value;
-                    let hello = t + Duration::from_millis(5);
+                    if self.rom().stub_uart_from_rom_record {
+                        self.baud = self.rom_baud_value;
+                    }
+                    // Over a UART its transport set-up first waits 10 ms for the ROM's last
+                    // answer to go out (esp-flasher-stub src/transport.c).
+                    let hello = t + Duration::from_millis(10);
+                    // Its transport set-up arms the first receive buffer, then it says hello
+                    // (what came before went to the ROM's receiver, not to the stub).
+                    self.stub_rx = StubRx::new(hello);
                     self.emit_frame(hello, b"OHAI");
                     return hello;
                 }

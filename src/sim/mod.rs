@@ -7,6 +7,7 @@ pub mod flash;
 pub mod flash_crypt;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
+pub mod stub_rx;
 
 pub use esp32::{Config, Esp32, Faults, Mode, Timing};
 
@@ -46,15 +47,18 @@ impl SimPort {
 
 impl Port for SimPort {
     async fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
-        if self.rx.is_empty() {
+        let deadline = self.now + timeout;
+        while self.rx.is_empty() {
             self.check()?;
+            // While the host waits here it writes nothing: the chip may go on to the next
+            // thing that happens (which may be work that answers later, or nothing to read).
             match self.dev.next_output_at() {
-                Some(at) if at <= self.now + timeout => {
+                Some(at) if at <= deadline => {
                     self.now = self.now.max(at);
                     self.rx.extend(self.dev.take_output(self.now));
                 }
                 _ => {
-                    self.now += timeout;
+                    self.now = deadline;
                     return Ok(0);
                 }
             }

@@ -211,8 +211,11 @@ impl Server {
                     self.sync_file()?;
                 }
                 _ = sleep_until(next) => {
+                    // (The chip may only have taken in what it received: nothing to send yet.)
                     let out = self.dev.take_output(self.now());
-                    link.send(if rfc.is_some() { Rfc::send(&out) } else { out }).await?;
+                    if !out.is_empty() {
+                        link.send(if rfc.is_some() { Rfc::send(&out) } else { out }).await?;
+                    }
                 }
             }
             if self.dev.disconnected() {

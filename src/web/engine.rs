@@ -285,7 +285,7 @@ impl Engine {
     }
 
     /// The stub is fetched from this site once the chip is known (`stub/<chip>.json`).
-    fn open_options(&self, baud: u32) -> OpenOptions {
+    fn open_options(&self, baud: Option<u32>) -> OpenOptions {
         let fetch: FetchStub = Rc::new(|chip| {
             Box::pin(async move {
                 let b = fetch_bytes(&format!("stub/{}.json", chip.name)).await?;
@@ -301,7 +301,7 @@ impl Engine {
     }
 
     /// Download mode on `loader`'s port: the device, or the failure reported (port closed).
-    async fn open_device(&self, mut loader: Loader<AnyPort>, baud: u32, table_offset: u32) {
+    async fn open_device(&self, mut loader: Loader<AnyPort>, baud: Option<u32>, table_offset: u32) {
         let opts = self.open_options(baud);
         let via = loader.port().via();
         match Device::open(loader, &opts).await {
@@ -329,7 +329,7 @@ impl Engine {
         &self,
         kind: PortKind,
         ws_url: String,
-        baud: u32,
+        baud: Option<u32>,
         table_offset: u32,
         filtered: bool,
     ) {
@@ -550,7 +550,7 @@ impl Engine {
         opts: PlanOptions,
         confirmed: bool,
         table_offset: u32,
-        console: Option<(u32, u32)>,
+        console: Option<(u32, Option<u32>)>,
     ) {
         self.run(
             JobKind::Install,
@@ -714,7 +714,7 @@ impl Engine {
 
     /// From download mode: resets the chip into its app and shows what it prints; Stop goes
     /// back into download mode on the same port (no new connect needed to flash again).
-    pub fn watch_console(&self, baud: u32, link_baud: u32, table_offset: u32) {
+    pub fn watch_console(&self, baud: u32, link_baud: Option<u32>, table_offset: u32) {
         let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
         let Slot::Device(d) = taken else {
             *self.slot.borrow_mut() = taken;

@@ -47,7 +47,7 @@ fn options() -> OpenOptions {
         reset: Reset::Auto,
         attempts: CONNECT_ATTEMPTS,
         stubs: Stubs::Fetch(fetch),
-        baud: 921_600,
+        baud: None,
     }
 }
 

@@ -100,9 +100,8 @@ pub fn DevicePanel(p: &DeviceProps) -> Html {
     };
     let s = &state.0;
 
-    // URL parameters, once: ?port=sim|serial|ws://HOST:PORT|rfc2217+ws://HOST:PORT and
-    // ?image=URL (?manifest=URL:
-    // the flash panel).
+    // URL parameters, once: ?port=sim|serial|ws://HOST:PORT|rfc2217+ws://HOST:PORT, &baud=N
+    // and ?image=URL (?manifest=URL: the flash panel).
     {
         let d = state.dispatcher();
         use_effect_with((), move |_| {
@@ -129,6 +128,10 @@ pub fn DevicePanel(p: &DeviceProps) -> Html {
                 } else {
                     PortKind::Sim(crate::chips::ESP32)
                 })),
+            }
+            // &baud=921600: asked for, so asked of the chip even over a raw ws:// link.
+            if let Some(b) = url_param("baud").and_then(|b| b.trim().parse().ok()) {
+                d.dispatch(Action::SetBaud(b));
             }
             if let Some(u) = url_param("image") {
                 d.dispatch(Action::ImageLoading(u.clone()));
@@ -307,7 +310,7 @@ fn ConnectBar(p: &PanelProps) -> Html {
                 }
                 <label>{" Baud "}
                     <select data-testid="baud" onchange={on_baud} disabled={open || connecting}>
-                        { for BAUDS.iter().map(|b| html!{ <option value={b.to_string()} selected={*b == s.baud}>{ b }</option> }) }
+                        { for BAUDS.iter().map(|b| html!{ <option value={b.to_string()} selected={*b == s.baud.unwrap_or(crate::loader::DEFAULT_BAUD)}>{ b }</option> }) }
                     </select>
                 </label>
                 if s.link != Link::Console {
