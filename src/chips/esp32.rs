@@ -75,6 +75,7 @@ pub static ROM: Rom = Rom {
         banner: "ets Jun  8 2016 00:22:57\r\n\r\n",
         power_on: "0x1 (POWERON_RESET)",
         software_reset: "0xc (SW_CPU_RESET)",
+        panic_cause: "LoadProhibited",
         boot_download: "0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))",
         boot_flash: "0x13 (SPI_FAST_FLASH_BOOT)",
     },

@@ -45,6 +45,7 @@ pub static ROM: Rom = Rom {
         banner: "ESP-ROM:esp8684-api2-20220127\r\nBuild:Jan 27 2022\r\n",
         power_on: "0x1 (POWERON)",
         software_reset: "0x3 (RTC_SW_SYS_RST)",
+        panic_cause: "Load access fault",
         boot_download: "0x4 (DOWNLOAD(UART0))",
         boot_flash: "0xc (SPI_FAST_FLASH_BOOT)",
     },

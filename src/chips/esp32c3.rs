@@ -51,6 +51,7 @@ pub static ROM: Rom = Rom {
         banner: "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n",
         power_on: "0x1 (POWERON)",
         software_reset: "0x3 (RTC_SW_SYS_RST)",
+        panic_cause: "Load access fault",
         boot_download: "0x5 (DOWNLOAD(USB/UART0/1))",
         boot_flash: "0xc (SPI_FAST_FLASH_BOOT)",
     },

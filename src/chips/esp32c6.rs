@@ -44,6 +44,7 @@ pub static ROM: Rom = Rom {
         banner: "ESP-ROM:esp32c6-20220919\r\nBuild:Sep 19 2022\r\n",
         power_on: "0x1 (POWERON)",
         software_reset: "0xc (SW_CPU)",
+        panic_cause: "Load access fault",
         boot_download: "0x4 (DOWNLOAD(USB/UART0/SDIO_FEI_FEO))",
         boot_flash: "0xc (SPI_FAST_FLASH_BOOT)",
     },

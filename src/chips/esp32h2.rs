@@ -44,6 +44,7 @@ pub static ROM: Rom = Rom {
         banner: "ESP-ROM:esp32h2-20221101\r\nBuild:Nov  1 2022\r\n",
         power_on: "0x1 (POWERON)",
         software_reset: "0xc (SW_CPU)",
+        panic_cause: "Load access fault",
         boot_download: "0x4 (DOWNLOAD(USB/UART0))",
         boot_flash: "0xc (SPI_FAST_FLASH_BOOT)",
     },

@@ -50,6 +50,7 @@ pub static ROM: Rom = Rom {
         banner: "ESP-ROM:esp32s2-rc4-20191025\r\nBuild:Oct 25 2019\r\n",
         power_on: "0x1 (POWERON)",
         software_reset: "0x3 (RTC_SW_SYS_RST)",
+        panic_cause: "LoadProhibited",
         boot_download: "0x0 (DOWNLOAD(USB/UART0/1))",
         boot_flash: "0x8 (SPI_FAST_FLASH_BOOT)",
     },

@@ -117,6 +117,9 @@ pub struct SimFacts {
     /// Reset causes as the ROM prints them: power-on, software (CPU) reset.
     pub power_on: &'static str,
     pub software_reset: &'static str,
+    /// How an ESP-IDF app's panic names a load from a bad address on this core (Xtensa:
+    /// "LoadProhibited", RISC-V: "Load access fault").
+    pub panic_cause: &'static str,
     /// The boot mode as the ROM prints it: download, and flash boot.
     pub boot_download: &'static str,
     pub boot_flash: &'static str,

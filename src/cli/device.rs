@@ -32,12 +32,12 @@ pub struct Link {
     /// which has no baud control, the chip stays at 115200 unless this is given: then it is
     /// asked for this rate, which a link without a UART of its own carries.
     #[arg(long)]
-    baud: Option<u32>,
+    pub baud: Option<u32>,
     #[arg(long, value_enum, default_value = "default-reset")]
-    before: Before,
+    pub before: Before,
     /// Talk to the ROM loader only (no flasher stub).
     #[arg(long)]
-    no_stub: bool,
+    pub no_stub: bool,
     /// Where the partition table is.
     #[arg(long, default_value = "0x8000", value_parser = parse_u32_arg)]
     pub table_offset: u32,
@@ -133,6 +133,12 @@ fn printer(quiet: bool) -> impl FnMut(Event) {
         }
         match e {
             Event::Log(m) => eprintln!("{m}"),
+            // What the chip printed goes to stderr too, marked as the device's.
+            Event::Console(text) => {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    eprintln!("[device] {}", line.trim_end());
+                }
+            }
             Event::Progress(p) => {
                 let step = (p.done * 10 / p.total.max(1)).min(10);
                 let key = step | ((p.phase as u64) << 8);
@@ -166,37 +172,44 @@ pub(super) async fn open_quiet(port: &str, link: &Link) -> Result<Device<TcpPort
     open(port, link, true).await
 }
 
-pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<TcpPort>, Failure> {
-    let p = TcpPort::open(port).await.map_err(Failure)?;
-    let mut l = Loader::new(p);
-    l.on_event(printer(quiet));
-    let stubs = if link.no_stub {
-        Stubs::None
-    } else {
-        Stubs::Embedded
-    };
-    let opts = OpenOptions {
+/// How the command line opens a link (and opens it again after a reset into the app).
+pub(super) fn open_options(link: &Link) -> OpenOptions {
+    OpenOptions {
         reset: match link.before {
             Before::DefaultReset => Reset::Auto,
             Before::NoReset => Reset::None,
         },
         attempts: CONNECT_ATTEMPTS,
-        stubs,
-        baud: link.baud,
-    };
-    let d = Device::open(l, &opts).await.map_err(|f| {
-        let hints: Vec<&str> = f
-            .error
-            .hints(crate::loader::Via::Network)
-            .iter()
-            .map(|h| h.text())
-            .collect();
-        Failure(if hints.is_empty() {
-            f.error.to_string()
+        stubs: if link.no_stub {
+            Stubs::None
         } else {
-            format!("{}\n  {}", f.error, hints.join("\n  "))
-        })
-    })?;
+            Stubs::Embedded
+        },
+        baud: link.baud,
+    }
+}
+
+/// An error with the hints for a link over the network, as the command line prints it.
+pub(super) fn with_hints(error: &crate::loader::Error) -> Failure {
+    let hints: Vec<&str> = error
+        .hints(crate::loader::Via::Network)
+        .iter()
+        .map(|h| h.text())
+        .collect();
+    Failure(if hints.is_empty() {
+        error.to_string()
+    } else {
+        format!("{error}\n  {}", hints.join("\n  "))
+    })
+}
+
+pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<TcpPort>, Failure> {
+    let p = TcpPort::open(port).await.map_err(Failure)?;
+    let mut l = Loader::new(p);
+    l.on_event(printer(quiet));
+    let d = Device::open(l, &open_options(link))
+        .await
+        .map_err(|f| with_hints(&f.error))?;
     if !quiet && d.chip.identity_read {
         eprintln!(
             "Connected to {} (MAC {})",
@@ -403,6 +416,19 @@ pub fn flash(a: FlashArgs) -> CliResult {
         match (&a.slot, a.offset) {
             (Some(label), _) => {
                 let (table, _, mut known) = layout(&mut d, a.link.table_offset, false).await?;
+                if a.set_boot && d.boots_image(&table, label, &data, &known).await? {
+                    // Done before (a retry after a cut link, a re-run): said, not refused.
+                    say(format!(
+                        "'{label}' already holds this image (MD5 matches) and boots it: nothing written."
+                    ));
+                    json["slot"] = label.as_str().into();
+                    json["outcome"] = "already".into();
+                    json["boots_next"] = label.as_str().into();
+                    if a.json {
+                        print_json(&json);
+                    }
+                    return Ok(());
+                }
                 let w = d.write_slot(&table, label, &data, &known, a.force).await?;
                 say(format!("{}.", w.report.describe(label)));
                 json["slot"] = label.as_str().into();

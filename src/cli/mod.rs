@@ -5,11 +5,13 @@
 mod device;
 mod files;
 mod fleet;
+mod http;
 mod install;
 mod nvs;
 mod report;
 mod sim;
 mod tcp;
+mod update;
 
 use crate::formats::numbers::parse_u32_arg;
 use clap::{Args, Parser, Subcommand};
@@ -26,6 +28,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Update a board to a vendor's build (an ESP Web Tools manifest, or an app image): the plan
+    /// from what it holds, one safe write, then what runs, confirmed.
+    Update(update::UpdateArgs),
     /// Decode a partition table (bare, or inside a full flash dump), or convert it to/from CSV.
     Partitions(PartitionsArgs),
     /// Decode otadata and predict the boot slot, or write a new otadata image.
@@ -167,6 +172,7 @@ pub fn main() -> ExitCode {
         Command::Read(a) => device::read(a),
         Command::Write(a) => install::write(a),
         Command::Install(a) => install::install(a),
+        Command::Update(a) => update::update(a),
         Command::Erase(a) => install::erase(a),
         Command::Nvs(a) => nvs::nvs(a),
         Command::Sim(a) => sim::sim(a),

@@ -149,25 +149,6 @@ fn app_words(slots: &Slots, p: &Partition) -> String {
     }
 }
 
-/// The OTA slot to update: the one after the running one, in ota_N order.
-pub fn auto_slot(table: &PartitionTable, running: Option<&Partition>) -> Result<Partition, String> {
-    let mut ota: Vec<&Partition> = table
-        .entries
-        .iter()
-        .filter(|p| p.ota_index().is_some())
-        .collect();
-    ota.sort_by_key(|p| p.ota_index());
-    let at = running.and_then(|r| ota.iter().position(|p| p.offset == r.offset));
-    let pick = match at {
-        Some(i) => ota.get((i + 1) % ota.len()).copied(),
-        None => ota.first().copied(),
-    };
-    match pick {
-        Some(p) if Some(p.offset) != running.map(|r| r.offset) => Ok(p.clone()),
-        _ => Err("no OTA slot besides the one that runs now".into()),
-    }
-}
-
 impl<P: Port> Device<P> {
     /// Updates this board as `job` says; never fails, the record tells. `elapsed` gives the
     /// seconds since the board's turn began (the caller's clock).
@@ -218,7 +199,7 @@ impl<P: Port> Device<P> {
             .and_then(|b| b.booted_partition(&table))
             .cloned();
         let target = if job.slot == "auto" {
-            auto_slot(&table, running.as_ref())?
+            crate::formats::update::next_update_slot(&table, running.as_ref())?
         } else {
             table
                 .find(job.slot)

@@ -6,6 +6,7 @@
 pub mod fleet;
 mod install;
 pub mod nvs;
+pub mod update;
 mod write;
 
 pub use install::{caution_lines, erase_losses, Installed, PartWrite};

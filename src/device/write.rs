@@ -80,6 +80,30 @@ impl<P: Port> Device<P> {
         Ok((part, slot))
     }
 
+    /// Whether slot `label` holds `image` already (MD5 over its length) and is the app that
+    /// boots: a finished `flash --slot L --set-boot`, run again, has nothing to do.
+    pub async fn boots_image(
+        &mut self,
+        table: &PartitionTable,
+        label: &str,
+        image: &[u8],
+        known: &Slots,
+    ) -> Result<bool> {
+        let part = find(table, label)?;
+        if table.otadata().is_none() || image.len() as u64 > part.size as u64 {
+            return Ok(false);
+        }
+        let od = self.read_otadata(table).await?;
+        if judge_boot(table, &od, false, known).booted_partition(table) != Some(&part) {
+            return Ok(false);
+        }
+        let sum = self
+            .loader
+            .flash_md5(part.offset, image.len() as u32)
+            .await?;
+        Ok(sum == crate::formats::md5(image))
+    }
+
     /// Writes an app image into slot `label` and verifies it by MD5. Refuses, unless `force`,
     /// the slot that boots now (as `known` and otadata say), and always anything that is not
     /// an image this chip's bootloader would load from that slot.

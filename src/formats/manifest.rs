@@ -106,6 +106,48 @@ impl Manifest {
     }
 }
 
+/// Where a part's `path` points, read as a URL relative to the manifest's address `base` (as a
+/// browser resolves `new URL(path, base)`, which ESP Web Tools does): an absolute URL stays,
+/// `/x` goes to the base's host, anything else next to the manifest, `..` going up a folder.
+/// Also works for plain file paths (`fw/manifest.json` + `app.bin` → `fw/app.bin`).
+pub fn resolve(base: &str, path: &str) -> String {
+    if path.contains("://") {
+        return path.to_string();
+    }
+    let (origin, base_path) = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let cut = rest.find('/').unwrap_or(rest.len());
+            (format!("{scheme}://{}", &rest[..cut]), &rest[cut..])
+        }
+        None => (String::new(), base),
+    };
+    if let Some(abs) = path.strip_prefix('/') {
+        return format!("{origin}/{abs}");
+    }
+    let base_path = base_path.split(['?', '#']).next().unwrap_or("");
+    let mut parts: Vec<&str> = base_path.split('/').collect();
+    parts.pop(); // the manifest's own name
+    for seg in path.split('/') {
+        match seg {
+            "." | "" => {}
+            ".." => {
+                if parts.len() > 1 || parts.first().is_some_and(|p| !p.is_empty()) {
+                    parts.pop();
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let joined = parts.join("/");
+    if origin.is_empty() {
+        joined
+    } else if joined.starts_with('/') {
+        format!("{origin}{joined}")
+    } else {
+        format!("{origin}/{joined}")
+    }
+}
+
 /// The last component of a part's path (how parts picked as files are matched).
 pub fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
@@ -114,6 +156,26 @@ pub fn file_name(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_resolve_against_the_manifest_as_a_browser_does() {
+        let m = "http://host:8080/fw/v2/manifest.json";
+        assert_eq!(resolve(m, "app.bin"), "http://host:8080/fw/v2/app.bin");
+        assert_eq!(resolve(m, "./app.bin"), "http://host:8080/fw/v2/app.bin");
+        assert_eq!(resolve(m, "../boot.bin"), "http://host:8080/fw/boot.bin");
+        assert_eq!(resolve(m, "/other/x.bin"), "http://host:8080/other/x.bin");
+        assert_eq!(resolve(m, "https://cdn/y.bin"), "https://cdn/y.bin");
+        assert_eq!(resolve("fw/manifest.json", "app.bin"), "fw/app.bin");
+        assert_eq!(resolve("manifest.json", "app.bin"), "app.bin");
+        assert_eq!(
+            resolve("/abs/fw/manifest.json", "app.bin"),
+            "/abs/fw/app.bin"
+        );
+        assert_eq!(
+            resolve("/abs/fw/manifest.json", "../b/c.bin"),
+            "/abs/b/c.bin"
+        );
+    }
 
     #[test]
     fn the_test_manifest() {

@@ -1,6 +1,7 @@
 //! ESP-IDF on-flash formats: pure functions over bytes, no I/O. Used by the CLI, the loader and
 //! the page alike. Facts and their upstream sources: `esp-facts.md` in the shared reference.
 
+pub mod boot_log;
 pub mod bootable;
 pub mod image;
 pub mod install;
@@ -12,6 +13,7 @@ pub mod otadata;
 pub mod partition;
 pub mod signature;
 pub mod sniff;
+pub mod update;
 
 use std::fmt;
 

@@ -146,6 +146,9 @@ impl Progress {
 pub enum Event {
     Log(String),
     Progress(Progress),
+    /// What the chip printed on its console (read outside the protocol: after a reset into
+    /// its app).
+    Console(String),
 }
 
 /// Resets the chip into its app: an EN pulse with IO0 high (esptool's `--after hard-reset`).
@@ -271,6 +274,13 @@ impl<P: Port> Loader<P> {
 
     pub fn log(&mut self, msg: impl Into<String>) {
         (self.events)(Event::Log(msg.into()));
+    }
+
+    /// Passes on console text read from the port directly.
+    pub fn echo_console(&mut self, text: &str) {
+        if !text.is_empty() {
+            (self.events)(Event::Console(text.to_string()));
+        }
     }
 
     fn progress(&mut self, p: Progress) {
@@ -447,6 +457,9 @@ impl<P: Port> Loader<P> {
 
     /// Resets the chip into its app (EN pulse with IO0 high); the loader is gone then.
     pub async fn hard_reset(&mut self) -> Result<()> {
+        // The console's rate first: the ROM and the bootloader print from the first moment
+        // (a Web Serial port reopens to change its rate, and would miss that).
+        self.port.set_baud(ROM_BAUD).await?;
         reset_into_app(&mut self.port).await?;
         if let Some(UsbLink::Otg(c)) = self.usb_link() {
             self.log(format!(
@@ -457,7 +470,6 @@ impl<P: Port> Loader<P> {
         self.is_stub = false;
         self.baud = ROM_BAUD;
         self.rom_baud_record = ROM_BAUD;
-        self.port.set_baud(ROM_BAUD).await?;
         Ok(())
     }
 

@@ -224,6 +224,10 @@ pub struct Esp32 {
     reset_to_download: bool,
     /// What the last boot from flash decided (label, offset), for tests and the console.
     pub last_boot: Option<(String, u32)>,
+    /// The app just started is one marked to crash ([`marked_to_crash`]): it panics when
+    /// `crash_at` comes, and the chip restarts.
+    crash_pending: bool,
+    crash_at: Option<Duration>,
     /// The simulated app's console: the line being received.
     app_line: Vec<u8>,
     /// Every frame handled: (op name, ok) — a cheap trace for tests.
@@ -267,6 +271,8 @@ impl Esp32 {
             download_request: false,
             reset_to_download: false,
             last_boot: None,
+            crash_pending: false,
+            crash_at: None,
             app_line: vec![],
             trace: vec![],
         };
@@ -373,6 +379,8 @@ impl Esp32 {
                 format!("{}rst:{c},boot:{boot}\r\n", facts.banner)
             })
         };
+        self.crash_pending = false;
+        self.crash_at = None;
         let text = if download {
             self.mode = Mode::Rom;
             banner(facts.boot_download) + "waiting for download\r\n"
@@ -381,6 +389,23 @@ impl Esp32 {
             banner(facts.boot_flash) + &self.boot_from_flash()
         };
         self.emit_raw(t, text.into_bytes());
+        if std::mem::take(&mut self.crash_pending) {
+            self.crash_at = Some(t + APP_CRASHES_AFTER);
+        }
+    }
+
+    /// An app marked to crash panics when its time comes and the chip restarts (a software
+    /// reset: the ROM, the bootloader, the same app again) — a reboot loop, one turn at a time.
+    fn run_crashes(&mut self, now: Duration) {
+        while let Some(at) = self.crash_at.filter(|at| *at <= now) {
+            self.crash_at = None;
+            if self.mode != Mode::App {
+                return;
+            }
+            self.emit_raw(at, panic_lines(self.config.chip).into_bytes());
+            let cause = self.rom().sim.software_reset;
+            self.restart(at + Duration::from_millis(20), Some(cause), false);
+        }
     }
 
     /// The ROM leaves the loader and runs the app in flash (no reset: no ROM banner).
@@ -501,12 +526,18 @@ impl Esp32 {
                 let app = Image::parse(&self.flash.contents()[s..e])
                     .ok()
                     .and_then(|i| i.app);
-                let what = app.map_or("an app".to_string(), |a| {
-                    format!("\"{}\" {}", a.project_name, a.version)
-                });
-                log.push_str(&format!(
-                    "[otaflash sim] {label} holds {what}; the simulator does not execute it\r\n"
-                ));
+                log.push_str(&app_start_lines(app.as_ref(), self.rom().sim.revision_full));
+                if app.as_ref().is_some_and(marked_to_crash) {
+                    // It panics soon after starting, and the bootloader starts it again.
+                    self.crash_pending = true;
+                } else {
+                    let what = app.map_or("an app".to_string(), |a| {
+                        format!("\"{}\" {}", a.project_name, a.version)
+                    });
+                    log.push_str(&format!(
+                        "[otaflash sim] {label} holds {what}; the simulator does not execute it\r\n"
+                    ));
+                }
                 self.last_boot = Some((label, offset));
             }
             None => {
@@ -713,6 +744,7 @@ impl Esp32 {
     /// Bytes readable by the host at time `now` (the chip's work up to then is done first).
     pub fn take_output(&mut self, now: Duration) -> Vec<u8> {
         self.settle_stub_rx(now);
+        self.run_crashes(now);
         let mut v = vec![];
         while self.out.front().is_some_and(|(at, _, _)| *at <= now) {
             let (_, mut bytes, baud) = self.out.pop_front().unwrap();
@@ -729,12 +761,14 @@ impl Esp32 {
     /// end of the run of bytes the stub has yet to take in ([`Esp32::take_output`] at that
     /// time does the work; it may find nothing to read yet).
     pub fn next_output_at(&self) -> Option<Duration> {
-        let out = self.out.front().map(|(at, _, _)| *at);
-        let rx = self.stub_rx.run_end();
-        match (out, rx) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.out.front().map(|(at, _, _)| *at),
+            self.stub_rx.run_end(),
+            self.crash_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The ROM loader reads each frame out of its UART buffer as it arrives.
@@ -1577,5 +1611,56 @@ fn secure_download_allows(cmd: &Command) -> bool {
             | Command::SpiAttach { .. }
             | Command::SpiSetParams { .. }
             | Command::GetSecurityInfo
+    )
+}
+
+/// How long an app marked to crash runs before it panics.
+const APP_CRASHES_AFTER: Duration = Duration::from_millis(300);
+
+/// The simulated chip does not run apps; an app whose project name contains "crash" stands for
+/// one that panics at start (for testing what a reboot loop looks like).
+pub fn marked_to_crash(app: &crate::formats::image::AppDesc) -> bool {
+    app.project_name.contains("crash")
+}
+
+/// What an ESP-IDF v5 app prints as it starts (`cpu_start`, as v5.2 logs it; later versions
+/// log the same lines under `app_init`), for an app with an app description.
+fn app_start_lines(app: Option<&crate::formats::image::AppDesc>, chip_rev: u16) -> String {
+    let Some(a) = app else {
+        return "I (200) cpu_start: Pro cpu start user code\r\n".into();
+    };
+    let sha: String = a.app_elf_sha256[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "I (200) cpu_start: Pro cpu start user code\r\n\
+         I (209) cpu_start: Application information:\r\n\
+         I (212) cpu_start: Project name:     {}\r\n\
+         I (217) cpu_start: App version:      {}\r\n\
+         I (221) cpu_start: Compile time:     {} {}\r\n\
+         I (227) cpu_start: ELF file SHA256:  {sha}...\r\n\
+         I (233) cpu_start: ESP-IDF:          {}\r\n\
+         I (248) cpu_start: Chip rev:         v{}.{}\r\n\
+         I (309) main_task: Started on CPU0\r\n\
+         I (319) main_task: Calling app_main()\r\n",
+        a.project_name,
+        a.version,
+        a.date,
+        a.time,
+        a.idf_ver,
+        chip_rev / 100,
+        chip_rev % 100
+    )
+}
+
+/// What an ESP-IDF app prints when it panics (in the chip's own words), then restarts.
+fn panic_lines(chip: &Chip) -> String {
+    let cause = chip.rom.map_or("LoadProhibited", |r| r.sim.panic_cause);
+    let pc = chip.flash_map[0].0 + 0x2b5c;
+    format!(
+        "Guru Meditation Error: Core  0 panic'ed ({cause}). Exception was unhandled.\r\n\r\n\
+         Core  0 register dump:\r\nPC      : 0x{pc:08x}\r\n\r\n\
+         Backtrace: 0x{pc:08x}:0x3ffb4560\r\n\r\nRebooting...\r\n"
     )
 }

@@ -279,6 +279,7 @@ impl Engine {
         loader.on_event(move |e| match e {
             Event::Log(m) => me.log(m),
             Event::Progress(p) => (me.dispatch)(Action::JobProgress(p)),
+            Event::Console(text) => me.console(text.as_bytes()),
         });
         loader.set_cancel(self.cancel.clone());
         loader
