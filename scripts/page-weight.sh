@@ -11,8 +11,9 @@ for f in otaflash-web_bg.wasm otaflash-web.js style.css init.js; do
   total=$((total + n))
 done
 printf '%-24s %8d bytes gzipped (budget 307200 = 300 KB)\n' "page" "$total"
-# Loaded only when opened (not part of the budget): the NVS editor and the fleet view.
-for name in nvs fleet; do
+# Loaded only when opened (not part of the budget): the NVS editor, the fleet view and the
+# simulated chip.
+for name in nvs fleet sim; do
   if [ -f "$name/otaflash-${name}_bg.wasm" ]; then
     printf '%-24s %8d bytes gzipped, loaded on demand\n' "$name" \
       $(( $(gzip -9c "$name/otaflash-${name}_bg.wasm" | wc -c) + $(gzip -9c "$name/otaflash-$name.js" | wc -c) ))

@@ -2,7 +2,9 @@
 // from the cache when offline. Nothing else is fetched or cached.
 const CACHE = 'otaflash-v1';
 const SHELL = ['./', 'index.html', 'init.js', 'otaflash-web.js', 'otaflash-web_bg.wasm', 'style.css',
-  'manifest.webmanifest', 'icon-192.png', 'icon-512.png', 'stub/esp32.json'];
+  'manifest.webmanifest', 'icon-192.png', 'icon-512.png', 'stub/esp32.json',
+  // The simulated chip, loaded on demand, but wanted offline too (the page's default board).
+  'sim/otaflash-sim.js', 'sim/otaflash-sim_bg.wasm'];
 
 self.addEventListener('install', (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -138,8 +138,14 @@ fn a_layout_change_is_said_before_writing() {
             dir.path(),
             "manifest.json",
             br#"{"name": "moved-nvs", "version": "2", "builds": [{"chipFamily": "ESP32", "parts": [
+                {"path": "firmware/bootloader.bin", "offset": 4096},
                 {"path": "firmware/partitions.bin", "offset": 32768},
                 {"path": "firmware/app.bin", "offset": 65536}]}]}"#,
+        ),
+        write(
+            dir.path(),
+            "bootloader.bin",
+            &fw("arduino_bootloader_dio_40m.bin"),
         ),
         write(dir.path(), "partitions.bin", &moved.to_bytes().unwrap()),
         write(dir.path(), "app.bin", &fw("idf-v5.2.2_hello_world.bin")),
@@ -183,13 +189,18 @@ fn a_layout_change_is_said_before_writing() {
         enabled(&c, "install", 10).await;
         find(&c, "install-reset").await.click().await.unwrap(); // stay in download mode
         find(&c, "install").await.click().await.unwrap();
-        status_contains(&c, "installed: 2 parts verified by MD5", 60).await;
+        status_contains(&c, "installed: 3 parts verified by MD5", 60).await;
         let f = std::fs::read(&board.flash).unwrap();
         assert!(
             f[0x9000..0xE000].iter().all(|&b| b == 0xFF),
             "old NVS erased"
         );
-        assert!(f[0x1000..0x8000].iter().all(|&b| b == 0xFF), "erased first");
+        let boot = fw("arduino_bootloader_dio_40m.bin");
+        assert!(
+            f[0x1000..0x1000 + boot.len()] == boot[..]
+                && f[0x1000 + boot.len()..0x8000].iter().all(|&b| b == 0xFF),
+            "erased first"
+        );
         c.close().await.unwrap();
     });
 }

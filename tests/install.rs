@@ -314,8 +314,31 @@ fn a_layout_change_says_what_data_is_lost() {
         "--json",
         p(&manifest),
     ]);
+    // Erased first, with no bootloader installed: nothing would boot, which stops it…
+    assert!(
+        !ok && out.contains("after this, nothing would boot: no bootloader"),
+        "{out}"
+    );
+    assert!(sim.flash() == before, "nothing written");
+    // …unless that is meant (then the plan names it, and --yes covers it).
+    let (ok, out) = otaflash(&[
+        "install",
+        "--port",
+        &url(&sim),
+        "--erase",
+        "--yes",
+        "--nothing-boots-ok",
+        "--json",
+        p(&manifest),
+    ]);
     assert!(ok, "{out}");
     let v = json(&out);
+    assert!(
+        v["cautions"]
+            .to_string()
+            .contains("after this, nothing will boot"),
+        "{v}"
+    );
     assert_eq!(v["erased"], true);
     assert_eq!(v["layout_changes"], true);
     let f = sim.flash();

@@ -63,6 +63,22 @@ pub struct InstallOptions {
     after: After,
     #[arg(long)]
     json: bool,
+    /// Write even though nothing will boot afterwards (no bootloader, no table, no app: a
+    /// data-only or half setup). Without it such an install writes nothing; with it the plan
+    /// says so and it needs --yes.
+    #[arg(long)]
+    nothing_boots_ok: bool,
+}
+
+impl InstallOptions {
+    fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            erase_all: self.erase,
+            fit_bootloader: self.flash_size == FlashSize::Detect,
+            written: super::written(self.pre_encrypted, self.encrypt),
+            nothing_boots_ok: self.nothing_boots_ok,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -198,11 +214,7 @@ async fn install_board(
         }
     };
     let parts = |chip: &str| parts(chip).map_err(|Failure(e)| e);
-    let opts = PlanOptions {
-        erase_all: o.erase,
-        fit_bootloader: o.flash_size == FlashSize::Detect,
-        written: super::written(o.pre_encrypted, o.encrypt),
-    };
+    let opts = o.plan_options();
     let mut r = d
         .install_build(port, o.link.table_offset, &parts, opts, o.yes, &elapsed)
         .await;
@@ -231,15 +243,7 @@ fn run_install(
         let snap = d.snapshot(o.link.table_offset).await?;
         let parts = parts(d.chip.chip.pretty)?;
         let board = d.install_board(&snap, o.link.table_offset);
-        let p = plan(
-            parts,
-            &board,
-            PlanOptions {
-                erase_all: o.erase,
-                fit_bootloader: o.flash_size == FlashSize::Detect,
-                written: super::written(o.pre_encrypted, o.encrypt),
-            },
-        );
+        let p = plan(parts, &board, o.plan_options());
         if !o.json {
             for x in &p.parts {
                 println!(

@@ -124,10 +124,55 @@ pub fn arduino_like_flash(chip: &Chip) -> Vec<u8> {
     f
 }
 
+/// The simulated board of a web page: a 4 MB `chip` with real link timing, holding `saved` (what
+/// [`saved_flash`] kept of it last time: zlib of the whole flash) or, without it or when it does
+/// not inflate to 4 MB, the Arduino-like demo layout; `blank`: an erased flash instead.
+pub fn page_board(chip: &'static Chip, saved: Option<&[u8]>, blank: bool) -> super::Esp32 {
+    let size = 4usize << 20;
+    let restored = saved
+        .and_then(|z| miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(z, size).ok())
+        .filter(|f| f.len() == size);
+    let flash = match (blank, restored) {
+        (true, _) => vec![0xFF; size],
+        (false, Some(f)) => f,
+        (false, None) => arduino_like_flash(chip),
+    };
+    let mut config = super::Config::new(size as u32, super::Timing::REALISTIC);
+    config.chip = chip;
+    super::Esp32::new(flash, config)
+}
+
+/// What a page keeps of its simulated board between visits: its flash, zlib-compressed.
+pub fn saved_flash(dev: &super::Esp32) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(dev.flash.contents(), 6)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::formats::image::Image;
+
+    #[test]
+    fn a_page_board_comes_back_as_it_was_saved() {
+        let mut dev = page_board(crate::chips::ESP32, None, false);
+        assert_eq!(
+            dev.flash.contents(),
+            &arduino_like_flash(crate::chips::ESP32)[..]
+        );
+        dev.flash.erase(0x9000, 0x1000).unwrap();
+        dev.flash.program(0x9000, b"kept").unwrap();
+        let saved = saved_flash(&dev);
+        assert!(saved.len() < 200_000, "{} bytes", saved.len());
+        let back = page_board(crate::chips::ESP32, Some(&saved), false);
+        assert_eq!(&back.flash.contents()[0x9000..0x9004], b"kept");
+        let blank = page_board(crate::chips::ESP32, Some(&saved), true);
+        assert!(blank.flash.contents().iter().all(|&b| b == 0xFF));
+        let bad = page_board(crate::chips::ESP32, Some(b"not zlib"), false);
+        assert_eq!(
+            bad.flash.contents(),
+            &arduino_like_flash(crate::chips::ESP32)[..]
+        );
+    }
 
     #[test]
     fn demo_images_pass_every_check() {

@@ -213,6 +213,9 @@ impl Server {
                 _ = sleep_until(next) => {
                     // (The chip may only have taken in what it received: nothing to send yet.)
                     let out = self.dev.take_output(self.now());
+                    // What it did may have changed the flash: the file follows before the
+                    // answer goes out.
+                    self.sync_file()?;
                     if !out.is_empty() {
                         link.send(if rfc.is_some() { Rfc::send(&out) } else { out }).await?;
                     }

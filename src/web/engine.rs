@@ -179,16 +179,41 @@ impl Engine {
         }
     }
 
-    /// The page's simulated `chip` (made on first use, kept for the page's life, so that
-    /// reconnecting finds what was written to it).
-    pub fn page_sim(&self, chip: &'static Chip) -> PageSim {
-        let mut sims = self.sims.borrow_mut();
-        if let Some(s) = sims.iter().find(|s| s.chip() == chip) {
-            return s.clone();
+    /// The page's simulated `chip` (loaded on first use, as the last visit left it, and kept for
+    /// the page's life, so that reconnecting finds what was written to it).
+    pub async fn page_sim(&self, chip: &'static Chip) -> Result<PageSim, String> {
+        if let Some(s) = self.sims.borrow().iter().find(|s| s.chip() == chip) {
+            return Ok(s.clone());
         }
-        let s = PageSim::new(chip);
-        sims.push(s.clone());
-        s
+        let s = PageSim::load(chip, false).await?;
+        self.sims.borrow_mut().push(s.clone());
+        Ok(s)
+    }
+
+    /// Makes the simulated `chip` a blank board (erased flash; what was kept is forgotten).
+    pub fn blank_sim(&self, chip: &'static Chip) {
+        let me = self.clone();
+        spawn_local(async move {
+            match PageSim::load(chip, true).await {
+                Ok(s) => {
+                    let mut sims = me.sims.borrow_mut();
+                    sims.retain(|x| x.chip() != chip);
+                    sims.push(s);
+                    drop(sims);
+                    me.log(format!(
+                        "the simulated {} is a blank board now",
+                        chip.pretty
+                    ));
+                }
+                Err(e) => me.log(e),
+            }
+        });
+    }
+
+    fn save_sims(&self) {
+        for s in self.sims.borrow().iter() {
+            s.save();
+        }
     }
 
     pub(super) fn send(&self, a: Action) {
@@ -235,6 +260,8 @@ impl Engine {
         spawn_local(async move {
             let (device, r) = job(*boxed, me.clone()).await;
             *me.slot.borrow_mut() = Slot::Device(Box::new(device));
+            // A simulated board keeps what was written to it for the next visit.
+            me.save_sims();
             if let Err(e) = r {
                 me.log(format!("error: {e}"));
                 me.send(Action::JobDone(Err(e)));
@@ -258,7 +285,11 @@ impl Engine {
     ) -> Result<AnyPort, Failure> {
         let failure = |message: String, hints: Vec<loader::Hint>| Failure { message, hints };
         match kind {
-            PortKind::Sim(chip) => Ok(AnyPort::Sim(self.page_sim(chip).port())),
+            PortKind::Sim(chip) => self
+                .page_sim(chip)
+                .await
+                .map(|s| AnyPort::Sim(s.port()))
+                .map_err(|m| failure(m, vec![])),
             PortKind::Ws => WsPort::connect(ws_url)
                 .await
                 .map(AnyPort::Ws)

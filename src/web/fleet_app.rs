@@ -211,6 +211,7 @@ fn run(f: &Fleet, d: UseReducerDispatcher<Store>, devices: Devices) {
                                 erase_all: false,
                                 fit_bootloader: false,
                                 written: Default::default(),
+                                nothing_boots_ok: false,
                             };
                             dev.install_build(&port, t, &parts, opts, *yes, &elapsed)
                                 .await
@@ -311,12 +312,14 @@ pub fn FleetView() -> Html {
                 "simulated ESP32 #{}",
                 next + 1
             )));
-            let sim = PageSim::new(crate::chips::ESP32);
-            // Each simulated board its own MAC, so the records tell them apart.
-            sim.dev.borrow_mut().config.mac = [0x24, 0x0A, 0xC4, 0x00, 0x00, (next + 1) as u8];
             add_board(
                 next,
-                async move { Ok(AnyPort::Sim(sim.port())) },
+                async move {
+                    let sim = PageSim::fresh(crate::chips::ESP32).await?;
+                    // Each simulated board its own MAC, so the records tell them apart.
+                    sim.set_mac([0x24, 0x0A, 0xC4, 0x00, 0x00, (next + 1) as u8]);
+                    Ok(AnyPort::Sim(sim.port()))
+                },
                 d.clone(),
                 devices.clone(),
             );

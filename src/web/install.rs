@@ -288,6 +288,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                 (_, true) => Written::EncryptedByChip,
                 _ => Written::Plain,
             },
+            nothing_boots_ok: false,
         };
         (plan(parts, &board, opts), opts)
     });

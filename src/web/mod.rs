@@ -14,6 +14,7 @@ pub mod nvs_app;
 mod nvs_shell;
 mod panels;
 pub mod ports;
+pub mod sim_port;
 mod views;
 
 pub use app::App;

@@ -304,6 +304,9 @@ fn ConnectBar(p: &PanelProps) -> Html {
                             <option value={c.name} selected={c == chip}>{ c.pretty }</option>
                         }) }
                     </select>
+                    <button class="secondary" data-testid="sim-blank" disabled={open || connecting}
+                        title="The simulated board keeps its flash in this browser between visits; this erases it"
+                        onclick={{ let e = p.engine.clone(); Callback::from(move |_: MouseEvent| e.blank_sim(chip)) }}>{"Blank board"}</button>
                 }
                 if s.port_kind == PortKind::Ws {
                     <input data-testid="ws-url" type="text" value={s.ws_url.clone()} onchange={on_url} size="28" disabled={open} aria-label="WebSocket bridge URL (rfc2217+ws:// or ws://)" />

@@ -2,11 +2,10 @@
 //! bridge (binary frames: raw bytes, or RFC 2217 with baud and DTR/RTS — `otaflash sim --ws`,
 //! websockify in front of an RFC 2217 or raw TCP serial server), and the in-page simulated chip.
 
-use crate::chips::Chip;
+pub use super::sim_port::{PageSim, PageSimPort};
 use crate::loader::port::{Port, PortError};
 use crate::loader::Via;
 use crate::page::WsSpeaks;
-use crate::sim::{Config, Esp32, Timing};
 use crate::wire::rfc2217::Client;
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Reflect, Uint8Array};
@@ -435,105 +434,6 @@ impl Port for WsPort {
 
     fn has_baud(&self) -> bool {
         self.rfc2217.is_some()
-    }
-
-    async fn sleep(&mut self, d: Duration) {
-        sleep(d).await
-    }
-
-    fn elapsed(&self) -> Duration {
-        Duration::from_secs_f64((now_ms() - self.opened).max(0.0) / 1000.0)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The in-page simulated chip
-
-/// The simulated chip of this page: one per page, so reconnecting finds what was flashed.
-#[derive(Clone)]
-pub struct PageSim {
-    pub dev: Rc<RefCell<Esp32>>,
-    epoch: f64,
-}
-
-impl PageSim {
-    /// A 4 MB `chip` as Arduino-ESP32 leaves it (see [`crate::sim::demo`]), with real timing.
-    pub fn new(chip: &'static Chip) -> PageSim {
-        let flash = crate::sim::demo::arduino_like_flash(chip);
-        let mut config = Config::new(4 << 20, Timing::REALISTIC);
-        config.chip = chip;
-        let dev = Esp32::new(flash, config);
-        PageSim {
-            dev: Rc::new(RefCell::new(dev)),
-            epoch: now_ms(),
-        }
-    }
-
-    fn now(&self) -> Duration {
-        Duration::from_secs_f64((now_ms() - self.epoch).max(0.0) / 1000.0)
-    }
-
-    pub fn chip(&self) -> &'static Chip {
-        self.dev.borrow().config.chip
-    }
-
-    /// A port to it, as if a USB cable had just been plugged in.
-    pub fn port(&self) -> PageSimPort {
-        self.dev.borrow_mut().clear_disconnect();
-        PageSimPort {
-            sim: self.clone(),
-            rx: VecDeque::new(),
-            opened: now_ms(),
-        }
-    }
-}
-
-pub struct PageSimPort {
-    sim: PageSim,
-    rx: VecDeque<u8>,
-    opened: f64,
-}
-
-impl Port for PageSimPort {
-    async fn read(&mut self, out: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
-        let deadline = self.sim.now() + timeout;
-        while self.rx.is_empty() {
-            let now = self.sim.now();
-            let next = self.sim.dev.borrow().next_output_at();
-            match next {
-                Some(at) if at <= now => {
-                    let bytes = self.sim.dev.borrow_mut().take_output(now);
-                    self.rx.extend(bytes);
-                }
-                _ if now >= deadline => return Ok(0),
-                Some(at) => sleep((at.min(deadline) - now).max(Duration::from_millis(1))).await,
-                None => sleep((deadline - now).max(Duration::from_millis(1))).await,
-            }
-        }
-        let n = out.len().min(self.rx.len());
-        for (d, b) in out.iter_mut().zip(self.rx.drain(..n)) {
-            *d = b;
-        }
-        Ok(n)
-    }
-
-    async fn write(&mut self, data: &[u8]) -> Result<(), PortError> {
-        let now = self.sim.now();
-        self.sim.dev.borrow_mut().receive(now, data);
-        Ok(())
-    }
-
-    async fn set_signals(&mut self, dtr: bool, rts: bool) -> Result<(), PortError> {
-        let now = self.sim.now();
-        self.sim.dev.borrow_mut().set_signals(now, dtr, rts);
-        self.rx.clear();
-        Ok(())
-    }
-
-    async fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
-        self.sim.dev.borrow_mut().set_host_baud(Some(baud));
-        self.rx.clear();
-        Ok(())
     }
 
     async fn sleep(&mut self, d: Duration) {

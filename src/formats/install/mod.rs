@@ -142,6 +142,9 @@ pub struct PlanOptions {
     /// bootloader, the table, apps and partitions flagged encrypted; otadata and other data
     /// plain, as `idf.py encrypted-flash` does).
     pub written: Written,
+    /// Install even though nothing would boot afterwards (the plan then names it as a
+    /// caution, which needs a yes); otherwise that stops the install.
+    pub nothing_boots_ok: bool,
 }
 
 /// An install, checked.
@@ -497,19 +500,44 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
         }
     }
 
+    // A file that is no image where the chip runs code from: refused (it would replace the
+    // bootloader or an app with something nothing can start). Ciphertext cannot be told apart.
+    if opts.written != Written::PreEncrypted {
+        for p in parts.iter().filter(|p| p.kind == PartKind::Data) {
+            let app = table.iter().flat_map(|t| t.entries.iter()).find(|e| {
+                e.is_app() && e.offset as u64 <= p.offset as u64 && (p.offset as u64) < e.end()
+            });
+            let place = if p.offset == board.chip.bootloader_offset {
+                Some(format!(
+                    "the bootloader's place (0x{:x})",
+                    board.chip.bootloader_offset
+                ))
+            } else {
+                app.map(|e| format!("app partition '{}'", e.name()))
+            };
+            if let Some(place) = place {
+                blockers.push(Blocker::NotAnImage {
+                    part: p.name.clone(),
+                    place,
+                    size: p.bytes.len() as u64,
+                });
+            }
+        }
+    }
+
     // What is on the board cannot be checked against: say so instead of guessing.
     if board.unreadable {
         cautions.push(Caution::BoardUnreadable);
     }
-    // A board left without a bootloader or a table boots nothing.
+    // A board left without a bootloader, a table or an app boots nothing: that stops the
+    // install, unless overridden on purpose (then it is said, and needs a yes).
+    let mut nothing_boots = vec![];
     let absent = board.current.is_none() && !board.unreadable;
     if absent && !view.iter().any(|p| p.kind == PartKind::PartitionTable) {
-        cautions.push(Caution::NothingBoots(
-            "the board has no partition table and none is installed".into(),
-        ));
+        nothing_boots.push("the board has no partition table and none is installed".to_string());
     }
     if (absent || opts.erase_all) && !view.iter().any(|p| p.kind == PartKind::Bootloader) {
-        cautions.push(Caution::NothingBoots(format!(
+        nothing_boots.push(format!(
             "no bootloader is installed at 0x{:x}{}",
             board.chip.bootloader_offset,
             if opts.erase_all {
@@ -517,7 +545,29 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
             } else {
                 " (a blank board has none)"
             }
-        )));
+        ));
+    }
+    // Apps gone: the flash erased, or a new layout, and no app installed into its partitions.
+    let apps_gone = opts.erase_all
+        || absent
+        || new_table
+            .as_ref()
+            .is_some_and(|n| board.current.is_some_and(|c| c.entries != n.entries));
+    if let Some(t) = table.as_ref().filter(|_| apps_gone && !board.unreadable) {
+        let has_app = t.entries.iter().filter(|e| e.is_app()).any(|e| {
+            view.iter()
+                .any(|p| p.kind == PartKind::App && p.offset == e.offset)
+        });
+        if !has_app && t.entries.iter().any(|e| e.is_app()) {
+            nothing_boots.push("no app is installed into the app partitions".into());
+        }
+    }
+    for why in nothing_boots {
+        if opts.nothing_boots_ok {
+            cautions.push(Caution::NothingBoots(why));
+        } else {
+            blockers.push(Blocker::NothingBoots(why));
+        }
     }
 
     // What data is lost.

@@ -35,6 +35,17 @@ pub enum Blocker {
     /// Encrypting on write was asked for a whole flash image, whose regions the chip keeps
     /// partly encrypted (bootloader, table, apps) and partly not (otadata, NVS).
     MixedImage(String),
+    /// A file that is no firmware image where one must be: at the bootloader's offset, or in
+    /// an app partition (a text file over the only app, say).
+    NotAnImage {
+        part: String,
+        /// "the bootloader's place (0x1000)", "app partition 'app0'".
+        place: String,
+        size: u64,
+    },
+    /// After this install nothing would boot (said why); only a deliberate override turns it
+    /// into a caution that names the consequence.
+    NothingBoots(String),
     /// The app does not fit the partition it is written to.
     AppTooBig {
         part: String,
@@ -66,6 +77,12 @@ impl Blocker {
                     .join("; ")
             ),
             Blocker::BadTable { part, why } => format!("{part}: {why}"),
+            Blocker::NotAnImage { part, place, size } => format!(
+                "{part} ({size} bytes) is no firmware image, but it would go into {place}: the chip would not start from it"
+            ),
+            Blocker::NothingBoots(why) => format!(
+                "after this, nothing would boot: {why} (install a bootloader, a table and an app — or override on purpose)"
+            ),
             Blocker::MixedImage(part) => format!(
                 "{part} is a whole flash image: to have the chip encrypt it, install its parts (bootloader, partition table, apps, data) so each is encrypted or not as the chip keeps it"
             ),

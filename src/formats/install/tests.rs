@@ -77,11 +77,76 @@ fn a_blank_board_takes_a_whole_build() {
     assert!(p.ready(), "{:?}", p.blockers);
     assert!(p.cautions.is_empty(), "{:?}", p.cautions);
     assert_eq!(p.table.unwrap().find("app0").unwrap().offset, 0x10000);
-    // Without a bootloader, a blank board boots nothing: said.
+    // Without a bootloader, a blank board boots nothing: that stops it, unless overridden on
+    // purpose — then it is said, and needs a yes.
     let mut parts = arduino_build();
     parts.remove(0);
-    let p = plan(parts, &board(None), PlanOptions::default());
+    let p = plan(parts.clone(), &board(None), PlanOptions::default());
+    assert!(matches!(p.blockers[0], Blocker::NothingBoots(ref w) if w.contains("no bootloader")));
+    assert!(p.blockers[0]
+        .message()
+        .starts_with("after this, nothing would boot: no bootloader is installed at 0x1000"));
+    let p = plan(
+        parts,
+        &board(None),
+        PlanOptions {
+            nothing_boots_ok: true,
+            ..Default::default()
+        },
+    );
+    assert!(p.ready());
     assert!(matches!(p.cautions[0], Caution::NothingBoots(ref w) if w.contains("no bootloader")));
+    // A table and bootloader but no app, over an erased flash: nothing boots either.
+    let mut parts = arduino_build();
+    parts.remove(3);
+    let t = PartitionTable::from_csv(crate::sim::demo::ARDUINO_DEFAULT_CSV, 0x8000).unwrap();
+    let erase = PlanOptions {
+        erase_all: true,
+        ..Default::default()
+    };
+    let p = plan(parts, &board(Some(&t)), erase);
+    assert!(
+        p.blockers.iter().any(
+            |b| matches!(b, Blocker::NothingBoots(w) if w == "no app is installed into the app partitions")
+        ),
+        "{:?}",
+        p.blockers
+    );
+}
+
+/// A file that is no firmware image where the chip runs code from is refused before anything
+/// is written: a 37-byte text file at 0x10000, over the only app, and one at the bootloader's
+/// place.
+#[test]
+fn no_image_where_code_must_be() {
+    let t = PartitionTable::from_csv(crate::sim::demo::ARDUINO_DEFAULT_CSV, 0x8000).unwrap();
+    let text = b"hello, this is not a firmware image!\n".to_vec();
+    assert_eq!(text.len(), 37);
+    let p = plan(
+        vec![Part::new("notes.txt", 0x10000, text.clone())],
+        &board(Some(&t)),
+        PlanOptions::default(),
+    );
+    assert!(!p.ready());
+    assert_eq!(
+        p.blockers[0].message(),
+        "notes.txt (37 bytes) is no firmware image, but it would go into app partition 'app0': the chip would not start from it"
+    );
+    let p = plan(
+        vec![Part::new("notes.txt", 0x1000, text.clone())],
+        &board(Some(&t)),
+        PlanOptions::default(),
+    );
+    assert!(
+        matches!(&p.blockers[0], Blocker::NotAnImage { place, .. } if place == "the bootloader's place (0x1000)")
+    );
+    // Data where data goes (NVS) is fine.
+    let p = plan(
+        vec![Part::new("nvs.bin", 0x9000, text)],
+        &board(Some(&t)),
+        PlanOptions::default(),
+    );
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
 }
 
 #[test]
