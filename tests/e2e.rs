@@ -106,6 +106,8 @@ async fn flash_second_slot(c: &Client, tag: &str) {
         Some("app1"),
         "default target: the slot not booting"
     );
+    // Write only: booting it is the next step here (the default flashes and boots in one).
+    write_only(c).await;
     find(c, "flash").await.click().await.unwrap();
     // Catch the progress bar while it runs (the simulated link keeps real time).
     if let Ok(p) = c.find(Locator::Css(&css("progress"))).await {
@@ -499,8 +501,9 @@ fn page_flashes_an_esp32c3() {
         pick(&c, &data("firmware/idf-v5.2.2_c3_hello_world.bin")).await;
         enabled(&c, "flash", 10).await;
         find(&c, "flash").await.click().await.unwrap();
-        status_contains(&c, "app1: 124192 bytes verified", 60).await;
-        find(&c, "set-boot").await.click().await.unwrap();
+        // Flash boots it next in the same action.
+        let st = status_contains(&c, "app1 boots next", 60).await;
+        assert!(st.contains("app1: 124192 bytes verified"), "{st}");
         wait_text(&c, "boot-slot", "app1", 30).await;
         shot(&c, "c3-1-boots-app1").await;
         let f = std::fs::read(&board.flash).unwrap();
@@ -556,8 +559,7 @@ fn page_flashes_an_esp32s3_in_page() {
         pick(&c, &s3_app).await;
         enabled(&c, "flash", 10).await;
         find(&c, "flash").await.click().await.unwrap();
-        status_contains(&c, "verified", 90).await;
-        find(&c, "set-boot").await.click().await.unwrap();
+        status_contains(&c, "app1 boots next", 90).await;
         wait_text(&c, "boot-slot", "app1", 30).await;
         shot(&c, "s3-1-boots-app1").await;
         // The simulated bootloader agrees after a reset into the app.
@@ -739,8 +741,8 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         ))
         .await
         .unwrap();
-        // Before the chip is known the manifest's first build (ESP32-S2) is shown...
-        wait_text(&c, "image-chip", "ESP32-S2", 20).await;
+        // Before the chip is known the manifest is named (its builds wait for the chip)...
+        wait_text(&c, "firmware-label", "otaflash test manifest", 20).await;
         find(&c, "connect").await.click().await.unwrap();
         wait_text(&c, "chip", "ESP32", 30).await;
         // ...and once it is, the ESP32 build's app part (StartCounter), flashable.
@@ -785,6 +787,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         pick(&c, &data("firmware/idf-v5.2.2_hello_world.bin")).await;
         choose(&c, "target-slot", "app1").await;
         enabled(&c, "flash", 10).await;
+        write_only(&c).await;
         find(&c, "flash").await.click().await.unwrap();
         status_contains(&c, "verified", 60).await;
         assert_eq!(

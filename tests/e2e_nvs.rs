@@ -125,15 +125,11 @@ fn page_edits_nvs_on_the_board() {
         wait_text(&c, "nvs-error", "does not fit a u8", 10).await;
         // The editor's events stay in the editor (two Yew apps in one page): the page's own
         // fields did not change.
-        let url = find(&c, "install-manifest-url")
-            .await
-            .prop("value")
-            .await
-            .unwrap();
+        let url = find(&c, "manifest-url").await.prop("value").await.unwrap();
         assert_eq!(
             url.as_deref(),
             Some(""),
-            "the install panel's URL box is untouched"
+            "the Update panel's manifest box is untouched"
         );
         let changes = wait_text(&c, "nvs-changes", "count", 10).await;
         assert!(

@@ -113,13 +113,9 @@ fn page_on_a_narrow_window_with_keyboard_and_drag() {
         assert!(kept[1].as_str().unwrap().contains("port=sim"));
 
         // A manifest loaded from the install panel's URL box: its parts table fits too.
-        let url = find(&c, "install-manifest-url").await;
-        url.send_keys("/t/manifest.json").await.unwrap();
-        find(&c, "install-manifest-load")
-            .await
-            .click()
-            .await
-            .unwrap();
+        let url = find(&c, "manifest-url").await;
+        url.send_keys("/t/manifest.json\t").await.unwrap();
+        find(&c, "manifest-load").await.click().await.unwrap();
         let parts = until("the manifest's parts", 20, || async {
             let v = all_attr(&c, "install-part", "data-offset").await;
             (v.len() == 4).then_some(v)
@@ -190,12 +186,12 @@ fn manifests_picked_as_files_and_failed_loads() {
             Some("error"),
             "{st}"
         );
-        assert!(
-            c.find(Locator::Css(&css("picked"))).await.is_err(),
-            "the old image is no longer picked"
+        assert_eq!(
+            text(&c, "picked-name").await,
+            "idf-v5.2.2_hello_world.bin",
+            "an image picked by hand stays picked"
         );
-        assert_eq!(attr(&c, "flash", "disabled").await.as_deref(), Some("true"));
-        // A good one: the error goes.
+        // A good one: the error goes, and its app is offered to the flash panel.
         let url = find(&c, "manifest-url").await;
         url.clear().await.unwrap();
         url.send_keys("/t/manifest.json\t").await.unwrap();
@@ -218,14 +214,23 @@ fn manifests_picked_as_files_and_failed_loads() {
             .await
             .unwrap();
         let st = wait_text(&c, "status", "not picked with it", 20).await;
-        assert!(st.contains("arduino_StartCounter.ino.bin"), "{st}");
-        assert!(c.find(Locator::Css(&css("picked"))).await.is_err());
-        // With its files, picked together.
-        let both = format!(
-            "{}\n{}",
-            data("manifest.json").display(),
-            data("firmware/arduino_StartCounter.ino.bin").display()
+        assert!(
+            st.contains("arduino_bootloader_dio_40m.bin")
+                && st.contains("arduino_StartCounter.ino.bin"),
+            "every missing file is named: {st}"
         );
+        assert!(c.find(Locator::Css(&css("picked"))).await.is_err());
+        // With its files, picked together (every part of the build: the Update panel decides
+        // from the build's table too).
+        let both = [
+            "manifest.json",
+            "firmware/arduino_bootloader_dio_40m.bin",
+            "firmware/arduino_partitions_default.bin",
+            "firmware/arduino_boot_app0.bin",
+            "firmware/arduino_StartCounter.ino.bin",
+        ]
+        .map(|f| data(f).display().to_string())
+        .join("\n");
         find(&c, "image-file").await.send_keys(&both).await.unwrap();
         wait_text(&c, "picked-name", "arduino_StartCounter.ino.bin", 20).await;
         assert_eq!(text(&c, "image-chip").await, "ESP32");

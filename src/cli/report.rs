@@ -37,7 +37,7 @@ pub fn partitions_text(t: &PartitionTable, warnings: &[String]) -> String {
     );
     let _ = writeln!(
         s,
-        "  {:<16} {:<6} {:<9} {:>10} {:>10}  {:<10} flags",
+        "  {:<16} {:<6} {:<11} {:>10} {:>10}  {:<10} flags",
         "label", "type", "subtype", "offset", "size", ""
     );
     for p in &t.entries {
@@ -50,10 +50,10 @@ pub fn partitions_text(t: &PartitionTable, warnings: &[String]) -> String {
         }
         let _ = writeln!(
             s,
-            "  {:<16} {:<6} {:<9} {:>10} {:>10}  {:<10} {}",
+            "  {:<16} {:<6} {:<11} {:>10} {:>10}  {:<10} {}",
             p.name(),
             p.type_name(),
-            p.subtype_name(),
+            p.subtype_words(),
             format!("0x{:x}", p.offset),
             format!("0x{:x}", p.size),
             human_size(p.size as u64),

@@ -176,7 +176,7 @@ impl ImageProblem {
                 "the image is {needs} bytes, larger than the {slot}-byte slot"
             ),
             ImageProblem::Truncated { needs, have } => {
-                format!("cut off: the image needs {needs} bytes, only {have} are there")
+                format!("cut off: the image needs at least {needs} bytes, there are only {have}")
             }
             ImageProblem::NotAnApp => {
                 "this image runs from RAM only (a bootloader, or a RAM-loaded test app), not an app for a flash slot".into()
@@ -562,6 +562,12 @@ pub fn judge(bytes: &[u8], target: Target, place: u32, slot_size: Option<u32>) -
     }
     let mut s = scan.finish();
     s.coverage = Coverage::Whole;
+    // The scan knows only how far it read; the file's real size is known here.
+    for p in &mut s.problems {
+        if let ImageProblem::Truncated { have, .. } = p {
+            *have = bytes.len() as u64;
+        }
+    }
     let Some(len) = s.len else { return s };
     if s.problems
         .iter()

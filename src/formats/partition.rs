@@ -156,8 +156,18 @@ impl Partition {
         keyword_or_number(self.ty, TYPES)
     }
 
+    /// The subtype as gen_esp32part.py writes it in CSV (a keyword, or the number in decimal).
     pub fn subtype_name(&self) -> String {
         keyword_or_number(self.subtype, subtype_keywords(self.ty))
+    }
+
+    /// The subtype for people: a keyword, or "custom 0x99" for one the tools have no name for.
+    pub fn subtype_words(&self) -> String {
+        subtype_keywords(self.ty)
+            .iter()
+            .find(|(_, v)| *v == self.subtype)
+            .map(|(k, _)| k.to_string())
+            .unwrap_or_else(|| format!("custom 0x{:02x}", self.subtype))
     }
 
     pub fn is_app(&self) -> bool {

@@ -241,20 +241,35 @@ pub fn decide(
     let app = build.app(build_table.as_ref().or(current));
     let holds = |p: &Part| md5_at(p.offset, p.bytes.len() as u32) == Some(md5(&p.bytes));
 
-    // Already: the running slot holds this app, and the board the build's other parts.
+    // Already: the running slot holds this app under the build's table. A slot update would
+    // write nothing else, so other parts that differ (another bootloader) are only said.
     if let (Some(r), Some(a), true) = (board.running, app, same_table) {
         let runs = md5_at(r.offset, a.bytes.len() as u32) == Some(md5(&a.bytes));
-        if runs && others(build, current).into_iter().all(holds) {
+        if runs {
+            let otadata = current.and_then(|t| t.otadata()).map(|o| o.offset);
+            let mut detail = vec![format!(
+                "the app's MD5 {} matches {}",
+                hex(&md5(&a.bytes)),
+                r.name()
+            )];
+            detail.extend(
+                others(build, current)
+                    .into_iter()
+                    .filter(|p| Some(p.offset) != otadata && !holds(p))
+                    .map(|p| {
+                        format!(
+                            "the board's {} differs from the build's {} (an update never writes it)",
+                            p.kind.name(),
+                            p.name
+                        )
+                    }),
+            );
             return UpdatePlan {
                 sentence: format!(
                     "Already up to date: {label} runs from {}. Nothing to write.",
                     r.name()
                 ),
-                detail: vec![format!(
-                    "the app's MD5 {} matches {}",
-                    hex(&md5(&a.bytes)),
-                    r.name()
-                )],
+                detail,
                 label,
                 decision: Decision::Already { slot: r.clone() },
             };
@@ -310,12 +325,19 @@ fn slot_update(
         return refused(label, why);
     }
     let previous = board.running.cloned();
+    let new_project = Image::parse(&app.bytes)
+        .ok()
+        .and_then(|i| i.app)
+        .map(|d| d.project_name);
     let kept_app = previous.as_ref().map(|p| {
-        let what = board
-            .slots
-            .get(p)
-            .and_then(|s| s.app.as_ref())
-            .map_or_else(|| "the app".to_string(), |a| a.version.clone());
+        // "1.2.3" for an older build of the same project, "blink-demo 1.0.0" for another.
+        let what = board.slots.get(p).and_then(|s| s.app.as_ref()).map_or_else(
+            || "the app".to_string(),
+            |a| match &new_project {
+                Some(n) if *n == a.project_name => a.version.clone(),
+                _ => format!("{} {}", a.project_name, a.version),
+            },
+        );
         format!("{what} in {}", p.name())
     });
     let settings: Vec<String> = table
@@ -388,8 +410,13 @@ fn full_install(
         "what the board holds cannot be read".to_string()
     } else if current.is_none() {
         "the board has no partition table (blank, or another layout)".to_string()
-    } else if build_table.is_some() {
+    } else if build_table
+        .as_ref()
+        .is_some_and(|b| b.entries != current.map(|c| c.entries.clone()).unwrap_or_default())
+    {
         "the build's partition table differs from the board's".to_string()
+    } else if build.app(current).is_none() {
+        "the build holds no app image for an app slot".to_string()
     } else {
         "the board has no OTA slots to update".to_string()
     };
@@ -414,6 +441,10 @@ fn full_install(
             ..Default::default()
         },
     );
+    // What stops the install stops the update: said first, as a refusal.
+    if !plan.blockers.is_empty() {
+        return refused(label, plan.blockers.iter().map(|b| b.message()).collect());
+    }
     let lost: Vec<String> = plan
         .cautions
         .iter()

@@ -5,11 +5,13 @@
 
 use crate::chips::security::{SecureBoot, Security};
 use crate::chips::Chip;
+use crate::device::update::Verdict;
 use crate::device::{judge_boot, Snapshot, TableProblem};
 use crate::formats::bootable::{judge, ImageProblem, Loads, SlotImage, Slots, Target};
 use crate::formats::image::{Header, Image};
 use crate::formats::otadata::{Boot, Otadata};
 use crate::formats::partition::{Md5Status, Partition, PartitionTable, DEFAULT_TABLE_OFFSET};
+use crate::formats::update::{Build, UpdatePlan};
 use crate::loader::{Hint, Phase, Progress, WriteReport};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -17,7 +19,9 @@ use std::rc::Rc;
 pub mod fleet;
 pub mod nvs;
 mod timeline;
+mod update;
 pub use timeline::{LogLine, Source, Timeline};
+pub use update::{Finished, Firmware, Offer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortKind {
@@ -167,6 +171,8 @@ pub struct Picked {
 pub enum JobKind {
     Connect,
     ReadLayout,
+    /// The one safe update: write, switch (or install), then confirm what runs.
+    Update,
     /// Writing an image into a slot.
     Flash,
     /// Reading a slot's image whole to check it.
@@ -193,7 +199,8 @@ impl JobKind {
     pub fn writes(self) -> bool {
         matches!(
             self,
-            JobKind::Flash
+            JobKind::Update
+                | JobKind::Flash
                 | JobKind::Otadata
                 | JobKind::Install
                 | JobKind::Erase
@@ -308,6 +315,17 @@ pub struct PageState {
     /// One timeline of what otaflash did and what the chip printed.
     pub log: Timeline,
     pub rollback: bool,
+    /// The firmware to put on the board (one for every panel).
+    pub firmware: Option<Firmware>,
+    /// The picked image is the firmware's app (offered), not a file picked by hand.
+    pub image_offered: bool,
+    /// Nothing but reading has happened since the board was connected (so "already up to
+    /// date" is the news, not a later job's result).
+    pub fresh: bool,
+    /// The update for this board and that firmware, as decided from what the board holds.
+    pub plan: Option<UpdatePlan>,
+    /// How the last update ended.
+    pub finished: Option<Finished>,
 }
 
 #[derive(Debug, Clone)]
@@ -344,12 +362,14 @@ pub enum Action {
     JobDone(Result<String, String>),
     /// A write into this slot began: what was known of it no longer holds.
     SlotWriting(Partition),
-    /// The picked image is in the slot, verified by MD5.
+    /// The picked image is in the slot, verified by MD5. `boot_next`: the same job goes on to
+    /// make it boot next (else it was "write only", and what booted still boots).
     SlotWritten {
         partition: Partition,
         slot: SlotImage,
         report: WriteReport,
         file: String,
+        boot_next: bool,
     },
     /// otaflash's own log line, at a wall-clock time.
     Log {
@@ -362,6 +382,27 @@ pub enum Action {
         text: String,
     },
     ClearLog,
+    /// Firmware is on its way (from an address, or picked files).
+    FirmwareLoading(String),
+    /// A manifest was read: its product's name and version.
+    FirmwareLoaded {
+        from: String,
+        name: Option<String>,
+        version: Option<String>,
+    },
+    /// The build for the connected chip, its parts read.
+    FirmwareResolved(Build),
+    FirmwareFailed(String),
+    /// What the update will do on this board.
+    UpdatePlanned(UpdatePlan),
+    /// The board could not be read to plan the update.
+    UpdatePlanFailed(String),
+    /// How the update ended (confirmed running, not confirmed, not running).
+    UpdateFinished(Verdict, String),
+    /// The loaded firmware's app, offered to the flash panel (said nowhere).
+    ImageOffered(String, Vec<u8>),
+    /// The link to the board went away with no click (a bridge closed, a port unplugged).
+    LinkLost(String),
 }
 
 impl Default for PageState {
@@ -385,6 +426,11 @@ impl Default for PageState {
             status: None,
             log: Timeline::default(),
             rollback: false,
+            firmware: None,
+            image_offered: false,
+            fresh: false,
+            plan: None,
+            finished: None,
         }
     }
 }
@@ -410,6 +456,7 @@ impl PageState {
                 self.say(Tone::Working, "connecting…");
             }
             Action::Connected(d) => {
+                self.fresh = true;
                 self.say(Tone::Info, format!("connected to {}", d.description));
                 self.board = Some(d);
                 self.link = Link::Connected;
@@ -427,6 +474,7 @@ impl PageState {
                     "serial console open (the app runs; no download mode)",
                 );
             }
+            Action::LinkLost(why) => self.link_lost(why),
             Action::Disconnected => {
                 *self = PageState {
                     port_kind: self.port_kind,
@@ -434,8 +482,11 @@ impl PageState {
                     baud: self.baud,
                     table_offset: self.table_offset,
                     image: self.image.take(),
+                    image_offered: self.image_offered,
                     log: std::mem::take(&mut self.log),
                     rollback: self.rollback,
+                    firmware: self.firmware.take(),
+                    finished: self.finished.take(),
                     status: Some(Status::new(Tone::Info, "disconnected")),
                     ..PageState::default()
                 };
@@ -458,6 +509,13 @@ impl PageState {
                 self.image = None;
                 self.say(Tone::Working, format!("loading {from}…"));
             }
+            Action::ImageOffered(name, bytes) => {
+                // The firmware's app, offered to the flash panel: no news for the status line.
+                let keep = self.status.clone();
+                self.apply(Action::ImagePicked(name, bytes));
+                self.status = keep;
+                self.image_offered = !self.writing();
+            }
             Action::ImagePicked(name, bytes) => {
                 if self.writing() {
                     // The choice is locked while a write runs (the page disables it too).
@@ -468,6 +526,7 @@ impl PageState {
                     return;
                 }
                 let image = Image::parse(&bytes).map_err(|e| e.to_string());
+                self.image_offered = false;
                 self.say(Tone::Info, format!("{name}: {} bytes picked", bytes.len()));
                 self.image = Some(Picked {
                     md5: md5(&bytes),
@@ -496,6 +555,9 @@ impl PageState {
                 }
             }
             Action::JobStarted(kind, what) => {
+                if !matches!(kind, JobKind::Connect | JobKind::ReadLayout) {
+                    self.fresh = false;
+                }
                 // Watching the console keeps the last result in view (e.g. "installed").
                 let keep = kind == JobKind::Console
                     && self.status.as_ref().is_some_and(|s| s.tone == Tone::Done);
@@ -536,8 +598,8 @@ impl PageState {
                 slot,
                 report,
                 file,
+                boot_next,
             } => {
-                self.job = Job::Idle;
                 self.written.insert(
                     partition.offset,
                     Written {
@@ -546,17 +608,72 @@ impl PageState {
                     },
                 );
                 self.slots.set(&partition, slot);
-                self.say(Tone::Done, report.describe(&partition.name()));
+                let done = report.describe(&partition.name());
+                if boot_next {
+                    // Half the job: amber words until otadata is switched and read back.
+                    if let Job::Busy { what, progress, .. } = &mut self.job {
+                        *what = format!("{done}; switching otadata to {}", partition.name());
+                        *progress = None;
+                    }
+                    self.say(
+                        Tone::Working,
+                        format!("{done}; switching otadata to {}…", partition.name()),
+                    );
+                } else {
+                    self.job = Job::Idle;
+                    let still = match self.booted() {
+                        Some(b) if b != partition.name() => format!("; {b} still boots"),
+                        _ => String::new(),
+                    };
+                    self.say(Tone::Warning, format!("{done} (written only{still})"));
+                }
             }
             Action::Log { clock, text } => self.log.otaflash(&clock, &text),
             Action::Console { clock, text } => self.log.device(&clock, &text),
             Action::ClearLog => self.log.clear(),
+            Action::FirmwareLoading(from) => self.firmware_loading(from),
+            Action::FirmwareLoaded {
+                from,
+                name,
+                version,
+            } => self.firmware_loaded(from, name, version),
+            Action::FirmwareResolved(b) => self.firmware_resolved(b),
+            Action::FirmwareFailed(why) => self.firmware_failed(why),
+            Action::UpdatePlanned(p) => self.update_planned(p),
+            Action::UpdatePlanFailed(why) => self.say(Tone::Error, why),
+            Action::UpdateFinished(v, words) => self.update_finished(v, words),
         }
+    }
+
+    /// Everything known of the board goes (it may change before the next connect); the link's
+    /// settings, the firmware and the log stay. A write cut short is said as such.
+    fn link_lost(&mut self, why: String) {
+        let cut = match &self.job {
+            Job::Busy { kind, what, .. } if kind.writes() => Some(what.clone()),
+            _ => None,
+        };
+        let board = self.boot_slot_words();
+        self.apply(Action::Disconnected);
+        let mut words = format!("The link to the board was lost ({why}). Connect again to go on.");
+        if let Some(what) = cut {
+            words.push_str(&format!(
+                " It was cut while {what}: what the board boots now is not known until it is read back{}.",
+                board.map(|b| format!(" (before the write it booted {b})")).unwrap_or_default()
+            ));
+        }
+        self.say(Tone::Error, words);
+        self.finished = None;
+    }
+
+    fn boot_slot_words(&self) -> Option<String> {
+        self.booted()
     }
 
     /// The result of reading the layout (which ends that job).
     fn layout(&mut self, snap: Snapshot) {
         self.job = Job::Idle;
+        // What the board holds may have changed: the plan is made again.
+        self.plan = None;
         let changed = self.table.as_ref().and_then(|t| t.as_ref().ok()) != snap.table.as_ref().ok();
         if changed {
             // Another table: what was known of its slots belongs to the old one.
@@ -768,3 +885,5 @@ impl PageState {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_update;

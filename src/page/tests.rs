@@ -78,6 +78,7 @@ fn write(s: &mut PageState, label: &str, bytes: &[u8], name: &str) {
             ..Default::default()
         },
         file: name.into(),
+        boot_next: false,
     });
 }
 
@@ -182,6 +183,7 @@ fn a_file_picked_while_writing_is_refused_and_boot_next_follows_what_was_verifie
             ..Default::default()
         },
         file: "first.bin".into(),
+        boot_next: false,
     });
     assert_eq!(s.boot_next_offer(), Some(p.clone()));
     assert_eq!(s.written_to(&p).unwrap().file, "first.bin");

@@ -19,6 +19,8 @@ use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
+mod update;
+
 pub type Dispatch = Rc<dyn Fn(Action)>;
 
 /// Where the port is now.
@@ -28,6 +30,12 @@ enum Slot {
     Device(Box<Device<AnyPort>>),
     /// Taken by a running job.
     Busy,
+}
+
+/// Work waiting for the device; `plan` marks an update plan (a newer one replaces it).
+pub(super) struct Queued {
+    plan: bool,
+    run: Box<dyn FnOnce()>,
 }
 
 type JobFuture =
@@ -63,6 +71,15 @@ pub struct Engine {
     stop_console: Rc<Cell<bool>>,
     /// Lines typed into the console, on their way to the port.
     outbox: Rc<RefCell<VecDeque<Vec<u8>>>>,
+    /// The baud asked for at the last connect (to open the board again after a reset).
+    baud: Rc<Cell<Option<u32>>>,
+    /// The manifest the technician was sent (one for every panel), to resolve for the chip.
+    firmware: Rc<RefCell<Option<super::manifest::Source>>>,
+    /// The link to the board was lost (a bridge closed, a port unplugged) since the connect.
+    lost: Rc<Cell<bool>>,
+    /// Work asked for while a job had the device (the update's plan, the console after an
+    /// install): run in turn as the device comes back.
+    queued: Rc<RefCell<VecDeque<Queued>>>,
     dispatch: Dispatch,
 }
 
@@ -175,6 +192,10 @@ impl Engine {
             cancel: Rc::new(Cell::new(false)),
             stop_console: Rc::new(Cell::new(false)),
             outbox: Rc::new(RefCell::new(VecDeque::new())),
+            baud: Rc::new(Cell::new(None)),
+            firmware: Rc::new(RefCell::new(None)),
+            lost: Rc::new(Cell::new(false)),
+            queued: Rc::new(RefCell::new(VecDeque::new())),
             dispatch,
         }
     }
@@ -259,12 +280,13 @@ impl Engine {
         let me = self.clone();
         spawn_local(async move {
             let (device, r) = job(*boxed, me.clone()).await;
-            *me.slot.borrow_mut() = Slot::Device(Box::new(device));
-            // A simulated board keeps what was written to it for the next visit.
-            me.save_sims();
+            me.put_back(Box::new(device));
             if let Err(e) = r {
                 me.log(format!("error: {e}"));
-                me.send(Action::JobDone(Err(e)));
+                // A lost link was said already, in words that say what it means.
+                if !me.lost.get() {
+                    me.send(Action::JobDone(Err(e)));
+                }
             }
         });
         true
@@ -341,7 +363,7 @@ impl Engine {
                 let console = d.loader().take_console();
                 self.console(&console);
                 self.send(Action::Connected(board_info(&d)));
-                *self.slot.borrow_mut() = Slot::Device(Box::new(d));
+                self.put_back(Box::new(d));
                 self.read_layout(table_offset);
             }
             Err(OpenFailed { error, mut loader }) => {
@@ -366,12 +388,17 @@ impl Engine {
         filtered: bool,
     ) {
         self.disconnect();
+        self.baud.set(baud);
         self.send(Action::Connecting);
         *self.slot.borrow_mut() = Slot::Busy;
         let me = self.clone();
         spawn_local(async move {
             match me.open_port(kind, &ws_url, filtered).await {
-                Ok(port) => {
+                Ok(mut port) => {
+                    me.lost.set(false);
+                    me.queued.borrow_mut().clear();
+                    let watcher = me.clone();
+                    port.watch_loss(Rc::new(move |why| watcher.link_lost(why)));
                     let loader = me.loader_for(port);
                     me.open_device(loader, baud, table_offset).await;
                 }
@@ -383,8 +410,55 @@ impl Engine {
         });
     }
 
+    /// The device back in its slot after a job — unless the link was lost meanwhile: then the
+    /// port is closed and the page was told.
+    pub(super) fn put_back(&self, d: Box<Device<AnyPort>>) {
+        if self.lost.get() {
+            *self.slot.borrow_mut() = Slot::Empty;
+            spawn_local(async move { d.into_loader().into_port().close().await });
+        } else {
+            *self.slot.borrow_mut() = Slot::Device(d);
+            // A simulated board keeps what was written to it for the next visit.
+            self.save_sims();
+            let next = self.queued.borrow_mut().pop_front();
+            if let Some(q) = next {
+                (q.run)();
+            }
+        }
+    }
+
+    /// The link went away with no click: board actions end at once (a job that runs fails on
+    /// its next read and hands the device back to be closed).
+    fn link_lost(&self, why: String) {
+        if self.lost.replace(true) {
+            return;
+        }
+        self.stop_console.set(true);
+        self.queued.borrow_mut().clear();
+        let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Empty);
+        match taken {
+            Slot::Device(d) => {
+                spawn_local(async move { d.into_loader().into_port().close().await });
+            }
+            Slot::Busy => *self.slot.borrow_mut() = Slot::Busy,
+            Slot::Empty => return,
+        }
+        self.log(format!("the link to the board was lost: {why}"));
+        self.send(Action::LinkLost(why));
+    }
+
+    /// Runs `run` when the device is free (now, if no job has it).
+    pub(super) fn when_free(&self, plan: bool, run: Box<dyn FnOnce()>) {
+        let mut q = self.queued.borrow_mut();
+        if plan {
+            q.retain(|x| !x.plan);
+        }
+        q.push_back(Queued { plan, run });
+    }
+
     pub fn disconnect(&self) {
         self.stop_console.set(true);
+        self.queued.borrow_mut().clear();
         let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Empty);
         if let Slot::Device(d) = taken {
             spawn_local(async move { d.into_loader().into_port().close().await });
@@ -414,7 +488,8 @@ impl Engine {
         );
     }
 
-    /// Writes the image into the slot and verifies it; never touches otadata. A write that
+    /// Writes the image into the slot and verifies it, then (`boot_next`) makes it boot next
+    /// (otadata switched and read back); "write only" never touches otadata. A write that
     /// stops half-way is followed by a look at the slot's headers (it is most likely damaged).
     pub fn flash(
         &self,
@@ -423,6 +498,7 @@ impl Engine {
         bytes: Rc<Vec<u8>>,
         file: String,
         known: Slots,
+        boot_next: Option<OtaState>,
     ) {
         self.run(JobKind::Flash, &format!("flashing {label}"), move |mut d, me| async move {
             let Some(part) = table.find(&label).cloned() else {
@@ -431,14 +507,32 @@ impl Engine {
             me.send(Action::SlotWriting(part.clone()));
             match d.write_slot(&table, &label, &bytes, &known, false).await {
                 Ok(w) => {
-                    me.log(w.report.describe(&label));
+                    let done = w.report.describe(&label);
+                    me.log(&done);
+                    let mut known = known.clone();
+                    known.set(&w.partition, w.slot.clone());
                     me.send(Action::SlotWritten {
                         partition: w.partition,
                         slot: w.slot,
                         report: w.report,
                         file,
+                        boot_next: boot_next.is_some(),
                     });
-                    (d, Ok(()))
+                    let Some(state) = boot_next else {
+                        return (d, Ok(()));
+                    };
+                    match d.set_boot(&table, &label, state, &known, false).await {
+                        Ok(s) => {
+                            Self::switched(&me, &table, s, &known, Some(&done));
+                            (d, Ok(()))
+                        }
+                        Err(e) => (
+                            d,
+                            Err(format!(
+                                "{done}, but switching otadata failed: {e} — the board still boots what it booted before"
+                            )),
+                        ),
+                    }
                 }
                 Err(e) => {
                     if e.is_refusal() {
@@ -494,7 +588,14 @@ impl Engine {
         );
     }
 
-    fn switched(me: &Engine, table: &PartitionTable, s: crate::device::Switched, known: &Slots) {
+    /// Reports a switched otadata (after `written`, the write that came first in the same job).
+    fn switched(
+        me: &Engine,
+        table: &PartitionTable,
+        s: crate::device::Switched,
+        known: &Slots,
+        written: Option<&str>,
+    ) {
         let mut known = known.clone();
         for (p, img) in &s.checked {
             known.set(p, img.clone());
@@ -508,6 +609,10 @@ impl Engine {
             (None, None) => "otadata written and read back: nothing boots".into(),
         };
         me.log(line.clone());
+        let line = match written {
+            Some(w) => format!("{w}; {line}"),
+            None => line,
+        };
         me.send(Action::Otadata(s.otadata, s.checked));
         me.send(Action::JobDone(Ok(line)));
     }
@@ -521,7 +626,7 @@ impl Engine {
             move |mut d, me| async move {
                 match d.set_boot(&table, &label, state, &known, false).await {
                     Ok(s) => {
-                        Self::switched(&me, &table, s, &known);
+                        Self::switched(&me, &table, s, &known, None);
                         (d, Ok(()))
                     }
                     Err(e) => (d, Err(e.to_string())),
@@ -539,7 +644,7 @@ impl Engine {
             move |mut d, me| async move {
                 match d.write_otadata(&table, &new, &known, force).await {
                     Ok(s) => {
-                        Self::switched(&me, &table, s, &known);
+                        Self::switched(&me, &table, s, &known, None);
                         (d, Ok(()))
                     }
                     Err(e) => {
@@ -749,7 +854,16 @@ impl Engine {
     pub fn watch_console(&self, baud: u32, link_baud: Option<u32>, table_offset: u32) {
         let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
         let Slot::Device(d) = taken else {
+            let busy = matches!(taken, Slot::Busy);
             *self.slot.borrow_mut() = taken;
+            if busy {
+                // After the job that has the device (e.g. the update's plan).
+                let me = self.clone();
+                self.when_free(
+                    false,
+                    Box::new(move || me.watch_console(baud, link_baud, table_offset)),
+                );
+            }
             return;
         };
         self.stop_console.set(false);

@@ -2,77 +2,33 @@
 //! manifest URL on this site), see what it is and what would stop it, write it into a slot
 //! with one progress bar, then boot it next.
 
-use super::manifest;
-use super::panels::{url_param, PanelProps};
+use super::job::JobBar;
+use super::panels::PanelProps;
 use super::views::image_view;
-use crate::formats::numbers::{approx_size, decimals, human_size};
+use crate::formats::numbers::human_size;
 use crate::formats::otadata::OtaState;
-use crate::loader::{Phase, Progress};
-use crate::page::{Action, Job, JobKind, PageState, Problem};
-use std::rc::Rc;
+use crate::page::{Action, JobKind, Problem};
 use web_sys::{DragEvent, HtmlElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-/// Where the picked image came from, to resolve it again once the chip is known.
-#[derive(Clone, PartialEq)]
-enum Origin {
-    Url(String),
-    Files(Rc<Vec<u8>>, Rc<Vec<(String, Vec<u8>)>>),
-}
+/// The jobs whose progress shows in this panel (the rest show in their own panels).
+const FLASH_PANEL_JOBS: [JobKind; 7] = [
+    JobKind::Connect,
+    JobKind::ReadLayout,
+    JobKind::Flash,
+    JobKind::Verify,
+    JobKind::Otadata,
+    JobKind::Backup,
+    JobKind::Erase,
+];
 
-fn chip_family(s: &PageState) -> Option<String> {
-    s.board.as_ref().map(|b| b.chip.pretty.to_string())
-}
-
-/// Resolves a manifest for `chip` and reports the image (or why not) to the page.
-fn resolve(origin: Origin, chip: Option<String>, d: UseReducerDispatcher<super::panels::Store>) {
-    let from = match &origin {
-        Origin::Url(u) => u.clone(),
-        Origin::Files(..) => "the manifest".into(),
-    };
-    d.dispatch(Action::ImageLoading(from));
-    wasm_bindgen_futures::spawn_local(async move {
-        let source = match origin {
-            Origin::Url(u) => manifest::Source::url(&u).await,
-            Origin::Files(m, files) => {
-                manifest::Source::files("the manifest", &m, files.as_ref().clone())
-            }
-        };
-        let r = match source {
-            Ok(src) => src.app(chip.as_deref()).await,
-            Err(e) => Err(e),
-        };
-        match r {
-            Ok((name, bytes)) => d.dispatch(Action::ImagePicked(name, bytes)),
-            Err(e) => d.dispatch(Action::ImageFailed(format!("manifest: {e}"))),
-        }
-    });
-}
-
-/// "writing 600.0 KB of 600.0 KB · 45 % · 430 kbit/s effective, 260 kbit/s on the wire · 3 s
-/// left", with the bytes already on the board said apart.
-fn progress_text(p: &Progress, image_len: Option<u64>) -> String {
-    let pct = p.done as f64 * 100.0 / p.total.max(1) as f64;
-    let rate = p.rate_text();
-    let there = match image_len {
-        Some(n) if p.phase == Phase::Writing && n > p.total => {
-            format!(
-                " (the other {} are already there)",
-                approx_size(n - p.total)
-            )
-        }
-        _ => String::new(),
-    };
-    format!(
-        "{}: {} of {}{there} · {} % · {rate}{}",
-        p.phase.name(),
-        approx_size(p.done),
-        approx_size(p.total),
-        decimals(pct, 0),
-        p.eta()
-            .map(|e| format!(" · {} s left", decimals(e.as_secs_f64(), 0)))
-            .unwrap_or_default()
-    )
+/// A rollback state in words, for "Boot app1 next …".
+fn boot_state_words(st: OtaState) -> &'static str {
+    match st {
+        OtaState::New => "as new: rolls back unless the app confirms itself",
+        OtaState::Valid => "as valid: no rollback",
+        _ => "with no rollback state (as without rollback)",
+    }
 }
 
 #[component]
@@ -81,27 +37,34 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
     let d = p.state.dispatcher();
     let boot_state = use_state(|| OtaState::Undefined);
     let dragging = use_state(|| false);
-    let chip = chip_family(s);
-    let manifest_url = use_state(|| url_param("manifest").unwrap_or_default());
-    let origin = use_mut_ref(|| url_param("manifest").map(Origin::Url));
-    // A manifest is resolved again for the chip once it is known.
+    let chip = s.board.as_ref().map(|b| b.chip.pretty);
+    let write_only = use_state(|| false);
+    // The firmware loaded for every panel (Update above): its app is the image to flash.
     {
-        let (origin, d) = (origin.clone(), d.clone());
-        use_effect_with(chip.clone(), move |chip| {
-            if let Some(o) = origin.borrow().clone() {
-                resolve(o, chip.clone(), d);
+        let d = d.clone();
+        let app = s
+            .firmware
+            .as_ref()
+            .and_then(|f| f.build.as_ref())
+            .and_then(|b| {
+                b.app(s.table())
+                    .map(|p| (p.name.clone(), p.bytes.as_ref().clone()))
+            });
+        use_effect_with(app, move |app| {
+            if let Some((name, bytes)) = app.clone() {
+                d.dispatch(Action::ImageOffered(name, bytes));
             }
         });
     }
     let pick = {
-        let (d, chip, origin) = (d.clone(), chip.clone(), origin.clone());
+        let (d, chip, engine) = (d.clone(), chip, p.engine.clone());
         move |list: web_sys::FileList| {
             let files: Vec<web_sys::File> =
                 (0..list.length()).filter_map(|i| list.get(i)).collect();
             if files.is_empty() {
                 return;
             }
-            let (d, chip, origin) = (d.clone(), chip.clone(), origin.clone());
+            let (d, engine) = (d.clone(), engine.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let mut read = vec![];
                 for f in &files {
@@ -112,23 +75,18 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
                 }
                 let json = read
                     .iter()
-                    .position(|(n, _)| n.to_ascii_lowercase().ends_with(".json"));
-                match json {
-                    Some(i) => {
-                        let (_, m) = read.remove(i);
-                        let o = Origin::Files(Rc::new(m), Rc::new(read));
-                        *origin.borrow_mut() = Some(o.clone());
-                        resolve(o, chip, d);
-                    }
-                    None if read.len() == 1 => {
-                        *origin.borrow_mut() = None;
-                        let (n, b) = read.remove(0);
-                        d.dispatch(Action::ImagePicked(n, b));
-                    }
-                    None => d.dispatch(Action::ImageFailed(format!(
+                    .any(|(n, _)| n.to_ascii_lowercase().ends_with(".json"));
+                if json {
+                    // A manifest is the firmware for every panel (Update above).
+                    engine.load_firmware_files(read, chip);
+                } else if read.len() == 1 {
+                    let (n, b) = read.remove(0);
+                    d.dispatch(Action::ImagePicked(n, b));
+                } else {
+                    d.dispatch(Action::ImageFailed(format!(
                         "{} files picked and no manifest.json among them: pick one app image (or a manifest together with its .bin files)",
                         read.len()
-                    ))),
+                    )));
                 }
             });
         }
@@ -170,23 +128,6 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
         let dragging = dragging.clone();
         Callback::from(move |_: DragEvent| dragging.set(false))
     };
-    let on_manifest_url = {
-        let m = manifest_url.clone();
-        Callback::from(move |e: Event| m.set(e.target_unchecked_into::<HtmlInputElement>().value()))
-    };
-    let on_manifest = {
-        let (m, chip, origin, d) = (
-            manifest_url.clone(),
-            chip.clone(),
-            origin.clone(),
-            d.clone(),
-        );
-        Callback::from(move |_: MouseEvent| {
-            let o = Origin::Url((*m).clone());
-            *origin.borrow_mut() = Some(o.clone());
-            resolve(o, chip.clone(), d.clone());
-        })
-    };
     let on_target = {
         let d = d.clone();
         Callback::from(move |e: Event| {
@@ -203,6 +144,12 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
             s.image.clone(),
             s.slots.clone(),
         );
+        // As esp_ota_set_boot_partition does: "new" when the app must confirm itself.
+        let boot_next = (!*write_only).then_some(if s.rollback {
+            OtaState::New
+        } else {
+            OtaState::Undefined
+        });
         Callback::from(move |_: MouseEvent| {
             if let (Some(t), Some(target), Some(img)) = (t.clone(), target.clone(), img.clone()) {
                 e.flash(
@@ -211,8 +158,15 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
                     img.bytes.clone(),
                     img.name.clone(),
                     slots.clone(),
+                    boot_next,
                 );
             }
+        })
+    };
+    let on_write_only = {
+        let w = write_only.clone();
+        Callback::from(move |e: Event| {
+            w.set(e.target_unchecked_into::<HtmlInputElement>().checked())
         })
     };
     let on_cancel = {
@@ -278,7 +232,6 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
     }
 
     let problems = s.image_problems();
-    let image_len = s.image.as_ref().map(|i| i.bytes.len() as u64);
     html! {
         <div class={classes!("flash", (*dragging).then_some("dragging"))} data-testid="flash-panel"
              ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>
@@ -289,12 +242,6 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
                         data-testid="image-file" onchange={on_file} disabled={locked} />
                 </label>
             </p>
-            <div class="row">
-                <label>{"or a manifest URL on this site "}
-                    <input type="text" size="30" placeholder="firmware/manifest.json" value={(*manifest_url).clone()} onchange={on_manifest_url} data-testid="manifest-url" disabled={locked} />
-                </label>
-                <button onclick={on_manifest} disabled={manifest_url.is_empty() || locked} data-testid="manifest-load">{"Load"}</button>
-            </div>
             if let Some(img) = &s.image {
                 <div class="picked" data-testid="picked">
                     <p><strong data-testid="picked-name">{ &img.name }</strong>{ format!(" · {} bytes", img.bytes.len()) }</p>
@@ -322,7 +269,8 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
                             }) }
                         </select>
                     </label>
-                    <button class="primary" data-testid="flash" ref={flash_ref} onclick={on_flash} disabled={!s.can_flash()}>{"Flash"}</button>
+                    <button class="primary" data-testid="flash" ref={flash_ref} onclick={on_flash} disabled={!s.can_flash()}>{ if *write_only { "Write only" } else { "Flash and boot it next" } }</button>
+                    <label class="option"><input type="checkbox" checked={*write_only} onchange={on_write_only} data-testid="flash-write-only" disabled={s.busy()} />{" write only (what boots now keeps booting)"}</label>
                     if s.busy() && matches!(s.job_kind(), Some(JobKind::Flash)) {
                         <button data-testid="cancel" ref={cancel_ref} onclick={on_cancel}>{"Cancel"}</button>
                     }
@@ -337,32 +285,17 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
             } else {
                 <p class="hint">{"Connect a board to flash: the file is checked against its chip and slots first."}</p>
             }
-            if let Job::Busy { what, progress: pr, kind } = &s.job {
-                if !matches!(kind, JobKind::Console) {
-                    <div class="job" data-testid="job">
-                        { match s.progress() {
-                            Some(p) => html!{ <progress data-testid="progress" max={p.total.max(1).to_string()} value={p.done.to_string()} /> },
-                            None => html!{ <progress data-testid="progress" /> },
-                        } }
-                        <span data-testid="progress-text">{ match s.progress() {
-                            Some(p) => progress_text(p, image_len.filter(|_| *kind == JobKind::Flash)),
-                            None => format!("{what}{}", pr.map(|p| format!(" ({})", p.phase.name())).unwrap_or_default()),
-                        } }</span>
-                    </div>
-                }
-            }
+            <JobBar state={p.state.clone()} kinds={FLASH_PANEL_JOBS.to_vec()} />
             if let Some(slot) = &offer {
                 <div class="row boot-next">
                     <button class="primary" data-testid="set-boot" ref={boot_ref} onclick={on_set_boot}>{ format!("Boot {} next", slot.name()) }</button>
-                    <label>{" as "}
-                        <select onchange={on_state} data-testid="set-boot-state">
-                            { for [OtaState::Undefined, OtaState::New, OtaState::Valid].iter().map(|st| html!{ <option value={st.name()} selected={*st == *boot_state}>{ st.name() }</option> }) }
-                        </select>
-                    </label>
+                    <select onchange={on_state} data-testid="set-boot-state" aria-label="rollback state">
+                        { for [OtaState::Undefined, OtaState::New, OtaState::Valid].iter().map(|st| html!{ <option value={st.name()} selected={*st == *boot_state}>{ boot_state_words(*st) }</option> }) }
+                    </select>
                     <span class="hint" data-testid="set-boot-what">{
                         match (s.written_to(slot), s.slots.get(slot)) {
-                            (Some(w), Some(img)) => format!(" {} holds {} from {}, written and verified (MD5) just now; both otadata sectors are written (the idle one first) and read back.", slot.name(), img.summary(), w.file),
-                            (None, Some(img)) => format!(" {} holds {}, read back and checked whole; both otadata sectors are written (the idle one first) and read back.", slot.name(), img.summary()),
+                            (Some(w), Some(img)) => format!(" {} holds {} from {}, written and verified (MD5) just now. Booting it next writes both otadata sectors (the idle one first) and reads them back.", slot.name(), img.summary(), w.file),
+                            (None, Some(img)) => format!(" {} holds {}, read back and checked whole. Booting it next writes both otadata sectors (the idle one first) and reads them back.", slot.name(), img.summary()),
                             _ => String::new(),
                         }
                     }</span>

@@ -4,10 +4,12 @@
 //! a yes, which data is lost), erase first when asked, each part verified by MD5, then the chip
 //! is reset into its app with its console shown.
 
-use super::manifest;
-use super::panels::{url_param, PanelProps};
+use super::job::JobBar;
+use super::panels::PanelProps;
 use crate::chips::security::{FlashEncryption, Written};
-use crate::formats::install::{default_offset, plan, Board, Caution, Part, PartKind, PlanOptions};
+use crate::formats::install::{
+    default_offset, plan, Blocker, Board, Caution, Part, PartKind, PlanOptions,
+};
 use crate::formats::numbers::{human_size, parse_u32};
 use crate::page::JobKind;
 use crate::workbench::{self, Content};
@@ -27,8 +29,8 @@ struct Row {
 /// Where the parts come from.
 #[derive(Clone, PartialEq)]
 enum Loaded {
-    /// An ESP Web Tools manifest; its build for the chip is resolved once the chip is known.
-    Manifest(manifest::Source),
+    /// The firmware loaded for every panel (Update above): its build's parts for the chip.
+    Firmware,
     /// Files with offsets (a merged image is one file at 0).
     Files,
 }
@@ -74,67 +76,53 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
     let s = &p.state.0;
     let loaded = use_state(|| None::<Loaded>);
     let rows = use_state(Vec::<Row>::new);
-    let url = use_state(|| url_param("manifest").unwrap_or_default());
     let erase = use_state(|| None::<bool>);
     let fit = use_state(|| false);
     let pre_encrypted = use_state(|| false);
     let encrypt_on_write = use_state(|| false);
     let confirmed = use_state(|| false);
+    let nothing_boots_ok = use_state(|| false);
     let reset_after = use_state(|| true);
     let problem = use_state(|| None::<String>);
     let chip = s.board.as_ref().map(|b| b.chip);
     let table = s.table().cloned();
 
-    // ?manifest= preloads the manifest here too (the flash panel takes its app part).
+    // The firmware loaded for every panel (Update above): every part of its build for the chip.
     {
-        let (loaded, problem) = (loaded.clone(), problem.clone());
-        use_effect_with((), move |_| {
-            if let Some(u) = url_param("manifest") {
-                wasm_bindgen_futures::spawn_local(async move {
-                    match manifest::Source::url(&u).await {
-                        Ok(src) => loaded.set(Some(Loaded::Manifest(src))),
-                        Err(e) => problem.set(Some(e)),
-                    }
-                });
-            }
-        });
-    }
-    // A manifest's parts, once the chip is known: the build for it, each part at its offset.
-    {
-        let (rows, problem) = (rows.clone(), problem.clone());
-        let deps = (
-            loaded.as_ref().and_then(|l| match l {
-                Loaded::Manifest(m) => Some(m.clone()),
-                Loaded::Files => None,
-            }),
-            chip.map(|c| c.pretty),
+        let (rows, loaded, confirmed, erase) = (
+            rows.clone(),
+            loaded.clone(),
+            confirmed.clone(),
+            erase.clone(),
         );
-        use_effect_with(deps, move |(src, chip)| {
-            if let (Some(src), Some(chip)) = (src.clone(), *chip) {
-                wasm_bindgen_futures::spawn_local(async move {
-                    match src.install_parts(chip).await {
-                        Ok((_, parts)) => {
-                            problem.set(None);
-                            rows.set(
-                                parts
-                                    .into_iter()
-                                    .map(|x| Row {
-                                        offset: hex(x.offset),
-                                        name: x.name,
-                                        kind: x.kind,
-                                        bytes: x.bytes,
-                                    })
-                                    .collect(),
-                            );
-                        }
-                        Err(e) => problem.set(Some(e)),
-                    }
-                });
+        let parts = s
+            .firmware
+            .as_ref()
+            .and_then(|f| f.build.as_ref())
+            .filter(|b| !b.is_single_app())
+            .map(|b| b.parts.clone());
+        use_effect_with(parts, move |parts| {
+            if let Some(parts) = parts {
+                erase.set(None);
+                confirmed.set(false);
+                rows.set(
+                    parts
+                        .iter()
+                        .map(|x| Row {
+                            offset: hex(x.offset),
+                            name: x.name.clone(),
+                            kind: x.kind,
+                            bytes: x.bytes.clone(),
+                        })
+                        .collect(),
+                );
+                loaded.set(Some(Loaded::Firmware));
             }
         });
     }
 
     let on_files = {
+        let (engine, chip_name) = (p.engine.clone(), chip.map(|c| c.pretty));
         let (loaded, rows, problem, table, erase, confirmed) = (
             loaded.clone(),
             rows.clone(),
@@ -149,6 +137,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             let files: Vec<web_sys::File> =
                 (0..list.length()).filter_map(|i| list.get(i)).collect();
             input.set_value("");
+            let engine = engine.clone();
             let (loaded, rows, problem, table, erase, confirmed) = (
                 loaded.clone(),
                 rows.clone(),
@@ -168,18 +157,13 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                 erase.set(None);
                 confirmed.set(false);
                 problem.set(None);
-                if let Some(i) = read
+                if read
                     .iter()
-                    .position(|(n, _)| n.to_ascii_lowercase().ends_with(".json"))
+                    .any(|(n, _)| n.to_ascii_lowercase().ends_with(".json"))
                 {
-                    let (name, m) = read.remove(i);
-                    match manifest::Source::files(&name, &m, read) {
-                        Ok(src) => {
-                            rows.set(vec![]);
-                            loaded.set(Some(Loaded::Manifest(src)));
-                        }
-                        Err(e) => problem.set(Some(format!("{name}: {e}"))),
-                    }
+                    // A manifest is the firmware for every panel (its parts come back here).
+                    rows.set(vec![]);
+                    engine.load_firmware_files(read, chip_name);
                     return;
                 }
                 // Files at offsets: each where a file of its kind goes (a table first, so that
@@ -222,35 +206,6 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             });
         })
     };
-    let on_url = {
-        let url = url.clone();
-        Callback::from(move |e: Event| {
-            url.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
-    let on_load = {
-        let (url, loaded, rows, problem) =
-            (url.clone(), loaded.clone(), rows.clone(), problem.clone());
-        Callback::from(move |_: MouseEvent| {
-            let (u, loaded, rows, problem) = (
-                (*url).clone(),
-                loaded.clone(),
-                rows.clone(),
-                problem.clone(),
-            );
-            wasm_bindgen_futures::spawn_local(async move {
-                match manifest::Source::url(&u).await {
-                    Ok(src) => {
-                        problem.set(None);
-                        rows.set(vec![]);
-                        loaded.set(Some(Loaded::Manifest(src)));
-                    }
-                    Err(e) => problem.set(Some(e)),
-                }
-            });
-        })
-    };
-
     // The plan, as it stands.
     let parsed: Vec<Option<Part>> = rows
         .iter()
@@ -288,7 +243,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                 (_, true) => Written::EncryptedByChip,
                 _ => Written::Plain,
             },
-            nothing_boots_ok: false,
+            nothing_boots_ok: *nothing_boots_ok,
         };
         (plan(parts, &board, opts), opts)
     });
@@ -368,20 +323,11 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
         })
     };
     let source_line = match &*loaded {
-        Some(Loaded::Manifest(m)) => {
-            let name = m.manifest.name.clone().unwrap_or_else(|| m.from.clone());
-            let version = m
-                .manifest
-                .version
-                .clone()
-                .map(|v| format!(" {v}"))
-                .unwrap_or_default();
+        Some(Loaded::Firmware) => {
+            let label = s.firmware.as_ref().map(|f| f.label()).unwrap_or_default();
             match chip {
-                Some(c) => format!(
-                    "{name}{version}: the {} build, every part at its offset",
-                    c.pretty
-                ),
-                None => format!("{name}{version}: connect a board to pick the build for its chip"),
+                Some(c) => format!("{label}: the {} build, every part at its offset", c.pretty),
+                None => format!("{label}: connect a board to pick the build for its chip"),
             }
         }
         Some(Loaded::Files) => "files at offsets (check each offset)".into(),
@@ -396,12 +342,6 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                     <input type="file" multiple=true accept=".bin,.json,application/octet-stream,application/json" data-testid="install-files" onchange={on_files} disabled={busy} />
                 </label>
             </p>
-            <div class="row">
-                <label>{"or a manifest URL on this site "}
-                    <input type="text" size="30" placeholder="firmware/manifest.json" value={(*url).clone()} onchange={on_url} data-testid="install-manifest-url" disabled={busy} />
-                </label>
-                <button onclick={on_load} disabled={url.is_empty() || busy} data-testid="install-manifest-load">{"Load"}</button>
-            </div>
             if let Some(e) = &*problem {
                 <p class="error" data-testid="install-problem">{ e.clone() }</p>
             }
@@ -439,6 +379,11 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                         { for pl.blockers.iter().map(|b| html!{ <li>{ format!("Not installable: {}", b.message()) }</li> }) }
                     </ul>
                 }
+                if *nothing_boots_ok || pl.blockers.iter().any(|b| matches!(b, Blocker::NothingBoots(_))) {
+                    <label class="option"><input type="checkbox" checked={*nothing_boots_ok} onchange={toggle(&nothing_boots_ok)} data-testid="install-nothing-boots-ok" disabled={busy} />
+                        {" Install anyway, knowing the board will not start until a bootable build is installed"}
+                    </label>
+                }
                 for n in pl.notes.iter() { <p class="hint">{ n.clone() }</p> }
                 <label class="option"><input type="checkbox" checked={opts.erase_all} onchange={on_erase} data-testid="install-erase" disabled={busy} />
                     { if pl.layout_changes { " Erase the whole flash first (recommended: the partition table changes)" } else { " Erase the whole flash first (NVS and other data are kept otherwise)" } }
@@ -459,6 +404,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                     </label>
                 }
                 <label class="option"><input type="checkbox" checked={*reset_after} onchange={on_reset_after} data-testid="install-reset" disabled={busy} />{" Reset into the app afterwards and show its console"}</label>
+                <JobBar state={p.state.clone()} kinds={vec![JobKind::Install]} />
                 if !pl.cautions.is_empty() {
                     <div class="warnings" data-testid="install-cautions">
                         <ul>{ for pl.cautions.iter().map(|c| html!{ <li>{ c.message() }</li> }) }</ul>

@@ -4,22 +4,38 @@
 //! the command line.
 
 use super::engine::fetch_bytes;
-use crate::formats::image::Image;
 use crate::formats::install;
 use crate::formats::manifest::{file_name, Build, Manifest, Part};
 
 /// Where a manifest's parts come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parts {
-    /// This site, relative to the manifest's URL (`base` ends with '/').
+    /// This site: the parts' paths resolve against the manifest's address `base`.
     Site { base: String },
     /// Files picked with the manifest, by name.
     Files(Vec<(String, Vec<u8>)>),
 }
 
-/// Same-origin only (the page's CSP allows nothing else).
+/// This site's own files only (the page's CSP allows nothing else): a relative address, or an
+/// absolute one on the page's own origin.
 pub fn same_origin(url: &str) -> bool {
-    !(url.contains("://") || url.starts_with("//"))
+    if url.starts_with("//") {
+        return false;
+    }
+    if !url.contains("://") {
+        return true;
+    }
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    !origin.is_empty() && (url == origin || url.starts_with(&format!("{origin}/")))
+}
+
+/// Why an address is refused, in words.
+fn other_site(url: &str, what: &str) -> String {
+    format!(
+        "{url}: {what} only come from this site (the page talks to no other server): put them beside the page, or pick the files"
+    )
 }
 
 /// A manifest and where its parts are.
@@ -35,17 +51,13 @@ impl Source {
     /// The manifest at `url` on this site.
     pub async fn url(url: &str) -> Result<Source, String> {
         if !same_origin(url) {
-            return Err(format!(
-                "{url}: only manifests from this site can be loaded (the page talks to no other server)"
-            ));
+            return Err(other_site(url, "manifests"));
         }
-        let base = url
-            .rsplit_once('/')
-            .map(|(b, _)| format!("{b}/"))
-            .unwrap_or_default();
         Ok(Source {
             manifest: Manifest::parse(&fetch_bytes(url).await?)?,
-            parts: Parts::Site { base },
+            parts: Parts::Site {
+                base: url.to_string(),
+            },
             from: url.to_string(),
         })
     }
@@ -66,13 +78,12 @@ impl Source {
     async fn bytes(&self, part: &Part) -> Result<Vec<u8>, String> {
         match &self.parts {
             Parts::Site { base } => {
-                if !same_origin(&part.path) {
-                    return Err(format!(
-                        "manifest part {}: only files from this site can be loaded",
-                        part.path
-                    ));
+                // Resolved against the manifest's address, as ESP Web Tools resolves it.
+                let at = crate::formats::manifest::resolve(base, &part.path);
+                if !same_origin(&at) {
+                    return Err(other_site(&at, "a manifest's parts"));
                 }
-                fetch_bytes(&format!("{base}{}", part.path)).await
+                fetch_bytes(&at).await
             }
             Parts::Files(files) => {
                 let want = file_name(&part.path);
@@ -89,29 +100,36 @@ impl Source {
         }
     }
 
-    /// The app part of the build for `chip`: the part at the highest offset that is an app.
-    pub async fn app(&self, chip: Option<&str>) -> Result<(String, Vec<u8>), String> {
-        let build = self.manifest.build_for(chip)?;
-        let mut parts = build.parts.clone();
-        parts.sort_by_key(|p| p.offset);
-        let mut first_error = None;
-        for part in parts.iter().rev() {
-            match self.bytes(part).await {
-                Ok(bytes) if Image::parse(&bytes).is_ok_and(|i| i.is_app()) => {
-                    return Ok((file_name(&part.path).to_string(), bytes))
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        Err(first_error.unwrap_or_else(|| "none of the manifest's parts is an app image".into()))
+    /// What the update puts on a `chip`: the build for it, every part read, named as the
+    /// manifest names the product.
+    pub async fn update_build(&self, chip: &str) -> Result<crate::formats::update::Build, String> {
+        let (_, parts) = self.install_parts(chip).await?;
+        Ok(crate::formats::update::Build {
+            name: self.manifest.name.clone(),
+            version: self.manifest.version.clone(),
+            parts,
+        })
     }
 
     /// Every part of the build for `chip`, to install at its offset.
     pub async fn install_parts(&self, chip: &str) -> Result<(Build, Vec<install::Part>), String> {
         let build = self.manifest.build_for(Some(chip))?.clone();
+        // Picked files: every one that is missing, named at once.
+        if let Parts::Files(files) = &self.parts {
+            let missing: Vec<&str> = build
+                .parts
+                .iter()
+                .map(|p| file_name(&p.path))
+                .filter(|want| !files.iter().any(|(n, _)| file_name(n) == *want))
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "the manifest names {}, which {} not picked with it: choose the manifest together with its .bin files (select them all, or drop them together)",
+                    missing.join(", "),
+                    if missing.len() == 1 { "was" } else { "were" }
+                ));
+            }
+        }
         let mut out = vec![];
         for part in &build.parts {
             let bytes = self.bytes(part).await?;

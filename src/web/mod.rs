@@ -8,6 +8,7 @@ mod flash;
 pub mod fleet_app;
 mod fleet_shell;
 mod install;
+mod job;
 mod lazy;
 mod manifest;
 pub mod nvs_app;
@@ -15,6 +16,7 @@ mod nvs_shell;
 mod panels;
 pub mod ports;
 pub mod sim_port;
+mod update;
 mod views;
 
 pub use app::App;

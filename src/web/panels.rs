@@ -10,6 +10,7 @@ use super::fleet_shell::FleetShell;
 use super::install::InstallPanel;
 use super::manifest::same_origin;
 use super::nvs_shell::NvsShell;
+use super::update::UpdatePanel;
 use super::views::{otadata_view, partition_table, slots_view};
 use crate::chips::{Chip, CHIPS};
 use crate::formats::numbers::{human_size, parse_u32};
@@ -159,21 +160,28 @@ pub fn DevicePanel(p: &DeviceProps) -> Html {
         ];
         move || drop(guards)
     });
-    // While a write runs, leaving the page asks first.
-    use_effect_with(s.writing(), |writing| {
-        let guard = writing.then(|| {
-            Listener::on_window("beforeunload", |e| {
-                e.prevent_default();
-                let _ = js_sys::Reflect::set(&e, &"returnValue".into(), &"".into());
-            })
+    // While a write runs, leaving the page asks first. The flag is set while rendering (not in
+    // an effect, which runs later), so the guard holds from the first frame that shows the write.
+    let writing = use_mut_ref(|| false);
+    *writing.borrow_mut() = s.writing();
+    {
+        let writing = writing.clone();
+        use_effect_with((), move |_| {
+            let guard = Listener::on_window("beforeunload", move |e| {
+                if *writing.borrow() {
+                    e.prevent_default();
+                    let _ = js_sys::Reflect::set(&e, &"returnValue".into(), &"".into());
+                }
+            });
+            move || drop(guard)
         });
-        move || drop(guard)
-    });
+    }
 
     let connected = s.connected();
     html! {
         <section class="device-session">
             <ConnectBar state={state.clone()} engine={(*engine).clone()} />
+            <UpdatePanel state={state.clone()} engine={(*engine).clone()} />
             if connected {
                 <BoardView state={state.clone()} />
                 <LayoutPanel state={state.clone()} engine={(*engine).clone()} />

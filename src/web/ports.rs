@@ -80,6 +80,7 @@ pub struct WebSerialPort {
     opened: f64,
     /// USB vendor and product ids, when the browser tells them.
     usb: Option<(u16, u16)>,
+    on_disconnect: Option<Closure<dyn FnMut(JsValue)>>,
 }
 
 impl WebSerialPort {
@@ -122,6 +123,7 @@ impl WebSerialPort {
         let usb = info.get_usb_vendor_id().zip(info.get_usb_product_id());
         let mut p = WebSerialPort {
             usb,
+            on_disconnect: None,
             port,
             reader: None,
             writer: None,
@@ -165,8 +167,17 @@ impl WebSerialPort {
     }
 
     pub async fn close(mut self) {
+        self.port.set_ondisconnect(None);
         self.release().await;
         let _ = JsFuture::from(self.port.close()).await;
+    }
+
+    fn watch_loss(&mut self, f: LossWatch) {
+        let c = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            f("the serial port went away (unplugged, or the board reset its USB)".into())
+        });
+        self.port.set_ondisconnect(Some(c.as_ref().unchecked_ref()));
+        self.on_disconnect = Some(c);
     }
 
     fn lost(e: impl Into<String>) -> PortError {
@@ -251,7 +262,12 @@ struct WsShared {
     waker: Option<Waker>,
     open: bool,
     closed: Option<String>,
+    /// Told when the bridge closes the link (not when otaflash closes it).
+    on_lost: Option<LossWatch>,
 }
+
+/// Called with why, when the link to the board is lost while nobody reads it.
+pub type LossWatch = Rc<dyn Fn(String)>;
 
 pub struct WsPort {
     ws: web_sys::WebSocket,
@@ -290,10 +306,16 @@ impl WsPort {
         });
         let s3 = shared.clone();
         let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            s3.borrow_mut()
-                .closed
-                .get_or_insert_with(|| "the WebSocket closed".into());
+            let watch = {
+                let mut sh = s3.borrow_mut();
+                sh.closed
+                    .get_or_insert_with(|| "the WebSocket closed".into());
+                sh.on_lost.clone().filter(|_| sh.open)
+            };
             wake(&s3);
+            if let Some(f) = watch {
+                f("the WebSocket bridge closed the link".into());
+            }
         });
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -508,6 +530,16 @@ impl AnyPort {
 }
 
 impl AnyPort {
+    /// Calls `f` when the link is lost while nobody reads it (a bridge closing, a USB port
+    /// unplugged); the in-page simulated chip cannot be lost.
+    pub fn watch_loss(&mut self, f: LossWatch) {
+        match self {
+            AnyPort::Serial(p) => p.watch_loss(f),
+            AnyPort::Ws(p) => p.shared.borrow_mut().on_lost = Some(f),
+            AnyPort::Sim(_) => {}
+        }
+    }
+
     pub async fn close(self) {
         if let AnyPort::Serial(p) = self {
             p.close().await

@@ -53,7 +53,7 @@ pub fn partition_table(
                         <tr data-testid="partition-row" data-label={name.clone()} class={classes!(boots.then_some("boots"))}>
                             <td>{ name }{ if boots { html!{ <span class="badge">{"boots next"}</span> } } else { html!{} } }</td>
                             <td>{ e.type_name() }</td>
-                            <td>{ e.subtype_name() }</td>
+                            <td>{ e.subtype_words() }</td>
                             <td class="num mono">{ hex32(e.offset) }</td>
                             <td class="num mono" title={hex32(e.size)}>{ human_size(e.size as u64) }</td>
                             <td>{ flags.join(", ") }</td>
@@ -132,7 +132,7 @@ pub fn otadata_view(
                         <h4>{ format!("sector {i}") }{ if active == Some(i) { html!{ <span class="badge">{"active"}</span> } } else { html!{} } }</h4>
                         <dl>
                             <dt>{"seq"}</dt><dd class="mono">{ if e.seq == otadata::SEQ_ERASED { "erased".to_string() } else { e.seq.to_string() } }</dd>
-                            <dt>{"state"}</dt><dd>{ state }</dd>
+                            <dt>{"state"}</dt><dd>{ state }{ otadata::OtaState::from_raw(e.state).map(|st| html!{ <span class="hint">{ format!(" — {}", st.meaning()) }</span> }).unwrap_or_default() }</dd>
                             <dt>{"CRC"}</dt><dd class="mono">{ format!("0x{:08x} ", e.crc) }{ if e.crc_ok() { "ok" } else { "bad" } }</dd>
                             <dt>{"valid"}</dt><dd>{ if e.valid() { "yes" } else { "no" } }</dd>
                         </dl>

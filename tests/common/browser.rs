@@ -19,6 +19,11 @@ pub fn root() -> PathBuf {
 /// Serves dist/ over HTTP on 127.0.0.1 (a thread per connection, bounded by the test), and
 /// tests/data/ under /t/ (same-origin files for the page to fetch: images, manifests).
 pub fn serve_dist() -> u16 {
+    serve_dist_with(None)
+}
+
+/// The same, with `fw` (files a test made: manifests, apps) under /fw/.
+pub fn serve_dist_with(fw: Option<PathBuf>) -> u16 {
     let dist = root().join("dist");
     let fixtures = root().join("tests/data");
     assert!(
@@ -29,7 +34,7 @@ pub fn serve_dist() -> u16 {
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
-            let (dist, fixtures) = (dist.clone(), fixtures.clone());
+            let (dist, fixtures, fw) = (dist.clone(), fixtures.clone(), fw.clone());
             std::thread::spawn(move || {
                 let mut s = s;
                 let mut req = vec![0u8; 8192];
@@ -52,9 +57,10 @@ pub fn serve_dist() -> u16 {
                 } else {
                     path.trim_start_matches('/').to_string()
                 };
-                let file = match rel.strip_prefix("t/") {
-                    Some(f) => fixtures.join(f),
-                    None => dist.join(&rel),
+                let file = match (rel.strip_prefix("t/"), rel.strip_prefix("fw/"), &fw) {
+                    (Some(f), _, _) => fixtures.join(f),
+                    (_, Some(f), Some(dir)) => dir.join(f),
+                    _ => dist.join(&rel),
                 };
                 let (status, body) = match (rel.contains(".."), std::fs::read(&file)) {
                     (false, Ok(b)) => ("200 OK", b),
@@ -128,6 +134,13 @@ impl WsBoard {
             _sim: sim,
             _dir: dir,
         }
+    }
+}
+
+impl WsBoard {
+    /// The bridge drops (the `otaflash sim` process ends).
+    pub fn drop_bridge(&mut self) {
+        self._sim.kill();
     }
 }
 
@@ -458,4 +471,12 @@ pub async fn scroll_to(c: &Client, id: &str) {
 /// Whether the element `id` holds the attribute value.
 pub async fn attr(c: &Client, id: &str, name: &str) -> Option<String> {
     find(c, id).await.attr(name).await.ok().flatten()
+}
+
+/// Makes the flash panel's Flash write only (what boots keeps booting) for this page.
+pub async fn write_only(c: &Client) {
+    let b = find(c, "flash-write-only").await;
+    if b.prop("checked").await.unwrap().as_deref() != Some("true") {
+        b.click().await.unwrap();
+    }
 }

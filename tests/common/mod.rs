@@ -166,6 +166,14 @@ impl SimProcess {
     }
 }
 
+impl SimProcess {
+    /// Stops it now (a bridge that drops).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for SimProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -70,6 +70,18 @@ impl OtaState {
         }
     }
 
+    /// What the state means to the bootloader, in words (esp_ota_ops.h; bootloader_utility.c).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            OtaState::New => "not booted yet; rolls back unless the app confirms itself",
+            OtaState::PendingVerify => "booted once and not confirmed: the next boot rolls back",
+            OtaState::Valid => "confirmed by the app",
+            OtaState::Invalid => "rejected: rolled back",
+            OtaState::Aborted => "rejected: rolled back",
+            OtaState::Undefined => "no rollback state (boots as without rollback)",
+        }
+    }
+
     /// Accepts the names above, with `-` for `_`, any case.
     pub fn parse(text: &str) -> Option<Self> {
         let t = text.to_ascii_lowercase().replace('-', "_");

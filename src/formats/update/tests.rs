@@ -123,9 +123,17 @@ fn the_running_app_and_the_other_parts_on_the_board_mean_already() {
         p.sentence,
         "Already up to date: Start Counter 1.2.4 runs from app1. Nothing to write."
     );
-    // Another bootloader on the board: not "already" — an update is planned.
+    // Another bootloader on the board: still "already" (an update would not write it), and said.
     let md5_at = |o: u32, l| (o != 0x1000).then(|| md5_at(o, l)).flatten();
-    assert!(!decide(&build, &board, &md5_at).is_already());
+    let p = decide(&build, &board, &md5_at);
+    assert!(p.is_already(), "{}", said(&p));
+    assert!(
+        p.detail
+            .iter()
+            .any(|d| d.contains("bootloader") && d.contains("never writes it")),
+        "{}",
+        said(&p)
+    );
 }
 
 #[test]

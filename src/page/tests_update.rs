@@ -1,0 +1,237 @@
+//! The page's update, action by action: one firmware for every panel, the offer said before
+//! anything is written, green only when confirmed, a lost link said in words.
+
+use super::*;
+use crate::device::update::Verdict;
+use crate::formats::update::{decide, Board as UpdateBoard, Build};
+use crate::sim::demo;
+
+fn board() -> BoardInfo {
+    BoardInfo {
+        chip: crate::chips::ESP32,
+        description: "ESP32-D0WD-V3 (revision v3.1)".into(),
+        mac: "24:0a:c4:0e:51:4d".into(),
+        revision: 301,
+        flash_size: 4 << 20,
+        stub: true,
+        baud: 921_600,
+        security: Default::default(),
+        identity_read: true,
+        flash_detected: true,
+    }
+}
+
+fn flash() -> Vec<u8> {
+    demo::arduino_like_flash(crate::chips::ESP32)
+}
+
+fn snapshot(flash: &[u8]) -> Snapshot {
+    let t = PartitionTable::from_flash(flash, 0x8000).unwrap();
+    let od = Otadata::from_flash(flash, &t).unwrap();
+    let mut slots = Slots::default();
+    for p in t.entries.iter().filter(|p| p.is_app()) {
+        let s = judge(
+            &flash[p.offset as usize..(p.offset + p.size) as usize],
+            board().target(),
+            p.offset,
+            Some(p.size),
+        );
+        slots.set(p, s);
+    }
+    Snapshot {
+        table: Ok(t),
+        otadata: Some(od),
+        slots,
+        bootloader: crate::formats::image::Header::parse(&flash[0x1000..]),
+    }
+}
+
+fn connected() -> PageState {
+    let mut s = PageState::default();
+    s.apply(Action::Connecting);
+    s.apply(Action::Connected(board()));
+    s.apply(Action::Layout(snapshot(&flash())));
+    s
+}
+
+fn v2() -> Build {
+    Build {
+        name: Some("Garden Sensor".into()),
+        version: Some("1.1.0".into()),
+        parts: Build::app_image(
+            "garden.bin",
+            demo::app_image(crate::chips::ESP32, Some(("garden", "1.1.0")), 2000),
+        )
+        .parts,
+    }
+}
+
+/// The plan the device layer would make for the demo board (app0 runs).
+fn plan_for(s: &PageState, build: &Build) -> crate::formats::update::UpdatePlan {
+    let f = flash();
+    let t = s.table().unwrap();
+    let install = crate::formats::install::Board {
+        chip: crate::chips::ESP32,
+        revision: Some(301),
+        flash_size: 4 << 20,
+        current: Some(t),
+        table_offset: 0x8000,
+        bootloader: None,
+        secure_boot: Default::default(),
+        unreadable: false,
+    };
+    let app0 = t.find("app0").unwrap();
+    let b = UpdateBoard {
+        install,
+        running: Some(app0),
+        slots: &s.slots,
+    };
+    decide(build, &b, &|o, l| {
+        Some(md5(&f[o as usize..(o + l) as usize]))
+    })
+}
+
+#[test]
+fn the_offer_waits_for_a_board_then_says_the_plan_before_writing() {
+    let mut s = PageState::default();
+    s.apply(Action::FirmwareLoaded {
+        from: "fw/manifest.json".into(),
+        name: Some("Garden Sensor".into()),
+        version: Some("1.1.0".into()),
+    });
+    let o = s.update_offer().unwrap();
+    assert_eq!(o.button, "Update to Garden Sensor 1.1.0");
+    assert!(
+        !o.enabled && o.sentence.contains("Connect the board"),
+        "{o:?}"
+    );
+
+    let mut s = connected();
+    s.apply(Action::FirmwareResolved(v2()));
+    let o = s.update_offer().unwrap();
+    assert!(!o.enabled && o.sentence.contains("Checking"), "{o:?}");
+    let plan = plan_for(&s, &v2());
+    s.apply(Action::UpdatePlanned(plan));
+    let o = s.update_offer().unwrap();
+    assert!(o.enabled, "{o:?}");
+    assert!(
+        o.sentence
+            .starts_with("Writes Garden Sensor 1.1.0 into app1 and boots it next."),
+        "{}",
+        o.sentence
+    );
+    assert!(s.update_to_run().is_some());
+    // Busy: nothing to click.
+    s.apply(Action::JobStarted(JobKind::Update, "updating".into()));
+    assert!(!s.update_offer().unwrap().enabled);
+    assert!(s.writing(), "an update writes: leaving asks first");
+}
+
+#[test]
+fn green_only_when_confirmed_running() {
+    for (verdict, tone) in [
+        (Verdict::Running, Tone::Done),
+        (Verdict::Unconfirmed, Tone::Warning),
+        (Verdict::NotRunning, Tone::Error),
+    ] {
+        let mut s = connected();
+        s.apply(Action::JobStarted(JobKind::Update, "updating".into()));
+        s.apply(Action::UpdateFinished(verdict, "words".into()));
+        assert_eq!(s.status.as_ref().unwrap().tone, tone, "{verdict:?}");
+        assert!(!s.busy());
+        // The plan made again afterwards ("already") keeps the result in view.
+        let mut already = plan_for(&s, &v2());
+        already.decision = crate::formats::update::Decision::Already {
+            slot: s.table().unwrap().find("app1").unwrap().clone(),
+        };
+        already.sentence = "Already up to date".into();
+        s.apply(Action::UpdatePlanned(already.clone()));
+        assert_eq!(s.status.as_ref().unwrap().text, "words");
+        // On a fresh connect, "already" is the news.
+        let mut fresh = connected();
+        fresh.apply(Action::UpdatePlanned(already));
+        assert_eq!(fresh.status.as_ref().unwrap().text, "Already up to date");
+        assert_eq!(fresh.status.as_ref().unwrap().tone, Tone::Done);
+    }
+}
+
+#[test]
+fn write_only_is_amber_and_says_what_still_boots() {
+    let mut s = connected();
+    let p = s.table().unwrap().find("app1").unwrap().clone();
+    let bytes = demo::app_image(crate::chips::ESP32, Some(("x", "2")), 100);
+    s.apply(Action::JobStarted(JobKind::Flash, "flashing app1".into()));
+    let slot = judge(&bytes, board().target(), p.offset, Some(p.size));
+    let report = crate::loader::WriteReport {
+        bytes: bytes.len() as u64,
+        written: bytes.len() as u64,
+        md5: md5(&bytes),
+        verified: true,
+        ..Default::default()
+    };
+    s.apply(Action::SlotWritten {
+        partition: p.clone(),
+        slot: slot.clone(),
+        report,
+        file: "x.bin".into(),
+        boot_next: false,
+    });
+    let st = s.status.clone().unwrap();
+    assert_eq!(st.tone, Tone::Warning);
+    assert!(st.text.contains("app0 still boots"), "{}", st.text);
+    // Flash and boot: half-way is not green, and the job goes on.
+    s.apply(Action::JobStarted(JobKind::Flash, "flashing app1".into()));
+    s.apply(Action::SlotWritten {
+        partition: p,
+        slot,
+        report,
+        file: "x.bin".into(),
+        boot_next: true,
+    });
+    assert_eq!(s.status.as_ref().unwrap().tone, Tone::Working);
+    assert!(s.busy());
+}
+
+#[test]
+fn a_lost_link_ends_board_actions_and_says_a_cut_write() {
+    let mut s = connected();
+    s.apply(Action::FirmwareResolved(v2()));
+    s.apply(Action::JobStarted(JobKind::Update, "writing app1".into()));
+    s.apply(Action::LinkLost(
+        "the WebSocket bridge closed the link".into(),
+    ));
+    assert!(!s.connected() && !s.busy());
+    let st = s.status.clone().unwrap();
+    assert_eq!(st.tone, Tone::Error);
+    assert!(
+        st.text.contains("The link to the board was lost")
+            && st.text.contains("not known until it is read back")
+            && st.text.contains("booted app0"),
+        "{}",
+        st.text
+    );
+    assert!(s.firmware.is_some(), "the firmware stays loaded");
+    assert!(!s.update_offer().unwrap().enabled);
+}
+
+#[test]
+fn the_firmware_app_offered_to_the_flash_panel_goes_with_other_firmware() {
+    let mut s = connected();
+    s.apply(Action::ImageOffered(
+        "garden.bin".into(),
+        v2().parts[0].bytes.to_vec(),
+    ));
+    assert!(s.image.is_some() && s.image_offered);
+    s.apply(Action::FirmwareLoading("other.json".into()));
+    assert!(
+        s.image.is_none(),
+        "the old firmware's app is not left picked"
+    );
+    // A file picked by hand stays.
+    s.apply(Action::ImagePicked(
+        "mine.bin".into(),
+        v2().parts[0].bytes.to_vec(),
+    ));
+    s.apply(Action::FirmwareFailed("HTTP 404".into()));
+    assert_eq!(s.image.as_ref().unwrap().name, "mine.bin");
+}
