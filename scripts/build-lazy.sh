@@ -7,10 +7,16 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 page=${1:-${TRUNK_STAGING_DIR:?give the page directory}}
-for name in nvs fleet sim; do
+for name in nvs fleet sim install files; do
   cargo build --quiet --offline --locked --profile web --target wasm32-unknown-unknown --bin "otaflash-$name"
   mkdir -p "$page/$name"
   wasm-bindgen --target web --no-typescript --out-dir "$page/$name" \
     "target/wasm32-unknown-unknown/web/otaflash-$name.wasm"
   wasm-opt -Oz "$page/$name/otaflash-${name}_bg.wasm" -o "$page/$name/otaflash-${name}_bg.wasm"
+done
+# The JS wasm-bindgen writes, minified (names of exports and imports are kept).
+for js in "$page/otaflash-web.js" "$page"/*/otaflash-*.js; do
+  if [ -f "$js" ]; then
+    esbuild "$js" --minify --format=esm --log-level=warning --allow-overwrite --outfile="$js"
+  fi
 done

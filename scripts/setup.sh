@@ -10,6 +10,7 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 TRUNK_VERSION=0.21.14
+ESBUILD_VERSION=0.24.2
 BINARYEN_VERSION=132
 ESPTOOL_VERSION=5.6.0
 NVS_GEN_VERSION=0.3.0         # esp-idf-nvs-partition-gen (PyPI): ESP-IDF's nvs_partition_gen.py
@@ -46,11 +47,15 @@ case "$(trunk --version 2>/dev/null)" in
      cargo install trunk --version "$TRUNK_VERSION" --locked --debug ;;
 esac
 
-# 4. wasm-opt from npm binaryen (Debian's is too old to read Rust 1.95 output). Project-local.
-if [ "$("$TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "$BINARYEN_VERSION" ]; then
-  say "installing npm binaryen@$BINARYEN_VERSION into .tools/"
+# 4. wasm-opt from npm binaryen (Debian's is too old to read Rust 1.95 output), and esbuild to
+#    minify the JS that wasm-bindgen writes (the page's start budget counts it). Project-local,
+#    installed together (an npm install without a package.json drops what it was not given).
+if [ "$("$TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "$BINARYEN_VERSION" ] ||
+   [ "$("$TOOLS/node_modules/.bin/esbuild" --version 2>/dev/null)" != "$ESBUILD_VERSION" ]; then
+  say "installing npm binaryen@$BINARYEN_VERSION and esbuild@$ESBUILD_VERSION into .tools/"
   mkdir -p "$TOOLS"
-  npm install --no-save --no-fund --no-audit --loglevel=error --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
+  npm install --no-save --no-fund --no-audit --loglevel=error --prefix "$TOOLS" \
+    "binaryen@$BINARYEN_VERSION" "esbuild@$ESBUILD_VERSION"
 fi
 
 # 5. Crate sources, so that every later build can run --offline.

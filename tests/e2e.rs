@@ -848,6 +848,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
 
         // Back up otadata, then the whole flash: the files are the device's bytes, named by
         // chip, MAC and date.
+        open_tools(&c).await;
         enabled(&c, "backup", 30).await; // the device is idle
         choose(&c, "backup-what", "otadata").await;
         find(&c, "backup").await.click().await.unwrap();

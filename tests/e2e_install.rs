@@ -20,6 +20,7 @@ async fn connect(c: &Client) {
 
 /// Picks files into the install panel (several at once).
 async fn pick_install(c: &Client, files: &[PathBuf]) {
+    open_tools(c).await;
     let all: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     find(c, "install-files")
         .await
@@ -65,6 +66,7 @@ fn install_a_manifest_onto_a_blank_board() {
         watch_errors(&c).await;
         connect(&c).await;
         wait_text(&c, "table-error", "blank", 30).await;
+        open_tools(&c).await;
         let kinds = until("the ESP32 build's parts", 20, || async {
             let v = all_attr(&c, "install-part", "data-kind").await;
             (v.len() == 4).then_some(v)
@@ -297,6 +299,7 @@ fn erase_from_the_page() {
             .unwrap();
         connect(&c).await;
         wait_text(&c, "boot-slot", "app0", 30).await;
+        open_tools(&c).await;
         choose(&c, "erase-what", "nvs").await;
         let loses = wait_text(&c, "erase-loses", "nvs", 10).await;
         assert!(loses.contains("Erasing loses: nvs (data nvs)."), "{loses}");

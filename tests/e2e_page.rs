@@ -112,7 +112,8 @@ fn page_on_a_narrow_window_with_keyboard_and_drag() {
         );
         assert!(kept[1].as_str().unwrap().contains("port=sim"));
 
-        // A manifest loaded from the install panel's URL box: its parts table fits too.
+        // A manifest loaded in the Update panel: the install panel's parts table fits too.
+        open_tools(&c).await;
         let url = find(&c, "manifest-url").await;
         url.send_keys("/t/manifest.json\t").await.unwrap();
         find(&c, "manifest-load").await.click().await.unwrap();

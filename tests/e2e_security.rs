@@ -25,6 +25,7 @@ async fn connect_to(c: &Client, web: u16, board: &WsBoard, chip: &str) -> String
 
 /// Picks `file` in Install or recover, at `offset` when given.
 async fn pick_install(c: &Client, file: &Path, offset: Option<&str>) {
+    open_tools(c).await;
     find(c, "install-files")
         .await
         .send_keys(&file.display().to_string())
@@ -144,6 +145,7 @@ fn page_in_secure_download_mode() {
             "921600",
             "CHANGE_BAUDRATE still works"
         );
+        open_tools(&c).await;
         assert!(text(&c, "backup-unavailable")
             .await
             .contains("refuses to read"));

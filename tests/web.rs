@@ -132,17 +132,18 @@ async fn wait_for(root: &web_sys::Element, sel: &str, count: usize) -> Vec<web_s
     );
 }
 
-fn mount() -> web_sys::Element {
+/// The offline workbench alone (in the page it is a module loaded with the first file).
+fn mount_files() -> web_sys::Element {
     let doc = web_sys::window().unwrap().document().unwrap();
     let root = doc.create_element("div").unwrap();
     doc.body().unwrap().append_child(&root).unwrap();
-    otaflash::web::start_in(root.clone());
+    otaflash::web::files_app::mount(root.clone(), wasm_bindgen::JsValue::NULL);
     root
 }
 
 #[wasm_bindgen_test]
 async fn page_opens_table_otadata_and_image() {
-    let root = mount();
+    let root = mount_files();
     let input = wait_for(&root, "[data-testid=open-file]", 1)
         .await
         .remove(0);
@@ -224,7 +225,7 @@ async fn page_opens_table_otadata_and_image() {
 
 #[wasm_bindgen_test]
 async fn page_opens_a_flash_dump() {
-    let root = mount();
+    let root = mount_files();
     let input = wait_for(&root, "[data-testid=open-file]", 1)
         .await
         .remove(0);

@@ -272,7 +272,7 @@ fn run_install(
             )));
         }
         let done: Installed = d
-            .install(&p, o.erase, o.yes, |i, n, name| {
+            .install(&p, o.erase, o.yes, &mut |i, n, name| {
                 if !o.json {
                     eprintln!("part {}/{n}: {name}", i + 1);
                 }

@@ -195,7 +195,7 @@ async fn update_board(
         return Ok(out);
     }
     let done = d
-        .run_update(&plan, &snap, a.yes, |step| {
+        .run_update(&plan, &snap, a.yes, &mut |step| {
             if !quiet {
                 eprintln!("{step}");
             }

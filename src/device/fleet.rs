@@ -365,7 +365,7 @@ impl<P: Port> Device<P> {
                 ));
             }
             let done = self
-                .install(&p, opts.erase_all, yes, |_, _, _| {})
+                .install(&p, opts.erase_all, yes, &mut |_, _, _| {})
                 .await
                 .map_err(|e| e.to_string())?;
             r.written = done.parts.iter().map(|w| w.report.written).sum();

@@ -90,7 +90,7 @@ impl<P: Port> Device<P> {
         plan: &Plan,
         erase_all: bool,
         confirmed: bool,
-        mut on_part: impl FnMut(usize, usize, &str),
+        on_part: &mut dyn FnMut(usize, usize, &str),
     ) -> Result<Installed> {
         if !plan.ready() {
             return Err(

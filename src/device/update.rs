@@ -273,7 +273,7 @@ impl<P: Port> Device<P> {
         plan: &UpdatePlan,
         snap: &Snapshot,
         confirmed: bool,
-        mut on_step: impl FnMut(String),
+        on_step: &mut dyn FnMut(String),
     ) -> Result<Done> {
         match &plan.decision {
             Decision::Already { .. } => Ok(Done::Already),
@@ -301,7 +301,7 @@ impl<P: Port> Device<P> {
             } => {
                 let n = install.parts.len();
                 let done = self
-                    .install(install, *erase, confirmed, |i, _, name| {
+                    .install(install, *erase, confirmed, &mut |i, _, name| {
                         on_step(format!("installing part {} of {n}: {name}", i + 1))
                     })
                     .await?;

@@ -52,6 +52,24 @@ impl Header {
     pub fn chip(&self) -> Option<&'static Chip> {
         Chip::by_image_id(self.chip_id)
     }
+
+    /// The [`HEADER_LEN`] bytes [`Header::parse`] reads these fields from (the SPI pin drive
+    /// bytes, which it does not keep, as zeros).
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[0] = self.magic;
+        h[1] = self.segment_count;
+        h[2] = self.flash_mode;
+        h[3] = (self.flash_freq_code & 0x0F) | (self.flash_size_code << 4);
+        h[4..8].copy_from_slice(&self.entry.to_le_bytes());
+        h[8] = self.wp_pin;
+        h[12..14].copy_from_slice(&self.chip_id.to_le_bytes());
+        h[14] = self.min_rev;
+        h[15..17].copy_from_slice(&self.min_rev_full.to_le_bytes());
+        h[17..19].copy_from_slice(&self.max_rev_full.to_le_bytes());
+        h[23] = self.hash_appended;
+        h
+    }
 }
 
 /// Whether segments at these load addresses make an app rather than a second-stage

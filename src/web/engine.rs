@@ -699,7 +699,7 @@ impl Engine {
                     let p = plan(parts, &board, opts);
                     let step = me.clone();
                     let done = d
-                        .install(&p, opts.erase_all, confirmed, move |i, n, name| {
+                        .install(&p, opts.erase_all, confirmed, &mut move |i, n, name| {
                             step.send(Action::JobStep(format!(
                                 "installing part {} of {n}: {name}",
                                 i + 1

@@ -4,16 +4,16 @@
 //! a yes, which data is lost), erase first when asked, each part verified by MD5, then the chip
 //! is reset into its app with its console shown.
 
-use super::job::JobBar;
-use super::panels::PanelProps;
+use super::install_view::{get, parts_to_js, InstallView};
 use crate::chips::security::{FlashEncryption, Written};
 use crate::formats::install::{
     default_offset, plan, Blocker, Board, Caution, Part, PartKind, PlanOptions,
 };
 use crate::formats::numbers::{human_size, parse_u32};
-use crate::page::JobKind;
 use crate::workbench::{self, Content};
+use js_sys::{Array, Function, Uint8Array};
 use std::rc::Rc;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -71,9 +71,25 @@ fn merged_contents(name: &str, bytes: &[u8]) -> String {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct InstallProps {
+    /// The page as it stands (kept current by the page's shell).
+    pub view: std::rc::Rc<InstallView>,
+    /// The page's bridge: `install(parts, eraseAll, fit, written, nothingBootsOk, confirmed,
+    /// resetAfter)` and `loadFiles(names, bytes)`.
+    pub bridge: JsValue,
+}
+
+/// Calls the bridge's function `name` with `args` (nothing when it is not there).
+pub(crate) fn call(bridge: &JsValue, name: &str, args: &[JsValue]) {
+    if let Ok(f) = get(bridge, name).dyn_into::<Function>() {
+        let _ = f.apply(bridge, &args.iter().collect::<Array>());
+    }
+}
+
 #[component]
-pub fn InstallPanel(p: &PanelProps) -> Html {
-    let s = &p.state.0;
+pub fn InstallPanel(p: &InstallProps) -> Html {
+    let s = &*p.view;
     let loaded = use_state(|| None::<Loaded>);
     let rows = use_state(Vec::<Row>::new);
     let erase = use_state(|| None::<bool>);
@@ -85,7 +101,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
     let reset_after = use_state(|| true);
     let problem = use_state(|| None::<String>);
     let chip = s.board.as_ref().map(|b| b.chip);
-    let table = s.table().cloned();
+    let table = s.table.clone();
 
     // The firmware loaded for every panel (Update above): every part of its build for the chip.
     {
@@ -95,12 +111,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             confirmed.clone(),
             erase.clone(),
         );
-        let parts = s
-            .firmware
-            .as_ref()
-            .and_then(|f| f.build.as_ref())
-            .filter(|b| !b.is_single_app())
-            .map(|b| b.parts.clone());
+        let parts = s.firmware.as_ref().map(|(_, parts)| parts.clone());
         use_effect_with(parts, move |parts| {
             if let Some(parts) = parts {
                 erase.set(None);
@@ -122,7 +133,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
     }
 
     let on_files = {
-        let (engine, chip_name) = (p.engine.clone(), chip.map(|c| c.pretty));
+        let bridge = p.bridge.clone();
         let (loaded, rows, problem, table, erase, confirmed) = (
             loaded.clone(),
             rows.clone(),
@@ -137,7 +148,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             let files: Vec<web_sys::File> =
                 (0..list.length()).filter_map(|i| list.get(i)).collect();
             input.set_value("");
-            let engine = engine.clone();
+            let bridge = bridge.clone();
             let (loaded, rows, problem, table, erase, confirmed) = (
                 loaded.clone(),
                 rows.clone(),
@@ -163,7 +174,15 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                 {
                     // A manifest is the firmware for every panel (its parts come back here).
                     rows.set(vec![]);
-                    engine.load_firmware_files(read, chip_name);
+                    let names: Array = read
+                        .iter()
+                        .map(|(n, _)| JsValue::from(n.as_str()))
+                        .collect();
+                    let bytes: Array = read
+                        .iter()
+                        .map(|(_, b)| JsValue::from(Uint8Array::from(&b[..])))
+                        .collect();
+                    call(&bridge, "loadFiles", &[names.into(), bytes.into()]);
                     return;
                 }
                 // Files at offsets: each where a file of its kind goes (a table first, so that
@@ -223,7 +242,7 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             chip: b.chip,
             revision: Some(b.revision),
             flash_size: b.flash_size,
-            current: s.table(),
+            current: s.table.as_ref(),
             table_offset: s.table_offset,
             bootloader: s.bootloader,
             secure_boot: b.security.secure_boot,
@@ -253,26 +272,36 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             .iter()
             .any(|c| matches!(c, Caution::BootloaderFlashSize { .. }))
     }) || *fit;
-    let busy = s.busy();
-    let can_install = s.connected()
+    let busy = s.busy;
+    let can_install = s.connected
         && !busy
         && !missing_offset
         && planned
             .as_ref()
             .is_some_and(|(pl, _)| pl.ready() && (pl.cautions.is_empty() || *confirmed));
     let on_install = {
-        let (e, planned, confirmed, reset_after, off) = (
-            p.engine.clone(),
-            planned.clone(),
-            *confirmed,
-            *reset_after,
-            s.table_offset,
-        );
-        let link_baud = s.baud;
+        let (bridge, planned, confirmed, reset_after) =
+            (p.bridge.clone(), planned.clone(), *confirmed, *reset_after);
         Callback::from(move |_: MouseEvent| {
             if let Some((pl, opts)) = &planned {
-                let then = reset_after.then_some((115_200, link_baud));
-                e.install(pl.parts.clone(), *opts, confirmed, off, then);
+                let written = match opts.written {
+                    Written::Plain => 0,
+                    Written::PreEncrypted => 1,
+                    Written::EncryptedByChip => 2,
+                };
+                call(
+                    &bridge,
+                    "install",
+                    &[
+                        parts_to_js(&pl.parts),
+                        opts.erase_all.into(),
+                        opts.fit_bootloader.into(),
+                        JsValue::from(written),
+                        opts.nothing_boots_ok.into(),
+                        confirmed.into(),
+                        reset_after.into(),
+                    ],
+                );
             }
         })
     };
@@ -324,7 +353,11 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
     };
     let source_line = match &*loaded {
         Some(Loaded::Firmware) => {
-            let label = s.firmware.as_ref().map(|f| f.label()).unwrap_or_default();
+            let label = s
+                .firmware
+                .as_ref()
+                .map(|(l, _)| l.clone())
+                .unwrap_or_default();
             match chip {
                 Some(c) => format!("{label}: the {} build, every part at its offset", c.pretty),
                 None => format!("{label}: connect a board to pick the build for its chip"),
@@ -404,7 +437,6 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                     </label>
                 }
                 <label class="option"><input type="checkbox" checked={*reset_after} onchange={on_reset_after} data-testid="install-reset" disabled={busy} />{" Reset into the app afterwards and show its console"}</label>
-                <JobBar state={p.state.clone()} kinds={vec![JobKind::Install]} />
                 if !pl.cautions.is_empty() {
                     <div class="warnings" data-testid="install-cautions">
                         <ul>{ for pl.cautions.iter().map(|c| html!{ <li>{ c.message() }</li> }) }</ul>
@@ -412,13 +444,13 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
                     </div>
                 }
             }
-            if !s.connected() && !rows.is_empty() {
+            if !s.connected && !rows.is_empty() {
                 <p class="hint">{"Connect a board: the parts are checked against its chip, flash and partition table."}</p>
             }
             if !rows.is_empty() || loaded.is_some() {
                 <div class="row">
                     <button class="primary" data-testid="install" onclick={on_install} disabled={!can_install}>
-                        { if s.job_kind() == Some(JobKind::Install) { "Installing…" } else { "Install" } }
+                        { if s.installing { "Installing…" } else { "Install" } }
                     </button>
                     if let Some((pl, _)) = &planned {
                         <span class="hint">{ format!("{} part{}, {}", pl.parts.len(), if pl.parts.len() == 1 { "" } else { "s" }, human_size(pl.bytes())) }</span>
@@ -427,4 +459,45 @@ pub fn InstallPanel(p: &PanelProps) -> Html {
             }
         </div>
     }
+}
+
+#[derive(Properties, PartialEq)]
+struct AppProps {
+    bridge: JsValue,
+}
+
+/// The panel in its module: the view comes from the page's bridge (`view()`), and again each
+/// time the page changes (`subscribe(f)`).
+#[component]
+fn InstallApp(p: &AppProps) -> Html {
+    let first = || {
+        let v = get(&p.bridge, "view")
+            .dyn_into::<Function>()
+            .ok()
+            .and_then(|f| f.call0(&p.bridge).ok())
+            .unwrap_or(JsValue::NULL);
+        Rc::new(InstallView::from_js(&v))
+    };
+    let view = use_state(first);
+    {
+        let (view, bridge) = (view.clone(), p.bridge.clone());
+        use_effect_with((), move |_| {
+            let f = wasm_bindgen::closure::Closure::<dyn Fn(JsValue)>::new(move |o: JsValue| {
+                view.set(Rc::new(InstallView::from_js(&o)))
+            });
+            call(&bridge, "subscribe", &[f.as_ref().clone()]);
+            // The page keeps it for the page's life.
+            f.forget();
+        });
+    }
+    html! { <>
+        <InstallPanel view={(*view).clone()} bridge={p.bridge.clone()} />
+        <super::backup::BackupPanel view={(*view).clone()} bridge={p.bridge.clone()} />
+    </> }
+}
+
+/// Mounts the panel on `root` (the module's entry point; see `install_shell`).
+pub fn mount(root: web_sys::Element, bridge: JsValue) {
+    super::nvs_app::beside_the_page();
+    yew::Renderer::<InstallApp>::with_root_and_props(root, AppProps { bridge }).render();
 }

@@ -1,13 +1,17 @@
 //! The web page (wasm32): Yew function components over the same engine as the CLI.
 
 mod app;
+mod backup;
 mod console;
 mod editor;
 pub mod engine;
+pub mod files_app;
 mod flash;
 pub mod fleet_app;
 mod fleet_shell;
-mod install;
+pub mod install;
+mod install_shell;
+mod install_view;
 mod job;
 mod lazy;
 mod manifest;

@@ -136,6 +136,13 @@ fn Blank() -> Html {
 /// one's would equal the page's and the page would take this one's events for its own. Ids the
 /// page has used are skipped first (throwaway apps on detached elements).
 pub fn mount(root: web_sys::Element, bridge: JsValue) {
+    beside_the_page();
+    yew::Renderer::<NvsEditor>::with_root_and_props(root, EditorProps { bridge }).render();
+}
+
+/// A module's Yew app beside the page's own: its subtree ids start past the page's, so that
+/// the two apps' events never mix (each module counts from zero otherwise).
+pub(crate) fn beside_the_page() {
     let doc = web_sys::window().and_then(|w| w.document());
     let page_id = doc
         .as_ref()
@@ -149,7 +156,6 @@ pub fn mount(root: web_sys::Element, bridge: JsValue) {
             }
         }
     }
-    yew::Renderer::<NvsEditor>::with_root_and_props(root, EditorProps { bridge }).render();
 }
 
 fn input_value(e: &Event) -> String {

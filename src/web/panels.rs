@@ -4,10 +4,10 @@
 
 use super::console::ConsolePanel;
 use super::editor::OtadataEditor;
-use super::engine::{backup_name, fetch_bytes, Engine, EraseWhat};
+use super::engine::{fetch_bytes, Engine};
 use super::flash::FlashPanel;
 use super::fleet_shell::FleetShell;
-use super::install::InstallPanel;
+use super::install_shell::InstallShell;
 use super::manifest::same_origin;
 use super::nvs_shell::NvsShell;
 use super::update::UpdatePanel;
@@ -187,11 +187,8 @@ pub fn DevicePanel(p: &DeviceProps) -> Html {
                 <LayoutPanel state={state.clone()} engine={(*engine).clone()} />
             }
             <FlashPanel state={state.clone()} engine={(*engine).clone()} />
-            <InstallPanel state={state.clone()} engine={(*engine).clone()} />
+            <InstallShell state={state.clone()} engine={(*engine).clone()} />
             <NvsShell state={state.clone()} engine={(*engine).clone()} />
-            if connected {
-                <BackupPanel state={state.clone()} engine={(*engine).clone()} />
-            }
             <ConsolePanel state={state.clone()} engine={(*engine).clone()} />
             <FleetShell />
         </section>
@@ -480,142 +477,6 @@ fn LayoutPanel(p: &PanelProps) -> Html {
                 <button onclick={on_reload} disabled={busy} data-testid="read-layout">{"Read again"}</button>
             </div>
             { body }
-        </div>
-    }
-}
-
-/// Back up a partition or the whole flash; erase the whole flash, a partition or a range, after
-/// saying what is lost and a yes.
-#[component]
-fn BackupPanel(p: &PanelProps) -> Html {
-    let s = &p.state.0;
-    let choice = use_state(|| "otadata".to_string());
-    let erase_choice = use_state(|| "*flash".to_string());
-    let range = use_state(|| (String::new(), String::new()));
-    let erase_ok = use_state(|| false);
-    let Some(board) = s.board.as_ref() else {
-        return html! {};
-    };
-    let t = s.table();
-    let entries: Vec<crate::formats::partition::Partition> =
-        t.map(|t| t.entries.clone()).unwrap_or_default();
-    let flash_size = board.flash_size;
-    let pick = |h: &UseStateHandle<String>| {
-        let (h, ok) = (h.clone(), erase_ok.clone());
-        Callback::from(move |e: Event| {
-            h.set(e.target_unchecked_into::<HtmlSelectElement>().value());
-            ok.set(false);
-        })
-    };
-    let choice_now = if *choice != "*flash" && t.and_then(|t| t.find(&choice)).is_none() {
-        "*flash".to_string()
-    } else {
-        (*choice).clone()
-    };
-    let region = if choice_now == "*flash" {
-        Some(("flash".to_string(), 0, flash_size))
-    } else {
-        t.and_then(|t| t.find(&choice_now))
-            .map(|p| (p.name(), p.offset, p.size))
-    };
-    let on_save = {
-        let (e, board) = (p.engine.clone(), board.clone());
-        Callback::from(move |_: MouseEvent| {
-            if let Some((what, o, sz)) = region.clone() {
-                e.backup(backup_name(&board, &what), o, sz);
-            }
-        })
-    };
-    // What to erase, and what that loses.
-    let what = match erase_choice.as_str() {
-        "*flash" => Some(EraseWhat::All),
-        "*range" => match (parse_u32(&range.0), parse_u32(&range.1)) {
-            (Some(o), Some(n)) if n > 0 => Some(EraseWhat::Range(o, n)),
-            _ => None,
-        },
-        label => t.map(|t| EraseWhat::Partition(t.clone(), label.to_string())),
-    };
-    let span = match &what {
-        Some(EraseWhat::All) => Some((0, flash_size as u64)),
-        Some(EraseWhat::Range(o, n)) => Some((*o, *n as u64)),
-        Some(EraseWhat::Partition(t, l)) => t.find(l).map(|p| (p.offset, p.size as u64)),
-        None => None,
-    };
-    let loses = span.map(|(o, n)| {
-        crate::device::erase_losses(t, board.chip.bootloader_offset, s.table_offset, o, n)
-    });
-    let on_range = |first: bool| {
-        let (range, ok) = (range.clone(), erase_ok.clone());
-        Callback::from(move |e: Event| {
-            let v = e.target_unchecked_into::<HtmlInputElement>().value();
-            let (a, b) = (*range).clone();
-            range.set(if first { (v, b) } else { (a, v) });
-            ok.set(false);
-        })
-    };
-    let on_erase_ok = {
-        let ok = erase_ok.clone();
-        Callback::from(move |e: Event| {
-            ok.set(e.target_unchecked_into::<HtmlInputElement>().checked())
-        })
-    };
-    let on_erase = {
-        let (e, what, off, ok) = (
-            p.engine.clone(),
-            what.clone(),
-            s.table_offset,
-            erase_ok.clone(),
-        );
-        Callback::from(move |_: MouseEvent| {
-            if let Some(w) = what.clone() {
-                e.erase(w, off);
-                ok.set(false);
-            }
-        })
-    };
-    let busy = s.busy();
-    if board.security.secure_download {
-        return html! {
-            <div class="backup">
-                <h2>{"Back up or erase"}</h2>
-                <p class="hint" data-testid="backup-unavailable">{"Secure download mode: the ROM refuses to read flash, and erasing needs the flasher stub, which cannot run — no backup or erase from here."}</p>
-            </div>
-        };
-    }
-    html! {
-        <div class="backup">
-            <h2>{"Back up or erase"}</h2>
-            <div class="row">
-                <select onchange={pick(&choice)} data-testid="backup-what">
-                    { for entries.iter().map(|e| html!{ <option value={e.name()} selected={e.name() == choice_now}>{ format!("{} ({})", e.name(), human_size(e.size as u64)) }</option> }) }
-                    <option value="*flash" selected={choice_now == "*flash"}>{ format!("the whole flash ({})", human_size(flash_size as u64)) }</option>
-                </select>
-                <button onclick={on_save} disabled={busy} data-testid="backup">{"Download"}</button>
-            </div>
-            <p class="hint">{ format!("Saved as {}-{}-…-DATE-TIME.bin, so boards never overwrite each other's files.", board.chip.name, board.mac.replace(':', "")) }</p>
-            if board.security.flash_encrypted() {
-                <p class="note" data-testid="backup-ciphertext">{"Flash encryption is on: a backup holds the bytes as stored — ciphertext where the chip encrypts — and restores to this chip only."}</p>
-            }
-            <div class="row">
-                <label>{"Erase "}
-                    <select onchange={pick(&erase_choice)} data-testid="erase-what" disabled={busy}>
-                        <option value="*flash" selected={*erase_choice == "*flash"}>{ format!("the whole flash ({})", human_size(flash_size as u64)) }</option>
-                        { for entries.iter().map(|e| html!{ <option value={e.name()} selected={e.name() == *erase_choice}>{ format!("partition {} (0x{:x}, {})", e.name(), e.offset, human_size(e.size as u64)) }</option> }) }
-                        <option value="*range" selected={*erase_choice == "*range"}>{"a range…"}</option>
-                    </select>
-                </label>
-                if *erase_choice == "*range" {
-                    <input type="text" size="9" placeholder="0x9000" value={range.0.clone()} onchange={on_range(true)} data-testid="erase-offset" aria-label="offset" disabled={busy} />
-                    <input type="text" size="9" placeholder="0x5000" value={range.1.clone()} onchange={on_range(false)} data-testid="erase-size" aria-label="size" disabled={busy} />
-                }
-            </div>
-            if let Some(l) = &loses {
-                <div class="warnings" data-testid="erase-loses">
-                    <p>{ format!("Erasing loses: {}.", if l.is_empty() { "nothing the partition table names".to_string() } else { l.join(", ") }) }</p>
-                    <label><input type="checkbox" checked={*erase_ok} onchange={on_erase_ok} data-testid="erase-confirm" disabled={busy} />{" Yes, erase it"}</label>
-                </div>
-            }
-            <button data-testid="erase" onclick={on_erase} disabled={busy || what.is_none() || !*erase_ok}>{"Erase"}</button>
         </div>
     }
 }

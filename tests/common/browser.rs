@@ -480,3 +480,11 @@ pub async fn write_only(c: &Client) {
         b.click().await.unwrap();
     }
 }
+
+/// Opens the tools module (Install or recover, back up, erase) once; waits until it is there.
+pub async fn open_tools(c: &Client) {
+    if let Ok(b) = c.find(Locator::Css(&css("install-open"))).await {
+        b.click().await.unwrap();
+    }
+    find(c, "install-panel").await;
+}

@@ -137,7 +137,7 @@ impl Engine {
             let written = async {
                 let snap = d.snapshot(table_offset).await?;
                 let done = d
-                    .run_update(&plan, &snap, confirmed, |step| {
+                    .run_update(&plan, &snap, confirmed, &mut |step| {
                         me.log(&step);
                         me.send(Action::JobStep(step));
                     })
