@@ -79,6 +79,18 @@ fn page_flashes_four_boards_one_unplugged() {
             ["flashed", "flashed", "failed", "flashed"]
         );
         scroll_to(&c, "fleet-view").await;
+        let wider = c
+            .execute(
+                "const t = document.querySelector('[data-testid=fleet-records]'); \
+                 return t.scrollWidth - t.parentElement.clientWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            wider.as_i64().unwrap() <= 0,
+            "the record table fits a 1280 px window ({wider} px too wide)"
+        );
         shot(&c, "fleet-2-done").await;
         // What boots now, as the job left it: the new app where it worked.
         let t = text(&c, "fleet-view").await;

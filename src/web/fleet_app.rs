@@ -496,8 +496,10 @@ pub fn FleetView() -> Html {
                         <tr>{ for ["port", "chip", "MAC", "slot", "before → after", "MD5", "bytes", "s", "outcome", "message"].iter().map(|h| html!{ <th>{ *h }</th> }) }</tr>
                         { for f.records().iter().map(|r| html! {
                             <tr data-testid="fleet-record" data-outcome={r.outcome}>
-                                <td>{ &r.port }</td><td>{ &r.chip }</td><td>{ &r.mac }</td><td>{ &r.slot }</td>
-                                <td>{ format!("{} → {}", r.before, r.after) }</td><td class="mono">{ &r.md5 }</td>
+                                // The chip's name and the MD5's start, in full on hover and in the
+                                // downloads: the table fits a 1280 px window.
+                                <td>{ &r.port }</td><td title={r.chip.clone()}>{ r.chip.split(" (").next().unwrap_or_default() }</td><td>{ &r.mac }</td><td>{ &r.slot }</td>
+                                <td>{ format!("{} → {}", r.before, r.after) }</td><td class="mono" title={r.md5.clone()}>{ r.md5.get(..8).map_or(r.md5.clone(), |m| format!("{m}…")) }</td>
                                 <td>{ r.written }</td><td>{ crate::formats::numbers::decimals(r.seconds, 1) }</td>
                                 <td>{ r.outcome }</td><td>{ &r.message }</td>
                             </tr>
