@@ -5,7 +5,7 @@
 
 use super::device::{open_quiet, Link};
 use super::{CliResult, Failure};
-use crate::device::fleet::{records_json, Record, Update};
+use crate::device::fleet::{records_json, Outcome, Record, Update};
 use std::time::Instant;
 
 async fn one_board(port: String, link: &Link, job: &Update<'_>, md5: [u8; 16]) -> Record {
@@ -47,7 +47,10 @@ pub async fn flash_boards(
 
 /// Prints the records (or their JSON) and fails, naming them, if any board failed.
 pub fn report(records: &[Record], total: f64, json: bool) -> CliResult {
-    let failed: Vec<&Record> = records.iter().filter(|r| r.outcome == "failed").collect();
+    let failed: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .collect();
     if json {
         println!("{}", records_json(records, total));
     } else {
@@ -60,8 +63,8 @@ pub fn report(records: &[Record], total: f64, json: bool) -> CliResult {
                 }
             };
             println!(
-                "{:<8} {} {} ({}) slot {}: {} → {} in {:.1} s — {}",
-                r.outcome,
+                "{:<9} {} {} ({}) slot {}: {} → {} in {:.1} s — {}",
+                r.outcome.word(),
                 r.port,
                 or(&r.chip),
                 or(&r.mac),
@@ -75,8 +78,11 @@ pub fn report(records: &[Record], total: f64, json: bool) -> CliResult {
         println!(
             "{} boards in {total:.1} s: {} flashed, {} already done, {} failed",
             records.len(),
-            records.iter().filter(|r| r.outcome == "flashed").count(),
-            records.iter().filter(|r| r.outcome == "already").count(),
+            records.iter().filter(|r| r.outcome.wrote()).count(),
+            records
+                .iter()
+                .filter(|r| r.outcome == Outcome::Already)
+                .count(),
             failed.len()
         );
     }

@@ -5,7 +5,7 @@
 
 use super::device::{open, Link};
 use super::{print_json, read_input, report, CliResult, Failure};
-use crate::device::fleet::Record;
+use crate::device::fleet::{Outcome, Record};
 use crate::device::{caution_lines, erase_losses, judge_boot, Device, Installed};
 use crate::formats::install::{plan, Part, Plan, PlanOptions};
 use crate::formats::manifest::Manifest;
@@ -218,7 +218,7 @@ async fn install_board(
     let mut r = d
         .install_build(port, o.link.table_offset, &parts, opts, o.yes, &elapsed)
         .await;
-    if r.outcome != "failed" && o.after == After::HardReset {
+    if r.outcome != Outcome::Failed && o.after == After::HardReset {
         if let Ok(true) = d.reset_into_app().await {
             r.message.push_str("; reset into its app");
         }

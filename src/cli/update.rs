@@ -7,7 +7,7 @@
 use super::device::{open, open_options, open_quiet, with_hints, Link};
 use super::{print_json, read_input, CliResult, Failure};
 use crate::chips::Chip;
-use crate::device::fleet::Record;
+use crate::device::fleet::{Outcome, Record};
 use crate::device::update::{confirm, expected, Confirmation, Done, Verdict};
 use crate::device::Device;
 use crate::formats::install::Part;
@@ -146,7 +146,7 @@ fn running_json(c: Option<&Confirmation>, build: &Build, plan: &UpdatePlan) -> V
 }
 
 /// What one board's update came to.
-struct Outcome {
+struct BoardUpdate {
     plan: Option<UpdatePlan>,
     done: Option<Done>,
     confirmation: Option<Confirmation>,
@@ -162,7 +162,7 @@ async fn update_board(
     src: &Source,
     quiet: bool,
     chip_out: &mut (String, String),
-) -> Result<Outcome, Failure> {
+) -> Result<BoardUpdate, Failure> {
     let mut d: Device<_> = if quiet {
         open_quiet(port, &a.link).await?
     } else {
@@ -177,7 +177,7 @@ async fn update_board(
             println!("  {line}");
         }
     }
-    let mut out = Outcome {
+    let mut out = BoardUpdate {
         plan: Some(plan.clone()),
         done: None,
         confirmation: None,
@@ -288,8 +288,8 @@ async fn fleet(a: &UpdateArgs, src: &Source) -> CliResult {
                 }
                 rec.written = out.done.as_ref().map_or(0, Done::bytes_written);
                 rec.outcome = match (&out.done, out.ok) {
-                    (Some(d), true) => d.word(),
-                    _ => "failed",
+                    (Some(d), true) => d.outcome(),
+                    _ => Outcome::Failed,
                 };
                 rec.message = out.words;
             }

@@ -23,9 +23,48 @@ pub struct Record {
     pub md5: String,
     pub written: u64,
     pub seconds: f64,
-    /// `flashed`, `already` (nothing to do) or `failed`.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub message: String,
+}
+
+/// How a board's job ended; its word goes into the records' CSV and JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// An app written into a slot (and booted next).
+    Flashed,
+    /// The one safe update: a slot update.
+    Updated,
+    /// A full install.
+    Installed,
+    /// Nothing to do: the board runs it already.
+    Already,
+    Failed,
+}
+
+impl Outcome {
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Flashed => "flashed",
+            Outcome::Updated => "updated",
+            Outcome::Installed => "installed",
+            Outcome::Already => "already",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// Something was written and checked.
+    pub fn wrote(self) -> bool {
+        matches!(
+            self,
+            Outcome::Flashed | Outcome::Updated | Outcome::Installed
+        )
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
 }
 
 impl Record {
@@ -41,7 +80,7 @@ impl Record {
             md5: crate::formats::hex(md5),
             written: 0,
             seconds: 0.0,
-            outcome: "failed",
+            outcome: Outcome::Failed,
             message,
         }
     }
@@ -61,7 +100,7 @@ impl Record {
                 crate::formats::numbers::decimals(self.seconds, 2),
                 false,
             ),
-            ("outcome", self.outcome.into(), true),
+            ("outcome", self.outcome.word().into(), true),
             ("message", self.message.clone(), true),
         ]
     }
@@ -123,7 +162,10 @@ pub fn records_json(records: &[Record], seconds: f64) -> String {
         "{{\"boards\": [{}], \"seconds\": {}, \"failed\": {}}}",
         boards.join(", "),
         crate::formats::numbers::decimals(seconds, 2),
-        records.iter().filter(|r| r.outcome == "failed").count()
+        records
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .count()
     )
 }
 
@@ -164,7 +206,7 @@ impl<P: Port> Device<P> {
         r.chip = self.chip.description.clone();
         r.mac = self.chip.mac_string();
         if let Err(e) = self.update_inner(table_offset, job, md5, &mut r).await {
-            r.outcome = "failed";
+            r.outcome = Outcome::Failed;
             r.message = e;
         }
         r.seconds = elapsed();
@@ -226,7 +268,7 @@ impl<P: Port> Device<P> {
                 r.slot = p.name();
                 r.before = app_words(&known, &p);
                 r.after = r.before.clone();
-                r.outcome = "already";
+                r.outcome = Outcome::Already;
                 r.message = format!(
                     "'{}' already holds this image (MD5 match){}: nothing written",
                     p.name(),
@@ -250,7 +292,7 @@ impl<P: Port> Device<P> {
             r.message
                 .push_str(&format!("; boots '{}' next", target.name()));
         }
-        r.outcome = "flashed";
+        r.outcome = Outcome::Flashed;
         Ok(())
     }
 }
@@ -303,7 +345,7 @@ impl<P: Port> Device<P> {
             r.before = words;
             if was == label {
                 r.after = r.before.clone();
-                r.outcome = "already";
+                r.outcome = Outcome::Already;
                 r.message = format!("'{label}' boots already: nothing written");
                 return Ok(());
             }
@@ -317,12 +359,12 @@ impl<P: Port> Device<P> {
             let (now, words) = booted(&table, Some(&s.otadata), &known);
             r.message = format!("otadata written and read back: '{now}' boots next");
             (r.slot, r.after) = (now, words);
-            r.outcome = "flashed";
+            r.outcome = Outcome::Flashed;
             Ok(())
         }
         .await;
         if let Err(e) = res {
-            r.outcome = "failed";
+            r.outcome = Outcome::Failed;
             r.message = e;
         }
         r.seconds = elapsed();
@@ -378,12 +420,12 @@ impl<P: Port> Device<P> {
                 Err(e) => r.after = e.message(),
             }
             r.message = done.describe();
-            r.outcome = "flashed";
+            r.outcome = Outcome::Flashed;
             Ok(())
         }
         .await;
         if let Err(e) = res {
-            r.outcome = "failed";
+            r.outcome = Outcome::Failed;
             r.message = e;
         }
         r.seconds = elapsed();

@@ -34,13 +34,19 @@ impl Done {
         }
     }
 
+    /// How it ended, as a fleet record says it.
+    pub fn outcome(&self) -> super::fleet::Outcome {
+        use super::fleet::Outcome;
+        match self {
+            Done::Already => Outcome::Already,
+            Done::SlotUpdated(_) => Outcome::Updated,
+            Done::Installed(_) => Outcome::Installed,
+        }
+    }
+
     /// "updated", "already", "installed" (the JSON word).
     pub fn word(&self) -> &'static str {
-        match self {
-            Done::Already => "already",
-            Done::SlotUpdated(_) => "updated",
-            Done::Installed(_) => "installed",
-        }
+        self.outcome().word()
     }
 }
 

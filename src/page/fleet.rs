@@ -2,7 +2,7 @@
 //! every board's progress and record. Pure: the fleet module's tasks open ports and run the
 //! updates, its components render this; the tests drive it directly.
 
-use crate::device::fleet::{records_csv, records_json, Record};
+use crate::device::fleet::{records_csv, records_json, Outcome, Record};
 use std::rc::Rc;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,7 +161,7 @@ impl Fleet {
             FleetAction::Finished(id, r) => {
                 if let Some(b) = self.board(id) {
                     // The job makes the slot it wrote boot next: what boots changed.
-                    if r.outcome != "failed" {
+                    if r.outcome != Outcome::Failed {
                         b.boots = format!("{}: {}", r.slot, r.after);
                     }
                     b.state = BoardState::Done(r);
@@ -229,14 +229,14 @@ impl Fleet {
     pub fn summary(&self) -> Option<String> {
         let s = self.seconds?;
         let r = self.records();
-        let n = |o: &str| r.iter().filter(|x| x.outcome == o).count();
+        let n = |f: fn(Outcome) -> bool| r.iter().filter(|x| f(x.outcome)).count();
         Some(format!(
             "{} boards in {} s: {} flashed, {} already done, {} failed",
             r.len(),
             crate::formats::numbers::decimals(s, 1),
-            n("flashed"),
-            n("already"),
-            n("failed")
+            n(Outcome::wrote),
+            n(|o| o == Outcome::Already),
+            n(|o| o == Outcome::Failed)
         ))
     }
 }
@@ -245,7 +245,7 @@ impl Fleet {
 mod tests {
     use super::*;
 
-    fn rec(port: &str, outcome: &'static str) -> Record {
+    fn rec(port: &str, outcome: Outcome) -> Record {
         let mut r = Record::failed(port, &[0; 16], String::new());
         r.outcome = outcome;
         r.slot = "app1".into();
@@ -297,8 +297,8 @@ mod tests {
             "the image is fixed while it runs"
         );
         f.apply(FleetAction::Working(0, "writing".into(), Some((1, 3))));
-        f.apply(FleetAction::Finished(0, rec("ws://a", "flashed")));
-        f.apply(FleetAction::Finished(1, rec("ws://b", "failed")));
+        f.apply(FleetAction::Finished(0, rec("ws://a", Outcome::Flashed)));
+        f.apply(FleetAction::Finished(1, rec("ws://b", Outcome::Failed)));
         f.apply(FleetAction::AllDone(3500.0));
         assert_eq!(f.boards[0].boots, "app1: fleet 2.0");
         assert_eq!(

@@ -8,7 +8,7 @@
 
 use super::engine::{download, fetch_bytes, stamp};
 use super::ports::{now_ms, AnyPort, PageSim, WebSerialPort, WsPort};
-use crate::device::fleet::{Record, Update};
+use crate::device::fleet::{Outcome, Record, Update};
 use crate::device::{judge_boot, Device, CONNECT_ATTEMPTS};
 use crate::formats::otadata::OtaState;
 use crate::formats::partition::DEFAULT_TABLE_OFFSET;
@@ -251,8 +251,8 @@ fn state_view(s: &BoardState) -> Html {
             }
         </> },
         BoardState::Done(r) => html! {
-            <p class={if r.outcome == "failed" { "error" } else { "ok" }} data-testid="fleet-outcome" data-outcome={r.outcome}>
-                { format!("{}: {} → {} in {} s — {}", r.outcome, if r.before.is_empty() { "?" } else { &r.before },
+            <p class={if r.outcome == Outcome::Failed { "error" } else { "ok" }} data-testid="fleet-outcome" data-outcome={r.outcome.word()}>
+                { format!("{}: {} → {} in {} s — {}", r.outcome.word(), if r.before.is_empty() { "?" } else { &r.before },
                     if r.after.is_empty() { "?" } else { &r.after }, crate::formats::numbers::decimals(r.seconds, 1), r.message) }
             </p>
         },
@@ -495,13 +495,13 @@ pub fn FleetView() -> Html {
                     <table data-testid="fleet-records">
                         <tr>{ for ["port", "chip", "MAC", "slot", "before → after", "MD5", "bytes", "s", "outcome", "message"].iter().map(|h| html!{ <th>{ *h }</th> }) }</tr>
                         { for f.records().iter().map(|r| html! {
-                            <tr data-testid="fleet-record" data-outcome={r.outcome}>
+                            <tr data-testid="fleet-record" data-outcome={r.outcome.word()}>
                                 // The chip's name and the MD5's start, in full on hover and in the
                                 // downloads: the table fits a 1280 px window.
                                 <td>{ &r.port }</td><td title={r.chip.clone()}>{ r.chip.split(" (").next().unwrap_or_default() }</td><td>{ &r.mac }</td><td>{ &r.slot }</td>
                                 <td>{ format!("{} → {}", r.before, r.after) }</td><td class="mono" title={r.md5.clone()}>{ r.md5.get(..8).map_or(r.md5.clone(), |m| format!("{m}…")) }</td>
                                 <td>{ r.written }</td><td>{ crate::formats::numbers::decimals(r.seconds, 1) }</td>
-                                <td>{ r.outcome }</td><td>{ &r.message }</td>
+                                <td>{ r.outcome.word() }</td><td>{ &r.message }</td>
                             </tr>
                         }) }
                     </table>
