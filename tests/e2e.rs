@@ -110,10 +110,11 @@ async fn flash_second_slot(c: &Client, tag: &str) {
     write_only(c).await;
     find(c, "flash").await.click().await.unwrap();
     // Catch the progress bar while it runs (the simulated link keeps real time).
-    if let Ok(p) = c.find(Locator::Css(&css("progress"))).await {
-        let _ = p.attr("max").await;
-        shot(c, &format!("{tag}-3-flashing")).await;
-    }
+    until("the progress bar while writing", 30, || async {
+        c.find(Locator::Css(&css("progress"))).await.ok()
+    })
+    .await;
+    shot(c, &format!("{tag}-3-flashing")).await;
     let st = status_contains(c, "verified", 90).await;
     let len = std::fs::metadata(data("firmware/idf-v5.2.2_hello_world.bin"))
         .unwrap()
