@@ -157,15 +157,82 @@ pub fn downloads(profile: &tempfile::TempDir) -> PathBuf {
     profile.path().join("downloads")
 }
 
-/// Waits for the browser to finish saving the download `name`.
+/// How many bytes the downloads folder holds (finished and partial files).
+fn download_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+/// Waits for the browser to finish saving the download `name`: as long as the downloads keep
+/// growing (or the page keeps working), and up to 30 s after they stop.
 pub async fn downloaded(profile: &tempfile::TempDir, name: &str) -> Vec<u8> {
-    let path = downloads(profile).join(name);
-    let path = &path;
+    let dir = downloads(profile);
+    let path = dir.join(name);
     // Chromium writes to a .crdownload file and renames it when done.
-    until(&format!("the download {name}"), 30, || async move {
-        std::fs::read(path).ok()
-    })
+    let mut last = (u64::MAX, Instant::now());
+    let t0 = Instant::now();
+    loop {
+        if let Ok(b) = std::fs::read(&path) {
+            return b;
+        }
+        let now = download_bytes(&dir);
+        if now != last.0 {
+            last = (now, Instant::now());
+        }
+        assert!(
+            last.1.elapsed() < STALL && t0.elapsed() < STALL * 10,
+            "the download {name} stalled at {now} bytes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How long a wait for the page goes on after the page stopped showing any progress.
+const STALL: Duration = Duration::from_secs(30);
+
+/// What shows that the page is working: the status line, the progress bar's value and how much
+/// the log holds. Waits go on while it changes.
+async fn work(c: &Client) -> String {
+    c.execute(
+        "const q = (s) => document.querySelector(s); \
+         const st = q('[data-testid=status]'), p = q('progress'), log = q('[data-testid=log]'); \
+         return [st ? st.innerText : '', p ? p.getAttribute('value') : '', log ? log.innerText.length : 0].join('|')",
+        vec![],
+    )
     .await
+    .ok()
+    .and_then(|v| v.as_str().map(str::to_string))
+    .unwrap_or_default()
+}
+
+/// Tracks the page's work: `stalled(secs)` once nothing changed for `secs` (or after ten times
+/// that in all).
+struct Progressing {
+    seen: String,
+    since: Instant,
+    start: Instant,
+}
+
+impl Progressing {
+    fn new() -> Progressing {
+        let now = Instant::now();
+        Progressing {
+            seen: String::new(),
+            since: now,
+            start: now,
+        }
+    }
+
+    async fn stalled(&mut self, c: &Client, secs: u64) -> bool {
+        let now = work(c).await;
+        if now != self.seen {
+            self.seen = now;
+            self.since = Instant::now();
+        }
+        let limit = Duration::from_secs(secs);
+        self.since.elapsed() > limit || self.start.elapsed() > limit * 10
+    }
 }
 
 pub async fn browser() -> (Client, Proc, tempfile::TempDir) {
@@ -274,22 +341,25 @@ pub async fn text(c: &Client, id: &str) -> String {
     .unwrap_or_default()
 }
 
+/// Waits until `id` shows `needle`: while the page works, and up to `secs` after it stopped.
 pub async fn wait_text(c: &Client, id: &str, needle: &str, secs: u64) -> String {
-    let t0 = Instant::now();
+    let mut work = Progressing::new();
     loop {
         let t = text(c, id).await;
         if t.contains(needle) {
             return t;
         }
-        if t0.elapsed() > Duration::from_secs(secs) {
-            panic!("timed out after {secs} s waiting for {id} to contain {needle:?}; it shows: {t:?}\nstatus: {:?}", text(c, "status").await);
+        if work.stalled(c, secs).await {
+            panic!("timed out after {secs} s without progress waiting for {id} to contain {needle:?}; it shows: {t:?}\nstatus: {:?}", text(c, "status").await);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
+/// Waits until the status line says `needle` (an error ends the wait): while the page works, and
+/// up to `secs` after it stopped.
 pub async fn status_contains(c: &Client, needle: &str, secs: u64) -> String {
-    let t0 = Instant::now();
+    let mut work = Progressing::new();
     loop {
         let t = text(c, "status").await;
         if t.contains(needle) {
@@ -299,7 +369,7 @@ pub async fn status_contains(c: &Client, needle: &str, secs: u64) -> String {
             Ok(e) => e.attr("data-tone").await.ok().flatten().unwrap_or_default(),
             Err(_) => String::new(),
         };
-        if tone == "error" || t0.elapsed() > Duration::from_secs(secs) {
+        if tone == "error" || work.stalled(c, secs).await {
             panic!(
                 "waiting for status containing {needle:?}, the page shows: {t}\nlog: {}",
                 text(c, "log").await
