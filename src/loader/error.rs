@@ -14,7 +14,7 @@ pub enum Error {
     /// No answer in time.
     Timeout(String),
     /// The device answered with an error status.
-    Device(String),
+    Device(Rejected),
     /// The chip does not answer (at all, or any more).
     NoAnswer(NoAnswer),
     Unsupported(String),
@@ -25,6 +25,40 @@ pub enum Error {
     Protocol(String),
     /// Stopped on request, between blocks (nothing half-done beyond the block in flight).
     Cancelled,
+}
+
+/// A command the ROM loader or the stub answered with an error status, kept as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected {
+    pub op: u8,
+    pub error: crate::wire::DeviceError,
+    /// The stub answered (else the ROM loader).
+    pub stub: bool,
+}
+
+impl Rejected {
+    /// "FLASH_DEFL_DATA failed: bad data checksum (error 0xC1) (stub)".
+    pub fn message(&self) -> String {
+        format!(
+            "{} failed: {} ({})",
+            crate::wire::command::op_name(self.op),
+            self.error,
+            if self.stub { "stub" } else { "ROM" }
+        )
+    }
+
+    /// The frame arrived damaged or out of step (checksum, length, the compressed stream), which
+    /// sending the run again can cure; not a flash that failed or a parameter it refused.
+    pub fn transient(&self) -> bool {
+        let e = self.error;
+        if e.status == 1 {
+            // ROM: receive failed, invalid message, checksum, deflate errors.
+            matches!(e.code, 0x04 | 0x05 | 0x07 | 0x0B | 0x0C)
+        } else {
+            // Stub: bad data length or checksum, inflate error, not enough / too much data.
+            matches!(e.status, 0xC0 | 0xC1 | 0xC7 | 0xC8 | 0xC9)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,17 +274,26 @@ impl Error {
     pub fn is_refusal(&self) -> bool {
         matches!(self, Error::Refused(_))
     }
+
+    /// Sending the same data again may cure it: no answer, a garbled answer, or a frame the
+    /// chip received damaged ([`Rejected::transient`]).
+    pub fn worth_resending(&self) -> bool {
+        match self {
+            Error::Timeout(_) | Error::Protocol(_) => true,
+            Error::Device(r) => r.transient(),
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Port(e) => e.fmt(f),
-            Error::Timeout(m)
-            | Error::Device(m)
-            | Error::Unsupported(m)
-            | Error::Verify(m)
-            | Error::Protocol(m) => f.write_str(m),
+            Error::Device(r) => f.write_str(&r.message()),
+            Error::Timeout(m) | Error::Unsupported(m) | Error::Verify(m) | Error::Protocol(m) => {
+                f.write_str(m)
+            }
             Error::NoAnswer(n) => f.write_str(&n.message()),
             Error::Refused(r) => f.write_str(&r.message()),
             Error::Cancelled => f.write_str("cancelled"),
@@ -273,3 +316,37 @@ impl From<Refusal> for Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod rejected_tests {
+    use super::*;
+    use crate::wire::DeviceError;
+
+    fn rejected(status: u8, code: u8, stub: bool) -> Rejected {
+        Rejected {
+            op: crate::wire::op::FLASH_DEFL_DATA,
+            error: DeviceError { status, code },
+            stub,
+        }
+    }
+
+    #[test]
+    fn only_damaged_frames_are_sent_again() {
+        // Checksum and stream errors: the data was damaged on the way.
+        assert!(rejected(1, 0x07, false).transient());
+        assert!(rejected(0xC1, 0, true).transient());
+        assert!(rejected(0xC7, 0, true).transient());
+        // A flash that failed, a parameter refused, a command not there: sending again is no use.
+        assert!(!rejected(1, 0x08, false).transient());
+        assert!(!rejected(1, 0x01, false).transient());
+        assert!(!rejected(0xC4, 0, true).transient());
+        assert!(!rejected(0xFF, 0, true).transient());
+        let e = Error::Device(rejected(0xC1, 0, true));
+        assert!(e.worth_resending());
+        assert_eq!(
+            e.to_string(),
+            "FLASH_DEFL_DATA failed: bad data checksum (error 0xC1) (stub)"
+        );
+        assert!(!Error::Device(rejected(1, 0x08, false)).worth_resending());
+    }
+}

@@ -255,9 +255,9 @@ impl<P: Port> Loader<P> {
                         report.wire_bytes += wire;
                         break;
                     }
-                    Err(err @ (Error::Timeout(_) | Error::Device(_) | Error::Protocol(_)))
-                        if attempt + 1 < ATTEMPTS =>
-                    {
+                    // Worth sending again: no answer, a garbled one, or a frame the chip
+                    // received damaged — not a flash that failed to write.
+                    Err(err) if err.worth_resending() && attempt + 1 < ATTEMPTS => {
                         attempt += 1;
                         report.retries += 1;
                         self.log(format!(

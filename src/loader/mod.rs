@@ -16,7 +16,7 @@ mod open;
 pub mod port;
 pub mod stub;
 
-pub use error::{Error, Hint, NoAnswer, Refusal, Result, Via};
+pub use error::{Error, Hint, NoAnswer, Refusal, Rejected, Result, Via};
 pub use flash::{WriteOptions, WriteReport, REGION};
 pub use open::OpenOptions;
 pub use port::{Port, PortError};
@@ -369,12 +369,11 @@ impl<P: Port> Loader<P> {
             }
             return match r.check(data_len) {
                 Ok(d) => Ok((r.value, d.to_vec())),
-                Err(StatusError::Device(e)) => Err(Error::Device(format!(
-                    "{} failed: {} ({})",
-                    crate::wire::command::op_name(opcode),
-                    e,
-                    if self.is_stub { "stub" } else { "ROM" }
-                ))),
+                Err(StatusError::Device(error)) => Err(Error::Device(Rejected {
+                    op: opcode,
+                    error,
+                    stub: self.is_stub,
+                })),
                 Err(e) => Err(Error::Protocol(format!(
                     "{}: {e}",
                     crate::wire::command::op_name(opcode)

@@ -160,7 +160,12 @@ pub fn downloads(profile: &tempfile::TempDir) -> PathBuf {
 /// How many bytes the downloads folder holds (finished and partial files).
 fn download_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
