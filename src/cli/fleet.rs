@@ -3,7 +3,7 @@
 //! others) and prints one record per board (or `--json`); the per-board work is the device
 //! layer's ([`crate::device::fleet`]). Exit status 1 names the boards that failed.
 
-use super::device::{open_quiet, Link};
+use super::link::{open_quiet, Link};
 use super::{CliResult, Failure};
 use crate::device::fleet::{records_json, Outcome, Record, Update};
 use std::time::Instant;

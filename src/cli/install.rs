@@ -3,7 +3,7 @@
 //! `erase` (all, a partition, a range). Every one is checked first (nothing is written on a
 //! refusal), needs `--yes` for what loses data, verifies by MD5, and can reset into the app.
 
-use super::device::{open, Link};
+use super::link::{open, Link};
 use super::{print_json, read_input, report, CliResult, Failure};
 use crate::device::fleet::{Outcome, Record};
 use crate::device::{caution_lines, erase_losses, judge_boot, Device, Installed};
@@ -204,7 +204,7 @@ async fn install_board(
 ) -> Record {
     let t0 = std::time::Instant::now();
     let elapsed = || t0.elapsed().as_secs_f64();
-    let mut d = match super::device::open_quiet(port, &o.link).await {
+    let mut d = match super::link::open_quiet(port, &o.link).await {
         Ok(d) => d,
         Err(Failure(e)) => {
             let mut r = Record::failed(port, &[0; 16], e);

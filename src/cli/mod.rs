@@ -7,6 +7,7 @@ mod files;
 mod fleet;
 mod http;
 mod install;
+mod link;
 mod nvs;
 mod report;
 mod sim;
@@ -90,7 +91,7 @@ pub struct OtadataArgs {
     #[arg(long)]
     port: Option<String>,
     #[command(flatten)]
-    link: device::Link,
+    link: link::Link,
     /// The partition table: a binary table or a flash dump (default: FILE, when it is a dump).
     #[arg(long, conflicts_with = "port")]
     table: Option<PathBuf>,

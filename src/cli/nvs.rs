@@ -1,7 +1,7 @@
 //! `otaflash nvs`: show, edit, convert and make NVS partitions — in a file (an NVS image or a
 //! flash dump), from a generator CSV, or on a device (backed up first, verified after).
 
-use super::device::{open, runtime, Link};
+use super::link::{open, runtime, Link};
 use super::{print_json, read_input, write_output, CliResult, Failure};
 use crate::device::nvs::{check_rewrite, nvs_partition};
 use crate::formats::numbers::{human_size, parse_u32_arg};

@@ -1,6 +1,6 @@
 //! `otaflash sim`: the simulated chip served over TCP, RFC 2217 and WebSocket.
 
-use super::device::runtime;
+use super::link::runtime;
 use super::{CliResult, Failure};
 use crate::formats::numbers::parse_u32_arg;
 use clap::{Args, ValueEnum};

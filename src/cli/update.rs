@@ -4,7 +4,7 @@
 //! reset into the app and confirmed from its console and from the flash read back. Several
 //! `--port`s: every board on the same decision, one record each.
 
-use super::device::{open, open_options, open_quiet, with_hints, Link};
+use super::link::{open, open_options, open_quiet, with_hints, Link};
 use super::{print_json, read_input, CliResult, Failure};
 use crate::chips::Chip;
 use crate::device::fleet::{Outcome, Record};
@@ -232,7 +232,7 @@ async fn update_board(
 }
 
 pub fn update(a: UpdateArgs) -> CliResult {
-    super::device::runtime().block_on(async {
+    super::link::runtime().block_on(async {
         let src = source(&a.build).await?;
         if a.port.len() > 1 {
             return fleet(&a, &src).await;

@@ -12,6 +12,7 @@ pub mod nvs;
 pub mod otadata;
 pub mod partition;
 pub mod signature;
+pub mod sizes;
 pub mod sniff;
 pub mod update;
 

@@ -8,13 +8,14 @@
 use super::numbers::{parse_int, parse_u32};
 use super::{le32, md5, Error, Result};
 
-pub const DEFAULT_TABLE_OFFSET: u32 = 0x8000;
-/// The table occupies one flash sector...
-pub const TABLE_SECTOR_SIZE: usize = 0x1000;
-/// ...of which only this much holds rows.
+pub use super::sizes::{DEFAULT_TABLE_OFFSET, TABLE_SECTOR_SIZE};
+/// What a table without an otadata partition means, said once for every face.
+pub const NO_OTADATA: &str =
+    "the partition table has no otadata partition (type data, subtype ota), so the bootloader always starts the factory app";
+/// Of the table's sector, only this much holds rows.
 pub const TABLE_MAX_LEN: usize = 0xC00;
 const ROW: usize = 32;
-const ENTRY_MAGIC: [u8; 2] = [0xAA, 0x50];
+use super::sizes::TABLE_ENTRY_MAGIC as ENTRY_MAGIC;
 const MD5_MAGIC: [u8; 2] = [0xEB, 0xEB];
 
 pub const TYPE_APP: u8 = 0x00;
@@ -792,10 +793,7 @@ impl PartitionTable {
         if otadata.is_empty() && slots.bootloader_count > 0 {
             warn(
                 false,
-                format!(
-                    "there are OTA app partitions, but {}",
-                    super::otadata::NO_OTADATA
-                ),
+                format!("there are OTA app partitions, but {}", NO_OTADATA),
             );
         }
         out

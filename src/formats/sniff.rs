@@ -1,8 +1,10 @@
 //! Guessing what a file is, so that the page and the CLI can open any of them and say in plain
 //! words what a file is when it is not what a command expected.
 
-use super::otadata::{OTADATA_LEN, SECTOR_LEN};
-use super::partition::{PartitionTable, DEFAULT_TABLE_OFFSET, TABLE_SECTOR_SIZE};
+use super::sizes::{
+    DEFAULT_TABLE_OFFSET, OTADATA_LEN, SECTOR_LEN, TABLE_ENTRY_MAGIC as ENTRY_MAGIC,
+    TABLE_SECTOR_SIZE,
+};
 use super::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,8 +21,6 @@ pub enum Kind {
     Blank,
     Unknown,
 }
-
-const ENTRY_MAGIC: [u8; 2] = [0xAA, 0x50];
 
 fn tail_blank(b: &[u8], sector: usize) -> bool {
     b[sector * SECTOR_LEN + 32..(sector + 1) * SECTOR_LEN]
@@ -45,6 +45,26 @@ fn is_text(b: &[u8]) -> bool {
             <= s.chars().count()
 }
 
+/// gen_esp32part.py's CSV by its shape: rows of `name, type, subtype, offset, size[, flags]`
+/// (type `app`, `data` or a number), `#` comments and blank lines, at least one row. Whether its
+/// values are right is for the parser to say.
+fn looks_like_table_csv(t: &str) -> bool {
+    let mut rows = 0;
+    for line in t.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let ty = f.get(1).copied().unwrap_or_default();
+        let typed = matches!(ty, "app" | "data") || super::numbers::parse_int(ty).is_some();
+        if !(5..=6).contains(&f.len()) || f[0].is_empty() || !typed {
+            return false;
+        }
+        rows += 1;
+    }
+    rows > 0
+}
+
 pub fn detect(b: &[u8]) -> Kind {
     let table_at = DEFAULT_TABLE_OFFSET as usize;
     if b.len() == OTADATA_LEN && tail_blank(b, 0) && tail_blank(b, 1) {
@@ -59,12 +79,7 @@ pub fn detect(b: &[u8]) -> Kind {
         Kind::AppImage
     } else if b.len() == OTADATA_LEN {
         Kind::Otadata
-    } else if is_text(b)
-        && std::str::from_utf8(b)
-            .ok()
-            .and_then(|t| PartitionTable::from_csv(t, DEFAULT_TABLE_OFFSET).ok())
-            .is_some_and(|t| !t.entries.is_empty())
-    {
+    } else if is_text(b) && std::str::from_utf8(b).is_ok_and(looks_like_table_csv) {
         Kind::PartitionCsv
     } else {
         Kind::Unknown
@@ -126,6 +141,22 @@ pub fn not_what_was_expected(b: &[u8], expected: &str, detail: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_csv_table_is_told_by_its_shape_and_prose_is_not() {
+        let csv = b"# Name, Type, SubType, Offset, Size, Flags\nnvs, data, nvs, 0x9000, 0x5000,\napp0, app, ota_0, , 1M\n";
+        assert_eq!(detect(csv), Kind::PartitionCsv);
+        // A wrong value is still a table (the parser says what is wrong), not "a text file".
+        assert_eq!(
+            detect(b"app0, app, ota_0, 0x10000, lots\n"),
+            Kind::PartitionCsv
+        );
+        assert_eq!(
+            detect(b"Notes, written on site, by hand, today, again\nand more\n"),
+            Kind::Unknown
+        );
+        assert_eq!(detect(b"a, b, c\n"), Kind::Unknown);
+    }
 
     #[test]
     fn everyday_files_are_named() {

@@ -14,11 +14,8 @@ pub use edit::{
 use super::partition::PartitionTable;
 use super::{le32, Error, Result};
 
-pub const OTADATA_LEN: usize = 0x2000;
-/// What a table without an otadata partition means, said once for every face.
-pub const NO_OTADATA: &str =
-    "the partition table has no otadata partition (type data, subtype ota), so the bootloader always starts the factory app";
-pub const SECTOR_LEN: usize = 0x1000;
+pub use super::partition::NO_OTADATA;
+pub use super::sizes::{OTADATA_LEN, SECTOR_LEN};
 pub const ENTRY_LEN: usize = 32;
 /// The erased value of `ota_seq`: never a valid entry.
 pub const SEQ_ERASED: u32 = u32::MAX;
