@@ -3,8 +3,7 @@
 //! to a slot whose whole image the bootloader would load.
 
 use super::{judge_boot, Device};
-use crate::formats::bootable::{judge, Loads, SlotImage, Slots};
-use crate::formats::image::Image;
+use crate::formats::bootable::{check_slot_image, Loads, SlotImage, SlotRefusal, Slots};
 use crate::formats::otadata::{self, OtaState, Otadata, SECTOR_LEN};
 use crate::formats::partition::{Md5Status, Partition, PartitionTable};
 use crate::loader::{Error, Port, Refusal, Result, WriteOptions, WriteReport};
@@ -53,29 +52,25 @@ impl<P: Port> Device<P> {
     ) -> Result<(Partition, SlotImage)> {
         require_sound(table)?;
         let part = find(table, label)?;
-        if !part.is_app() {
-            return Err(Refusal::NotAnAppSlot {
-                label: label.into(),
-                kind: part.type_name(),
+        let (slot, refusals) = check_slot_image(image, Some(&part), self.target());
+        // The first that is not the image's own, else every problem the bootloader would have.
+        let mut problems = vec![];
+        for r in refusals {
+            return Err(match r {
+                SlotRefusal::NotAnImage(m) => Refusal::NotAnImage(m),
+                SlotRefusal::NotAnAppSlot { label, kind } => Refusal::NotAnAppSlot { label, kind },
+                SlotRefusal::FileTooBig { len, label, slot } => {
+                    Refusal::FileTooBig { len, label, slot }
+                }
+                SlotRefusal::Image(p) => {
+                    problems.push(p);
+                    continue;
+                }
             }
             .into());
         }
-        if image.len() as u64 > part.size as u64 {
-            return Err(Refusal::FileTooBig {
-                len: image.len() as u64,
-                label: label.into(),
-                slot: part.size,
-            }
-            .into());
-        }
-        if let Err(e) = Image::parse(image) {
-            if image.first() != Some(&crate::formats::image::IMAGE_MAGIC) {
-                return Err(Refusal::NotAnImage(e.to_string()).into());
-            }
-        }
-        let slot = judge(image, self.target(), part.offset, Some(part.size));
-        if !slot.problems.is_empty() {
-            return Err(Refusal::Image(slot.problems).into());
+        if !problems.is_empty() {
+            return Err(Refusal::Image(problems).into());
         }
         Ok((part, slot))
     }

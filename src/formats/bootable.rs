@@ -549,6 +549,67 @@ impl HeaderScan {
     }
 }
 
+/// Why an image may not go into an app slot; the page lists them all, the device refuses with
+/// them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SlotRefusal {
+    /// Not an image at all (plain words: what it is instead).
+    NotAnImage(String),
+    /// The partition is no app slot (`kind`: its type's name).
+    NotAnAppSlot { label: String, kind: String },
+    /// The file is bigger than the slot.
+    FileTooBig { len: u64, label: String, slot: u32 },
+    /// What the bootloader would refuse once it is written there.
+    Image(ImageProblem),
+}
+
+/// The one check of "may `image` go into `slot` on `target`" (the page's flash panel and the
+/// device layer both ask it): an image at all, an app slot, a file that fits, and what the
+/// bootloader would refuse at that place. Without a slot, the image alone (as if at 0x10000).
+/// Also gives the image as the slot would hold it.
+pub fn check_slot_image(
+    image: &[u8],
+    slot: Option<&Partition>,
+    target: Target,
+) -> (SlotImage, Vec<SlotRefusal>) {
+    let (place, size) = slot.map_or((0x10000, None), |s| (s.offset, Some(s.size)));
+    let judged = judge(image, target, place, size);
+    if let Err(e) = super::image::Image::parse(image) {
+        if image.first() != Some(&super::image::IMAGE_MAGIC) {
+            return (judged, vec![SlotRefusal::NotAnImage(e.to_string())]);
+        }
+    }
+    let mut out = vec![];
+    if let Some(s) = slot {
+        if !s.is_app() {
+            out.push(SlotRefusal::NotAnAppSlot {
+                label: s.name(),
+                kind: s.type_name(),
+            });
+        }
+        if image.len() as u64 > s.size as u64 {
+            out.push(SlotRefusal::FileTooBig {
+                len: image.len() as u64,
+                label: s.name(),
+                slot: s.size,
+            });
+        }
+    }
+    // A file bigger than its slot is said once (as the file).
+    let too_big = out
+        .iter()
+        .any(|r| matches!(r, SlotRefusal::FileTooBig { .. }));
+    out.extend(
+        judged
+            .problems
+            .iter()
+            .filter(|p| !(too_big && matches!(p, ImageProblem::TooBigForSlot { .. })))
+            .cloned()
+            .map(SlotRefusal::Image),
+    );
+    (judged, out)
+}
+
 /// Judges an image from its bytes as the bootloader does: headers, then checksum and digest.
 /// `bytes` is the slot's content (or at least the whole image), `place` its flash address, and
 /// `slot_size` the partition size (None for a file on its own: no size limit).

@@ -7,7 +7,7 @@ use crate::chips::security::{SecureBoot, Security};
 use crate::chips::Chip;
 use crate::device::update::Verdict;
 use crate::device::{judge_boot, Snapshot, TableProblem};
-use crate::formats::bootable::{judge, ImageProblem, Loads, SlotImage, Slots, Target};
+use crate::formats::bootable::{check_slot_image, Loads, SlotImage, SlotRefusal, Slots, Target};
 use crate::formats::image::{Header, Image};
 use crate::formats::otadata::{Boot, Otadata};
 use crate::formats::partition::{Md5Status, Partition, PartitionTable, DEFAULT_TABLE_OFFSET};
@@ -257,13 +257,8 @@ pub struct Written {
 pub enum Problem {
     /// Not an image at all (plain words).
     NotAnImage(String),
-    /// What the bootloader would refuse.
-    Image(ImageProblem),
-    FileTooBig {
-        len: u64,
-        label: String,
-        slot: u32,
-    },
+    /// What stops it going into the target slot ([`check_slot_image`]).
+    Slot(SlotRefusal),
     /// The table's MD5 does not match: the bootloader rejects it.
     TableRejected,
     /// The target holds the app that boots now.
@@ -274,13 +269,23 @@ impl Problem {
     pub fn message(&self) -> String {
         match self {
             Problem::NotAnImage(m) => m.clone(),
-            Problem::Image(p) => p.message(),
-            Problem::FileTooBig { len, label, slot } => crate::loader::Refusal::FileTooBig {
-                len: *len,
-                label: label.clone(),
-                slot: *slot,
+            Problem::Slot(SlotRefusal::Image(p)) => p.message(),
+            Problem::Slot(SlotRefusal::NotAnImage(m)) => m.clone(),
+            Problem::Slot(SlotRefusal::FileTooBig { len, label, slot }) => {
+                crate::loader::Refusal::FileTooBig {
+                    len: *len,
+                    label: label.clone(),
+                    slot: *slot,
+                }
+                .message()
             }
-            .message(),
+            Problem::Slot(SlotRefusal::NotAnAppSlot { label, kind }) => {
+                crate::loader::Refusal::NotAnAppSlot {
+                    label: label.clone(),
+                    kind: kind.clone(),
+                }
+                .message()
+            }
             Problem::TableRejected => crate::loader::Refusal::TableRejected.message(),
             Problem::BootsNow(l) => crate::loader::Refusal::BootsNow(l.clone()).message(),
         }
@@ -778,10 +783,12 @@ impl PageState {
     /// for the image's own consistency.
     pub fn image_problems(&self) -> Vec<Problem> {
         let Some(p) = &self.image else { return vec![] };
-        if let Err(e) = &p.image {
-            if p.bytes.first() != Some(&crate::formats::image::IMAGE_MAGIC) {
-                return vec![Problem::NotAnImage(e.clone())];
-            }
+        let slot = self.target_partition();
+        let target = self.board.as_ref().map_or(Target::ANY, BoardInfo::target);
+        // The same check the device layer makes before writing.
+        let (_, refusals) = check_slot_image(&p.bytes, slot.as_ref(), target);
+        if let [SlotRefusal::NotAnImage(m)] = &refusals[..] {
+            return vec![Problem::NotAnImage(m.clone())];
         }
         let mut out = vec![];
         if let Some(t) = self.table() {
@@ -789,24 +796,7 @@ impl PageState {
                 out.push(Problem::TableRejected);
             }
         }
-        let slot = self.target_partition();
-        if let Some(s) = &slot {
-            if p.bytes.len() as u64 > s.size as u64 {
-                out.push(Problem::FileTooBig {
-                    len: p.bytes.len() as u64,
-                    label: s.name(),
-                    slot: s.size,
-                });
-            }
-        }
-        let target = self.board.as_ref().map_or(Target::ANY, BoardInfo::target);
-        let (place, size) = slot
-            .as_ref()
-            .map_or((0x10000, None), |s| (s.offset, Some(s.size)));
-        let mut problems = judge(&p.bytes, target, place, size).problems;
-        // A file bigger than its slot is said once (as the file).
-        problems.retain(|x| !matches!(x, ImageProblem::TooBigForSlot { .. }) || out.is_empty());
-        out.extend(problems.into_iter().map(Problem::Image));
+        out.extend(refusals.into_iter().map(Problem::Slot));
         if let Some(s) = &slot {
             if Some(s.name()) == self.booted() {
                 out.push(Problem::BootsNow(s.name()));

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::formats::bootable::Holds;
+use crate::formats::bootable::{judge, ImageProblem};
 use crate::sim::demo;
 
 fn board() -> BoardInfo {
@@ -120,7 +121,7 @@ fn image_checks_gate_the_flash_button() {
     ));
     assert!(s
         .image_problems()
-        .contains(&Problem::Image(ImageProblem::NotAnApp)));
+        .contains(&Problem::Slot(SlotRefusal::Image(ImageProblem::NotAnApp))));
     // An app without an app description (older Arduino cores) is still an app.
     s.apply(Action::ImagePicked(
         "old-arduino.bin".into(),
@@ -132,17 +133,20 @@ fn image_checks_gate_the_flash_button() {
         b.resize(0x150000, 0);
         b
     }));
-    assert!(matches!(s.image_problems()[0], Problem::FileTooBig { .. }));
+    assert!(matches!(
+        s.image_problems()[0],
+        Problem::Slot(SlotRefusal::FileTooBig { .. })
+    ));
     // An image for a newer chip revision than this v3.1 chip.
     let mut newer = app();
     newer[15..17].copy_from_slice(&302u16.to_le_bytes());
     s.apply(Action::ImagePicked("newer.bin".into(), newer));
     assert!(matches!(
         s.image_problems()[0],
-        Problem::Image(ImageProblem::ChipTooOld {
+        Problem::Slot(SlotRefusal::Image(ImageProblem::ChipTooOld {
             min: 302,
             chip_rev: 301
-        })
+        }))
     ));
     s.apply(Action::ImagePicked("app.bin".into(), app()));
     s.apply(Action::SetTarget("app0".into()));

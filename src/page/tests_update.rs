@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::device::update::Verdict;
+use crate::formats::bootable::judge;
 use crate::formats::update::{decide, Board as UpdateBoard, Build};
 use crate::sim::demo;
 

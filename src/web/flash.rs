@@ -5,6 +5,7 @@
 use super::job::JobBar;
 use super::panels::PanelProps;
 use super::views::image_view;
+use crate::formats::bootable::SlotRefusal;
 use crate::formats::numbers::human_size;
 use crate::formats::otadata::OtaState;
 use crate::page::{Action, JobKind, Problem};
@@ -249,7 +250,7 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
                     if !problems.is_empty() {
                         <ul class="warnings" data-testid="image-problems">
                             { for problems.iter().map(|m| html!{ <li>{ format!("Not flashable: {}", m.message()) }
-                                { match m { Problem::Image(ip) => ip.hint().map(|h| html!{ <span class="hint">{ format!(" — {h}") }</span> }).unwrap_or_default(), _ => html!{} } }
+                                { match m { Problem::Slot(SlotRefusal::Image(ip)) => ip.hint().map(|h| html!{ <span class="hint">{ format!(" — {h}") }</span> }).unwrap_or_default(), _ => html!{} } }
                             </li> }) }
                         </ul>
                     }
