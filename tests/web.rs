@@ -489,9 +489,9 @@ fn page_state_in_the_browser() {
     s.apply(Action::ImagePicked("x.bin".into(), HELLO.to_vec()));
     assert!(s.can_flash());
     s.apply(Action::ImagePicked("s2.bin".into(), BLINK_S2.to_vec()));
-    assert!(s
-        .image_problems()
-        .iter()
-        .any(|m| matches!(m, Problem::Image(_)) && m.message().contains("built for ESP32-S2")));
+    assert!(s.image_problems().iter().any(|m| matches!(
+        m,
+        Problem::Slot(otaflash::formats::bootable::SlotRefusal::Image(_))
+    ) && m.message().contains("built for ESP32-S2")));
     assert!(!s.can_flash());
 }
