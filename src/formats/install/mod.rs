@@ -303,27 +303,65 @@ fn flash_mode_caution(part: &str, h: &Header, board: &Board) -> Option<Caution> 
     })
 }
 
-/// Checks `parts` for `board` and returns what will be written and what stands in the way.
+/// What a check found: what stops the install, what needs a yes, what was done to the parts.
+#[derive(Default)]
+struct Findings {
+    blockers: Vec<Blocker>,
+    cautions: Vec<Caution>,
+    notes: Vec<String>,
+}
+
+/// Checks `parts` for `board` and returns what will be written and what stands in the way,
+/// phase by phase: where the parts go, the bootloader fitted to the flash when asked, the table
+/// in effect afterwards, the images as the ROM and the bootloader will judge them, data where
+/// code must be, whether anything will boot, and what data is lost.
 pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
-    let mut blockers = vec![];
-    let mut cautions = vec![];
-    let mut notes = vec![];
+    let mut f = Findings::default();
     parts.sort_by_key(|p| p.offset);
-    if parts.is_empty() {
-        blockers.push(Blocker::NoParts);
+    check_placement(&parts, board, opts, &mut f);
+    fit_bootloader(&mut parts, board, opts, &mut f);
+    let view = pieces(&parts, board);
+    let new_table = table_after(&view, board, &mut f);
+    let table = new_table.clone().or_else(|| board.current.cloned());
+    check_images(&view, board, table.as_ref(), &mut f);
+    check_not_images(&parts, board, opts, table.as_ref(), &mut f);
+    check_boots(
+        &view,
+        board,
+        opts,
+        new_table.as_ref(),
+        table.as_ref(),
+        &mut f,
+    );
+    let layout_changes = losses(&parts, board, opts, new_table.as_ref(), &mut f);
+    Plan {
+        parts,
+        table,
+        blockers: f.blockers,
+        cautions: f.cautions,
+        layout_changes,
+        notes: f.notes,
+        written: opts.written,
     }
-    for p in &parts {
+}
+
+/// Where the parts go: something to write, sector-aligned, inside the flash, not overlapping.
+fn check_placement(parts: &[Part], board: &Board, opts: PlanOptions, f: &mut Findings) {
+    if parts.is_empty() {
+        f.blockers.push(Blocker::NoParts);
+    }
+    for p in parts {
         if p.bytes.is_empty() {
-            blockers.push(Blocker::EmptyFile(p.name.clone()));
+            f.blockers.push(Blocker::EmptyFile(p.name.clone()));
         }
         if !p.offset.is_multiple_of(SECTOR) {
-            blockers.push(Blocker::Unaligned {
+            f.blockers.push(Blocker::Unaligned {
                 part: p.name.clone(),
                 offset: p.offset,
             });
         }
         if p.end() > board.flash_size as u64 {
-            blockers.push(Blocker::PastEnd {
+            f.blockers.push(Blocker::PastEnd {
                 part: p.name.clone(),
                 end: p.end(),
                 flash: board.flash_size,
@@ -332,19 +370,21 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
     }
     if opts.written == Written::EncryptedByChip {
         for p in parts.iter().filter(|p| p.kind == PartKind::FlashImage) {
-            blockers.push(Blocker::MixedImage(p.name.clone()));
+            f.blockers.push(Blocker::MixedImage(p.name.clone()));
         }
     }
     for w in parts.windows(2) {
         if (w[1].offset as u64) < w[0].end() {
-            blockers.push(Blocker::Overlap {
+            f.blockers.push(Blocker::Overlap {
                 a: w[0].name.clone(),
                 b: w[1].name.clone(),
             });
         }
     }
+}
 
-    // The bootloader's flash size: fitted to the chip when asked.
+/// The bootloader's flash size: fitted to the chip when asked.
+fn fit_bootloader(parts: &mut [Part], board: &Board, opts: PlanOptions, f: &mut Findings) {
     let fit = flash_size_code(board.flash_size);
     // Ciphertext is never patched.
     if opts.fit_bootloader && opts.written != Written::PreEncrypted {
@@ -363,7 +403,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                 let mut whole = p.bytes.as_ref().clone();
                 whole[at..at + patched.len()].copy_from_slice(&patched);
                 p.bytes = Rc::new(whole);
-                notes.push(format!(
+                f.notes.push(format!(
                     "{}: the bootloader's flash size set to {} (header and SHA-256, as esptool --flash-size)",
                     p.name,
                     human_size(board.flash_size as u64)
@@ -371,14 +411,14 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
             }
         }
     }
+}
 
-    let target = Target::chip(board.chip, board.revision).with_secure_boot(board.secure_boot);
-    let view = pieces(&parts, board);
-    // The table in effect afterwards.
+/// The table in effect afterwards (one at the board's table offset, checked).
+fn table_after(view: &[Piece], board: &Board, f: &mut Findings) -> Option<PartitionTable> {
     let mut new_table = None;
     for t in view.iter().filter(|p| p.kind == PartKind::PartitionTable) {
         if t.offset != board.table_offset {
-            cautions.push(Caution::TableElsewhere {
+            f.cautions.push(Caution::TableElsewhere {
                 part: t.name.clone(),
                 offset: t.offset,
                 expected: board.table_offset,
@@ -387,7 +427,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
         }
         match PartitionTable::parse(t.bytes) {
             Ok(table) if matches!(table.md5, Md5Status::Mismatch { .. }) => {
-                blockers.push(Blocker::BadTable {
+                f.blockers.push(Blocker::BadTable {
                     part: t.name.clone(),
                     why: "its MD5 does not match its entries: the bootloader rejects it".into(),
                 });
@@ -398,7 +438,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                     .iter()
                     .find(|e| e.end() > board.flash_size as u64)
                 {
-                    blockers.push(Blocker::BadTable {
+                    f.blockers.push(Blocker::BadTable {
                         part: t.name.clone(),
                         why: format!(
                             "partition '{}' ends at 0x{:x}, past the end of the {} flash",
@@ -410,15 +450,20 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                 }
                 new_table = Some(table);
             }
-            Err(e) => blockers.push(Blocker::BadTable {
+            Err(e) => f.blockers.push(Blocker::BadTable {
                 part: t.name.clone(),
                 why: e.to_string(),
             }),
         }
     }
-    let table = new_table.clone().or_else(|| board.current.cloned());
+    new_table
+}
 
-    for p in &view {
+/// The bootloader, apps and otadata, as the ROM and the bootloader will judge them where they go.
+fn check_images(view: &[Piece], board: &Board, table: Option<&PartitionTable>, f: &mut Findings) {
+    let target = Target::chip(board.chip, board.revision).with_secure_boot(board.secure_boot);
+    let fit = flash_size_code(board.flash_size);
+    for p in view {
         match p.kind {
             PartKind::Bootloader => {
                 let problems: Vec<ImageProblem> = judge(p.bytes, target, p.offset, None)
@@ -427,19 +472,19 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                     .filter(|x| !matches!(x, ImageProblem::NotAnApp))
                     .collect();
                 if !problems.is_empty() {
-                    blockers.push(Blocker::BadImage {
+                    f.blockers.push(Blocker::BadImage {
                         part: p.name.clone(),
                         problems,
                     });
                 }
                 if p.offset != board.chip.bootloader_offset {
-                    cautions.push(Caution::BootloaderElsewhere {
+                    f.cautions.push(Caution::BootloaderElsewhere {
                         part: p.name.clone(),
                         offset: p.offset,
                         expected: board.chip.bootloader_offset,
                     });
                 } else if let Some(h) = Header::parse(p.bytes) {
-                    cautions.extend(flash_mode_caution(&p.name, &h, board));
+                    f.cautions.extend(flash_mode_caution(&p.name, &h, board));
                     let header = chips::flash_size_bytes(h.flash_size_code).unwrap_or(0);
                     if Some(h.flash_size_code) != fit && header != 0 {
                         let beyond = table
@@ -448,7 +493,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                             .filter(|e| e.end() > header as u64)
                             .map(Partition::name)
                             .collect();
-                        cautions.push(Caution::BootloaderFlashSize {
+                        f.cautions.push(Caution::BootloaderFlashSize {
                             part: p.name.clone(),
                             header,
                             flash: board.flash_size,
@@ -465,14 +510,14 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                 let mut problems = judge(p.bytes, target, p.offset, None).problems;
                 problems.retain(|x| !matches!(x, ImageProblem::TooBigForSlot { .. }));
                 if !problems.is_empty() {
-                    blockers.push(Blocker::BadImage {
+                    f.blockers.push(Blocker::BadImage {
                         part: p.name.clone(),
                         problems,
                     });
                 }
                 match slot {
                     Some(s) if p.bytes.len() as u64 > s.size as u64 => {
-                        blockers.push(Blocker::AppTooBig {
+                        f.blockers.push(Blocker::AppTooBig {
                             part: p.name.clone(),
                             slot: s.name(),
                             len: p.bytes.len() as u64,
@@ -480,7 +525,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                         })
                     }
                     Some(_) => {}
-                    None if table.is_some() => cautions.push(Caution::AppNotInSlot {
+                    None if table.is_some() => f.cautions.push(Caution::AppNotInSlot {
                         part: p.name.clone(),
                         offset: p.offset,
                     }),
@@ -490,7 +535,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
             PartKind::Otadata => {
                 let at = table.as_ref().and_then(|t| t.otadata()).map(|o| o.offset);
                 if at != Some(p.offset) || p.bytes.len() != OTADATA_LEN {
-                    cautions.push(Caution::OtadataElsewhere {
+                    f.cautions.push(Caution::OtadataElsewhere {
                         part: p.name.clone(),
                         offset: p.offset,
                     });
@@ -499,9 +544,17 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
             _ => {}
         }
     }
+}
 
-    // A file that is no image where the chip runs code from: refused (it would replace the
-    // bootloader or an app with something nothing can start). Ciphertext cannot be told apart.
+/// A file that is no image where the chip runs code from: refused (it would replace the
+/// bootloader or an app with something nothing can start). Ciphertext cannot be told apart.
+fn check_not_images(
+    parts: &[Part],
+    board: &Board,
+    opts: PlanOptions,
+    table: Option<&PartitionTable>,
+    f: &mut Findings,
+) {
     if opts.written != Written::PreEncrypted {
         for p in parts.iter().filter(|p| p.kind == PartKind::Data) {
             let app = table.iter().flat_map(|t| t.entries.iter()).find(|e| {
@@ -516,7 +569,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                 app.map(|e| format!("app partition '{}'", e.name()))
             };
             if let Some(place) = place {
-                blockers.push(Blocker::NotAnImage {
+                f.blockers.push(Blocker::NotAnImage {
                     part: p.name.clone(),
                     place,
                     size: p.bytes.len() as u64,
@@ -524,10 +577,20 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
             }
         }
     }
+}
 
+/// Whether anything will boot afterwards; what cannot be checked on the board.
+fn check_boots(
+    view: &[Piece],
+    board: &Board,
+    opts: PlanOptions,
+    new_table: Option<&PartitionTable>,
+    table: Option<&PartitionTable>,
+    f: &mut Findings,
+) {
     // What is on the board cannot be checked against: say so instead of guessing.
     if board.unreadable {
-        cautions.push(Caution::BoardUnreadable);
+        f.cautions.push(Caution::BoardUnreadable);
     }
     // A board left without a bootloader, a table or an app boots nothing: that stops the
     // install, unless overridden on purpose (then it is said, and needs a yes).
@@ -564,13 +627,21 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
     }
     for why in nothing_boots {
         if opts.nothing_boots_ok {
-            cautions.push(Caution::NothingBoots(why));
+            f.cautions.push(Caution::NothingBoots(why));
         } else {
-            blockers.push(Blocker::NothingBoots(why));
+            f.blockers.push(Blocker::NothingBoots(why));
         }
     }
+}
 
-    // What data is lost.
+/// What data is lost (erased, moved, shrunk, removed or overwritten); whether the layout changes.
+fn losses(
+    parts: &[Part],
+    board: &Board,
+    opts: PlanOptions,
+    new_table: Option<&PartitionTable>,
+    f: &mut Findings,
+) -> bool {
     let mut layout_changes = false;
     if let Some(cur) = board.current {
         if let Some(new) = &new_table {
@@ -612,7 +683,7 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
                     .map(|p| Loss::Overwritten(p.name.clone()))
             });
             if let Some(how) = how {
-                cautions.push(Caution::DataLost {
+                f.cautions.push(Caution::DataLost {
                     label: d.name(),
                     offset: d.offset,
                     size: d.size,
@@ -621,14 +692,5 @@ pub fn plan(mut parts: Vec<Part>, board: &Board, opts: PlanOptions) -> Plan {
             }
         }
     }
-
-    Plan {
-        parts,
-        table,
-        blockers,
-        cautions,
-        layout_changes,
-        notes,
-        written: opts.written,
-    }
+    layout_changes
 }
