@@ -110,30 +110,7 @@ impl Esp32 {
                 self.respond(t, opc, 0, &[], None);
                 t
             }
-            Command::GetSecurityInfo => {
-                match self.config.chip.detect {
-                    // The ESP32 ROM has no GET_SECURITY_INFO; its stub does not either.
-                    Detect::Magic => {
-                        let code = if stub {
-                            stub_err::NOT_IMPLEMENTED
-                        } else {
-                            rom_err::INVALID_MESSAGE
-                        };
-                        self.respond(t, opc, 0, &[], Some(code));
-                    }
-                    // flags, flash_crypt_cnt, 7 key purposes, chip id, API version.
-                    Detect::SecurityInfo => {
-                        let id = self.config.chip.image_chip_id as u32;
-                        let d = self.config.security.security_info(Some(id)).encode();
-                        self.respond(t, opc, 0, &d, None);
-                    }
-                    Detect::MagicAfterShortSecurityInfo => {
-                        let d = self.config.security.security_info(None).encode();
-                        self.respond(t, opc, 0, &d, None)
-                    }
-                }
-                t
-            }
+            Command::GetSecurityInfo => self.security_info(t, opc, stub),
             Command::SpiAttach { rom_form, .. } => {
                 if !stub && !rom_form {
                     self.respond(t, opc, 0, &[], Some(rom_err::INVALID_MESSAGE));
@@ -148,77 +125,14 @@ impl Esp32 {
                 self.respond(t, opc, 0, &[], None);
                 t
             }
-            Command::ChangeBaud { new, old } => {
-                let ok = (300..=5_000_000).contains(&new) && (stub || old == 0);
-                self.respond(t, opc, 0, &[], (!ok).then_some(bad_param));
-                if ok {
-                    // The reply goes out at the old rate; then the UART switches.
-                    // A ROM that derives its divider from its crystal estimate lands off `new`
-                    // by as much as the estimate is off.
-                    let rom = self.rom();
-                    if !stub {
-                        self.rom_baud_value = new;
-                    }
-                    self.baud = match rom.crystal {
-                        Some(_) if !stub => (new as f64 * rom.sim.xtal_hz as f64
-                            / self.config.rom_xtal_estimate_hz)
-                            .round() as u32,
-                        _ if !stub && rom.baud_assumes_40mhz => {
-                            (new as u64 * rom.sim.xtal_hz as u64 / 40_000_000) as u32
-                        }
-                        _ => new,
-                    };
-                    self.decoder.reset();
-                }
-                t
-            }
+            Command::ChangeBaud { new, old } => self.change_baud(t, opc, stub, new, old, bad_param),
             Command::MemBegin { .. } => {
                 self.mem_loaded = false;
                 self.respond(t, opc, 0, &[], None);
                 t
             }
-            Command::MemData { data, .. } => {
-                // The ROM's USB-OTG CDC cannot take blocks over 2 KiB (esptool
-                // `USB_OTG_BLOCK_SIZE`): the transfer fails.
-                let otg = matches!(
-                    self.config.usb.map(|(v, p)| chips::UsbLink::of(v, p)),
-                    Some(chips::UsbLink::Otg(_))
-                );
-                let ok = chk as u8 == crate::formats::esp_checksum(&data)
-                    && !(otg && !stub && data.len() > 0x800);
-                let code = if stub {
-                    stub_err::BAD_DATA_CHECKSUM
-                } else {
-                    rom_err::CHECKSUM
-                };
-                self.mem_loaded |= ok;
-                self.respond(t, opc, 0, &[], (!ok).then_some(code));
-                t
-            }
-            Command::MemEnd { entry } => {
-                self.respond(t, opc, 0, &[], None);
-                if entry.is_some() && self.mem_loaded && !stub && !self.config.faults.stub_fails {
-                    // Jump to the uploaded code: the stub starts and says hello. On the
-                    // clock-boost chips it reprograms the UART for the ROM's recorded baud,
-                    // exactly: after a ROM baud change that value was crystal-corrected (the
-                    // ESP32), so the link ends up off by the ROM's crystal error; the others
-                    // keep the ROM's divider (`Rom::stub_uart_from_rom_record`).
-                    self.mode = Mode::Stub;
-                    self.spi_attached = true;
-                    if self.rom().stub_uart_from_rom_record {
-                        self.baud = self.rom_baud_value;
-                    }
-                    // Over a UART its transport set-up first waits 10 ms for the ROM's last
-                    // answer to go out (esp-flasher-stub src/transport.c).
-                    let hello = t + Duration::from_millis(10);
-                    // Its transport set-up arms the first receive buffer, then it says hello
-                    // (what came before went to the ROM's receiver, not to the stub).
-                    self.stub_rx = StubRx::new(hello);
-                    self.emit_frame(hello, b"OHAI");
-                    return hello;
-                }
-                t
-            }
+            Command::MemData { data, .. } => self.mem_data(t, opc, stub, data, chk),
+            Command::MemEnd { entry } => self.mem_end(t, opc, stub, entry),
             Command::FlashBegin {
                 size,
                 blocks,
@@ -241,79 +155,11 @@ impl Esp32 {
             Command::FlashData { seq, data } => self.flash_data(t, opc, false, seq, data, chk),
             Command::FlashDeflData { seq, data } => self.flash_data(t, opc, true, seq, data, chk),
             Command::FlashEnd { run } | Command::FlashDeflEnd { run } => {
-                if stub {
-                    // esp-flasher-stub: the write must be complete; it never reboots.
-                    let err = match &self.write {
-                        None => Some(stub_err::NOT_IN_FLASH_MODE),
-                        Some(w) if w.written < w.size => Some(stub_err::BAD_DATA_LEN),
-                        Some(_) => None,
-                    };
-                    if err.is_none() {
-                        self.write = None;
-                    }
-                    self.respond(t, opc, 0, &[], err);
-                    return t;
-                }
-                self.write = None;
-                self.respond(t, opc, 0, &[], None);
-                let done = t.max(self.d2h_free);
-                if run {
-                    // The ROM leaves the loader and runs the app.
-                    self.run_app(done);
-                } else {
-                    // "Reboot": a software reset, which comes back to the ROM loader.
-                    self.software_reset(done);
-                }
-                done
+                self.flash_end(t, opc, stub, run)
             }
-            Command::SpiFlashMd5 { offset, size } => {
-                if !self.spi_attached {
-                    self.respond(t, opc, 0, &[], Some(rom_err::FLASH_READ));
-                    return t;
-                }
-                let t = t.max(self.chip_free);
-                match self.flash.read(offset, size) {
-                    Ok(bytes) => {
-                        let digest = md5(bytes);
-                        let done = t + self.config.timing.flash.read(size as usize);
-                        if stub {
-                            self.respond(done, opc, 0, &digest, None);
-                        } else {
-                            self.respond(done, opc, 0, hex(&digest).as_bytes(), None);
-                        }
-                        done
-                    }
-                    Err(e) => {
-                        let code = self.flash_err(e);
-                        self.respond(t, opc, 0, &[], Some(code));
-                        t
-                    }
-                }
-            }
+            Command::SpiFlashMd5 { offset, size } => self.flash_md5(t, opc, stub, offset, size),
             Command::ReadFlashSlow { offset, len } => {
-                if stub || !self.spi_attached || len > 64 {
-                    let code = if stub {
-                        stub_err::INVALID_COMMAND
-                    } else if len > 64 {
-                        rom_err::FLASH_READ_LEN
-                    } else {
-                        rom_err::FLASH_READ
-                    };
-                    self.respond(t, opc, 0, &[], Some(code));
-                    return t;
-                }
-                match self.flash.read(offset, len) {
-                    Ok(b) => {
-                        let mut buf = b.to_vec();
-                        buf.resize(64, 0);
-                        self.respond(t, opc, 0, &buf, None);
-                    }
-                    Err(e) => {
-                        let code = self.flash_err(e);
-                        self.respond(t, opc, 0, &[], Some(code));
-                    }
-                }
-                t
+                self.read_flash_slow(t, opc, stub, offset, len)
             }
             Command::EraseFlash
             | Command::EraseRegion { .. }
@@ -361,6 +207,215 @@ impl Esp32 {
                 t
             }
         }
+    }
+}
+
+impl Esp32 {
+    pub(super) fn security_info(&mut self, t: Duration, opc: u8, stub: bool) -> Duration {
+        match self.config.chip.detect {
+            // The ESP32 ROM has no GET_SECURITY_INFO; its stub does not either.
+            Detect::Magic => {
+                let code = if stub {
+                    stub_err::NOT_IMPLEMENTED
+                } else {
+                    rom_err::INVALID_MESSAGE
+                };
+                self.respond(t, opc, 0, &[], Some(code));
+            }
+            // flags, flash_crypt_cnt, 7 key purposes, chip id, API version.
+            Detect::SecurityInfo => {
+                let id = self.config.chip.image_chip_id as u32;
+                let d = self.config.security.security_info(Some(id)).encode();
+                self.respond(t, opc, 0, &d, None);
+            }
+            Detect::MagicAfterShortSecurityInfo => {
+                let d = self.config.security.security_info(None).encode();
+                self.respond(t, opc, 0, &d, None)
+            }
+        }
+        t
+    }
+
+    pub(super) fn change_baud(
+        &mut self,
+        t: Duration,
+        opc: u8,
+        stub: bool,
+        new: u32,
+        old: u32,
+        bad_param: u8,
+    ) -> Duration {
+        let ok = (300..=5_000_000).contains(&new) && (stub || old == 0);
+        self.respond(t, opc, 0, &[], (!ok).then_some(bad_param));
+        if ok {
+            // The reply goes out at the old rate; then the UART switches.
+            // A ROM that derives its divider from its crystal estimate lands off `new`
+            // by as much as the estimate is off.
+            let rom = self.rom();
+            if !stub {
+                self.rom_baud_value = new;
+            }
+            self.baud = match rom.crystal {
+                Some(_) if !stub => (new as f64 * rom.sim.xtal_hz as f64
+                    / self.config.rom_xtal_estimate_hz)
+                    .round() as u32,
+                _ if !stub && rom.baud_assumes_40mhz => {
+                    (new as u64 * rom.sim.xtal_hz as u64 / 40_000_000) as u32
+                }
+                _ => new,
+            };
+            self.decoder.reset();
+        }
+        t
+    }
+
+    pub(super) fn mem_data(
+        &mut self,
+        t: Duration,
+        opc: u8,
+        stub: bool,
+        data: Vec<u8>,
+        chk: u32,
+    ) -> Duration {
+        // The ROM's USB-OTG CDC cannot take blocks over 2 KiB (esptool
+        // `USB_OTG_BLOCK_SIZE`): the transfer fails.
+        let otg = matches!(
+            self.config.usb.map(|(v, p)| chips::UsbLink::of(v, p)),
+            Some(chips::UsbLink::Otg(_))
+        );
+        let ok = chk as u8 == crate::formats::esp_checksum(&data)
+            && !(otg && !stub && data.len() > 0x800);
+        let code = if stub {
+            stub_err::BAD_DATA_CHECKSUM
+        } else {
+            rom_err::CHECKSUM
+        };
+        self.mem_loaded |= ok;
+        self.respond(t, opc, 0, &[], (!ok).then_some(code));
+        t
+    }
+
+    pub(super) fn mem_end(
+        &mut self,
+        t: Duration,
+        opc: u8,
+        stub: bool,
+        entry: Option<u32>,
+    ) -> Duration {
+        self.respond(t, opc, 0, &[], None);
+        if entry.is_some() && self.mem_loaded && !stub && !self.config.faults.stub_fails {
+            // Jump to the uploaded code: the stub starts and says hello. On the
+            // clock-boost chips it reprograms the UART for the ROM's recorded baud,
+            // exactly: after a ROM baud change that value was crystal-corrected (the
+            // ESP32), so the link ends up off by the ROM's crystal error; the others
+            // keep the ROM's divider (`Rom::stub_uart_from_rom_record`).
+            self.mode = Mode::Stub;
+            self.spi_attached = true;
+            if self.rom().stub_uart_from_rom_record {
+                self.baud = self.rom_baud_value;
+            }
+            // Over a UART its transport set-up first waits 10 ms for the ROM's last
+            // answer to go out (esp-flasher-stub src/transport.c).
+            let hello = t + Duration::from_millis(10);
+            // Its transport set-up arms the first receive buffer, then it says hello
+            // (what came before went to the ROM's receiver, not to the stub).
+            self.stub_rx = StubRx::new(hello);
+            self.emit_frame(hello, b"OHAI");
+            return hello;
+        }
+        t
+    }
+
+    pub(super) fn flash_end(&mut self, t: Duration, opc: u8, stub: bool, run: bool) -> Duration {
+        if stub {
+            // esp-flasher-stub: the write must be complete; it never reboots.
+            let err = match &self.write {
+                None => Some(stub_err::NOT_IN_FLASH_MODE),
+                Some(w) if w.written < w.size => Some(stub_err::BAD_DATA_LEN),
+                Some(_) => None,
+            };
+            if err.is_none() {
+                self.write = None;
+            }
+            self.respond(t, opc, 0, &[], err);
+            return t;
+        }
+        self.write = None;
+        self.respond(t, opc, 0, &[], None);
+        let done = t.max(self.d2h_free);
+        if run {
+            // The ROM leaves the loader and runs the app.
+            self.run_app(done);
+        } else {
+            // "Reboot": a software reset, which comes back to the ROM loader.
+            self.software_reset(done);
+        }
+        done
+    }
+
+    pub(super) fn flash_md5(
+        &mut self,
+        t: Duration,
+        opc: u8,
+        stub: bool,
+        offset: u32,
+        size: u32,
+    ) -> Duration {
+        if !self.spi_attached {
+            self.respond(t, opc, 0, &[], Some(rom_err::FLASH_READ));
+            return t;
+        }
+        let t = t.max(self.chip_free);
+        match self.flash.read(offset, size) {
+            Ok(bytes) => {
+                let digest = md5(bytes);
+                let done = t + self.config.timing.flash.read(size as usize);
+                if stub {
+                    self.respond(done, opc, 0, &digest, None);
+                } else {
+                    self.respond(done, opc, 0, hex(&digest).as_bytes(), None);
+                }
+                done
+            }
+            Err(e) => {
+                let code = self.flash_err(e);
+                self.respond(t, opc, 0, &[], Some(code));
+                t
+            }
+        }
+    }
+
+    pub(super) fn read_flash_slow(
+        &mut self,
+        t: Duration,
+        opc: u8,
+        stub: bool,
+        offset: u32,
+        len: u32,
+    ) -> Duration {
+        if stub || !self.spi_attached || len > 64 {
+            let code = if stub {
+                stub_err::INVALID_COMMAND
+            } else if len > 64 {
+                rom_err::FLASH_READ_LEN
+            } else {
+                rom_err::FLASH_READ
+            };
+            self.respond(t, opc, 0, &[], Some(code));
+            return t;
+        }
+        match self.flash.read(offset, len) {
+            Ok(b) => {
+                let mut buf = b.to_vec();
+                buf.resize(64, 0);
+                self.respond(t, opc, 0, &buf, None);
+            }
+            Err(e) => {
+                let code = self.flash_err(e);
+                self.respond(t, opc, 0, &[], Some(code));
+            }
+        }
+        t
     }
 }
 
