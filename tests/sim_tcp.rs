@@ -806,3 +806,72 @@ fn raw_tcp_takes_the_baud_asked_for() {
     assert_eq!(v["write"]["verified"], true);
     assert_eq!(sim.flash()[0x200000..0x200000 + app.len()], app[..]);
 }
+
+/// What ended a command is in its exit status and, with `--json`, in an error object on stdout:
+/// 1 refused (nothing written), 2 the board or link failed, 3 what was written does not read
+/// back (a flash byte that stays 1).
+#[test]
+fn failures_say_their_kind_in_the_exit_status_and_json() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
+            .args(args)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: {e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code(), v)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.bin");
+    std::fs::write(&text, "not firmware at all\n").unwrap();
+    let hello = data("firmware/idf-v5.2.2_hello_world.bin");
+    let sim = Sim::start_with(
+        "none",
+        Some(&arduino_flash()),
+        "esp32",
+        &["--fault-stuck", "0x150100"],
+    );
+    let url = sim.url();
+    let before = sim.flash();
+
+    let (code, v) = run(&[
+        "flash",
+        "--port",
+        &url,
+        "--slot",
+        "app1",
+        "--json",
+        text.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["error"]["kind"], "refused", "{v}");
+    assert_eq!(sim.flash(), before, "nothing written");
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nobody = format!("tcp://127.0.0.1:{}", free.local_addr().unwrap().port());
+    drop(free);
+    let (code, v) = run(&["info", "--port", &nobody, "--json"]);
+    assert_eq!(code, Some(2), "{v}");
+    assert_eq!(v["error"]["kind"], "board", "{v}");
+
+    let (code, v) = run(&[
+        "flash",
+        "--port",
+        &url,
+        "--slot",
+        "app1",
+        "--json",
+        hello.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(v["error"]["kind"], "verify", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("MD5"),
+        "{v}"
+    );
+}

@@ -4,7 +4,7 @@
 //! layer's ([`crate::device::fleet`]). Exit status 1 names the boards that failed.
 
 use super::link::{open_quiet, Link};
-use super::{CliResult, Failure};
+use super::{CliResult, FailKind, Failure};
 use crate::device::fleet::{records_json, Outcome, Record, Update};
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ async fn one_board(port: String, link: &Link, job: &Update<'_>, md5: [u8; 16]) -
             .await
         }
         Err(f) => {
-            let mut r = Record::failed(&port, &md5, f.0);
+            let mut r = Record::failed(&port, &md5, f.message);
             r.seconds = t0.elapsed().as_secs_f64();
             r
         }
@@ -89,6 +89,7 @@ pub fn report(records: &[Record], total: f64, json: bool) -> CliResult {
     if failed.is_empty() {
         Ok(())
     } else {
+        // The records (or their JSON) said each board's outcome already.
         Err(Failure(format!(
             "{} of {} boards failed: {}",
             failed.len(),
@@ -98,6 +99,7 @@ pub fn report(records: &[Record], total: f64, json: bool) -> CliResult {
                 .map(|r| format!("{} ({})", r.port, r.message))
                 .collect::<Vec<_>>()
                 .join("; ")
-        )))
+        ))
+        .reported(FailKind::Board))
     }
 }

@@ -206,14 +206,14 @@ async fn install_board(
     let elapsed = || t0.elapsed().as_secs_f64();
     let mut d = match super::link::open_quiet(port, &o.link).await {
         Ok(d) => d,
-        Err(Failure(e)) => {
+        Err(Failure { message: e, .. }) => {
             let mut r = Record::failed(port, &[0; 16], e);
             r.md5.clear();
             r.seconds = elapsed();
             return r;
         }
     };
-    let parts = |chip: &str| parts(chip).map_err(|Failure(e)| e);
+    let parts = |chip: &str| parts(chip).map_err(|f| f.message);
     let opts = o.plan_options();
     let mut r = d
         .install_build(port, o.link.table_offset, &parts, opts, o.yes, &elapsed)

@@ -112,20 +112,11 @@ pub(super) fn open_options(link: &Link) -> OpenOptions {
 
 /// An error with the hints for a link over the network, as the command line prints it.
 pub(super) fn with_hints(error: &crate::loader::Error) -> Failure {
-    let hints: Vec<&str> = error
-        .hints(crate::loader::Via::Network)
-        .iter()
-        .map(|h| h.text())
-        .collect();
-    Failure(if hints.is_empty() {
-        error.to_string()
-    } else {
-        format!("{error}\n  {}", hints.join("\n  "))
-    })
+    Failure::of(error)
 }
 
 pub(super) async fn open(port: &str, link: &Link, quiet: bool) -> Result<Device<TcpPort>, Failure> {
-    let p = TcpPort::open(port).await.map_err(Failure)?;
+    let p = TcpPort::open(port).await.map_err(Failure::board)?;
     let mut l = Loader::new(p);
     l.on_event(printer(quiet));
     let d = Device::open(l, &open_options(link))

@@ -150,12 +150,122 @@ pub(crate) fn parse_state(s: &str) -> Result<crate::formats::otadata::OtaState, 
     })
 }
 
-/// An error for the user: printed as `error: …`, exit code 1.
-#[derive(Debug)]
-pub struct Failure(pub String);
+/// What kind of failure ended a command; the exit status says it (README: exit codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailKind {
+    /// Bad input or a refusal: nothing was written. Exit 1.
+    Refused,
+    /// The board or the link failed (no answer, an error status, a dropped link). Exit 2.
+    Board,
+    /// What was written does not read back as sent. Exit 3.
+    Verify,
+}
 
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
+impl FailKind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            FailKind::Refused => 1,
+            FailKind::Board => 2,
+            FailKind::Verify => 3,
+        }
+    }
+
+    /// The kind as `--json` names it.
+    pub fn word(self) -> &'static str {
+        match self {
+            FailKind::Refused => "refused",
+            FailKind::Board => "board",
+            FailKind::Verify => "verify",
+        }
+    }
+}
+
+/// An error for the user: printed as `error: …` with its hints (or, with `--json`, as
+/// `{"error": {"kind", "message", "hints"}}` on stdout); the exit status is its kind's.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: FailKind,
+    pub message: String,
+    pub hints: Vec<String>,
+    /// The command's own `--json` output already says it (no second JSON document).
+    pub reported: bool,
+}
+
+/// A refusal or bad input, in words (exit 1).
+#[allow(non_snake_case)]
+pub fn Failure(message: String) -> Failure {
+    Failure {
+        kind: FailKind::Refused,
+        message,
+        hints: vec![],
+        reported: false,
+    }
+}
+
+impl Failure {
+    /// A loader or device error with its kind and the hints for a link over the network.
+    pub fn of(e: &crate::loader::Error) -> Failure {
+        use crate::loader::Error as E;
+        Failure {
+            kind: match e {
+                E::Refused(_) => FailKind::Refused,
+                E::Verify(_) => FailKind::Verify,
+                _ => FailKind::Board,
+            },
+            message: e.to_string(),
+            hints: e
+                .hints(crate::loader::Via::Network)
+                .iter()
+                .map(|h| h.text().to_string())
+                .collect(),
+            reported: false,
+        }
+    }
+
+    /// The board or the link failed, in words (exit 2).
+    pub fn board(message: String) -> Failure {
+        Failure {
+            kind: FailKind::Board,
+            ..Failure(message)
+        }
+    }
+
+    /// The same, of another kind, already said in the command's own output.
+    pub fn reported(mut self, kind: FailKind) -> Failure {
+        self.kind = kind;
+        self.reported = true;
+        self
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({"error": {
+            "kind": self.kind.word(),
+            "message": self.message,
+            "hints": self.hints,
+        }})
+    }
+}
+
+impl From<crate::loader::Error> for Failure {
+    fn from(e: crate::loader::Error) -> Self {
+        Failure::of(&e)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(e: String) -> Self {
+        Failure(e)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(e: &str) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+impl From<crate::formats::Error> for Failure {
+    fn from(e: crate::formats::Error) -> Self {
         Failure(e.to_string())
     }
 }
@@ -180,9 +290,15 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(msg)) => {
-            eprintln!("error: {msg}");
-            ExitCode::FAILURE
+        Err(f) => {
+            if !f.reported && std::env::args().any(|a| a == "--json") {
+                print_json(&f.json());
+            }
+            eprintln!("error: {}", f.message);
+            for h in &f.hints {
+                eprintln!("  {h}");
+            }
+            ExitCode::from(f.kind.exit_code())
         }
     }
 }

@@ -61,6 +61,10 @@ pub struct SimArgs {
     /// from the host.
     #[arg(long)]
     fault_disconnect_after: Option<u64>,
+    /// Fault injection (tests): a flash byte whose bits stay 1 when programmed (a worn flash);
+    /// writes complete, only a read-back or MD5 shows it. Repeatable.
+    #[arg(long, value_parser = parse_u32_arg)]
+    fault_stuck: Vec<u32>,
 }
 
 fn parse_mac(s: &str) -> Result<[u8; 6], String> {
@@ -126,6 +130,7 @@ pub fn sim(a: SimArgs) -> CliResult {
             c.mac = m;
         }
         c.faults.disconnect_after_h2d = a.fault_disconnect_after;
+        c.faults.stuck_bytes = a.fault_stuck.clone();
         c.security = a.security.unwrap_or_default();
         c.flash_key = flash_key;
         c

@@ -5,7 +5,7 @@
 //! `--port`s: every board on the same decision, one record each.
 
 use super::link::{open, open_options, open_quiet, with_hints, Link};
-use super::{print_json, read_input, CliResult, Failure};
+use super::{print_json, read_input, CliResult, FailKind, Failure};
 use crate::chips::Chip;
 use crate::device::fleet::{Outcome, Record};
 use crate::device::update::{confirm, expected, Confirmation, Done, Verdict};
@@ -262,7 +262,16 @@ pub fn update(a: UpdateArgs) -> CliResult {
         if out.ok {
             Ok(())
         } else {
-            Err(Failure(out.words))
+            let refused = out
+                .plan
+                .as_ref()
+                .is_some_and(|p| matches!(p.decision, Decision::Refused(_)));
+            let kind = if refused {
+                FailKind::Refused
+            } else {
+                FailKind::Board
+            };
+            Err(Failure(out.words).reported(kind))
         }
     })
 }
@@ -278,7 +287,7 @@ async fn fleet(a: &UpdateArgs, src: &Source) -> CliResult {
         rec.chip = chip.0;
         rec.mac = chip.1;
         match r {
-            Err(Failure(e)) => rec.message = e,
+            Err(Failure { message: e, .. }) => rec.message = e,
             Ok(out) => {
                 if let (Some(p), Some(b)) = (&out.plan, &out.build) {
                     let (m, slot) = p.app_and_slot(b);
