@@ -349,7 +349,11 @@ pub fn expected(plan: &UpdatePlan, build: &Build, snap: &Snapshot) -> Option<Exp
     let fallback = match &plan.decision {
         Decision::Slot {
             previous: Some(p), ..
-        } => Some(fallback_words(&snap.slots, p)),
+        } => Some(fallback_words(
+            &snap.slots,
+            p,
+            desc.as_ref().map(|d| d.project_name.as_str()),
+        )),
         _ => None,
     };
     Some(Expected {
@@ -364,10 +368,18 @@ pub fn expected(plan: &UpdatePlan, build: &Build, snap: &Snapshot) -> Option<Exp
     })
 }
 
-/// "1.2.3 kept in app0", or "the previous app kept in app0".
-fn fallback_words(slots: &Slots, p: &crate::formats::partition::Partition) -> String {
+/// "1.2.3 kept in app0" (an older build of `project`), "blink-demo 1.0.0 kept in app0" (another
+/// project), or "the previous app kept in app0".
+fn fallback_words(
+    slots: &Slots,
+    p: &crate::formats::partition::Partition,
+    project: Option<&str>,
+) -> String {
     match slots.get(p).and_then(|s| s.app.as_ref()) {
-        Some(a) => format!("{} kept in {}", a.version, p.name()),
+        Some(a) if Some(a.project_name.as_str()) == project => {
+            format!("{} kept in {}", a.version, p.name())
+        }
+        Some(a) => format!("{} {} kept in {}", a.project_name, a.version, p.name()),
         None => format!("the previous app kept in {}", p.name()),
     }
 }

@@ -54,13 +54,22 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
 
     let on_url = {
         let url = url.clone();
-        Callback::from(move |e: Event| {
+        Callback::from(move |e: InputEvent| {
             url.set(e.target_unchecked_into::<HtmlInputElement>().value())
         })
     };
+    // The address as the box holds it when Load is clicked (its change event may not have
+    // been rendered yet).
+    let url_box = use_node_ref();
     let on_load = {
-        let (url, e) = (url.clone(), p.engine.clone());
-        Callback::from(move |_: MouseEvent| e.load_firmware_url((*url).clone(), chip))
+        let (url_box, url, e) = (url_box.clone(), url.clone(), p.engine.clone());
+        Callback::from(move |_: MouseEvent| {
+            let typed = url_box
+                .cast::<HtmlInputElement>()
+                .map(|i| i.value())
+                .unwrap_or_else(|| (*url).clone());
+            e.load_firmware_url(typed, chip)
+        })
     };
     let on_files = {
         let e = p.engine.clone();
@@ -135,7 +144,7 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
             }
             <div class="row">
                 <label>{"Manifest "}
-                    <input type="text" size="30" placeholder="firmware/manifest.json" value={(*url).clone()} onchange={on_url} data-testid="manifest-url" disabled={locked} />
+                    <input type="text" size="30" placeholder="firmware/manifest.json" value={(*url).clone()} oninput={on_url} ref={url_box} data-testid="manifest-url" disabled={locked} />
                 </label>
                 <button onclick={on_load} disabled={url.is_empty() || locked} data-testid="manifest-load">{"Load"}</button>
                 <label class={classes!("button", locked.then_some("disabled"))}>{"Choose files"}
