@@ -66,6 +66,11 @@ mod chip {
             }
         }
 
+        /// How many erase and program operations its flash has seen (changes mean a save is due).
+        pub fn flash_ops(&self) -> f64 {
+            self.dev.flash.ops() as f64
+        }
+
         /// The flash as the page keeps it between visits (zlib).
         pub fn saved(&self) -> Vec<u8> {
             demo::saved_flash(&self.dev)

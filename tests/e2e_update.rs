@@ -17,28 +17,10 @@ use common::*;
 use fantoccini::Client;
 use std::path::Path;
 
-/// Writes an ESP Web Tools manifest for the ESP32 into `dir/sub/`: bootloader, `table`,
-/// boot_app0 and `app` ("Garden Sensor" `version`).
+/// An ESP Web Tools manifest for the ESP32 in `dir/sub/` ("Garden Sensor" `version`).
 fn manifest(dir: &Path, sub: &str, version: &str, app: &[u8], table: &[u8]) {
-    let d = dir.join(sub);
-    std::fs::create_dir_all(&d).unwrap();
-    let put = |name: &str, b: &[u8]| std::fs::write(d.join(name), b).unwrap();
-    put(
-        "bootloader.bin",
-        &read("firmware/arduino_bootloader_dio_40m.bin"),
-    );
-    put("partitions.bin", table);
-    put("boot_app0.bin", &read("firmware/arduino_boot_app0.bin"));
-    put("garden.bin", app);
-    let m = format!(
-        r#"{{"name": "Garden Sensor", "version": "{version}", "new_install_prompt_erase": false,
-        "builds": [{{"chipFamily": "ESP32", "parts": [
-            {{"path": "bootloader.bin", "offset": 4096}},
-            {{"path": "partitions.bin", "offset": 32768}},
-            {{"path": "boot_app0.bin", "offset": 57344}},
-            {{"path": "garden.bin", "offset": 65536}}]}}]}}"#
-    );
-    put("manifest.json", m.as_bytes());
+    let bootloader = read("firmware/arduino_bootloader_dio_40m.bin");
+    garden_manifest(&dir.join(sub), version, &bootloader, table, app);
 }
 
 fn v1() -> Vec<u8> {

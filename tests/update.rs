@@ -27,21 +27,13 @@ fn update(args: &[&str]) -> (bool, serde_json::Value, String) {
 /// and `app` — named "Garden Sensor" `version`.
 fn manifest_dir(version: &str, app: &[u8], table: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let put = |name: &str, b: &[u8]| std::fs::write(dir.path().join(name), b).unwrap();
-    put("bootloader.bin", &images::bootloader("esp32"));
-    put("partitions.bin", table);
-    put("boot_app0.bin", &read("firmware/arduino_boot_app0.bin"));
-    put("garden.bin", app);
-    let manifest = format!(
-        r#"{{"name": "Garden Sensor", "version": "{version}", "new_install_prompt_erase": false,
-        "builds": [{{"chipFamily": "ESP32", "parts": [
-            {{"path": "bootloader.bin", "offset": 4096}},
-            {{"path": "partitions.bin", "offset": 32768}},
-            {{"path": "boot_app0.bin", "offset": 57344}},
-            {{"path": "garden.bin", "offset": 65536}}]}}]}}"#
+    let path = garden_manifest(
+        dir.path(),
+        version,
+        &images::bootloader("esp32"),
+        table,
+        app,
     );
-    put("manifest.json", manifest.as_bytes());
-    let path = dir.path().join("manifest.json");
     (dir, path)
 }
 

@@ -119,7 +119,7 @@ impl Confirmation {
         let kept = e
             .fallback
             .as_ref()
-            .map(|f| format!(" {}.", capitalized(f)))
+            .map(|f| format!(" {}.", sentence_start(f)))
             .unwrap_or_default();
         let seen = self.console.as_ref().map(BootLog::seen);
         let evidence = |log: &BootLog| -> String {
@@ -384,11 +384,12 @@ fn fallback_words(
     }
 }
 
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
+fn sentence_start(s: &str) -> String {
+    // "The previous app kept in app0"; a project's own name stays as it is ("blink-demo 1.0.0").
+    match s.strip_prefix("the ") {
+        Some(rest) => format!("The {rest}"),
+        None => s.to_string(),
+    }
 }
 
 /// Confirms what runs: resets `d` into its app, watches the console, then opens the board again

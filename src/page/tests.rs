@@ -5,7 +5,7 @@ use crate::formats::bootable::Holds;
 use crate::formats::bootable::{judge, ImageProblem};
 use crate::sim::demo;
 
-fn board() -> BoardInfo {
+pub(super) fn board() -> BoardInfo {
     BoardInfo {
         chip: crate::chips::ESP32,
         description: "ESP32-D0WD-V3 (revision v3.1)".into(),
@@ -21,7 +21,7 @@ fn board() -> BoardInfo {
 }
 
 /// A snapshot of the demo flash as the device layer would read it (headers only).
-fn snapshot(flash: &[u8]) -> Snapshot {
+pub(super) fn snapshot(flash: &[u8]) -> Snapshot {
     let t = PartitionTable::from_flash(flash, 0x8000).unwrap();
     let od = Otadata::from_flash(flash, &t).unwrap();
     let mut slots = Slots::default();
@@ -46,7 +46,7 @@ fn snapshot(flash: &[u8]) -> Snapshot {
     }
 }
 
-fn connected() -> PageState {
+pub(super) fn connected() -> PageState {
     let mut s = PageState::default();
     s.apply(Action::Connecting);
     s.apply(Action::Connected(board()));

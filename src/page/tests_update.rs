@@ -1,58 +1,15 @@
 //! The page's update, action by action: one firmware for every panel, the offer said before
 //! anything is written, green only when confirmed, a lost link said in words.
 
+use super::tests::{board, connected};
 use super::*;
 use crate::device::update::Verdict;
 use crate::formats::bootable::judge;
 use crate::formats::update::{decide, Board as UpdateBoard, Build};
 use crate::sim::demo;
 
-fn board() -> BoardInfo {
-    BoardInfo {
-        chip: crate::chips::ESP32,
-        description: "ESP32-D0WD-V3 (revision v3.1)".into(),
-        mac: "24:0a:c4:0e:51:4d".into(),
-        revision: 301,
-        flash_size: 4 << 20,
-        stub: true,
-        baud: 921_600,
-        security: Default::default(),
-        identity_read: true,
-        flash_detected: true,
-    }
-}
-
 fn flash() -> Vec<u8> {
     demo::arduino_like_flash(crate::chips::ESP32)
-}
-
-fn snapshot(flash: &[u8]) -> Snapshot {
-    let t = PartitionTable::from_flash(flash, 0x8000).unwrap();
-    let od = Otadata::from_flash(flash, &t).unwrap();
-    let mut slots = Slots::default();
-    for p in t.entries.iter().filter(|p| p.is_app()) {
-        let s = judge(
-            &flash[p.offset as usize..(p.offset + p.size) as usize],
-            board().target(),
-            p.offset,
-            Some(p.size),
-        );
-        slots.set(p, s);
-    }
-    Snapshot {
-        table: Ok(t),
-        otadata: Some(od),
-        slots,
-        bootloader: crate::formats::image::Header::parse(&flash[0x1000..]),
-    }
-}
-
-fn connected() -> PageState {
-    let mut s = PageState::default();
-    s.apply(Action::Connecting);
-    s.apply(Action::Connected(board()));
-    s.apply(Action::Layout(snapshot(&flash())));
-    s
 }
 
 fn v2() -> Build {

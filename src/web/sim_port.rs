@@ -45,6 +45,8 @@ extern "C" {
     fn set_mac(this: &SimChip, mac: &[u8]);
     #[wasm_bindgen(method)]
     fn saved(this: &SimChip) -> Vec<u8>;
+    #[wasm_bindgen(method)]
+    fn flash_ops(this: &SimChip) -> f64;
 }
 
 /// A simulated board of this page: reconnecting finds what was written to it.
@@ -55,6 +57,8 @@ pub struct PageSim {
     epoch: f64,
     /// Where its flash is kept between visits (None: not kept, a fleet's extra board).
     key: Option<String>,
+    /// Its flash's operation count when last kept (saving deflates 4 MB: only after a change).
+    kept_at: Rc<std::cell::Cell<f64>>,
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -99,6 +103,8 @@ impl PageSim {
             handle: Rc::new(handle.unchecked_into()),
             epoch: now_ms(),
             key,
+            // A blank board is kept at the first save (what was kept before is gone).
+            kept_at: Rc::new(std::cell::Cell::new(if blank { -1.0 } else { 0.0 })),
         })
     }
 
@@ -114,10 +120,18 @@ impl PageSim {
         self.handle.set_mac(&mac);
     }
 
-    /// Keeps its flash for the next visit (if it is kept).
+    /// Keeps its flash for the next visit (if it is kept and changed since it was last kept).
     pub fn save(&self) {
+        let ops = self.handle.flash_ops();
+        if ops == self.kept_at.get() {
+            return;
+        }
         if let (Some(key), Some(s)) = (&self.key, storage()) {
-            let _ = s.set_item(key, &base64_encode(&self.handle.saved()));
+            if s.set_item(key, &base64_encode(&self.handle.saved()))
+                .is_ok()
+            {
+                self.kept_at.set(ops);
+            }
         }
     }
 

@@ -310,3 +310,30 @@ pub fn espsecure_encrypt(dir: &std::path::Path, key_file: &str, at: u32, bytes: 
     ]);
     std::fs::read(&o).unwrap()
 }
+
+/// Writes an ESP Web Tools manifest for the ESP32 into `dir` — `bootloader`, `table`, boot_app0
+/// and `app` (garden.bin) — naming the product "Garden Sensor" `version`; returns its path.
+pub fn garden_manifest(
+    dir: &std::path::Path,
+    version: &str,
+    bootloader: &[u8],
+    table: &[u8],
+    app: &[u8],
+) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let put = |name: &str, b: &[u8]| std::fs::write(dir.join(name), b).unwrap();
+    put("bootloader.bin", bootloader);
+    put("partitions.bin", table);
+    put("boot_app0.bin", &read("firmware/arduino_boot_app0.bin"));
+    put("garden.bin", app);
+    let manifest = format!(
+        r#"{{"name": "Garden Sensor", "version": "{version}", "new_install_prompt_erase": false,
+        "builds": [{{"chipFamily": "ESP32", "parts": [
+            {{"path": "bootloader.bin", "offset": 4096}},
+            {{"path": "partitions.bin", "offset": 32768}},
+            {{"path": "boot_app0.bin", "offset": 57344}},
+            {{"path": "garden.bin", "offset": 65536}}]}}]}}"#
+    );
+    put("manifest.json", manifest.as_bytes());
+    dir.join("manifest.json")
+}

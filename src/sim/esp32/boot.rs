@@ -312,7 +312,8 @@ pub(super) fn app_start_lines(
     )
 }
 
-/// What an ESP-IDF app prints when it panics (in the chip's own words), then restarts.
+/// What an ESP-IDF app prints when it panics (the panic handler's words, ESP-IDF
+/// components/esp_system/panic.c), then restarts.
 pub(super) fn panic_lines(chip: &Chip) -> String {
     let cause = chip.rom.map_or("LoadProhibited", |r| r.sim.panic_cause);
     let pc = chip.flash_map[0].0 + 0x2b5c;
