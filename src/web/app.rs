@@ -3,7 +3,7 @@
 
 use super::panels::{DevicePanel, StatusBar, Store};
 use wasm_bindgen::JsValue;
-use web_sys::{DragEvent, HtmlInputElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// Loads the offline workbench into `root` and hands it `files`.
@@ -36,27 +36,11 @@ pub fn App() -> Html {
             }
         })
     };
-    let on_drop = {
+    let (on_drop, on_drag_over, on_drag_leave) = {
         let (root, opened) = (root.clone(), opened.clone());
-        let dragging = dragging.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            dragging.set(false);
-            if let Some(list) = e.data_transfer().and_then(|d| d.files()) {
-                load_files(&root, list.into(), &opened);
-            }
+        super::files_app::drop_zone(&dragging, move |list| {
+            load_files(&root, list.into(), &opened)
         })
-    };
-    let on_drag_over = {
-        let dragging = dragging.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            dragging.set(true);
-        })
-    };
-    let on_drag_leave = {
-        let dragging = dragging.clone();
-        Callback::from(move |_: DragEvent| dragging.set(false))
     };
     html! {
         <>

@@ -107,27 +107,9 @@ fn Files(p: &FilesProps) -> Html {
             input.set_value("");
         })
     };
-    let on_drop = {
+    let (on_drop, on_drag_over, on_drag_leave) = {
         let dispatch = state.dispatcher();
-        let dragging = dragging.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            dragging.set(false);
-            if let Some(list) = e.data_transfer().and_then(|d| d.files()) {
-                open_files(list, dispatch.clone());
-            }
-        })
-    };
-    let on_drag_over = {
-        let dragging = dragging.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            dragging.set(true);
-        })
-    };
-    let on_drag_leave = {
-        let dragging = dragging.clone();
-        Callback::from(move |_: DragEvent| dragging.set(false))
+        drop_zone(&dragging, move |list| open_files(list, dispatch.clone()))
     };
     let on_rollback = {
         let dispatch = state.dispatcher();
@@ -158,6 +140,40 @@ fn Files(p: &FilesProps) -> Html {
             </div>
         </>
     }
+}
+
+/// A drop zone's handlers (drop, drag over, drag leave): `dragging` lights it while a file is
+/// over it, `open` takes what is dropped.
+pub fn drop_zone(
+    dragging: &UseStateHandle<bool>,
+    open: impl Fn(web_sys::FileList) + 'static,
+) -> (
+    Callback<DragEvent>,
+    Callback<DragEvent>,
+    Callback<DragEvent>,
+) {
+    let on_drop = {
+        let dragging = dragging.clone();
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            dragging.set(false);
+            if let Some(list) = e.data_transfer().and_then(|d| d.files()) {
+                open(list);
+            }
+        })
+    };
+    let on_drag_over = {
+        let dragging = dragging.clone();
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            dragging.set(true);
+        })
+    };
+    let on_drag_leave = {
+        let dragging = dragging.clone();
+        Callback::from(move |_: DragEvent| dragging.set(false))
+    };
+    (on_drop, on_drag_over, on_drag_leave)
 }
 
 /// What the drop zone takes, in words (the page's shell says it too).
