@@ -255,7 +255,7 @@ fn refusals_write_nothing() {
         (vec!["0x150000", &s3], "built for ESP32-S3"),
         (
             vec!["0x10000", &huge],
-            "larger than the 1280 KB partition 'app0'",
+            "larger than the 1280 KB slot 'app0'",
         ),
     ] {
         let mut a = vec!["write", "--port", &u, "--yes"];

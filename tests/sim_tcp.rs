@@ -874,4 +874,37 @@ fn failures_say_their_kind_in_the_exit_status_and_json() {
         v["error"]["message"].as_str().unwrap().contains("MD5"),
         "{v}"
     );
+
+    // A chip that hangs part-way through the write (the link stays up): no answer in time.
+    let hung = Sim::start_with(
+        "none",
+        Some(&arduino_flash()),
+        "esp32",
+        &["--fault-hang-after", "60000"],
+    );
+    let (code, v) = run(&[
+        "flash",
+        "--port",
+        &hung.url(),
+        "--slot",
+        "app1",
+        "--json",
+        hello.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{v}");
+    assert_eq!(v["error"]["kind"], "board", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped answering"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("power supply and cable"),
+        "{v}"
+    );
 }

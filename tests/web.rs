@@ -447,7 +447,7 @@ async fn websocket_port_to_otaflash_sim() {
 fn page_state_in_the_browser() {
     use otaflash::device::Snapshot;
     use otaflash::formats::bootable::{judge, Slots, Target};
-    use otaflash::page::{Action, BoardInfo, Link, PageState, Problem};
+    use otaflash::page::{Action, BoardInfo, Link, PageState};
     let mut s = PageState::default();
     s.apply(Action::Connecting);
     assert_eq!(s.link, Link::Connecting);
@@ -489,9 +489,10 @@ fn page_state_in_the_browser() {
     s.apply(Action::ImagePicked("x.bin".into(), HELLO.to_vec()));
     assert!(s.can_flash());
     s.apply(Action::ImagePicked("s2.bin".into(), BLINK_S2.to_vec()));
-    assert!(s.image_problems().iter().any(|m| matches!(
-        m,
-        Problem::Slot(otaflash::formats::bootable::SlotRefusal::Image(_))
-    ) && m.message().contains("built for ESP32-S2")));
+    assert!(s
+        .image_problems()
+        .iter()
+        .any(|m| matches!(m, otaflash::loader::Refusal::Image(_))
+            && m.message().contains("built for ESP32-S2")));
     assert!(!s.can_flash());
 }

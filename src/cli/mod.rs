@@ -150,35 +150,7 @@ pub(crate) fn parse_state(s: &str) -> Result<crate::formats::otadata::OtaState, 
     })
 }
 
-/// What kind of failure ended a command; the exit status says it (README: exit codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailKind {
-    /// Bad input or a refusal: nothing was written. Exit 1.
-    Refused,
-    /// The board or the link failed (no answer, an error status, a dropped link). Exit 2.
-    Board,
-    /// What was written does not read back as sent. Exit 3.
-    Verify,
-}
-
-impl FailKind {
-    pub fn exit_code(self) -> u8 {
-        match self {
-            FailKind::Refused => 1,
-            FailKind::Board => 2,
-            FailKind::Verify => 3,
-        }
-    }
-
-    /// The kind as `--json` names it.
-    pub fn word(self) -> &'static str {
-        match self {
-            FailKind::Refused => "refused",
-            FailKind::Board => "board",
-            FailKind::Verify => "verify",
-        }
-    }
-}
+pub use crate::loader::FailKind;
 
 /// An error for the user: printed as `error: …` with its hints (or, with `--json`, as
 /// `{"error": {"kind", "message", "hints"}}` on stdout); the exit status is its kind's.
@@ -205,13 +177,8 @@ pub fn Failure(message: String) -> Failure {
 impl Failure {
     /// A loader or device error with its kind and the hints for a link over the network.
     pub fn of(e: &crate::loader::Error) -> Failure {
-        use crate::loader::Error as E;
         Failure {
-            kind: match e {
-                E::Refused(_) => FailKind::Refused,
-                E::Verify(_) => FailKind::Verify,
-                _ => FailKind::Board,
-            },
+            kind: e.kind(),
             message: e.to_string(),
             hints: e
                 .hints(crate::loader::Via::Network)

@@ -61,6 +61,10 @@ pub struct SimArgs {
     /// from the host.
     #[arg(long)]
     fault_disconnect_after: Option<u64>,
+    /// Fault injection (tests): the chip hangs, as after a brown-out, once this many bytes have
+    /// come from the host; the link stays up and nothing answers until a reset.
+    #[arg(long)]
+    fault_hang_after: Option<u64>,
     /// Fault injection (tests): a flash byte whose bits stay 1 when programmed (a worn flash);
     /// writes complete, only a read-back or MD5 shows it. Repeatable.
     #[arg(long, value_parser = parse_u32_arg)]
@@ -130,6 +134,7 @@ pub fn sim(a: SimArgs) -> CliResult {
             c.mac = m;
         }
         c.faults.disconnect_after_h2d = a.fault_disconnect_after;
+        c.faults.hang_after_h2d = a.fault_hang_after;
         c.faults.stuck_bytes = a.fault_stuck.clone();
         c.security = a.security.unwrap_or_default();
         c.flash_key = flash_key;

@@ -10,7 +10,7 @@ pub mod update;
 mod write;
 
 pub use install::{caution_lines, erase_losses, Installed, PartWrite};
-pub use write::{SlotWrite, Switched};
+pub use write::{slot_write_refusals, SlotWrite, Switched};
 
 use crate::formats::bootable::{judge, HeaderScan, ImageProblem, Loads, SlotImage, Slots, Target};
 use crate::formats::image::{Header, HEADER_LEN, IMAGE_MAGIC};

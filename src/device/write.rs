@@ -3,7 +3,7 @@
 //! to a slot whose whole image the bootloader would load.
 
 use super::{judge_boot, Device};
-use crate::formats::bootable::{check_slot_image, Loads, SlotImage, SlotRefusal, Slots};
+use crate::formats::bootable::{check_slot_image, Loads, SlotImage, SlotRefusal, Slots, Target};
 use crate::formats::otadata::{self, OtaState, Otadata, SECTOR_LEN};
 use crate::formats::partition::{Md5Status, Partition, PartitionTable};
 use crate::loader::{Error, Port, Refusal, Result, WriteOptions, WriteReport};
@@ -41,6 +41,36 @@ fn find(table: &PartitionTable, label: &str) -> Result<Partition> {
         .ok_or_else(|| Refusal::NoPartition(label.to_string()).into())
 }
 
+/// Every reason `image` may not be written into `slot` now (empty: it may), in the order they
+/// are said: a table the bootloader rejects, no image at all (then nothing else), no app slot,
+/// each problem the bootloader would have with it there (too big among them), and the slot
+/// that boots now (`boots_now`). The page lists them all; the device refuses with the first.
+pub fn slot_write_refusals(
+    table: Option<&PartitionTable>,
+    slot: Option<&Partition>,
+    image: &[u8],
+    target: Target,
+    boots_now: bool,
+) -> (SlotImage, Vec<Refusal>) {
+    let (judged, found) = check_slot_image(image, slot, target);
+    let mut out = vec![];
+    if table.is_some_and(|t| matches!(t.md5, Md5Status::Mismatch { .. })) {
+        out.push(Refusal::TableRejected);
+    }
+    if let [SlotRefusal::NotAnImage(m)] = &found[..] {
+        return (judged, vec![Refusal::NotAnImage(m.clone())]);
+    }
+    out.extend(found.into_iter().map(|r| match r {
+        SlotRefusal::NotAnImage(m) => Refusal::NotAnImage(m),
+        SlotRefusal::NotAnAppSlot { label, kind } => Refusal::NotAnAppSlot { label, kind },
+        SlotRefusal::Image(p) => Refusal::Image(vec![p]),
+    }));
+    if let Some(s) = slot.filter(|_| boots_now) {
+        out.push(Refusal::BootsNow(s.name()));
+    }
+    (judged, out)
+}
+
 impl<P: Port> Device<P> {
     /// Checks `image` for slot `label` without writing anything: the slot exists and is an
     /// app slot, the file fits, and the bootloader would load the image there on this chip.
@@ -50,24 +80,16 @@ impl<P: Port> Device<P> {
         label: &str,
         image: &[u8],
     ) -> Result<(Partition, SlotImage)> {
-        require_sound(table)?;
         let part = find(table, label)?;
-        let (slot, refusals) = check_slot_image(image, Some(&part), self.target());
+        let (slot, refusals) =
+            slot_write_refusals(Some(table), Some(&part), image, self.target(), false);
         // The first that is not the image's own, else every problem the bootloader would have.
         let mut problems = vec![];
         for r in refusals {
-            return Err(match r {
-                SlotRefusal::NotAnImage(m) => Refusal::NotAnImage(m),
-                SlotRefusal::NotAnAppSlot { label, kind } => Refusal::NotAnAppSlot { label, kind },
-                SlotRefusal::FileTooBig { len, label, slot } => {
-                    Refusal::FileTooBig { len, label, slot }
-                }
-                SlotRefusal::Image(p) => {
-                    problems.push(p);
-                    continue;
-                }
+            match r {
+                Refusal::Image(p) => problems.extend(p),
+                r => return Err(r.into()),
             }
-            .into());
         }
         if !problems.is_empty() {
             return Err(Refusal::Image(problems).into());

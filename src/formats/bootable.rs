@@ -104,11 +104,8 @@ pub enum ImageProblem {
         load_addr: u32,
         data_at: u32,
     },
-    /// The image (with its digest) does not fit the partition.
-    TooBigForSlot {
-        needs: u64,
-        slot: u32,
-    },
+    /// The image (with its digest), or the file, does not fit the partition.
+    TooBigForSlot(TooBig),
     /// The bytes end before the image does (a cut-off file or read).
     Truncated {
         needs: u64,
@@ -172,9 +169,7 @@ impl ImageProblem {
             } => format!(
                 "damaged: segment {index} (load address 0x{load_addr:08x}) does not line up with its data at 0x{data_at:x}"
             ),
-            ImageProblem::TooBigForSlot { needs, slot } => format!(
-                "the image is {needs} bytes, larger than the {slot}-byte slot"
-            ),
+            ImageProblem::TooBigForSlot(t) => t.message(),
             ImageProblem::Truncated { needs, have } => {
                 format!("cut off: the image needs at least {needs} bytes, there are only {have}")
             }
@@ -510,10 +505,11 @@ impl HeaderScan {
         if self.segments.len() < self.segment_count() {
             let at = self.next as u64;
             if at + SEGMENT_HEADER_LEN as u64 > self.slot_size as u64 {
-                return self.stop(ImageProblem::TooBigForSlot {
-                    needs: at + SEGMENT_HEADER_LEN as u64,
+                return self.stop(ImageProblem::TooBigForSlot(TooBig {
+                    len: at + SEGMENT_HEADER_LEN as u64,
                     slot: self.slot_size,
-                });
+                    label: None,
+                }));
             }
             self.want = Some((self.next, SEGMENT_HEADER_LEN as u32));
             return;
@@ -525,10 +521,11 @@ impl HeaderScan {
         self.len = Some(len);
         self.want = None;
         if len > self.slot_size as u64 {
-            self.problems.push(ImageProblem::TooBigForSlot {
-                needs: len,
+            self.problems.push(ImageProblem::TooBigForSlot(TooBig {
+                len,
                 slot: self.slot_size,
-            });
+                label: None,
+            }));
         }
     }
 
@@ -557,10 +554,62 @@ pub enum SlotRefusal {
     NotAnImage(String),
     /// The partition is no app slot (`kind`: its type's name).
     NotAnAppSlot { label: String, kind: String },
-    /// The file is bigger than the slot.
-    FileTooBig { len: u64, label: String, slot: u32 },
-    /// What the bootloader would refuse once it is written there.
+    /// What the bootloader would refuse once it is written there (a file bigger than the slot
+    /// among them).
     Image(ImageProblem),
+}
+
+impl SlotRefusal {
+    pub fn message(&self) -> String {
+        match self {
+            SlotRefusal::NotAnImage(m) => m.clone(),
+            SlotRefusal::NotAnAppSlot { label, kind } => {
+                format!("'{label}' is a {kind} partition, not an app slot")
+            }
+            SlotRefusal::Image(p) => p.message(),
+        }
+    }
+}
+
+/// An image or a file bigger than the slot it goes into: the one "too big" fact of the page,
+/// the device layer, installs and updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooBig {
+    /// The image's (or file's) length.
+    pub len: u64,
+    /// The slot's size.
+    pub slot: u32,
+    /// The slot's name, where known.
+    pub label: Option<String>,
+}
+
+impl TooBig {
+    /// `len` bytes into `slot`: too big, or None when they fit.
+    pub fn check(len: u64, slot: &Partition) -> Option<TooBig> {
+        (len > slot.size as u64).then(|| TooBig {
+            len,
+            slot: slot.size,
+            label: Some(slot.name()),
+        })
+    }
+
+    /// "the image is 1.1 MB (1089536 bytes), larger than the 1 MB slot 'app0'".
+    pub fn message(&self) -> String {
+        let size = super::numbers::human_size(self.len);
+        let exact = if size.ends_with("bytes") {
+            String::new()
+        } else {
+            format!(" ({} bytes)", self.len)
+        };
+        format!(
+            "the image is {size}{exact}, larger than the {} slot{}",
+            super::numbers::human_size(self.slot as u64),
+            self.label
+                .as_ref()
+                .map(|l| format!(" '{l}'"))
+                .unwrap_or_default()
+        )
+    }
 }
 
 /// The one check of "may `image` go into `slot` on `target`" (the page's flash panel and the
@@ -587,26 +636,21 @@ pub fn check_slot_image(
                 kind: s.type_name(),
             });
         }
-        if image.len() as u64 > s.size as u64 {
-            out.push(SlotRefusal::FileTooBig {
-                len: image.len() as u64,
-                label: s.name(),
-                slot: s.size,
-            });
+    }
+    // Too big is said once, of the file, with the slot's name.
+    let mut too_big = slot.and_then(|s| TooBig::check(image.len() as u64, s));
+    for p in &judged.problems {
+        match p {
+            ImageProblem::TooBigForSlot(t) => {
+                let len = too_big.as_ref().map_or(t.len, |f| f.len.max(t.len));
+                too_big = slot.and_then(|s| TooBig::check(len, s));
+            }
+            p => out.push(SlotRefusal::Image(p.clone())),
         }
     }
-    // A file bigger than its slot is said once (as the file).
-    let too_big = out
-        .iter()
-        .any(|r| matches!(r, SlotRefusal::FileTooBig { .. }));
-    out.extend(
-        judged
-            .problems
-            .iter()
-            .filter(|p| !(too_big && matches!(p, ImageProblem::TooBigForSlot { .. })))
-            .cloned()
-            .map(SlotRefusal::Image),
-    );
+    if let Some(t) = too_big {
+        out.insert(0, SlotRefusal::Image(ImageProblem::TooBigForSlot(t)));
+    }
     (judged, out)
 }
 
@@ -821,7 +865,7 @@ mod tests {
         let small = img.len() as u32 - 16;
         assert!(matches!(
             judge(&img, esp32(), 0x10000, Some(small)).problems[0],
-            ImageProblem::TooBigForSlot { .. }
+            ImageProblem::TooBigForSlot(_)
         ));
     }
 

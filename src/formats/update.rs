@@ -12,7 +12,7 @@
 //! - otherwise (another table, no OTA slots, a blank or unreadable board) → **full install** of
 //!   the build's parts, checked by [`crate::formats::install::plan`], data losses named.
 
-use super::bootable::{judge, ImageProblem, Slots, Target};
+use super::bootable::{check_slot_image, Slots, Target};
 use super::image::Image;
 use super::install::{self, Part, PartKind};
 use super::partition::{Partition, PartitionTable};
@@ -301,26 +301,12 @@ fn slot_update(
     };
     let target = Target::chip(board.install.chip, board.install.revision)
         .with_secure_boot(board.install.secure_boot);
-    let mut why = vec![];
-    if app.bytes.len() as u64 > slot.size as u64 {
-        why.push(format!(
-            "{} is {} bytes, larger than the slot {} ({} bytes)",
-            app.name,
-            app.bytes.len(),
-            slot.name(),
-            slot.size
-        ));
-    }
-    let problems: Vec<ImageProblem> = judge(&app.bytes, target, slot.offset, Some(slot.size))
-        .problems
-        .into_iter()
-        .filter(|p| !matches!(p, ImageProblem::TooBigForSlot { .. }))
+    // The same check the page and the device layer make before writing a slot.
+    let (_, refusals) = check_slot_image(&app.bytes, Some(&slot), target);
+    let why: Vec<String> = refusals
+        .iter()
+        .map(|r| format!("{}: {}", app.name, r.message()))
         .collect();
-    why.extend(
-        problems
-            .iter()
-            .map(|p| format!("{}: {}", app.name, p.message())),
-    );
     if !why.is_empty() {
         return refused(label, why);
     }

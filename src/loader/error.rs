@@ -90,11 +90,6 @@ pub enum Refusal {
     NotAnImage(String),
     /// The bootloader would refuse the image, or it is no app for a slot.
     Image(Vec<ImageProblem>),
-    FileTooBig {
-        len: u64,
-        label: String,
-        slot: u32,
-    },
     NoPartition(String),
     NotAnAppSlot {
         label: String,
@@ -123,6 +118,21 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// What to try instead (whatever the link).
+    pub fn hints(&self) -> Vec<Hint> {
+        match self {
+            Refusal::Unaligned { .. } => vec![Hint::WholeSectors],
+            Refusal::BootsNow(_) => vec![Hint::OtherSlot],
+            Refusal::Image(p)
+                if p.iter()
+                    .any(|p| matches!(p, ImageProblem::TooBigForSlot(_))) =>
+            {
+                vec![Hint::BiggerSlot]
+            }
+            _ => vec![],
+        }
+    }
+
     pub fn message(&self) -> String {
         match self {
             Refusal::PastFlashEnd { offset, len, flash } => format!(
@@ -140,11 +150,6 @@ impl Refusal {
                 .map(|p| p.message())
                 .collect::<Vec<_>>()
                 .join("; "),
-            Refusal::FileTooBig { len, label, slot } => format!(
-                "the file is {} ({len} bytes), larger than the {} slot '{label}'",
-                human_size(*len),
-                human_size(*slot as u64)
-            ),
             Refusal::NoPartition(label) => format!("there is no partition named '{label}'"),
             Refusal::NotAnAppSlot { label, kind } => {
                 format!("'{label}' is a {kind} partition, not an app slot")
@@ -208,6 +213,45 @@ pub enum Hint {
     PickPortAgain,
     /// A raw byte bridge to a real UART keeps its own rate: the chip cannot be moved off it.
     RawBridgeBaud,
+    /// The board went quiet part-way: power, cable, reset, and the job again.
+    PowerAndCable,
+    /// Erases and writes go by whole 4 KiB sectors.
+    WholeSectors,
+    /// The slot that boots now is not written over.
+    OtherSlot,
+    /// The app does not fit its slot.
+    BiggerSlot,
+}
+
+/// What kind of failure ended a job: the page's colours and the CLI's exit status follow it
+/// (README: exit codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailKind {
+    /// Bad input or a refusal: nothing was written. Exit 1.
+    Refused,
+    /// The board or the link failed (no answer, an error status, a dropped link). Exit 2.
+    Board,
+    /// What was written does not read back as sent. Exit 3.
+    Verify,
+}
+
+impl FailKind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            FailKind::Refused => 1,
+            FailKind::Board => 2,
+            FailKind::Verify => 3,
+        }
+    }
+
+    /// The kind in one word (`--json`, the page's `data-kind`).
+    pub fn word(self) -> &'static str {
+        match self {
+            FailKind::Refused => "refused",
+            FailKind::Board => "board",
+            FailKind::Verify => "verify",
+        }
+    }
 }
 
 /// What the link to the chip goes through, for choosing hints.
@@ -232,6 +276,10 @@ impl Hint {
             Hint::BridgeDownloadMode => "A byte bridge may not pass DTR/RTS: put the chip into download mode by hand (hold BOOT, press EN).",
             Hint::NativeUsbBoot => "On the chip's own USB port: hold BOOT, press and release RESET (or unplug and plug the cable in), release BOOT, then connect again.",
             Hint::PickPortAgain => "The chip's own USB-OTG port comes back under a new name after each reset: connect again and pick the new port.",
+            Hint::PowerAndCable => "Check the board's power supply and cable, press EN/RESET, then connect again and run the job again.",
+            Hint::WholeSectors => "Give a start and a size that are multiples of 0x1000 (4096 bytes, one flash sector).",
+            Hint::OtherSlot => "Write the other OTA slot (the Update panel picks the idle one), or make another slot boot first.",
+            Hint::BiggerSlot => "Use a build made for this board's partition table, or install one with larger app slots (a full install says what it replaces).",
             Hint::RawBridgeBaud => "A raw bridge to a real serial port (ser2net, a serial server) keeps its own rate and cannot follow the chip to another one: reset the board (EN/RESET) and connect again without a baud rate (no --baud, no &baud=), which stays at 115200.",
         }
     }
@@ -258,15 +306,28 @@ impl Error {
             Error::NoAnswer(NoAnswer::AfterBaud { .. }) if bridge => vec![RawBridgeBaud, LowerBaud],
             Error::NoAnswer(NoAnswer::AfterBaud { .. }) => vec![LowerBaud],
             Error::NoAnswer(NoAnswer::CannotReset) => vec![ResetByHand, LowerBaud],
-            Error::NoAnswer(NoAnswer::MidWrite) | Error::Timeout(_) if !bridge => {
-                vec![DataCable, LowerBaud]
+            Error::NoAnswer(NoAnswer::MidWrite) | Error::Timeout(_) if bridge => {
+                vec![PowerAndCable, BridgeRunning]
+            }
+            Error::NoAnswer(NoAnswer::MidWrite) | Error::Timeout(_) => {
+                vec![PowerAndCable, DataCable, LowerBaud]
             }
             Error::Port(_) if bridge => vec![BridgeRunning],
             Error::Port(PortError::Disconnected(_)) if matches!(usb, Some(UsbLink::Otg(_))) => {
                 vec![PickPortAgain, DataCable]
             }
             Error::Port(_) => vec![DataCable, PortBusy],
+            Error::Refused(r) => r.hints(),
             _ => vec![],
+        }
+    }
+
+    /// The kind, for the page's colours and the CLI's exit status.
+    pub fn kind(&self) -> FailKind {
+        match self {
+            Error::Refused(_) => FailKind::Refused,
+            Error::Verify(_) => FailKind::Verify,
+            _ => FailKind::Board,
         }
     }
 

@@ -16,7 +16,7 @@ mod open;
 pub mod port;
 pub mod stub;
 
-pub use error::{Error, Hint, NoAnswer, Refusal, Rejected, Result, Via};
+pub use error::{Error, FailKind, Hint, NoAnswer, Refusal, Rejected, Result, Via};
 pub use flash::{WriteOptions, WriteReport, REGION};
 pub use open::OpenOptions;
 pub use port::{Port, PortError};

@@ -6,13 +6,13 @@
 use crate::chips::security::{SecureBoot, Security};
 use crate::chips::Chip;
 use crate::device::update::Verdict;
-use crate::device::{judge_boot, Snapshot, TableProblem};
-use crate::formats::bootable::{check_slot_image, Loads, SlotImage, SlotRefusal, Slots, Target};
+use crate::device::{judge_boot, slot_write_refusals, Snapshot, TableProblem};
+use crate::formats::bootable::{Loads, SlotImage, Slots, Target};
 use crate::formats::image::{Header, Image};
 use crate::formats::otadata::{Boot, Otadata};
-use crate::formats::partition::{Md5Status, Partition, PartitionTable, DEFAULT_TABLE_OFFSET};
+use crate::formats::partition::{Partition, PartitionTable, DEFAULT_TABLE_OFFSET};
 use crate::formats::update::{Build, UpdatePlan};
-use crate::loader::{Hint, Phase, Progress, WriteReport};
+use crate::loader::{FailKind, Hint, Phase, Progress, Refusal, Via, WriteReport};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -100,8 +100,36 @@ impl PortKind {
 /// Why connecting failed, and what to try (apart from the message).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
+    pub kind: FailKind,
     pub message: String,
     pub hints: Vec<Hint>,
+}
+
+impl Failure {
+    /// A loader or device error, with the hints for the link it happened on.
+    pub fn of(e: &crate::loader::Error, via: Via) -> Failure {
+        Failure {
+            kind: e.kind(),
+            message: e.to_string(),
+            hints: e.hints(via),
+        }
+    }
+
+    /// Refused before anything was done, in words.
+    pub fn refused(message: impl Into<String>) -> Failure {
+        Failure {
+            kind: FailKind::Refused,
+            message: message.into(),
+            hints: vec![],
+        }
+    }
+}
+
+/// A job that ended in a failure: shown in the panel that ran it, with what to try.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobFailed {
+    pub job: JobKind,
+    pub failure: Failure,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -252,46 +280,6 @@ pub struct Written {
     pub md5: [u8; 16],
 }
 
-/// Why the picked file cannot be flashed into the target slot now.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Problem {
-    /// Not an image at all (plain words).
-    NotAnImage(String),
-    /// What stops it going into the target slot ([`check_slot_image`]).
-    Slot(SlotRefusal),
-    /// The table's MD5 does not match: the bootloader rejects it.
-    TableRejected,
-    /// The target holds the app that boots now.
-    BootsNow(String),
-}
-
-impl Problem {
-    pub fn message(&self) -> String {
-        match self {
-            Problem::NotAnImage(m) => m.clone(),
-            Problem::Slot(SlotRefusal::Image(p)) => p.message(),
-            Problem::Slot(SlotRefusal::NotAnImage(m)) => m.clone(),
-            Problem::Slot(SlotRefusal::FileTooBig { len, label, slot }) => {
-                crate::loader::Refusal::FileTooBig {
-                    len: *len,
-                    label: label.clone(),
-                    slot: *slot,
-                }
-                .message()
-            }
-            Problem::Slot(SlotRefusal::NotAnAppSlot { label, kind }) => {
-                crate::loader::Refusal::NotAnAppSlot {
-                    label: label.clone(),
-                    kind: kind.clone(),
-                }
-                .message()
-            }
-            Problem::TableRejected => crate::loader::Refusal::TableRejected.message(),
-            Problem::BootsNow(l) => crate::loader::Refusal::BootsNow(l.clone()).message(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageState {
     pub port_kind: PortKind,
@@ -331,6 +319,8 @@ pub struct PageState {
     pub plan: Option<UpdatePlan>,
     /// How the last update ended.
     pub finished: Option<Finished>,
+    /// The last job's failure, until the next job starts.
+    pub failed: Option<JobFailed>,
 }
 
 #[derive(Debug, Clone)]
@@ -364,7 +354,10 @@ pub enum Action {
     JobStep(String),
     JobProgress(Progress),
     /// A job ended: the status line (Ok) or what went wrong.
-    JobDone(Result<String, String>),
+    JobDone(Result<String, Failure>),
+    /// Something asked for was refused before any job began (another job has the board, an
+    /// entry that is no number): said, and the running job, if any, goes on.
+    Refused(Failure),
     /// A write into this slot began: what was known of it no longer holds.
     SlotWriting(Partition),
     /// The picked image is in the slot, verified by MD5. `boot_next`: the same job goes on to
@@ -404,6 +397,9 @@ pub enum Action {
     UpdatePlanFailed(String),
     /// How the update ended (confirmed running, not confirmed, not running).
     UpdateFinished(Verdict, String),
+    /// The update stopped on a failure before the app could run (words: what was done, what
+    /// holds now).
+    UpdateStopped(Failure),
     /// The loaded firmware's app, offered to the flash panel (said nowhere).
     ImageOffered(String, Vec<u8>),
     /// The link to the board went away with no click (a bridge closed, a port unplugged).
@@ -436,6 +432,7 @@ impl Default for PageState {
             fresh: false,
             plan: None,
             finished: None,
+            failed: None,
         }
     }
 }
@@ -560,6 +557,7 @@ impl PageState {
                 }
             }
             Action::JobStarted(kind, what) => {
+                self.failed = None;
                 if !matches!(kind, JobKind::Connect | JobKind::ReadLayout) {
                     self.fresh = false;
                 }
@@ -588,12 +586,18 @@ impl PageState {
                 }
             }
             Action::JobDone(r) => {
-                self.job = Job::Idle;
+                let job = std::mem::replace(&mut self.job, Job::Idle);
                 match r {
                     Ok(s) => self.say(Tone::Done, s),
-                    Err(e) => self.say(Tone::Error, e),
+                    Err(failure) => {
+                        self.say(Tone::Error, failure.message.clone());
+                        if let Job::Busy { kind, .. } = job {
+                            self.failed = Some(JobFailed { job: kind, failure });
+                        }
+                    }
                 }
             }
+            Action::Refused(f) => self.say(Tone::Error, f.message),
             Action::SlotWriting(p) => {
                 self.slots.forget(&p);
                 self.written.remove(&p.offset);
@@ -646,7 +650,14 @@ impl PageState {
             Action::FirmwareFailed(why) => self.firmware_failed(why),
             Action::UpdatePlanned(p) => self.update_planned(p),
             Action::UpdatePlanFailed(why) => self.say(Tone::Error, why),
-            Action::UpdateFinished(v, words) => self.update_finished(v, words),
+            Action::UpdateFinished(v, words) => self.update_finished(v, words, vec![]),
+            Action::UpdateStopped(f) => {
+                self.update_finished(Verdict::NotRunning, f.message.clone(), f.hints.clone());
+                self.failed = Some(JobFailed {
+                    job: JobKind::Update,
+                    failure: f,
+                });
+            }
         }
     }
 
@@ -781,28 +792,15 @@ impl PageState {
     /// Why the picked image must not go into the target slot (empty: it may). Checked as the
     /// bootloader would on this board (chip, revision, slot), or, before a board is connected,
     /// for the image's own consistency.
-    pub fn image_problems(&self) -> Vec<Problem> {
+    pub fn image_problems(&self) -> Vec<Refusal> {
         let Some(p) = &self.image else { return vec![] };
         let slot = self.target_partition();
         let target = self.board.as_ref().map_or(Target::ANY, BoardInfo::target);
+        let boots_now = slot
+            .as_ref()
+            .is_some_and(|s| Some(s.name()) == self.booted());
         // The same check the device layer makes before writing.
-        let (_, refusals) = check_slot_image(&p.bytes, slot.as_ref(), target);
-        if let [SlotRefusal::NotAnImage(m)] = &refusals[..] {
-            return vec![Problem::NotAnImage(m.clone())];
-        }
-        let mut out = vec![];
-        if let Some(t) = self.table() {
-            if let Md5Status::Mismatch { .. } = t.md5 {
-                out.push(Problem::TableRejected);
-            }
-        }
-        out.extend(refusals.into_iter().map(Problem::Slot));
-        if let Some(s) = &slot {
-            if Some(s.name()) == self.booted() {
-                out.push(Problem::BootsNow(s.name()));
-            }
-        }
-        out
+        slot_write_refusals(self.table(), slot.as_ref(), &p.bytes, target, boots_now).1
     }
 
     /// What the technician should know before writing the target, though nothing stops it:

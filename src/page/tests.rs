@@ -111,7 +111,7 @@ fn image_checks_gate_the_flash_button() {
     s.apply(Action::ImagePicked("notes.txt".into(), b"hello".to_vec()));
     let p = s.image_problems();
     assert!(
-        matches!(&p[0], Problem::NotAnImage(m) if m.starts_with("This is a text file, not a firmware image")),
+        matches!(&p[0], Refusal::NotAnImage(m) if m.starts_with("This is a text file, not a firmware image")),
         "{p:?}"
     );
     assert!(!s.can_flash());
@@ -121,7 +121,7 @@ fn image_checks_gate_the_flash_button() {
     ));
     assert!(s
         .image_problems()
-        .contains(&Problem::Slot(SlotRefusal::Image(ImageProblem::NotAnApp))));
+        .contains(&Refusal::Image(vec![ImageProblem::NotAnApp])));
     // An app without an app description (older Arduino cores) is still an app.
     s.apply(Action::ImagePicked(
         "old-arduino.bin".into(),
@@ -134,23 +134,24 @@ fn image_checks_gate_the_flash_button() {
         b
     }));
     assert!(matches!(
-        s.image_problems()[0],
-        Problem::Slot(SlotRefusal::FileTooBig { .. })
+        &s.image_problems()[0],
+        Refusal::Image(p) if matches!(p[..], [ImageProblem::TooBigForSlot(_)])
     ));
+    assert_eq!(s.image_problems()[0].hints(), vec![Hint::BiggerSlot]);
     // An image for a newer chip revision than this v3.1 chip.
     let mut newer = app();
     newer[15..17].copy_from_slice(&302u16.to_le_bytes());
     s.apply(Action::ImagePicked("newer.bin".into(), newer));
-    assert!(matches!(
+    assert_eq!(
         s.image_problems()[0],
-        Problem::Slot(SlotRefusal::Image(ImageProblem::ChipTooOld {
+        Refusal::Image(vec![ImageProblem::ChipTooOld {
             min: 302,
             chip_rev: 301
-        }))
-    ));
+        }])
+    );
     s.apply(Action::ImagePicked("app.bin".into(), app()));
     s.apply(Action::SetTarget("app0".into()));
-    assert_eq!(s.image_problems(), vec![Problem::BootsNow("app0".into())]);
+    assert_eq!(s.image_problems(), vec![Refusal::BootsNow("app0".into())]);
 }
 
 #[test]

@@ -193,3 +193,57 @@ fn the_firmware_app_offered_to_the_flash_panel_goes_with_other_firmware() {
     s.apply(Action::FirmwareFailed("HTTP 404".into()));
     assert_eq!(s.image.as_ref().unwrap().name, "mine.bin");
 }
+
+#[test]
+fn a_failure_keeps_its_kind_and_hints_where_its_job_was_asked_for() {
+    use crate::loader::{Error, FailKind, Hint, NoAnswer, Refusal, Via};
+    let mut s = connected();
+    s.apply(Action::FirmwareResolved(v2()));
+    let plan = plan_for(&s, &v2());
+    s.apply(Action::UpdatePlanned(plan));
+    s.apply(Action::JobStarted(JobKind::Update, "updating".into()));
+    s.apply(Action::UpdateStopped(Failure::of(
+        &Error::NoAnswer(NoAnswer::MidWrite),
+        Via::Network,
+    )));
+    let f = s.failed.clone().unwrap();
+    assert_eq!((f.job, f.failure.kind), (JobKind::Update, FailKind::Board));
+    assert_eq!(
+        f.failure.hints,
+        vec![Hint::PowerAndCable, Hint::BridgeRunning]
+    );
+    let done = s.finished.clone().unwrap();
+    assert_eq!(done.verdict, Verdict::NotRunning);
+    assert_eq!(done.hints, f.failure.hints);
+    // The board could not be read again: no plan, and the offer says why instead of waiting.
+    s.apply(Action::JobStarted(JobKind::ReadLayout, "reading".into()));
+    assert!(s.failed.is_none(), "a new job clears the last failure");
+    s.apply(Action::JobDone(Err(Failure::of(
+        &Error::Timeout("no answer to READ_FLASH within 3.0 s".into()),
+        Via::Serial(None),
+    ))));
+    assert_eq!(s.status.as_ref().unwrap().tone, Tone::Error);
+    assert!(s
+        .update_offer()
+        .unwrap()
+        .sentence
+        .contains("could not be read"));
+    // A refusal from the device layer: its own kind and hint.
+    s.apply(Action::JobStarted(JobKind::Erase, "erasing".into()));
+    s.apply(Action::JobDone(Err(Failure::of(
+        &Error::Refused(Refusal::Unaligned {
+            offset: 0x9001,
+            size: 0x1000,
+        }),
+        Via::Serial(None),
+    ))));
+    let f = s.failed.clone().unwrap();
+    assert_eq!((f.job, f.failure.kind), (JobKind::Erase, FailKind::Refused));
+    assert_eq!(f.failure.hints, vec![Hint::WholeSectors]);
+    // Another job busy: a refusal to start is said, the running job goes on.
+    s.apply(Action::JobStarted(JobKind::Flash, "flashing app1".into()));
+    s.apply(Action::Refused(Failure::refused(
+        "another job has the board",
+    )));
+    assert!(s.busy());
+}

@@ -37,6 +37,8 @@ impl Firmware {
 pub struct Finished {
     pub verdict: Verdict,
     pub words: String,
+    /// What to try, when the update stopped on a failure.
+    pub hints: Vec<crate::loader::Hint>,
 }
 
 /// What the update button offers now.
@@ -118,7 +120,12 @@ impl PageState {
         self.plan = Some(plan);
     }
 
-    pub(super) fn update_finished(&mut self, verdict: Verdict, words: String) {
+    pub(super) fn update_finished(
+        &mut self,
+        verdict: Verdict,
+        words: String,
+        hints: Vec<crate::loader::Hint>,
+    ) {
         self.job = super::Job::Idle;
         let tone = match verdict {
             Verdict::Running => Tone::Done,
@@ -126,7 +133,11 @@ impl PageState {
             Verdict::NotRunning => Tone::Error,
         };
         self.status = Some(Status::new(tone, words.clone()));
-        self.finished = Some(Finished { verdict, words });
+        self.finished = Some(Finished {
+            verdict,
+            words,
+            hints,
+        });
         self.plan = None;
     }
 
@@ -150,6 +161,11 @@ impl PageState {
             ));
         }
         let Some(plan) = &self.plan else {
+            if self.failed.is_some() && !self.busy() {
+                return Some(waiting(
+                    "The board could not be read, so there is no plan: see what went wrong, then connect again.",
+                ));
+            }
             return Some(waiting("Checking what the board holds…"));
         };
         let busy = self.busy();

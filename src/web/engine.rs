@@ -38,8 +38,9 @@ pub(super) struct Queued {
     run: Box<dyn FnOnce()>,
 }
 
-type JobFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = (Device<AnyPort>, Result<(), String>)>>>;
+type JobFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (Device<AnyPort>, Result<(), loader::Error>)>>,
+>;
 type BoxedJob = Box<dyn FnOnce(Device<AnyPort>, Engine) -> JobFuture>;
 
 /// What to erase.
@@ -262,7 +263,7 @@ impl Engine {
     pub(super) fn run<F, Fut>(&self, kind: JobKind, what: &str, job: F) -> bool
     where
         F: FnOnce(Device<AnyPort>, Engine) -> Fut + 'static,
-        Fut: std::future::Future<Output = (Device<AnyPort>, Result<(), String>)> + 'static,
+        Fut: std::future::Future<Output = (Device<AnyPort>, Result<(), loader::Error>)> + 'static,
     {
         self.run_boxed(kind, what, Box::new(move |d, me| Box::pin(job(d, me))))
     }
@@ -272,24 +273,30 @@ impl Engine {
         let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
         let Slot::Device(boxed) = taken else {
             *self.slot.borrow_mut() = taken;
-            self.send(Action::JobDone(Err(NOT_FREE.into())));
+            self.send(Action::Refused(Failure::refused(NOT_FREE)));
             return false;
         };
         self.cancel.set(false);
         self.send(Action::JobStarted(kind, what.to_string()));
         let me = self.clone();
         spawn_local(async move {
-            let (device, r) = job(*boxed, me.clone()).await;
+            let (mut device, r) = job(*boxed, me.clone()).await;
+            let via = device.loader().port().via();
             me.put_back(Box::new(device));
             if let Err(e) = r {
-                me.log(format!("error: {e}"));
-                // A lost link was said already, in words that say what it means.
-                if !me.lost.get() {
-                    me.send(Action::JobDone(Err(e)));
-                }
+                me.fail(Failure::of(&e, via));
             }
         });
         true
+    }
+
+    /// A job ended in `f`: logged, and said unless the link was lost (that was said already,
+    /// in words that say what it means).
+    pub(super) fn fail(&self, f: Failure) {
+        self.log(format!("error: {}", f.message));
+        if !self.lost.get() {
+            self.send(Action::JobDone(Err(f)));
+        }
     }
 
     pub fn cancel(&self) {
@@ -305,7 +312,11 @@ impl Engine {
         ws_url: &str,
         filtered: bool,
     ) -> Result<AnyPort, Failure> {
-        let failure = |message: String, hints: Vec<loader::Hint>| Failure { message, hints };
+        let failure = |message: String, hints: Vec<loader::Hint>| Failure {
+            kind: loader::FailKind::Board,
+            message,
+            hints,
+        };
         match kind {
             PortKind::Sim(chip) => self
                 .page_sim(chip)
@@ -371,10 +382,7 @@ impl Engine {
                 self.console(&console);
                 loader.into_port().close().await;
                 *self.slot.borrow_mut() = Slot::Empty;
-                self.send(Action::ConnectFailed(Failure {
-                    message: error.to_string(),
-                    hints: error.hints(via),
-                }));
+                self.send(Action::ConnectFailed(Failure::of(&error, via)));
             }
         }
     }
@@ -482,7 +490,7 @@ impl Engine {
                         me.send(Action::Layout(snap));
                         (d, Ok(()))
                     }
-                    Err(e) => (d, Err(e.to_string())),
+                    Err(e) => (d, Err(e)),
                 }
             },
         );
@@ -502,7 +510,7 @@ impl Engine {
     ) {
         self.run(JobKind::Flash, &format!("flashing {label}"), move |mut d, me| async move {
             let Some(part) = table.find(&label).cloned() else {
-                return (d, Err(format!("no partition named '{label}'")));
+                return (d, Err(loader::Refusal::NoPartition(label).into()));
             };
             me.send(Action::SlotWriting(part.clone()));
             match d.write_slot(&table, &label, &bytes, &known, false).await {
@@ -526,12 +534,16 @@ impl Engine {
                             Self::switched(&me, &table, s, &known, Some(&done));
                             (d, Ok(()))
                         }
-                        Err(e) => (
-                            d,
-                            Err(format!(
-                                "{done}, but switching otadata failed: {e} — the board still boots what it booted before"
-                            )),
-                        ),
+                        Err(e) => {
+                            let via = d.loader().port().via();
+                            let mut f = Failure::of(&e, via);
+                            f.message = format!(
+                                "{done}, but switching otadata failed: {} — the board still boots what it booted before",
+                                f.message
+                            );
+                            me.fail(f);
+                            (d, Ok(()))
+                        }
                     }
                 }
                 Err(e) => {
@@ -552,7 +564,7 @@ impl Engine {
                         me.send(Action::JobDone(Ok(line)));
                         return (d, Ok(()));
                     }
-                    (d, Err(e.to_string()))
+                    (d, Err(e))
                 }
             }
         });
@@ -582,7 +594,7 @@ impl Engine {
                         me.send(Action::JobDone(Ok(line)));
                         (d, Ok(()))
                     }
-                    Err(e) => (d, Err(e.to_string())),
+                    Err(e) => (d, Err(e)),
                 }
             },
         );
@@ -629,7 +641,7 @@ impl Engine {
                         Self::switched(&me, &table, s, &known, None);
                         (d, Ok(()))
                     }
-                    Err(e) => (d, Err(e.to_string())),
+                    Err(e) => (d, Err(e)),
                 }
             },
         );
@@ -649,7 +661,7 @@ impl Engine {
                     }
                     Err(e) => {
                         // What was read to decide is worth keeping.
-                        (d, Err(e.to_string()))
+                        (d, Err(e))
                     }
                 }
             },
@@ -671,7 +683,7 @@ impl Engine {
                         ))));
                         (d, Ok(()))
                     }
-                    Err(e) => (d, Err(e.to_string())),
+                    Err(e) => (d, Err(e)),
                 }
             },
         );
@@ -751,7 +763,7 @@ impl Engine {
                         }
                         (d, Ok(()))
                     }
-                    Err(e) => (d, Err(e.to_string())),
+                    Err(e) => (d, Err(e)),
                 }
             },
         );
@@ -782,7 +794,7 @@ impl Engine {
                         me.send(Action::JobDone(Ok(line)));
                         (d, Ok(()))
                     }
-                    Err(e) => (d, Err(e.to_string())),
+                    Err(e) => (d, Err(e)),
                 }
             },
         );
@@ -830,6 +842,7 @@ impl Engine {
                 JobKind::Console,
                 "watching the serial console".into(),
             ));
+            let via = port.via();
             let r = async {
                 port.set_baud(baud).await?;
                 if port.can_reset() {
@@ -844,7 +857,7 @@ impl Engine {
             me.send(Action::Disconnected);
             me.send(Action::JobDone(match r {
                 Ok(()) => Ok("console closed".into()),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(Failure::of(&e, via)),
             }));
         });
     }

@@ -5,22 +5,20 @@
 use super::job::JobBar;
 use super::panels::PanelProps;
 use super::views::image_view;
-use crate::formats::bootable::SlotRefusal;
 use crate::formats::numbers::human_size;
 use crate::formats::otadata::OtaState;
-use crate::page::{Action, JobKind, Problem};
+use crate::loader::Refusal;
+use crate::page::{Action, JobKind};
 use web_sys::{DragEvent, HtmlElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 /// The jobs whose progress shows in this panel (the rest show in their own panels).
-const FLASH_PANEL_JOBS: [JobKind; 7] = [
+const FLASH_PANEL_JOBS: [JobKind; 5] = [
     JobKind::Connect,
     JobKind::ReadLayout,
     JobKind::Flash,
     JobKind::Verify,
     JobKind::Otadata,
-    JobKind::Backup,
-    JobKind::Erase,
 ];
 
 /// A rollback state in words, for "Boot app1 next …".
@@ -250,7 +248,7 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
                     if !problems.is_empty() {
                         <ul class="warnings" data-testid="image-problems">
                             { for problems.iter().map(|m| html!{ <li>{ format!("Not flashable: {}", m.message()) }
-                                { match m { Problem::Slot(SlotRefusal::Image(ip)) => ip.hint().map(|h| html!{ <span class="hint">{ format!(" — {h}") }</span> }).unwrap_or_default(), _ => html!{} } }
+                                { for refusal_hints(m).into_iter().map(|h| html!{ <span class="hint">{ format!(" — {h}") }</span> }) }
                             </li> }) }
                         </ul>
                     }
@@ -304,4 +302,15 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
             }
         </div>
     }
+}
+
+/// What to try about a refusal: the bootloader's own hint for each image problem, then the
+/// refusal's.
+fn refusal_hints(r: &Refusal) -> Vec<&'static str> {
+    let mut out = vec![];
+    if let Refusal::Image(ps) = r {
+        out.extend(ps.iter().filter_map(|p| p.hint()));
+    }
+    out.extend(r.hints().into_iter().map(|h| h.text()));
+    out
 }

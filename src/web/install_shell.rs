@@ -170,7 +170,7 @@ pub fn InstallShell(p: &PanelProps) -> Html {
                 <p class="error" data-testid="install-load-error">{ e.clone() }</p>
             }
             <div ref={root}></div>
-            <JobBar state={p.state.clone()} kinds={vec![JobKind::Install]} />
+            <JobBar state={p.state.clone()} kinds={vec![JobKind::Install, JobKind::Backup, JobKind::Erase]} />
         </div>
     }
 }

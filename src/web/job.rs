@@ -3,7 +3,7 @@
 use super::panels::StoreHandle;
 use crate::formats::numbers::{approx_size, decimals};
 use crate::loader::{Phase, Progress};
-use crate::page::{Job, JobKind};
+use crate::page::{Failure, Job, JobKind};
 use yew::prelude::*;
 
 /// "writing 600.0 KB of 600.0 KB · 45 % · 430 kbit/s effective, 260 kbit/s on the wire · 3 s
@@ -65,7 +65,13 @@ pub fn JobBar(p: &JobBarProps) -> Html {
         kind,
     } = &s.job
     else {
-        return html! {};
+        // The last job here failed: what happened and what to try, where it was asked for.
+        return match &s.failed {
+            Some(f) if p.kinds.contains(&f.job) && f.job != JobKind::Update => {
+                failure_view(&f.failure, "job-failed")
+            }
+            _ => html! {},
+        };
     };
     if mine.is_none() {
         return html! {};
@@ -81,6 +87,18 @@ pub fn JobBar(p: &JobBarProps) -> Html {
                 Some(p) => progress_text(p, image_len.filter(|_| *kind == JobKind::Flash)),
                 None => format!("{what}{}", pr.map(|p| format!(" ({})", p.phase.name())).unwrap_or_default()),
             } }</span>
+        </div>
+    }
+}
+
+/// A failure in words, its kind (`data-kind`: refused, board, verify) and what to try.
+pub fn failure_view(f: &Failure, testid: &'static str) -> Html {
+    html! {
+        <div class="hint" data-testid={testid} data-kind={f.kind.word()}>
+            <p class="error">{ f.message.clone() }</p>
+            if !f.hints.is_empty() {
+                <ul data-testid="hints">{ for f.hints.iter().map(|h| html!{ <li>{ h.text() }</li> }) }</ul>
+            }
         </div>
     }
 }

@@ -67,7 +67,7 @@ impl Engine {
                         }
                         Err(e) => {
                             let _ = rej.call1(&JsValue::NULL, &e.to_string().into());
-                            (d, Err(e.to_string()))
+                            (d, Err(e))
                         }
                     }
                 },
@@ -108,7 +108,7 @@ impl Engine {
                         }
                         Err(e) => {
                             let _ = rej.call1(&JsValue::NULL, &e.to_string().into());
-                            (d, Err(e.to_string()))
+                            (d, Err(e))
                         }
                     }
                 },

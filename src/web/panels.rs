@@ -334,12 +334,7 @@ fn ConnectBar(p: &PanelProps) -> Html {
                 }</p>
             }
             if let Link::Failed(f) = &s.link {
-                <div class="hint" data-testid="connect-help">
-                    <p class="error">{ f.message.clone() }</p>
-                    if !f.hints.is_empty() {
-                        <ul>{ for f.hints.iter().map(|h| html!{ <li>{ h.text() }</li> }) }</ul>
-                    }
-                </div>
+                { super::job::failure_view(f, "connect-help") }
             }
         </div>
     }
@@ -386,7 +381,7 @@ fn LayoutPanel(p: &PanelProps) -> Html {
                 d.dispatch(Action::SetTableOffset(o));
                 e.read_layout(o);
             }
-            None => d.dispatch(Action::JobDone(Err(format!(
+            None => d.dispatch(Action::Refused(crate::page::Failure::refused(format!(
                 "'{}' is not an offset (e.g. 0x8000)",
                 *t
             )))),

@@ -129,7 +129,14 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
             Verdict::Unconfirmed => "warning",
             Verdict::NotRunning => "error",
         };
-        html! { <p class={classes!("update-result", tone)} data-testid="update-result" data-verdict={tone}>{ &f.words }</p> }
+        html! {
+            <>
+                <p class={classes!("update-result", tone)} data-testid="update-result" data-verdict={tone}>{ &f.words }</p>
+                if !f.hints.is_empty() {
+                    <ul class="hint" data-testid="hints">{ for f.hints.iter().map(|h| html!{ <li>{ h.text() }</li> }) }</ul>
+                }
+            </>
+        }
     });
     html! {
         <div class="update" data-testid="update-panel">

@@ -4,7 +4,7 @@
 //! (data that would be lost, a bootloader whose header does not match the flash, parts where the
 //! bootloader will not look). Pure: the page and the CLI plan the same way.
 
-use super::bootable::{judge, ImageProblem, Target};
+use super::bootable::{judge, ImageProblem, Target, TooBig};
 use super::image::{Header, Image, HEADER_LEN, IMAGE_MAGIC};
 use super::numbers::human_size;
 use super::otadata::OTADATA_LEN;
@@ -508,28 +508,20 @@ fn check_images(view: &[Piece], board: &Board, table: Option<&PartitionTable>, f
                     .flat_map(|t| t.entries.iter())
                     .find(|e| e.is_app() && e.offset == p.offset);
                 let mut problems = judge(p.bytes, target, p.offset, None).problems;
-                problems.retain(|x| !matches!(x, ImageProblem::TooBigForSlot { .. }));
+                if let Some(t) = slot.and_then(|s| TooBig::check(p.bytes.len() as u64, s)) {
+                    problems.insert(0, ImageProblem::TooBigForSlot(t));
+                }
                 if !problems.is_empty() {
                     f.blockers.push(Blocker::BadImage {
                         part: p.name.clone(),
                         problems,
                     });
                 }
-                match slot {
-                    Some(s) if p.bytes.len() as u64 > s.size as u64 => {
-                        f.blockers.push(Blocker::AppTooBig {
-                            part: p.name.clone(),
-                            slot: s.name(),
-                            len: p.bytes.len() as u64,
-                            size: s.size,
-                        })
-                    }
-                    Some(_) => {}
-                    None if table.is_some() => f.cautions.push(Caution::AppNotInSlot {
+                if slot.is_none() && table.is_some() {
+                    f.cautions.push(Caution::AppNotInSlot {
                         part: p.name.clone(),
                         offset: p.offset,
-                    }),
-                    None => {}
+                    });
                 }
             }
             PartKind::Otadata => {

@@ -46,13 +46,6 @@ pub enum Blocker {
     /// After this install nothing would boot (said why); only a deliberate override turns it
     /// into a caution that names the consequence.
     NothingBoots(String),
-    /// The app does not fit the partition it is written to.
-    AppTooBig {
-        part: String,
-        slot: String,
-        len: u64,
-        size: u32,
-    },
 }
 
 impl Blocker {
@@ -85,16 +78,6 @@ impl Blocker {
             ),
             Blocker::MixedImage(part) => format!(
                 "{part} is a whole flash image: to have the chip encrypt it, install its parts (bootloader, partition table, apps, data) so each is encrypted or not as the chip keeps it"
-            ),
-            Blocker::AppTooBig {
-                part,
-                slot,
-                len,
-                size,
-            } => format!(
-                "{part} is {} ({len} bytes), larger than the {} partition '{slot}' it is written to",
-                human_size(*len),
-                human_size(*size as u64)
             ),
         }
     }

@@ -212,7 +212,8 @@ fn refusals() {
     assert!(
         p.blockers
             .iter()
-            .any(|x| matches!(x, Blocker::AppTooBig { slot, .. } if slot == "app0")),
+            .any(|x| matches!(x, Blocker::BadImage { problems, .. }
+                if matches!(&problems[..], [ImageProblem::TooBigForSlot(t)] if t.label.as_deref() == Some("app0")))),
         "{:?}",
         p.blockers
     );

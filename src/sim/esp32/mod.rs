@@ -84,6 +84,10 @@ pub struct Faults {
     pub drop_d2h: Vec<u64>,
     /// The connection drops once this many host-to-device bytes have arrived.
     pub disconnect_after_h2d: Option<u64>,
+    /// The chip hangs once this many host-to-device bytes have arrived (as after a brown-out
+    /// that leaves the USB bridge powered): the link stays up, nothing answers until a reset
+    /// starts the chip again. Fires once.
+    pub hang_after_h2d: Option<u64>,
     /// Power is cut after this many flash operations (sector/block erase, page program).
     pub power_cut_after_flash_ops: Option<u64>,
     /// Flash addresses whose bits stay 1 when programmed (a worn or damaged flash): writes

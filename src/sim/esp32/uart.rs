@@ -162,6 +162,10 @@ impl Esp32 {
                 self.mode = Mode::Off;
                 break;
             }
+            if self.config.faults.hang_after_h2d.is_some_and(|h| n >= h) {
+                self.config.faults.hang_after_h2d = None;
+                self.mode = Mode::Off;
+            }
             if self.config.faults.drop_h2d.contains(&n) {
                 continue;
             }

@@ -123,7 +123,7 @@ impl Engine {
         let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
         let Slot::Device(d) = taken else {
             *self.slot.borrow_mut() = taken;
-            self.send(Action::JobDone(Err(NOT_FREE.into())));
+            self.send(Action::Refused(crate::page::Failure::refused(NOT_FREE)));
             return;
         };
         self.cancel.set(false);
@@ -131,6 +131,10 @@ impl Engine {
             JobKind::Update,
             format!("updating to {}", plan.label),
         ));
+        if let crate::formats::update::Decision::Slot { slot, .. } = &plan.decision {
+            // What was known of the slot no longer holds once the write begins.
+            self.send(Action::SlotWriting(slot.clone()));
+        }
         let me = self.clone();
         spawn_local(async move {
             let mut d = *d;
@@ -148,10 +152,11 @@ impl Engine {
             let (done, snap) = match written {
                 Ok(x) => x,
                 Err(e) => {
-                    let words = format!("the update stopped: {e}; {}", after_a_cut(&plan));
-                    me.log(&words);
+                    let mut f = crate::page::Failure::of(&e, d.loader().port().via());
+                    f.message = format!("the update stopped: {e}; {}", after_a_cut(&plan));
+                    me.log(&f.message);
                     me.put_back(Box::new(d));
-                    me.send(Action::UpdateFinished(Verdict::NotRunning, words));
+                    me.send(Action::UpdateStopped(f));
                     if !me.lost.get() {
                         me.read_layout(table_offset);
                     }
