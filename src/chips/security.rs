@@ -369,17 +369,15 @@ impl SimSecurity {
 
     /// Whether a chip whose state lives in `facts` can be in this state: the ESP32 has no
     /// secure download mode (it came with the S2).
-    pub fn check(&self, facts: &SecurityFacts) -> Result<(), String> {
+    pub fn check(&self, facts: &SecurityFacts) -> Result<(), Impossible> {
         match facts {
-            SecurityFacts::Efuse { .. } if self.secure_download => Err(
-                "the ESP32 has no secure download mode (the ESP32-S2 and later chips have)".into(),
-            ),
-            SecurityFacts::SecurityInfo { .. } if self.secure_boot_v1 => Err(
-                "secure boot v1 exists on the ESP32 only (later chips have v2: secure-boot)".into(),
-            ),
-            _ if self.secure_boot && self.secure_boot_v1 => {
-                Err("secure-boot (v2) and secure-boot-v1 exclude each other".into())
+            SecurityFacts::Efuse { .. } if self.secure_download => {
+                Err(Impossible::SecureDownloadOnEsp32)
             }
+            SecurityFacts::SecurityInfo { .. } if self.secure_boot_v1 => {
+                Err(Impossible::SecureBootV1AfterEsp32)
+            }
+            _ if self.secure_boot && self.secure_boot_v1 => Err(Impossible::BothSecureBoots),
             _ => Ok(()),
         }
     }
@@ -442,6 +440,30 @@ impl SimSecurity {
             } => set(manual_encrypt_disabled, self.release),
         }
         bits
+    }
+}
+
+/// A security state no chip of that kind can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impossible {
+    /// Secure download mode came with the ESP32-S2.
+    SecureDownloadOnEsp32,
+    /// Secure boot v1 is the ESP32's only.
+    SecureBootV1AfterEsp32,
+    BothSecureBoots,
+}
+
+impl std::fmt::Display for Impossible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Impossible::SecureDownloadOnEsp32 => {
+                "the ESP32 has no secure download mode (the ESP32-S2 and later chips have)"
+            }
+            Impossible::SecureBootV1AfterEsp32 => {
+                "secure boot v1 exists on the ESP32 only (later chips have v2: secure-boot)"
+            }
+            Impossible::BothSecureBoots => "secure-boot (v2) and secure-boot-v1 exclude each other",
+        })
     }
 }
 

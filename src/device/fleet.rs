@@ -8,7 +8,7 @@ use super::{judge_boot, Device};
 use crate::formats::bootable::{Holds, Slots};
 use crate::formats::otadata::OtaState;
 use crate::formats::partition::{Partition, PartitionTable};
-use crate::loader::Port;
+use crate::loader::{Error, Port, Refusal};
 
 /// What happened on one board.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,7 +207,7 @@ impl<P: Port> Device<P> {
         r.mac = self.chip.mac_string();
         if let Err(e) = self.update_inner(table_offset, job, md5, &mut r).await {
             r.outcome = Outcome::Failed;
-            r.message = e;
+            r.message = e.to_string();
         }
         r.seconds = elapsed();
         r
@@ -219,17 +219,14 @@ impl<P: Port> Device<P> {
         job: &Update<'_>,
         md5: [u8; 16],
         r: &mut Record,
-    ) -> Result<(), String> {
-        let snap = self
-            .snapshot(table_offset)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<(), Error> {
+        let snap = self.snapshot(table_offset).await?;
         let table = snap.table.map_err(|e| {
-            format!(
+            Refusal::Board(format!(
                 "{} {}",
                 e.message(),
                 e.hint(self.chip.chip.bootloader_offset)
-            )
+            ))
         })?;
         let mut known = snap.slots;
         let boot = snap
@@ -241,12 +238,13 @@ impl<P: Port> Device<P> {
             .and_then(|b| b.booted_partition(&table))
             .cloned();
         let target = if job.slot == "auto" {
-            crate::formats::update::next_update_slot(&table, running.as_ref())?
+            crate::formats::update::next_update_slot(&table, running.as_ref())
+                .map_err(Refusal::Board)?
         } else {
             table
                 .find(job.slot)
                 .cloned()
-                .ok_or_else(|| format!("no partition named '{}'", job.slot))?
+                .ok_or_else(|| Refusal::NoPartition(job.slot.to_string()))?
         };
         r.slot = target.name();
         r.before = app_words(&known, &target);
@@ -258,13 +256,7 @@ impl<P: Port> Device<P> {
             Some(target.clone())
         };
         if let Some(p) = done_in.filter(|p| len <= p.size) {
-            if self
-                .loader()
-                .flash_md5(p.offset, len)
-                .await
-                .map_err(|e| e.to_string())?
-                == md5
-            {
+            if self.loader().flash_md5(p.offset, len).await? == md5 {
                 r.slot = p.name();
                 r.before = app_words(&known, &p);
                 r.after = r.before.clone();
@@ -279,16 +271,14 @@ impl<P: Port> Device<P> {
         }
         let w = self
             .write_slot(&table, &target.name(), job.data, &known, job.force)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         r.written = w.report.written;
         known.set(&w.partition, w.slot.clone());
         r.after = app_words(&known, &target);
         r.message = w.report.describe(&target.name());
         if job.set_boot {
             self.set_boot(&table, &target.name(), job.state, &known, false)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             r.message
                 .push_str(&format!("; boots '{}' next", target.name()));
         }
@@ -334,12 +324,9 @@ impl<P: Port> Device<P> {
     ) -> Record {
         let mut r = self.blank_record(port);
         r.slot = label.into();
-        let res: Result<(), String> = async {
-            let snap = self
-                .snapshot(table_offset)
-                .await
-                .map_err(|e| e.to_string())?;
-            let table = snap.table.map_err(|e| e.message())?;
+        let res: Result<(), Error> = async {
+            let snap = self.snapshot(table_offset).await?;
+            let table = snap.table.map_err(|e| Refusal::Board(e.message()))?;
             let mut known = snap.slots;
             let (was, words) = booted(&table, snap.otadata.as_ref(), &known);
             r.before = words;
@@ -351,8 +338,7 @@ impl<P: Port> Device<P> {
             }
             let s = self
                 .set_boot(&table, label, OtaState::Undefined, &known, false)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             for (p, img) in s.checked {
                 known.set(&p, img);
             }
@@ -365,7 +351,7 @@ impl<P: Port> Device<P> {
         .await;
         if let Err(e) = res {
             r.outcome = Outcome::Failed;
-            r.message = e;
+            r.message = e.to_string();
         }
         r.seconds = elapsed();
         r
@@ -384,37 +370,27 @@ impl<P: Port> Device<P> {
     ) -> Record {
         use crate::formats::install::plan;
         let mut r = self.blank_record(port);
-        let res: Result<(), String> = async {
-            let snap = self
-                .snapshot(table_offset)
-                .await
-                .map_err(|e| e.to_string())?;
+        let res: Result<(), Error> = async {
+            let snap = self.snapshot(table_offset).await?;
             r.before = match &snap.table {
                 Ok(t) => booted(t, snap.otadata.as_ref(), &snap.slots).1,
                 Err(_) => "no partition table".into(),
             };
-            let parts = parts(self.chip.chip.pretty)?;
+            let parts = parts(self.chip.chip.pretty).map_err(Refusal::Board)?;
             let board = self.install_board(&snap, table_offset);
             let p = plan(parts, &board, opts);
             if !p.ready() {
-                let why: Vec<String> = p.blockers.iter().map(|b| b.message()).collect();
-                return Err(format!("nothing written: {}", why.join("; ")));
+                let why = p.blockers.iter().map(|b| b.message()).collect();
+                return Err(Refusal::Install(why).into());
             }
             if !p.cautions.is_empty() && !yes {
-                return Err(format!(
-                    "nothing written; these need a yes: {}",
-                    super::caution_lines(&p.cautions).join("; ")
-                ));
+                return Err(Refusal::Unconfirmed(super::caution_lines(&p.cautions)).into());
             }
             let done = self
                 .install(&p, opts.erase_all, yes, &mut |_, _, _| {})
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             r.written = done.parts.iter().map(|w| w.report.written).sum();
-            let snap = self
-                .snapshot(table_offset)
-                .await
-                .map_err(|e| e.to_string())?;
+            let snap = self.snapshot(table_offset).await?;
             match &snap.table {
                 Ok(t) => (r.slot, r.after) = booted(t, snap.otadata.as_ref(), &snap.slots),
                 Err(e) => r.after = e.message(),
@@ -426,7 +402,7 @@ impl<P: Port> Device<P> {
         .await;
         if let Err(e) = res {
             r.outcome = Outcome::Failed;
-            r.message = e;
+            r.message = e.to_string();
         }
         r.seconds = elapsed();
         r

@@ -59,7 +59,7 @@ struct Reader<'a> {
 }
 
 /// Parses JSON text. Errors say where ("line 3, column 7: …").
-pub fn parse(text: &str) -> Result<Value, String> {
+pub fn parse(text: &str) -> Result<Value, JsonError> {
     let mut r = Reader {
         b: text.trim_start_matches('\u{feff}').as_bytes(),
         at: 0,
@@ -73,12 +73,32 @@ pub fn parse(text: &str) -> Result<Value, String> {
     Ok(v)
 }
 
+/// Why the text is not JSON, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    pub line: usize,
+    pub column: usize,
+    pub what: String,
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.what
+        )
+    }
+}
+
 impl Reader<'_> {
-    fn error(&self, what: &str) -> String {
+    fn error(&self, what: &str) -> JsonError {
         let before = &self.b[..self.at.min(self.b.len())];
-        let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
-        let col = before.iter().rev().take_while(|&&c| c != b'\n').count() + 1;
-        format!("line {line}, column {col}: {what}")
+        JsonError {
+            line: before.iter().filter(|&&c| c == b'\n').count() + 1,
+            column: before.iter().rev().take_while(|&&c| c != b'\n').count() + 1,
+            what: what.to_string(),
+        }
     }
 
     fn space(&mut self) {
@@ -91,7 +111,7 @@ impl Reader<'_> {
         self.b.get(self.at).copied()
     }
 
-    fn expect(&mut self, c: u8) -> Result<(), String> {
+    fn expect(&mut self, c: u8) -> Result<(), JsonError> {
         self.space();
         if self.peek() == Some(c) {
             self.at += 1;
@@ -101,7 +121,7 @@ impl Reader<'_> {
         }
     }
 
-    fn word(&mut self, w: &str, v: Value) -> Result<Value, String> {
+    fn word(&mut self, w: &str, v: Value) -> Result<Value, JsonError> {
         if self.b[self.at..].starts_with(w.as_bytes()) {
             self.at += w.len();
             Ok(v)
@@ -110,7 +130,7 @@ impl Reader<'_> {
         }
     }
 
-    fn value(&mut self) -> Result<Value, String> {
+    fn value(&mut self) -> Result<Value, JsonError> {
         self.space();
         match self.peek() {
             None => Err(self.error("the text ends where a value should be")),
@@ -125,7 +145,7 @@ impl Reader<'_> {
         }
     }
 
-    fn nested(&mut self, f: fn(&mut Self) -> Result<Value, String>) -> Result<Value, String> {
+    fn nested(&mut self, f: fn(&mut Self) -> Result<Value, JsonError>) -> Result<Value, JsonError> {
         self.depth += 1;
         if self.depth > 64 {
             return Err(self.error("nested too deeply"));
@@ -135,7 +155,7 @@ impl Reader<'_> {
         v
     }
 
-    fn object(&mut self) -> Result<Value, String> {
+    fn object(&mut self) -> Result<Value, JsonError> {
         self.at += 1;
         let mut m = BTreeMap::new();
         self.space();
@@ -164,7 +184,7 @@ impl Reader<'_> {
         }
     }
 
-    fn array(&mut self) -> Result<Value, String> {
+    fn array(&mut self) -> Result<Value, JsonError> {
         self.at += 1;
         let mut a = vec![];
         self.space();
@@ -186,7 +206,7 @@ impl Reader<'_> {
         }
     }
 
-    fn hex4(&mut self) -> Result<u32, String> {
+    fn hex4(&mut self) -> Result<u32, JsonError> {
         let h = self
             .b
             .get(self.at..self.at + 4)
@@ -197,7 +217,7 @@ impl Reader<'_> {
         Ok(h)
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, JsonError> {
         self.at += 1;
         let mut out: Vec<u8> = vec![];
         loop {
@@ -245,7 +265,7 @@ impl Reader<'_> {
 
     /// A JSON number, read digit by digit (no float parser in the page; exact for the
     /// integers manifests and stubs hold).
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, JsonError> {
         let digits = |r: &mut Self| -> (f64, u32) {
             let (mut v, mut n) = (0f64, 0);
             while let Some(d) = r.peek().filter(u8::is_ascii_digit) {
@@ -317,7 +337,11 @@ mod tests {
     #[test]
     fn bad_json_says_where() {
         let e = parse("{\n  \"a\": 1,\n  \"b\" 2\n}").unwrap_err();
-        assert!(e.starts_with("line 3, column 7"), "{e}");
+        assert_eq!((e.line, e.column), (3, 7), "{e}");
+        assert!(
+            e.to_string().starts_with("line 3, column 7: expected ':'"),
+            "{e}"
+        );
         assert!(parse("[1, 2").is_err());
         assert!(parse("{} x").is_err());
         assert!(parse("\"a\nb\"").is_err());

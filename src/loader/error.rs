@@ -113,6 +113,9 @@ pub enum Refusal {
     Unconfirmed(Vec<String>),
     /// An NVS change that cannot be made as asked (the words say why).
     Nvs(String),
+    /// What the board holds does not allow it: no readable table, no idle OTA slot, no build
+    /// for this chip (the words say why).
+    Board(String),
     /// The chip's security state forbids the write.
     Security(crate::chips::security::WriteBlock),
 }
@@ -170,6 +173,7 @@ impl Refusal {
                 what.join("; ")
             ),
             Refusal::Nvs(words) => format!("nothing written: {words}"),
+            Refusal::Board(words) => format!("nothing written: {words}"),
             Refusal::Security(b) => format!("nothing written: {}", b.message()),
         }
     }

@@ -331,7 +331,7 @@ impl Engine {
                 Ok(p) => WebSerialPort::open(p, ROM_BAUD)
                     .await
                     .map(AnyPort::Serial)
-                    .map_err(|m| failure(m, vec![loader::Hint::PortBusy])),
+                    .map_err(|e| Failure::of(&e.into(), loader::Via::Serial(None))),
                 Err(m) => Err(failure(m, vec![])),
             },
         }

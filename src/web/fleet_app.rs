@@ -101,7 +101,10 @@ fn add_board(
 }
 
 async fn serial_port(p: web_sys::SerialPort) -> Result<AnyPort, String> {
-    WebSerialPort::open(p, ROM_BAUD).await.map(AnyPort::Serial)
+    WebSerialPort::open(p, ROM_BAUD)
+        .await
+        .map(AnyPort::Serial)
+        .map_err(|e| e.to_string())
 }
 
 fn usb_name(p: &web_sys::SerialPort) -> String {

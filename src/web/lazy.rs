@@ -19,12 +19,21 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
 }
 
-/// Loads the module `name` and mounts it on `root` with `arg`; the error in words.
-pub async fn open(name: &str, root: &web_sys::Element, arg: &JsValue) -> Result<(), String> {
-    open_lazy(name, root, arg).await.map(|_| ()).map_err(|e| {
-        format!(
-            "it did not load: {}",
-            e.as_string().unwrap_or_else(|| format!("{e:?}"))
-        )
-    })
+/// A part of the page that did not load (offline before it was cached, a server error): what
+/// the browser said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotLoaded(pub String);
+
+impl std::fmt::Display for NotLoaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "it did not load: {}", self.0)
+    }
+}
+
+/// Loads the module `name` and mounts it on `root` with `arg`.
+pub async fn open(name: &str, root: &web_sys::Element, arg: &JsValue) -> Result<(), NotLoaded> {
+    open_lazy(name, root, arg)
+        .await
+        .map(|_| ())
+        .map_err(|e| NotLoaded(e.as_string().unwrap_or_else(|| format!("{e:?}"))))
 }

@@ -118,7 +118,7 @@ impl WebSerialPort {
         Ok(p.unchecked_into())
     }
 
-    pub async fn open(port: web_sys::SerialPort, baud: u32) -> Result<Self, String> {
+    pub async fn open(port: web_sys::SerialPort, baud: u32) -> Result<Self, PortError> {
         let info = port.get_info();
         let usb = info.get_usb_vendor_id().zip(info.get_usb_product_id());
         let mut p = WebSerialPort {
@@ -135,21 +135,26 @@ impl WebSerialPort {
         Ok(p)
     }
 
-    async fn open_at(&mut self, baud: u32) -> Result<(), String> {
+    async fn open_at(&mut self, baud: u32) -> Result<(), PortError> {
         let opts = web_sys::SerialOptions::new(baud);
         opts.set_buffer_size(64 * 1024);
         JsFuture::from(self.port.open(&opts)).await.map_err(|e| {
             // NetworkError: the OS would not open it; InvalidStateError: open already.
             match js_err_name(&e).as_str() {
-                "NetworkError" | "InvalidStateError" => format!(
+                "NetworkError" | "InvalidStateError" => PortError::Io(format!(
                     "{}: the port is busy (another program or browser tab has it open?)",
                     js_err(e)
-                ),
-                _ => js_err(e),
+                )),
+                _ => Self::lost(js_err(e)),
             }
         })?;
         self.reader = Some(self.port.readable().get_reader().unchecked_into());
-        self.writer = Some(self.port.writable().get_writer().map_err(js_err)?);
+        self.writer = Some(
+            self.port
+                .writable()
+                .get_writer()
+                .map_err(|e| Self::lost(js_err(e)))?,
+        );
         Ok(())
     }
 
@@ -241,7 +246,7 @@ impl Port for WebSerialPort {
         JsFuture::from(self.port.close())
             .await
             .map_err(|e| Self::lost(js_err(e)))?;
-        self.open_at(baud).await.map_err(Self::lost)
+        self.open_at(baud).await
     }
 
     async fn sleep(&mut self, d: Duration) {
