@@ -6,12 +6,12 @@
 use super::link::{open, Link};
 use super::{print_json, read_input, report, CliResult, Failure};
 use crate::device::fleet::{Outcome, Record};
-use crate::device::{caution_lines, erase_losses, judge_boot, Device, Installed};
-use crate::formats::install::{plan, Part, Plan, PlanOptions};
+use crate::device::{caution_lines, erase_losses, judge_boot, Snapshot};
+use crate::formats::install::{Part, Plan, PlanOptions};
 use crate::formats::manifest::Manifest;
 use crate::formats::numbers::parse_u32_arg;
 use crate::formats::otadata::Otadata;
-use crate::formats::partition::PartitionTable;
+use crate::loader::Refusal;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -149,25 +149,23 @@ pub fn write(a: WriteArgs) -> CliResult {
 }
 
 pub fn install(a: InstallArgs) -> CliResult {
-    let m = Manifest::parse(&read_input(&a.manifest)?)
-        .map_err(|e| Failure(format!("{}: {e}", a.manifest.display())))?;
-    let base = a.manifest.parent().map(PathBuf::from).unwrap_or_default();
+    let at = a.manifest.display().to_string();
+    let m =
+        Manifest::parse(&read_input(&a.manifest)?).map_err(|e| Failure(format!("{at}: {e}")))?;
+    // Every build's parts, read before any board is opened (the chip says which one is used).
+    let builds = runtime().block_on(async {
+        let mut v = vec![];
+        for b in &m.builds {
+            v.push(super::update::fetch_parts(&m, &at, &b.chip_family).await?);
+        }
+        Ok::<_, Failure>(v)
+    })?;
     run_install(&a.opts, |chip| {
-        let build = m
+        let b = m
             .build_for(Some(chip))
-            .map_err(|e| Failure(format!("{}: {e}", a.manifest.display())))?;
-        build
-            .parts
-            .iter()
-            .map(|p| {
-                let path = base.join(&p.path);
-                Ok(Part::new(
-                    crate::formats::manifest::file_name(&p.path),
-                    p.offset,
-                    read_input(&path)?,
-                ))
-            })
-            .collect()
+            .map_err(|e| Failure(format!("{at}: {e}")))?;
+        let i = m.builds.iter().position(|x| x == b).unwrap_or(0);
+        Ok(builds[i].clone())
     })
 }
 
@@ -181,18 +179,14 @@ fn plan_json(p: &Plan) -> Value {
     })
 }
 
-/// What will boot now, after the install (read back from the board).
-async fn boot_after(
-    d: &mut Device<super::tcp::TcpPort>,
-    offset: u32,
-) -> Result<(Option<PartitionTable>, Value), Failure> {
-    let snap = d.snapshot(offset).await?;
-    let Ok(t) = snap.table else {
-        return Ok((None, Value::Null));
+/// What will boot now, after the install (as read back from the board).
+fn boot_after(snap: &Snapshot) -> Value {
+    let Ok(t) = &snap.table else {
+        return Value::Null;
     };
-    let od = snap.otadata.unwrap_or_else(Otadata::blank);
-    let boot = judge_boot(&t, &od, false, &snap.slots);
-    Ok((Some(t.clone()), report::otadata_json(&t, &boot, &[])))
+    let od = snap.otadata.clone().unwrap_or_else(Otadata::blank);
+    let boot = judge_boot(t, &od, false, &snap.slots);
+    report::otadata_json(t, &boot, &[])
 }
 
 /// One board of a multi-board install (the device layer's `install_build`), reset into its
@@ -226,6 +220,22 @@ async fn install_board(
     r
 }
 
+/// The plan's parts and notes, before anything is written.
+fn print_plan(p: &Plan) {
+    for x in &p.parts {
+        println!(
+            "  0x{:08x} {:<18} {} ({} bytes)",
+            x.offset,
+            x.kind.name(),
+            x.name,
+            x.bytes.len()
+        );
+    }
+    for n in &p.notes {
+        println!("note: {n}");
+    }
+}
+
 fn run_install(
     o: &InstallOptions,
     parts: impl Fn(&str) -> Result<Vec<Part>, Failure>,
@@ -242,43 +252,38 @@ fn run_install(
         let mut d = open(&o.port[0], &o.link, o.json).await?;
         let snap = d.snapshot(o.link.table_offset).await?;
         let parts = parts(d.chip.chip.pretty)?;
-        let board = d.install_board(&snap, o.link.table_offset);
-        let p = plan(parts, &board, o.plan_options());
-        if !o.json {
-            for x in &p.parts {
-                println!(
-                    "  0x{:08x} {:<18} {} ({} bytes)",
-                    x.offset,
-                    x.kind.name(),
-                    x.name,
-                    x.bytes.len()
-                );
-            }
-            for n in &p.notes {
-                println!("note: {n}");
-            }
-        }
-        if !p.ready() {
-            let why: Vec<String> = p.blockers.iter().map(|b| b.message()).collect();
-            return Err(Failure(format!(
-                "nothing written:\n  {}",
-                why.join("\n  ")
-            )));
-        }
-        if !p.cautions.is_empty() && !o.yes {
-            return Err(Failure(format!(
-                "nothing written; these need --yes:\n  {}",
-                caution_lines(&p.cautions).join("\n  ")
-            )));
-        }
-        let done: Installed = d
-            .install(&p, o.erase, o.yes, &mut |i, n, name| {
-                if !o.json {
-                    eprintln!("part {}/{n}: {name}", i + 1);
+        let json = o.json;
+        let run = d
+            .install_parts(
+                &snap,
+                parts,
+                o.link.table_offset,
+                o.plan_options(),
+                o.yes,
+                &mut |p| {
+                    if !json {
+                        print_plan(p)
+                    }
+                },
+                &mut |i, n, name| {
+                    if !json {
+                        eprintln!("part {}/{n}: {name}", i + 1);
+                    }
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                crate::loader::Error::Refused(Refusal::Install(why)) => {
+                    Failure(format!("nothing written:\n  {}", why.join("\n  ")))
                 }
-            })
-            .await?;
-        let (_, boot) = boot_after(&mut d, o.link.table_offset).await?;
+                crate::loader::Error::Refused(Refusal::Unconfirmed(what)) => Failure(format!(
+                    "nothing written; these need --yes:\n  {}",
+                    what.join("\n  ")
+                )),
+                e => Failure::of(&e),
+            })?;
+        let boot = boot_after(&run.after);
+        let (p, done) = (run.plan, run.done);
         let reset = match o.after {
             After::HardReset => d.reset_into_app().await?,
             After::NoReset => false,

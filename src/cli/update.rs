@@ -43,7 +43,26 @@ enum Source {
     App { name: String, bytes: Vec<u8> },
 }
 
-async fn fetch(at: &str) -> Result<Vec<u8>, Failure> {
+/// The parts of `manifest`'s build for `chip`, located by the one resolver
+/// ([`Manifest::locate`]) beside the manifest's address `at` and read (http or a file).
+pub(super) async fn fetch_parts(
+    manifest: &Manifest,
+    at: &str,
+    chip: &str,
+) -> Result<Vec<Part>, Failure> {
+    let located = manifest
+        .locate(chip, manifest::PartsAt::Beside(at))
+        .map_err(|e| Failure(format!("{at}: {e}")))?;
+    let mut parts = vec![];
+    for l in &located {
+        if let manifest::Where::Address(a) = &l.at {
+            parts.push(l.part(fetch(a).await?));
+        }
+    }
+    Ok(parts)
+}
+
+pub(super) async fn fetch(at: &str) -> Result<Vec<u8>, Failure> {
     if at.contains("://") {
         super::http::get(at).await.map_err(Failure)
     } else {
@@ -72,14 +91,7 @@ async fn build_for(source: &Source, chip: &Chip) -> Result<Build, Failure> {
     match source {
         Source::App { name, bytes } => Ok(Build::app_image(name, bytes.clone())),
         Source::Manifest { manifest, at } => {
-            let b = manifest
-                .build_for(Some(chip.pretty))
-                .map_err(|e| Failure(format!("{at}: {e}")))?;
-            let mut parts = vec![];
-            for p in &b.parts {
-                let bytes = fetch(&manifest::resolve(at, &p.path)).await?;
-                parts.push(Part::new(manifest::file_name(&p.path), p.offset, bytes));
-            }
+            let parts = fetch_parts(manifest, at, chip.pretty).await?;
             Ok(Build {
                 name: manifest.name.clone(),
                 version: manifest.version.clone(),

@@ -368,7 +368,6 @@ impl<P: Port> Device<P> {
         yes: bool,
         elapsed: &dyn Fn() -> f64,
     ) -> Record {
-        use crate::formats::install::plan;
         let mut r = self.blank_record(port);
         let res: Result<(), Error> = async {
             let snap = self.snapshot(table_offset).await?;
@@ -377,20 +376,19 @@ impl<P: Port> Device<P> {
                 Err(_) => "no partition table".into(),
             };
             let parts = parts(self.chip.chip.pretty).map_err(Refusal::Board)?;
-            let board = self.install_board(&snap, table_offset);
-            let p = plan(parts, &board, opts);
-            if !p.ready() {
-                let why = p.blockers.iter().map(|b| b.message()).collect();
-                return Err(Refusal::Install(why).into());
-            }
-            if !p.cautions.is_empty() && !yes {
-                return Err(Refusal::Unconfirmed(super::caution_lines(&p.cautions)).into());
-            }
-            let done = self
-                .install(&p, opts.erase_all, yes, &mut |_, _, _| {})
+            let run = self
+                .install_parts(
+                    &snap,
+                    parts,
+                    table_offset,
+                    opts,
+                    yes,
+                    &mut |_| {},
+                    &mut |_, _, _| {},
+                )
                 .await?;
+            let (done, snap) = (run.done, run.after);
             r.written = done.parts.iter().map(|w| w.report.written).sum();
-            let snap = self.snapshot(table_offset).await?;
             match &snap.table {
                 Ok(t) => (r.slot, r.after) = booted(t, snap.otadata.as_ref(), &snap.slots),
                 Err(e) => r.after = e.message(),

@@ -3,7 +3,7 @@
 //! erasing the whole flash; and erasing the whole flash, a partition or a range.
 
 use super::{Device, Snapshot};
-use crate::formats::install::{Board, Caution, Plan};
+use crate::formats::install::{plan, Board, Caution, Part, Plan, PlanOptions};
 use crate::formats::numbers::decimals;
 use crate::formats::partition::{Partition, PartitionTable};
 use crate::loader::{Port, Refusal, Result, WriteOptions, WriteReport};
@@ -62,6 +62,15 @@ impl Installed {
     }
 }
 
+/// An install from start to end: the plan it followed, what was written, the board read back.
+#[derive(Debug, Clone)]
+pub struct InstallRun {
+    pub plan: Plan,
+    pub done: Installed,
+    /// What the board holds afterwards (read again).
+    pub after: Snapshot,
+}
+
 /// The cautions as lines, to refuse with when they were not confirmed.
 pub fn caution_lines(cautions: &[Caution]) -> Vec<String> {
     cautions.iter().map(Caution::message).collect()
@@ -80,6 +89,30 @@ impl<P: Port> Device<P> {
             secure_boot: self.chip.security.secure_boot,
             unreadable: self.chip.security.reads_hidden(),
         }
+    }
+
+    /// The one install sequence (the CLI, the page, the fleet): plans `parts` for the board as
+    /// `snap` read it at `table_offset`, tells `on_plan` the plan before anything is written,
+    /// installs it (refused when it has blockers, or cautions not `confirmed`), then reads the
+    /// board back.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn install_parts(
+        &mut self,
+        snap: &Snapshot,
+        parts: Vec<Part>,
+        table_offset: u32,
+        opts: PlanOptions,
+        confirmed: bool,
+        on_plan: &mut dyn FnMut(&Plan),
+        on_part: &mut dyn FnMut(usize, usize, &str),
+    ) -> Result<InstallRun> {
+        let plan = plan(parts, &self.install_board(snap, table_offset), opts);
+        on_plan(&plan);
+        let done = self
+            .install(&plan, opts.erase_all, confirmed, on_part)
+            .await?;
+        let after = self.snapshot(table_offset).await?;
+        Ok(InstallRun { plan, done, after })
     }
 
     /// Writes the plan's parts, in offset order, each verified by MD5; with `erase_all`, erases

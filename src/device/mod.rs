@@ -9,7 +9,7 @@ pub mod nvs;
 pub mod update;
 mod write;
 
-pub use install::{caution_lines, erase_losses, Installed, PartWrite};
+pub use install::{caution_lines, erase_losses, InstallRun, Installed, PartWrite};
 pub use write::{slot_write_refusals, SlotWrite, Switched};
 
 use crate::formats::bootable::{judge, HeaderScan, ImageProblem, Loads, SlotImage, Slots, Target};

@@ -148,6 +148,80 @@ pub fn resolve(base: &str, path: &str) -> String {
     }
 }
 
+/// Whether a picked file is the manifest (by its name: `.json`, in any case).
+pub fn is_manifest_name(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".json")
+}
+
+/// Where a manifest's parts are.
+#[derive(Debug, Clone, Copy)]
+pub enum PartsAt<'a> {
+    /// Beside the manifest at this address (a URL or a file path).
+    Beside(&'a str),
+    /// Among the files picked with it (by name).
+    Picked(&'a [String]),
+}
+
+/// Where one part's bytes are: an address to fetch or read, or the index of a picked file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Where {
+    Address(String),
+    Picked(usize),
+}
+
+/// A part of the build for a chip, located: named by its file name, at its offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub name: String,
+    pub offset: u32,
+    pub at: Where,
+}
+
+impl Located {
+    /// The part to install, with its bytes (however the face read them).
+    pub fn part(&self, bytes: Vec<u8>) -> super::install::Part {
+        super::install::Part::new(&self.name, self.offset, bytes)
+    }
+}
+
+impl Manifest {
+    /// The one manifest → parts resolver (the page, the CLI, the fleet): the build for `chip`,
+    /// each part located — its path resolved against the manifest's address as a browser
+    /// resolves it ([`resolve`]), or the picked file of the same file name. Picked files that
+    /// are missing are all named at once.
+    pub fn locate(&self, chip: &str, at: PartsAt<'_>) -> Result<Vec<Located>, String> {
+        let build = self.build_for(Some(chip))?;
+        let mut out = vec![];
+        let mut missing = vec![];
+        for p in &build.parts {
+            let name = file_name(&p.path).to_string();
+            let at = match at {
+                PartsAt::Beside(base) => Where::Address(resolve(base, &p.path)),
+                PartsAt::Picked(names) => match names.iter().position(|n| file_name(n) == name) {
+                    Some(i) => Where::Picked(i),
+                    None => {
+                        missing.push(name);
+                        continue;
+                    }
+                },
+            };
+            out.push(Located {
+                name,
+                offset: p.offset,
+                at,
+            });
+        }
+        if !missing.is_empty() {
+            return Err(format!(
+                "the manifest names {}, which {} not picked with it: choose the manifest together with its .bin files (select them all, or drop them together)",
+                missing.join(", "),
+                if missing.len() == 1 { "was" } else { "were" }
+            ));
+        }
+        Ok(out)
+    }
+}
+
 /// The last component of a part's path (how parts picked as files are matched).
 pub fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
@@ -156,6 +230,35 @@ pub fn file_name(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_resolver_locates_parts_beside_the_manifest_or_among_picked_files() {
+        let m = Manifest::parse(
+            br#"{"builds":[{"chipFamily":"ESP32","parts":[{"path":"boot/bootloader.bin","offset":4096},{"path":"app.bin","offset":65536}]}]}"#,
+        )
+        .unwrap();
+        let beside = m
+            .locate("ESP32", PartsAt::Beside("http://h/fw/manifest.json"))
+            .unwrap();
+        assert_eq!(
+            beside[0].at,
+            Where::Address("http://h/fw/boot/bootloader.bin".into())
+        );
+        assert_eq!(beside[0].name, "bootloader.bin");
+        let names = ["app.bin".to_string(), "bootloader.bin".to_string()];
+        let picked = m.locate("esp32", PartsAt::Picked(&names)).unwrap();
+        assert_eq!(
+            (&picked[0].at, &picked[1].at),
+            (&Where::Picked(1), &Where::Picked(0))
+        );
+        let e = m.locate("ESP32", PartsAt::Picked(&names[..1])).unwrap_err();
+        assert!(
+            e.contains("names bootloader.bin, which was not picked"),
+            "{e}"
+        );
+        assert!(m.locate("ESP32-C3", PartsAt::Beside("m.json")).is_err());
+        assert!(is_manifest_name("Manifest.JSON") && !is_manifest_name("app.bin"));
+    }
 
     #[test]
     fn parts_resolve_against_the_manifest_as_a_browser_does() {

@@ -203,7 +203,9 @@ impl Fleet {
 
     /// The manifest among the files picked for an install.
     pub fn manifest(&self) -> Option<&(String, Vec<u8>)> {
-        self.files.iter().find(|(n, _)| n.ends_with(".json"))
+        self.files
+            .iter()
+            .find(|(n, _)| crate::formats::manifest::is_manifest_name(n))
     }
 
     /// The last job's records, board by board.

@@ -6,7 +6,7 @@ use super::ports::{AnyPort, PageSim, WebSerialPort, WsPort};
 use crate::chips::Chip;
 use crate::device::{Device, OpenFailed, CONNECT_ATTEMPTS};
 use crate::formats::bootable::{judge, Slots};
-use crate::formats::install::{self, plan, PlanOptions};
+use crate::formats::install::{self, PlanOptions};
 use crate::formats::otadata::{OtaState, Otadata};
 use crate::formats::partition::{Partition, PartitionTable};
 use crate::loader::stub::{FetchStub, StubImage, Stubs};
@@ -707,19 +707,24 @@ impl Engine {
             move |mut d, me| async move {
                 let r = async {
                     let snap = d.snapshot(table_offset).await?;
-                    let board = d.install_board(&snap, table_offset);
-                    let p = plan(parts, &board, opts);
                     let step = me.clone();
-                    let done = d
-                        .install(&p, opts.erase_all, confirmed, &mut move |i, n, name| {
-                            step.send(Action::JobStep(format!(
-                                "installing part {} of {n}: {name}",
-                                i + 1
-                            )))
-                        })
+                    let run = d
+                        .install_parts(
+                            &snap,
+                            parts,
+                            table_offset,
+                            opts,
+                            confirmed,
+                            &mut |_| {},
+                            &mut move |i, n, name| {
+                                step.send(Action::JobStep(format!(
+                                    "installing part {} of {n}: {name}",
+                                    i + 1
+                                )))
+                            },
+                        )
                         .await?;
-                    let after = d.snapshot(table_offset).await?;
-                    Ok::<_, loader::Error>((p, done, after))
+                    Ok::<_, loader::Error>((run.plan, run.done, run.after))
                 }
                 .await;
                 match r {

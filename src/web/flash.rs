@@ -74,7 +74,7 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
                 }
                 let json = read
                     .iter()
-                    .any(|(n, _)| n.to_ascii_lowercase().ends_with(".json"));
+                    .any(|(n, _)| crate::formats::manifest::is_manifest_name(n));
                 if json {
                     // A manifest is the firmware for every panel (Update above).
                     engine.load_firmware_files(read, chip);

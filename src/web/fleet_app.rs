@@ -120,27 +120,26 @@ fn parts_for(
     files: &[(String, Vec<u8>)],
     chip: &str,
 ) -> Result<Vec<crate::formats::install::Part>, String> {
-    use crate::formats::manifest::{file_name, Manifest};
+    use crate::formats::manifest::{is_manifest_name, Manifest, PartsAt, Where};
     let (name, json) = files
         .iter()
-        .find(|(n, _)| n.ends_with(".json"))
+        .find(|(n, _)| is_manifest_name(n))
         .ok_or("no manifest.json picked")?;
     let m = Manifest::parse(json).map_err(|e| format!("{name}: {e}"))?;
-    let build = m
-        .build_for(Some(chip))
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let located = m
+        .locate(chip, PartsAt::Picked(&names))
         .map_err(|e| format!("{name}: {e}"))?;
-    build
-        .parts
+    Ok(located
         .iter()
-        .map(|p| {
-            let f = file_name(&p.path);
-            files
-                .iter()
-                .find(|(n, _)| n == f)
-                .map(|(_, b)| crate::formats::install::Part::new(f, p.offset, b.clone()))
-                .ok_or_else(|| format!("{f} is in {name} but was not picked with it"))
+        .map(|l| {
+            let bytes = match l.at {
+                Where::Picked(i) => files[i].1.clone(),
+                Where::Address(_) => vec![],
+            };
+            l.part(bytes)
         })
-        .collect()
+        .collect())
 }
 
 /// Runs the job on the ready boards, at most `at_once` together (0: all).

@@ -170,7 +170,7 @@ pub fn InstallPanel(p: &InstallProps) -> Html {
                 problem.set(None);
                 if read
                     .iter()
-                    .any(|(n, _)| n.to_ascii_lowercase().ends_with(".json"))
+                    .any(|(n, _)| crate::formats::manifest::is_manifest_name(n))
                 {
                     // A manifest is the firmware for every panel (its parts come back here).
                     rows.set(vec![]);

@@ -5,7 +5,7 @@
 
 use super::engine::fetch_bytes;
 use crate::formats::install;
-use crate::formats::manifest::{file_name, Build, Manifest, Part};
+use crate::formats::manifest::{Manifest, PartsAt, Where};
 
 /// Where a manifest's parts come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,35 +75,24 @@ impl Source {
         })
     }
 
-    async fn bytes(&self, part: &Part) -> Result<Vec<u8>, String> {
-        match &self.parts {
-            Parts::Site { base } => {
-                // Resolved against the manifest's address, as ESP Web Tools resolves it.
-                let at = crate::formats::manifest::resolve(base, &part.path);
-                if !same_origin(&at) {
-                    return Err(other_site(&at, "a manifest's parts"));
+    /// The bytes of a located part: fetched from this site, or the picked file.
+    async fn bytes(&self, at: &Where) -> Result<Vec<u8>, String> {
+        match (at, &self.parts) {
+            (Where::Address(url), _) => {
+                if !same_origin(url) {
+                    return Err(other_site(url, "a manifest's parts"));
                 }
-                fetch_bytes(&at).await
+                fetch_bytes(url).await
             }
-            Parts::Files(files) => {
-                let want = file_name(&part.path);
-                files
-                    .iter()
-                    .find(|(n, _)| file_name(n) == want)
-                    .map(|(_, b)| b.clone())
-                    .ok_or_else(|| {
-                        format!(
-                            "the manifest names {want}, which was not picked with it: choose the manifest together with its .bin files (select them all, or drop them together)"
-                        )
-                    })
-            }
+            (Where::Picked(i), Parts::Files(files)) => Ok(files[*i].1.clone()),
+            (Where::Picked(_), Parts::Site { .. }) => Err("no files were picked".into()),
         }
     }
 
     /// What the update puts on a `chip`: the build for it, every part read, named as the
     /// manifest names the product.
     pub async fn update_build(&self, chip: &str) -> Result<crate::formats::update::Build, String> {
-        let (_, parts) = self.install_parts(chip).await?;
+        let parts = self.install_parts(chip).await?;
         Ok(crate::formats::update::Build {
             name: self.manifest.name.clone(),
             version: self.manifest.version.clone(),
@@ -111,34 +100,21 @@ impl Source {
         })
     }
 
-    /// Every part of the build for `chip`, to install at its offset.
-    pub async fn install_parts(&self, chip: &str) -> Result<(Build, Vec<install::Part>), String> {
-        let build = self.manifest.build_for(Some(chip))?.clone();
-        // Picked files: every one that is missing, named at once.
-        if let Parts::Files(files) = &self.parts {
-            let missing: Vec<&str> = build
-                .parts
-                .iter()
-                .map(|p| file_name(&p.path))
-                .filter(|want| !files.iter().any(|(n, _)| file_name(n) == *want))
-                .collect();
-            if !missing.is_empty() {
-                return Err(format!(
-                    "the manifest names {}, which {} not picked with it: choose the manifest together with its .bin files (select them all, or drop them together)",
-                    missing.join(", "),
-                    if missing.len() == 1 { "was" } else { "were" }
-                ));
+    /// Every part of the build for `chip`, to install at its offset (located by the one
+    /// resolver, [`Manifest::locate`]).
+    pub async fn install_parts(&self, chip: &str) -> Result<Vec<install::Part>, String> {
+        let names: Vec<String>;
+        let at = match &self.parts {
+            Parts::Site { base } => PartsAt::Beside(base),
+            Parts::Files(files) => {
+                names = files.iter().map(|(n, _)| n.clone()).collect();
+                PartsAt::Picked(&names)
             }
-        }
+        };
         let mut out = vec![];
-        for part in &build.parts {
-            let bytes = self.bytes(part).await?;
-            out.push(install::Part::new(
-                file_name(&part.path),
-                part.offset,
-                bytes,
-            ));
+        for l in self.manifest.locate(chip, at)? {
+            out.push(l.part(self.bytes(&l.at).await?));
         }
-        Ok((build, out))
+        Ok(out)
     }
 }

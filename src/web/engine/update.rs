@@ -36,7 +36,7 @@ impl Engine {
     ) {
         let json = files
             .iter()
-            .position(|(n, _)| n.to_ascii_lowercase().ends_with(".json"));
+            .position(|(n, _)| crate::formats::manifest::is_manifest_name(n));
         match json {
             Some(i) => {
                 let (name, m) = files.remove(i);
