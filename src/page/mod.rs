@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 pub mod fleet;
+pub mod install;
 pub mod nvs;
 mod timeline;
 mod update;

@@ -6,38 +6,17 @@
 
 use super::install_view::{get, parts_to_js, InstallView};
 use crate::chips::security::{FlashEncryption, Written};
-use crate::formats::install::{
-    default_offset, plan, Blocker, Board, Caution, Part, PartKind, PlanOptions,
-};
-use crate::formats::numbers::{human_size, parse_u32};
+use crate::formats::install::{Blocker, PartKind, Plan, PlanOptions};
+use crate::formats::manifest::is_manifest_name;
+use crate::formats::numbers::human_size;
+use crate::formats::partition::PartitionTable;
+use crate::page::install::{InstallAction, InstallForm, PartsFrom};
 use crate::workbench::{self, Content};
 use js_sys::{Array, Function, Uint8Array};
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
-
-/// A file to write and the offset typed for it.
-#[derive(Clone, PartialEq)]
-struct Row {
-    name: String,
-    bytes: Rc<Vec<u8>>,
-    kind: PartKind,
-    offset: String,
-}
-
-/// Where the parts come from.
-#[derive(Clone, PartialEq)]
-enum Loaded {
-    /// The firmware loaded for every panel (Update above): its build's parts for the chip.
-    Firmware,
-    /// Files with offsets (a merged image is one file at 0).
-    Files,
-}
-
-fn hex(n: u32) -> String {
-    format!("0x{n:x}")
-}
 
 /// What a whole-flash image holds, in one line.
 fn merged_contents(name: &str, bytes: &[u8]) -> String {
@@ -87,201 +66,175 @@ pub(crate) fn call(bridge: &JsValue, name: &str, args: &[JsValue]) {
     }
 }
 
+/// The form's state in a Yew reducer (the policy is in [`InstallForm`]).
+#[derive(Default, PartialEq)]
+struct Form(InstallForm);
+
+impl Reducible for Form {
+    type Action = InstallAction;
+    fn reduce(self: Rc<Self>, a: InstallAction) -> Rc<Self> {
+        let mut f = self.0.clone();
+        f.apply(a);
+        Rc::new(Form(f))
+    }
+}
+
+type FormHandle = UseReducerHandle<Form>;
+
+/// Reads the picked files: a manifest among them goes to the page as the firmware for every
+/// panel (its parts come back here); other files are placed at offsets by kind.
+fn on_files(bridge: JsValue, form: FormHandle, table: Option<PartitionTable>) -> Callback<Event> {
+    Callback::from(move |e: Event| {
+        let input: HtmlInputElement = e.target_unchecked_into();
+        let Some(list) = input.files() else { return };
+        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        input.set_value("");
+        let (bridge, form, table) = (bridge.clone(), form.clone(), table.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut read = vec![];
+            for f in &files {
+                match super::read_file(f).await {
+                    Ok(b) => read.push((f.name(), b)),
+                    Err(e) => return form.dispatch(InstallAction::ReadFailed(e)),
+                }
+            }
+            if read.iter().any(|(n, _)| is_manifest_name(n)) {
+                form.dispatch(InstallAction::ManifestPicked);
+                let names: Array = read
+                    .iter()
+                    .map(|(n, _)| JsValue::from(n.as_str()))
+                    .collect();
+                let bytes: Array = read
+                    .iter()
+                    .map(|(_, b)| JsValue::from(Uint8Array::from(&b[..])))
+                    .collect();
+                call(&bridge, "loadFiles", &[names.into(), bytes.into()]);
+                return;
+            }
+            form.dispatch(InstallAction::Files(read, table));
+        });
+    })
+}
+
+/// A checkbox that sends `f(checked)`.
+fn check(form: &FormHandle, f: fn(bool) -> InstallAction) -> Callback<Event> {
+    let form = form.clone();
+    Callback::from(move |e: Event| {
+        form.dispatch(f(e.target_unchecked_into::<HtmlInputElement>().checked()))
+    })
+}
+
+/// The parts to write: offsets editable for files, fixed for a build.
+fn parts_table(form: &FormHandle, busy: bool) -> Html {
+    let editable = form.0.from == Some(PartsFrom::Files);
+    let set_offset = |i: usize| {
+        let form = form.clone();
+        Callback::from(move |e: Event| {
+            form.dispatch(InstallAction::SetOffset(
+                i,
+                e.target_unchecked_into::<HtmlInputElement>().value(),
+            ))
+        })
+    };
+    let remove = |i: usize| {
+        let form = form.clone();
+        Callback::from(move |_: MouseEvent| form.dispatch(InstallAction::Remove(i)))
+    };
+    html! {
+        <div class="scroll-x">
+        <table class="parts">
+            <thead><tr><th>{"offset"}</th><th>{"what"}</th><th>{"file"}</th><th class="num">{"size"}</th><th></th></tr></thead>
+            <tbody>
+            { for form.0.rows.iter().enumerate().map(|(i, r)| html! {
+                <tr data-testid="install-part" data-kind={r.kind.name()} data-offset={r.offset.clone()}>
+                    <td>{ if editable {
+                        html!{ <input type="text" size="9" value={r.offset.clone()} onchange={set_offset(i)} data-testid="install-offset" aria-label={format!("offset of {}", r.name)} disabled={busy} /> }
+                    } else { html!{ <span class="mono">{ r.offset.clone() }</span> } } }</td>
+                    <td>{ r.kind.name() }
+                        if r.kind == PartKind::FlashImage { <div class="hint" data-testid="install-merged">{ merged_contents(&r.name, &r.bytes) }</div> }
+                    </td>
+                    <td class="mono">{ &r.name }</td>
+                    <td class="num">{ human_size(r.bytes.len() as u64) }</td>
+                    <td>{ if editable { html!{ <button class="close" title="Leave out" aria-label={format!("leave out {}", r.name)} onclick={remove(i)} disabled={busy}>{"×"}</button> } } else { html!{} } }</td>
+                </tr>
+            }) }
+            </tbody>
+        </table>
+        </div>
+    }
+}
+
+/// What stops the plan, and the choices it offers (erase, bootloader size, encryption, reset,
+/// the yes to its cautions).
+fn plan_view(form: &FormHandle, s: &InstallView, pl: &Plan, opts: &PlanOptions, fit: bool) -> Html {
+    let f = &form.0;
+    let busy = s.busy;
+    let security = s.board.as_ref().map(|b| b.security).unwrap_or_default();
+    html! { <>
+        if !pl.blockers.is_empty() {
+            <ul class="warnings error-list" data-testid="install-blockers">
+                { for pl.blockers.iter().map(|b| html!{ <li>{ format!("Not installable: {}", b.message()) }</li> }) }
+            </ul>
+        }
+        if f.nothing_boots_ok || pl.blockers.iter().any(|b| matches!(b, Blocker::NothingBoots(_))) {
+            <label class="option"><input type="checkbox" checked={f.nothing_boots_ok} onchange={check(form, InstallAction::SetNothingBootsOk)} data-testid="install-nothing-boots-ok" disabled={busy} />
+                {" Install anyway, knowing the board will not start until a bootable build is installed"}
+            </label>
+        }
+        for n in pl.notes.iter() { <p class="hint">{ n.clone() }</p> }
+        <label class="option"><input type="checkbox" checked={opts.erase_all} onchange={check(form, InstallAction::SetErase)} data-testid="install-erase" disabled={busy} />
+            { if pl.layout_changes { " Erase the whole flash first (recommended: the partition table changes)" } else { " Erase the whole flash first (NVS and other data are kept otherwise)" } }
+        </label>
+        if fit {
+            <label class="option"><input type="checkbox" checked={f.fit} onchange={check(form, InstallAction::SetFit)} data-testid="install-fit" disabled={busy} />
+                { format!(" Set the bootloader's flash size to the chip's {} (as esptool --flash-size does)", s.board.as_ref().map_or(String::new(), |b| human_size(b.flash_size as u64))) }
+            </label>
+        }
+        if security.flash_encrypted() {
+            <label class="option"><input type="checkbox" checked={f.pre_encrypted} onchange={check(form, InstallAction::SetPreEncrypted)} data-testid="install-pre-encrypted" disabled={busy || f.encrypt_on_write} />
+                {" These files are already encrypted for this chip's key (espsecure encrypt-flash-data): write them as they are"}
+            </label>
+        }
+        if security.flash_encryption == FlashEncryption::Development {
+            <label class="option"><input type="checkbox" checked={f.encrypt_on_write} onchange={check(form, InstallAction::SetEncryptOnWrite)} data-testid="install-encrypt" disabled={busy || f.pre_encrypted} />
+                {" Have the chip encrypt them as it writes (development mode): bootloader, table and apps encrypted, other data plain; such writes cannot be verified"}
+            </label>
+        }
+        <label class="option"><input type="checkbox" checked={f.reset_after} onchange={check(form, InstallAction::SetResetAfter)} data-testid="install-reset" disabled={busy} />{" Reset into the app afterwards and show its console"}</label>
+        if !pl.cautions.is_empty() {
+            <div class="warnings" data-testid="install-cautions">
+                <ul>{ for pl.cautions.iter().map(|c| html!{ <li>{ c.message() }</li> }) }</ul>
+                <label><input type="checkbox" checked={f.confirmed} onchange={check(form, InstallAction::Confirm)} data-testid="install-confirm" disabled={busy} />{" I understand: install anyway"}</label>
+            </div>
+        }
+    </> }
+}
+
 #[component]
 pub fn InstallPanel(p: &InstallProps) -> Html {
     let s = &*p.view;
-    let loaded = use_state(|| None::<Loaded>);
-    let rows = use_state(Vec::<Row>::new);
-    let erase = use_state(|| None::<bool>);
-    let fit = use_state(|| false);
-    let pre_encrypted = use_state(|| false);
-    let encrypt_on_write = use_state(|| false);
-    let confirmed = use_state(|| false);
-    let nothing_boots_ok = use_state(|| false);
-    let reset_after = use_state(|| true);
-    let problem = use_state(|| None::<String>);
-    let chip = s.board.as_ref().map(|b| b.chip);
-    let table = s.table.clone();
-
+    let form = use_reducer(Form::default);
     // The firmware loaded for every panel (Update above): every part of its build for the chip.
     {
-        let (rows, loaded, confirmed, erase) = (
-            rows.clone(),
-            loaded.clone(),
-            confirmed.clone(),
-            erase.clone(),
-        );
+        let form = form.clone();
         let parts = s.firmware.as_ref().map(|(_, parts)| parts.clone());
         use_effect_with(parts, move |parts| {
             if let Some(parts) = parts {
-                erase.set(None);
-                confirmed.set(false);
-                rows.set(
-                    parts
-                        .iter()
-                        .map(|x| Row {
-                            offset: hex(x.offset),
-                            name: x.name.clone(),
-                            kind: x.kind,
-                            bytes: x.bytes.clone(),
-                        })
-                        .collect(),
-                );
-                loaded.set(Some(Loaded::Firmware));
+                form.dispatch(InstallAction::Firmware(parts.clone()));
             }
         });
     }
-
-    let on_files = {
-        let bridge = p.bridge.clone();
-        let (loaded, rows, problem, table, erase, confirmed) = (
-            loaded.clone(),
-            rows.clone(),
-            problem.clone(),
-            table.clone(),
-            erase.clone(),
-            confirmed.clone(),
-        );
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(list) = input.files() else { return };
-            let files: Vec<web_sys::File> =
-                (0..list.length()).filter_map(|i| list.get(i)).collect();
-            input.set_value("");
-            let bridge = bridge.clone();
-            let (loaded, rows, problem, table, erase, confirmed) = (
-                loaded.clone(),
-                rows.clone(),
-                problem.clone(),
-                table.clone(),
-                erase.clone(),
-                confirmed.clone(),
-            );
-            wasm_bindgen_futures::spawn_local(async move {
-                let mut read = vec![];
-                for f in &files {
-                    match super::read_file(f).await {
-                        Ok(b) => read.push((f.name(), b)),
-                        Err(e) => return problem.set(Some(e)),
-                    }
-                }
-                erase.set(None);
-                confirmed.set(false);
-                problem.set(None);
-                if read
-                    .iter()
-                    .any(|(n, _)| crate::formats::manifest::is_manifest_name(n))
-                {
-                    // A manifest is the firmware for every panel (its parts come back here).
-                    rows.set(vec![]);
-                    let names: Array = read
-                        .iter()
-                        .map(|(n, _)| JsValue::from(n.as_str()))
-                        .collect();
-                    let bytes: Array = read
-                        .iter()
-                        .map(|(_, b)| JsValue::from(Uint8Array::from(&b[..])))
-                        .collect();
-                    call(&bridge, "loadFiles", &[names.into(), bytes.into()]);
-                    return;
-                }
-                // Files at offsets: each where a file of its kind goes (a table first, so that
-                // otadata and apps can follow it).
-                let new_table = read
-                    .iter()
-                    .find(|(_, b)| PartKind::of(b) == PartKind::PartitionTable)
-                    .and_then(|(_, b)| crate::formats::partition::PartitionTable::parse(b).ok())
-                    .or(table);
-                let chip = None;
-                let mut taken: Vec<u32> = vec![];
-                let mut out = vec![];
-                for (name, b) in read {
-                    let kind = PartKind::of(&b);
-                    let mut off = default_offset(kind, &b, chip, new_table.as_ref(), 0x8000);
-                    // A second app goes into the next app slot.
-                    if kind == PartKind::App {
-                        if let Some(t) = &new_table {
-                            off = t
-                                .entries
-                                .iter()
-                                .filter(|e| e.is_app())
-                                .map(|e| e.offset)
-                                .find(|o| !taken.contains(o))
-                                .or(off);
-                        }
-                    }
-                    if let Some(o) = off {
-                        taken.push(o);
-                    }
-                    out.push(Row {
-                        name,
-                        offset: off.map(hex).unwrap_or_default(),
-                        kind,
-                        bytes: Rc::new(b),
-                    });
-                }
-                rows.set(out);
-                loaded.set(Some(Loaded::Files));
-            });
-        })
-    };
-    // The plan, as it stands.
-    let parsed: Vec<Option<Part>> = rows
-        .iter()
-        .map(|r| {
-            parse_u32(&r.offset).map(|o| Part {
-                name: r.name.clone(),
-                offset: o,
-                bytes: r.bytes.clone(),
-                kind: r.kind,
-            })
-        })
-        .collect();
-    let planned = s.board.as_ref().filter(|_| !rows.is_empty()).map(|b| {
-        let board = Board {
-            chip: b.chip,
-            revision: Some(b.revision),
-            flash_size: b.flash_size,
-            current: s.table.as_ref(),
-            table_offset: s.table_offset,
-            bootloader: s.bootloader,
-            secure_boot: b.security.secure_boot,
-            unreadable: b.security.reads_hidden(),
-        };
-        let parts: Vec<Part> = parsed.iter().flatten().cloned().collect();
-        // Erasing first is the default when the layout changes (old data would not fit it).
-        // (Not in secure download mode: the whole-flash erase needs the stub.)
-        let default_erase = plan(parts.clone(), &board, PlanOptions::default()).layout_changes
-            && !b.security.secure_download;
-        let opts = PlanOptions {
-            erase_all: erase.unwrap_or(default_erase),
-            fit_bootloader: *fit,
-            written: match (*pre_encrypted, *encrypt_on_write) {
-                _ if !b.security.flash_encrypted() => Written::Plain,
-                (true, _) => Written::PreEncrypted,
-                (_, true) => Written::EncryptedByChip,
-                _ => Written::Plain,
-            },
-            nothing_boots_ok: *nothing_boots_ok,
-        };
-        (plan(parts, &board, opts), opts)
-    });
-    let missing_offset = parsed.iter().any(Option::is_none);
-    let size_caution = planned.as_ref().is_some_and(|(pl, _)| {
-        pl.cautions
-            .iter()
-            .any(|c| matches!(c, Caution::BootloaderFlashSize { .. }))
-    }) || *fit;
+    let f = &form.0;
+    let planned = f.planned(s);
     let busy = s.busy;
-    let can_install = s.connected
-        && !busy
-        && !missing_offset
-        && planned
-            .as_ref()
-            .is_some_and(|(pl, _)| pl.ready() && (pl.cautions.is_empty() || *confirmed));
+    let can_install = f.can_install(s, planned.as_ref());
     let on_install = {
-        let (bridge, planned, confirmed, reset_after) =
-            (p.bridge.clone(), planned.clone(), *confirmed, *reset_after);
+        let (bridge, planned, confirmed, reset_after) = (
+            p.bridge.clone(),
+            planned.clone(),
+            f.confirmed,
+            f.reset_after,
+        );
         Callback::from(move |_: MouseEvent| {
             if let Some((pl, opts)) = &planned {
                 let written = match opts.written {
@@ -305,149 +258,50 @@ pub fn InstallPanel(p: &InstallProps) -> Html {
             }
         })
     };
-    let toggle = |h: &UseStateHandle<bool>| {
-        let (h, c) = (h.clone(), confirmed.clone());
-        Callback::from(move |e: Event| {
-            h.set(e.target_unchecked_into::<HtmlInputElement>().checked());
-            c.set(false);
-        })
-    };
-    let on_erase = {
-        let (erase, c) = (erase.clone(), confirmed.clone());
-        Callback::from(move |e: Event| {
-            erase.set(Some(
-                e.target_unchecked_into::<HtmlInputElement>().checked(),
-            ));
-            c.set(false);
-        })
-    };
-    let on_confirm = {
-        let c = confirmed.clone();
-        Callback::from(move |e: Event| {
-            c.set(e.target_unchecked_into::<HtmlInputElement>().checked())
-        })
-    };
-    let on_reset_after = {
-        let r = reset_after.clone();
-        Callback::from(move |e: Event| {
-            r.set(e.target_unchecked_into::<HtmlInputElement>().checked())
-        })
-    };
-    let set_offset = |i: usize| {
-        let (rows, c) = (rows.clone(), confirmed.clone());
-        Callback::from(move |e: Event| {
-            let mut v = (*rows).clone();
-            v[i].offset = e.target_unchecked_into::<HtmlInputElement>().value();
-            rows.set(v);
-            c.set(false);
-        })
-    };
-    let remove = |i: usize| {
-        let (rows, c) = (rows.clone(), confirmed.clone());
-        Callback::from(move |_: MouseEvent| {
-            let mut v = (*rows).clone();
-            v.remove(i);
-            rows.set(v);
-            c.set(false);
-        })
-    };
-    let source_line = match &*loaded {
-        Some(Loaded::Firmware) => {
+    let source_line = match f.from {
+        Some(PartsFrom::Firmware) => {
             let label = s
                 .firmware
                 .as_ref()
                 .map(|(l, _)| l.clone())
                 .unwrap_or_default();
-            match chip {
-                Some(c) => format!("{label}: the {} build, every part at its offset", c.pretty),
+            match s.board.as_ref() {
+                Some(b) => format!(
+                    "{label}: the {} build, every part at its offset",
+                    b.chip.pretty
+                ),
                 None => format!("{label}: connect a board to pick the build for its chip"),
             }
         }
-        Some(Loaded::Files) => "files at offsets (check each offset)".into(),
+        Some(PartsFrom::Files) => "files at offsets (check each offset)".into(),
         None => String::new(),
     };
-    let editable = matches!(*loaded, Some(Loaded::Files));
     html! {
         <div class="install" data-testid="install-panel">
             <h2>{"Install or recover"}</h2>
             <p>{"A whole build for a new, blank or broken board: an ESP Web Tools manifest.json with its .bin files, a merged image (esptool merge-bin, a flash dump or a backup, written at 0), or files at offsets (bootloader, partition table, otadata, apps). "}
                 <label class={classes!("button", busy.then_some("disabled"))}>{"Choose files"}
-                    <input type="file" multiple=true accept=".bin,.json,application/octet-stream,application/json" data-testid="install-files" onchange={on_files} disabled={busy} />
+                    <input type="file" multiple=true accept=".bin,.json,application/octet-stream,application/json" data-testid="install-files"
+                        onchange={on_files(p.bridge.clone(), form.clone(), s.table.clone())} disabled={busy} />
                 </label>
             </p>
-            if let Some(e) = &*problem {
+            if let Some(e) = &f.problem {
                 <p class="error" data-testid="install-problem">{ e.clone() }</p>
             }
             if !source_line.is_empty() {
                 <p class="hint" data-testid="install-source">{ source_line }</p>
             }
-            if !rows.is_empty() {
-                <div class="scroll-x">
-                <table class="parts">
-                    <thead><tr><th>{"offset"}</th><th>{"what"}</th><th>{"file"}</th><th class="num">{"size"}</th><th></th></tr></thead>
-                    <tbody>
-                    { for rows.iter().enumerate().map(|(i, r)| html! {
-                        <tr data-testid="install-part" data-kind={r.kind.name()} data-offset={r.offset.clone()}>
-                            <td>{ if editable {
-                                html!{ <input type="text" size="9" value={r.offset.clone()} onchange={set_offset(i)} data-testid="install-offset" aria-label={format!("offset of {}", r.name)} disabled={busy} /> }
-                            } else { html!{ <span class="mono">{ r.offset.clone() }</span> } } }</td>
-                            <td>{ r.kind.name() }
-                                if r.kind == PartKind::FlashImage { <div class="hint" data-testid="install-merged">{ merged_contents(&r.name, &r.bytes) }</div> }
-                            </td>
-                            <td class="mono">{ &r.name }</td>
-                            <td class="num">{ human_size(r.bytes.len() as u64) }</td>
-                            <td>{ if editable { html!{ <button class="close" title="Leave out" aria-label={format!("leave out {}", r.name)} onclick={remove(i)} disabled={busy}>{"×"}</button> } } else { html!{} } }</td>
-                        </tr>
-                    }) }
-                    </tbody>
-                </table>
-                </div>
-            }
-            if missing_offset {
+            if !f.rows.is_empty() { { parts_table(&form, busy) } }
+            if f.missing_offset() {
                 <p class="error" data-testid="install-offset-missing">{"Give each file an offset (e.g. 0x10000)."}</p>
             }
             if let Some((pl, opts)) = &planned {
-                if !pl.blockers.is_empty() {
-                    <ul class="warnings error-list" data-testid="install-blockers">
-                        { for pl.blockers.iter().map(|b| html!{ <li>{ format!("Not installable: {}", b.message()) }</li> }) }
-                    </ul>
-                }
-                if *nothing_boots_ok || pl.blockers.iter().any(|b| matches!(b, Blocker::NothingBoots(_))) {
-                    <label class="option"><input type="checkbox" checked={*nothing_boots_ok} onchange={toggle(&nothing_boots_ok)} data-testid="install-nothing-boots-ok" disabled={busy} />
-                        {" Install anyway, knowing the board will not start until a bootable build is installed"}
-                    </label>
-                }
-                for n in pl.notes.iter() { <p class="hint">{ n.clone() }</p> }
-                <label class="option"><input type="checkbox" checked={opts.erase_all} onchange={on_erase} data-testid="install-erase" disabled={busy} />
-                    { if pl.layout_changes { " Erase the whole flash first (recommended: the partition table changes)" } else { " Erase the whole flash first (NVS and other data are kept otherwise)" } }
-                </label>
-                if size_caution {
-                    <label class="option"><input type="checkbox" checked={*fit} onchange={toggle(&fit)} data-testid="install-fit" disabled={busy} />
-                        { format!(" Set the bootloader's flash size to the chip's {} (as esptool --flash-size does)", s.board.as_ref().map_or(String::new(), |b| human_size(b.flash_size as u64))) }
-                    </label>
-                }
-                if s.board.as_ref().is_some_and(|b| b.security.flash_encrypted()) {
-                    <label class="option"><input type="checkbox" checked={*pre_encrypted} onchange={toggle(&pre_encrypted)} data-testid="install-pre-encrypted" disabled={busy || *encrypt_on_write} />
-                        {" These files are already encrypted for this chip's key (espsecure encrypt-flash-data): write them as they are"}
-                    </label>
-                }
-                if s.board.as_ref().is_some_and(|b| b.security.flash_encryption == FlashEncryption::Development) {
-                    <label class="option"><input type="checkbox" checked={*encrypt_on_write} onchange={toggle(&encrypt_on_write)} data-testid="install-encrypt" disabled={busy || *pre_encrypted} />
-                        {" Have the chip encrypt them as it writes (development mode): bootloader, table and apps encrypted, other data plain; such writes cannot be verified"}
-                    </label>
-                }
-                <label class="option"><input type="checkbox" checked={*reset_after} onchange={on_reset_after} data-testid="install-reset" disabled={busy} />{" Reset into the app afterwards and show its console"}</label>
-                if !pl.cautions.is_empty() {
-                    <div class="warnings" data-testid="install-cautions">
-                        <ul>{ for pl.cautions.iter().map(|c| html!{ <li>{ c.message() }</li> }) }</ul>
-                        <label><input type="checkbox" checked={*confirmed} onchange={on_confirm} data-testid="install-confirm" disabled={busy} />{" I understand: install anyway"}</label>
-                    </div>
-                }
+                { plan_view(&form, s, pl, opts, f.offers_fit(planned.as_ref())) }
             }
-            if !s.connected && !rows.is_empty() {
+            if !s.connected && !f.rows.is_empty() {
                 <p class="hint">{"Connect a board: the parts are checked against its chip, flash and partition table."}</p>
             }
-            if !rows.is_empty() || loaded.is_some() {
+            if !f.rows.is_empty() || f.from.is_some() {
                 <div class="row">
                     <button class="primary" data-testid="install" onclick={on_install} disabled={!can_install}>
                         { if s.installing { "Installing…" } else { "Install" } }

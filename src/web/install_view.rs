@@ -7,59 +7,12 @@ use crate::chips::Chip;
 use crate::formats::image::Header;
 use crate::formats::install::Part;
 use crate::formats::partition::PartitionTable;
-use crate::page::{JobKind, PageState};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
-/// The connected board, as far as an install plan needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstallBoard {
-    pub chip: &'static Chip,
-    /// "24:0a:c4:0e:51:4d" (backups are named by it).
-    pub mac: String,
-    pub revision: u16,
-    pub flash_size: u32,
-    pub security: Security,
-}
-
-/// The page as the install panel sees it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct InstallView {
-    pub connected: bool,
-    pub busy: bool,
-    /// The running job is an install.
-    pub installing: bool,
-    pub board: Option<InstallBoard>,
-    pub table: Option<PartitionTable>,
-    pub table_offset: u32,
-    pub bootloader: Option<Header>,
-    /// The firmware loaded for every panel: its label and its build's parts (not a lone app).
-    pub firmware: Option<(String, Vec<Part>)>,
-}
+pub use crate::page::install::{InstallBoard, InstallView};
 
 impl InstallView {
-    pub fn of(s: &PageState) -> InstallView {
-        InstallView {
-            connected: s.connected(),
-            busy: s.busy(),
-            installing: s.job_kind() == Some(JobKind::Install),
-            board: s.board.as_ref().map(|b| InstallBoard {
-                chip: b.chip,
-                mac: b.mac.clone(),
-                revision: b.revision,
-                flash_size: b.flash_size,
-                security: b.security,
-            }),
-            table: s.table().cloned(),
-            table_offset: s.table_offset,
-            bootloader: s.bootloader,
-            firmware: s.firmware.as_ref().and_then(|f| {
-                let b = f.build.as_ref().filter(|b| !b.is_single_app())?;
-                Some((f.label(), b.parts.clone()))
-            }),
-        }
-    }
-
     pub fn to_js(&self) -> JsValue {
         let o = Object::new();
         set(&o, "connected", &self.connected.into());
