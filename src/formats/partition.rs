@@ -121,6 +121,85 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// What is wrong with this entry alone (alignment, size, place, flags) — `refused`: what
+    /// gen_esp32part.py refuses; the table ends at `table_end`.
+    fn findings(&self, layout: &Layout, table_end: u64, warn: &mut impl FnMut(bool, String)) {
+        let p = self;
+        let name = p.name();
+        if !p.offset.is_multiple_of(p.required_alignment()) {
+            warn(
+                true,
+                format!(
+                    "{name}: offset 0x{:x} is not aligned to 0x{:x} ({} partitions need {} KiB alignment)",
+                    p.offset,
+                    p.required_alignment(),
+                    if p.is_app() { "app" } else { "data" },
+                    p.required_alignment() / 1024
+                ),
+            );
+        }
+        if p.is_app() && !p.size.is_multiple_of(DATA_ALIGN) {
+            warn(
+                true,
+                format!(
+                    "{name}: app size 0x{:x} is not a multiple of 0x1000",
+                    p.size
+                ),
+            );
+        }
+        if p.size == 0 {
+            warn(false, format!("{name}: size is 0"));
+        }
+        if (p.offset as u64) < table_end && !matches!(p.ty, TYPE_BOOTLOADER | TYPE_PARTITION_TABLE)
+        {
+            warn(
+                true,
+                format!(
+                    "{name}: offset 0x{:x} is below 0x{table_end:x}, the end of the partition table sector",
+                    p.offset
+                ),
+            );
+        }
+        if let Some(flash) = layout.flash_size {
+            if p.end() > flash as u64 {
+                warn(
+                    false,
+                    format!(
+                        "{name}: ends at 0x{:x}, past the end of the {} flash (0x{flash:x}); the bootloader rejects this table",
+                        p.end(),
+                        super::numbers::human_size(flash as u64)
+                    ),
+                );
+            }
+        }
+        let unknown = p.flags & !(FLAG_ENCRYPTED | FLAG_READONLY);
+        if unknown != 0 {
+            warn(false, format!("{name}: unknown flag bits 0x{unknown:08x}"));
+        }
+        if p.ty == TYPE_DATA
+            && matches!(p.subtype, SUBTYPE_OTADATA | SUBTYPE_COREDUMP)
+            && p.readonly()
+        {
+            warn(
+                true,
+                format!(
+                    "{name}: {} partitions are always read-write and cannot be readonly",
+                    p.subtype_name()
+                ),
+            );
+        }
+        if p.ty == TYPE_DATA
+            && p.subtype == SUBTYPE_NVS
+            && p.size < NVS_RW_MIN_SIZE
+            && !p.readonly()
+        {
+            warn(
+                true,
+                format!("{name}: a read/write nvs partition must be at least 0x3000 bytes (or flagged readonly)"),
+            );
+        }
+    }
+
     pub fn new(name: &str, ty: u8, subtype: u8, offset: u32, size: u32, flags: u32) -> Self {
         let mut label = [0u8; 16];
         let n = name.len().min(16);
@@ -321,6 +400,92 @@ impl Default for Layout {
     }
 }
 
+/// One row of a partitions.csv, as written (offset not yet placed, size maybe negative).
+struct CsvRow {
+    line: usize,
+    name: String,
+    ty: u8,
+    subtype: u8,
+    offset: Option<u32>,
+    size: i64,
+    flags: u32,
+}
+
+impl CsvRow {
+    /// Line `line_no` of the CSV (None: blank or a comment), refused as gen_esp32part.py
+    /// refuses it.
+    fn parse(line_no: usize, raw: &str) -> Result<Option<CsvRow>> {
+        let bad = |line: usize, msg: String| Error::Invalid(format!("CSV line {line}: {msg}"));
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return Ok(None);
+        }
+        let padded = format!("{line},,,,");
+        let f: Vec<&str> = padded.split(',').map(str::trim).collect();
+        let name = f[0].to_string();
+        if f[1].is_empty() {
+            return Err(bad(line_no, "the Type field can't be empty".into()));
+        }
+        let ty = parse_keyword(f[1], TYPES)
+            .ok_or_else(|| bad(line_no, unknown_keyword("type", f[1], TYPES)))?;
+        let subtype = if f[2].is_empty() {
+            if ty == TYPE_APP {
+                return Err(bad(
+                    line_no,
+                    "an app partition cannot have an empty SubType".into(),
+                ));
+            }
+            0x06 // 'undefined'
+        } else {
+            let kw = subtype_keywords(ty);
+            parse_keyword(f[2], kw)
+                .ok_or_else(|| bad(line_no, unknown_keyword("subtype", f[2], kw)))?
+        };
+        let offset = if f[3].is_empty() {
+            None
+        } else {
+            Some(
+                parse_u32(f[3])
+                    .ok_or_else(|| bad(line_no, format!("invalid offset '{}'", f[3])))?,
+            )
+        };
+        if f[4].is_empty() {
+            return Err(bad(line_no, "the Size field can't be empty".into()));
+        }
+        let size = parse_int(f[4])
+            .filter(|v| v.unsigned_abs() <= u32::MAX as u64)
+            .ok_or_else(|| bad(line_no, format!("invalid size '{}'", f[4])))?;
+        let mut flags = 0;
+        for flag in f[5].split(':').filter(|s| !s.is_empty()) {
+            flags |= match flag {
+                "encrypted" => FLAG_ENCRYPTED,
+                "readonly" => FLAG_READONLY,
+                other => {
+                    return Err(bad(
+                        line_no,
+                        format!("unknown flag '{other}' (known: encrypted, readonly)"),
+                    ))
+                }
+            };
+        }
+        if offset.is_none() && matches!(ty, TYPE_BOOTLOADER | TYPE_PARTITION_TABLE) {
+            return Err(bad(
+                line_no,
+                "bootloader and partition_table entries need an explicit offset".into(),
+            ));
+        }
+        Ok(Some(CsvRow {
+            line: line_no,
+            name,
+            ty,
+            subtype,
+            offset,
+            size,
+            flags,
+        }))
+    }
+}
+
 impl PartitionTable {
     /// Decodes a bare table (0xC00 or 0x1000 bytes; a shorter input is fine when it holds the
     /// end marker). Rows are read the way the bootloader's verifier reads them.
@@ -464,87 +629,11 @@ impl PartitionTable {
     /// X", keywords or numbers for type and subtype, `encrypted`/`readonly` flags. Then refuses
     /// what gen_esp32part.py refuses (overlaps, misalignment, duplicate names, ...).
     pub fn from_csv(text: &str, table_offset: u32) -> Result<Self> {
-        struct Row {
-            line: usize,
-            name: String,
-            ty: u8,
-            subtype: u8,
-            offset: Option<u32>,
-            size: i64,
-            flags: u32,
-        }
-        let bad = |line: usize, msg: String| Error::Invalid(format!("CSV line {line}: {msg}"));
         let mut rows = vec![];
         for (i, raw) in text.lines().enumerate() {
-            let line_no = i + 1;
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let padded = format!("{line},,,,");
-            let f: Vec<&str> = padded.split(',').map(str::trim).collect();
-            let name = f[0].to_string();
-            if f[1].is_empty() {
-                return Err(bad(line_no, "the Type field can't be empty".into()));
-            }
-            let ty = parse_keyword(f[1], TYPES)
-                .ok_or_else(|| bad(line_no, unknown_keyword("type", f[1], TYPES)))?;
-            let subtype = if f[2].is_empty() {
-                if ty == TYPE_APP {
-                    return Err(bad(
-                        line_no,
-                        "an app partition cannot have an empty SubType".into(),
-                    ));
-                }
-                0x06 // 'undefined'
-            } else {
-                let kw = subtype_keywords(ty);
-                parse_keyword(f[2], kw)
-                    .ok_or_else(|| bad(line_no, unknown_keyword("subtype", f[2], kw)))?
-            };
-            let offset = if f[3].is_empty() {
-                None
-            } else {
-                Some(
-                    parse_u32(f[3])
-                        .ok_or_else(|| bad(line_no, format!("invalid offset '{}'", f[3])))?,
-                )
-            };
-            if f[4].is_empty() {
-                return Err(bad(line_no, "the Size field can't be empty".into()));
-            }
-            let size = parse_int(f[4])
-                .filter(|v| v.unsigned_abs() <= u32::MAX as u64)
-                .ok_or_else(|| bad(line_no, format!("invalid size '{}'", f[4])))?;
-            let mut flags = 0;
-            for flag in f[5].split(':').filter(|s| !s.is_empty()) {
-                flags |= match flag {
-                    "encrypted" => FLAG_ENCRYPTED,
-                    "readonly" => FLAG_READONLY,
-                    other => {
-                        return Err(bad(
-                            line_no,
-                            format!("unknown flag '{other}' (known: encrypted, readonly)"),
-                        ))
-                    }
-                };
-            }
-            if offset.is_none() && matches!(ty, TYPE_BOOTLOADER | TYPE_PARTITION_TABLE) {
-                return Err(bad(
-                    line_no,
-                    "bootloader and partition_table entries need an explicit offset".into(),
-                ));
-            }
-            rows.push(Row {
-                line: line_no,
-                name,
-                ty,
-                subtype,
-                offset,
-                size,
-                flags,
-            });
+            rows.extend(CsvRow::parse(i + 1, raw)?);
         }
+        let bad = |line: usize, msg: String| Error::Invalid(format!("CSV line {line}: {msg}"));
         if rows.is_empty() {
             return Err(Error::Invalid("CSV holds no partitions".into()));
         }
@@ -635,81 +724,15 @@ impl PartitionTable {
         }
         let table_end = layout.table_offset as u64 + TABLE_SECTOR_SIZE as u64;
         for p in &self.entries {
-            let name = p.name();
-            if p.offset % p.required_alignment() != 0 {
-                warn(
-                    true,
-                    format!(
-                        "{name}: offset 0x{:x} is not aligned to 0x{:x} ({} partitions need {} KiB alignment)",
-                        p.offset,
-                        p.required_alignment(),
-                        if p.is_app() { "app" } else { "data" },
-                        p.required_alignment() / 1024
-                    ),
-                );
-            }
-            if p.is_app() && p.size % DATA_ALIGN != 0 {
-                warn(
-                    true,
-                    format!(
-                        "{name}: app size 0x{:x} is not a multiple of 0x1000",
-                        p.size
-                    ),
-                );
-            }
-            if p.size == 0 {
-                warn(false, format!("{name}: size is 0"));
-            }
-            if (p.offset as u64) < table_end
-                && !matches!(p.ty, TYPE_BOOTLOADER | TYPE_PARTITION_TABLE)
-            {
-                warn(
-                    true,
-                    format!(
-                        "{name}: offset 0x{:x} is below 0x{table_end:x}, the end of the partition table sector",
-                        p.offset
-                    ),
-                );
-            }
-            if let Some(flash) = layout.flash_size {
-                if p.end() > flash as u64 {
-                    warn(
-                        false,
-                        format!(
-                            "{name}: ends at 0x{:x}, past the end of the {} flash (0x{flash:x}); the bootloader rejects this table",
-                            p.end(),
-                            super::numbers::human_size(flash as u64)
-                        ),
-                    );
-                }
-            }
-            let unknown = p.flags & !(FLAG_ENCRYPTED | FLAG_READONLY);
-            if unknown != 0 {
-                warn(false, format!("{name}: unknown flag bits 0x{unknown:08x}"));
-            }
-            if p.ty == TYPE_DATA
-                && matches!(p.subtype, SUBTYPE_OTADATA | SUBTYPE_COREDUMP)
-                && p.readonly()
-            {
-                warn(
-                    true,
-                    format!(
-                        "{name}: {} partitions are always read-write and cannot be readonly",
-                        p.subtype_name()
-                    ),
-                );
-            }
-            if p.ty == TYPE_DATA
-                && p.subtype == SUBTYPE_NVS
-                && p.size < NVS_RW_MIN_SIZE
-                && !p.readonly()
-            {
-                warn(
-                    true,
-                    format!("{name}: a read/write nvs partition must be at least 0x3000 bytes (or flagged readonly)"),
-                );
-            }
+            p.findings(layout, table_end, &mut warn);
         }
+        self.name_and_overlap_findings(&mut warn);
+        self.ota_findings(&mut warn);
+        out
+    }
+
+    /// Labels used twice, partitions that overlap.
+    fn name_and_overlap_findings(&self, warn: &mut impl FnMut(bool, String)) {
         for (i, a) in self.entries.iter().enumerate() {
             if self.entries[..i].iter().any(|b| b.label == a.label) {
                 warn(
@@ -739,6 +762,10 @@ impl PartitionTable {
                 );
             }
         }
+    }
+
+    /// otadata and the OTA slots: one otadata of 0x2000 bytes, ota_N without gaps or twins.
+    fn ota_findings(&self, warn: &mut impl FnMut(bool, String)) {
         let otadata: Vec<&Partition> = self.entries.iter().filter(|p| p.is_otadata()).collect();
         if otadata.len() > 1 {
             warn(
@@ -796,7 +823,6 @@ impl PartitionTable {
                 format!("there are OTA app partitions, but {}", NO_OTADATA),
             );
         }
-        out
     }
 
     /// Only the warning texts (for display), gen_esp32part refusals included.

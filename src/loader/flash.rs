@@ -185,6 +185,46 @@ impl<P: Port> Loader<P> {
             report.verified = true;
             return Ok(report);
         }
+        let Some(runs) = self.changed_runs(offset, data, &want, opts).await? else {
+            report.elapsed = self.now() - started;
+            report.verified = true;
+            return Ok(report);
+        };
+        // Cancel is honoured between steps: after the check, between write blocks, before the
+        // verification (a cancelled write is never reported verified).
+        self.check_cancel()?;
+        let write_started = self.now();
+        self.write_runs(offset, data, &runs, opts, &mut report)
+            .await?;
+        self.check_cancel()?;
+        if unverifiable {
+            report.elapsed = self.now() - started;
+            report.encrypted_by_chip = encrypt;
+            self.log(format!(
+                "0x{offset:08x}: {} bytes written, not verified: {}",
+                data.len(),
+                report.unverified_why()
+            ));
+            return Ok(report);
+        }
+        // Always verify what is now in flash.
+        self.verify_md5(offset, data.len() as u32, &want, write_started)
+            .await?;
+        report.elapsed = self.now() - started;
+        report.verified = true;
+        Ok(report)
+    }
+
+    /// The runs of `data` (at `offset`) to write: with `skip_unchanged`, only the 4 KiB regions
+    /// whose MD5 differs (or, on blank flash, that hold anything but 0xFF), consecutive ones
+    /// joined into one stream; None when all of it is there already.
+    async fn changed_runs(
+        &mut self,
+        offset: u32,
+        data: &[u8],
+        want: &[u8; 16],
+        opts: WriteOptions,
+    ) -> Result<Option<Vec<(usize, usize)>>> {
         // Which regions need writing?
         let regions: Vec<(usize, usize)> = (0..data.len())
             .step_by(REGION)
@@ -199,14 +239,12 @@ impl<P: Port> Loader<P> {
                 Duration::ZERO,
             ));
             let whole = self.flash_md5(offset, data.len() as u32).await?;
-            if whole == want {
+            if whole == *want {
                 self.log(format!(
                     "0x{offset:08x}: all {} bytes already there (MD5 matches)",
                     data.len()
                 ));
-                report.elapsed = self.now() - started;
-                report.verified = true;
-                return Ok(report);
+                return Ok(None);
             }
             if whole == md5(&vec![0xFF; data.len()]) {
                 // Blank: exactly the regions that are not all 0xFF need writing.
@@ -220,9 +258,6 @@ impl<P: Port> Loader<P> {
                 }
             }
         }
-        // Cancel is honoured between steps: after the check, between write blocks, before the
-        // verification (a cancelled write is never reported verified).
-        self.check_cancel()?;
         // Consecutive changed regions become one stream.
         let mut runs: Vec<(usize, usize)> = vec![];
         for (i, (s, e)) in regions.iter().enumerate() {
@@ -234,10 +269,23 @@ impl<P: Port> Loader<P> {
                 _ => runs.push((*s, *e)),
             }
         }
+        Ok(Some(runs))
+    }
+
+    /// Writes each run (one BEGIN / DATA… / END stream each), sending a run again where
+    /// resending can cure the failure.
+    async fn write_runs(
+        &mut self,
+        offset: u32,
+        data: &[u8],
+        runs: &[(usize, usize)],
+        opts: WriteOptions,
+        report: &mut WriteReport,
+    ) -> Result<()> {
         let total: u64 = runs.iter().map(|(s, e)| (e - s) as u64).sum();
         let write_started = self.now();
         let mut done = 0u64;
-        for (s, e) in runs {
+        for &(s, e) in runs {
             let mut attempt = 0;
             loop {
                 match self
@@ -274,41 +322,38 @@ impl<P: Port> Loader<P> {
             report.written += (e - s) as u64;
         }
         report.write_time = self.now() - write_started;
-        self.check_cancel()?;
-        if unverifiable {
-            report.elapsed = self.now() - started;
-            report.encrypted_by_chip = encrypt;
-            self.log(format!(
-                "0x{offset:08x}: {} bytes written, not verified: {}",
-                data.len(),
-                report.unverified_why()
-            ));
-            return Ok(report);
-        }
-        // Always verify what is now in flash.
+        Ok(())
+    }
+
+    /// Reads back the MD5 of `len` bytes at `offset` and compares it with `want`.
+    async fn verify_md5(
+        &mut self,
+        offset: u32,
+        len: u32,
+        want: &[u8; 16],
+        write_started: Duration,
+    ) -> Result<()> {
         self.progress(Progress::new(
             Phase::Verifying,
             0,
-            data.len() as u64,
+            len as u64,
             Duration::ZERO,
         ));
-        let got = self.flash_md5(offset, data.len() as u32).await?;
-        if got != want {
+        let got = self.flash_md5(offset, len).await?;
+        if got != *want {
             return Err(Error::Verify(format!(
                 "verification failed at 0x{offset:08x}: flash MD5 {} but the data's MD5 is {}",
                 crate::formats::hex(&got),
-                crate::formats::hex(&want)
+                crate::formats::hex(want)
             )));
         }
         self.progress(Progress::new(
             Phase::Verifying,
-            data.len() as u64,
-            data.len() as u64,
+            len as u64,
+            len as u64,
             self.now() - write_started,
         ));
-        report.elapsed = self.now() - started;
-        report.verified = true;
-        Ok(report)
+        Ok(())
     }
 
     /// MD5s of many regions, one request at a time: the stub drops a command that starts

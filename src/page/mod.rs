@@ -19,6 +19,7 @@ use std::rc::Rc;
 pub mod fleet;
 pub mod install;
 pub mod nvs;
+mod reduce;
 mod timeline;
 mod update;
 pub use timeline::{LogLine, Source, Timeline};
@@ -478,33 +479,9 @@ impl PageState {
                 );
             }
             Action::LinkLost(why) => self.link_lost(why),
-            Action::Disconnected => {
-                *self = PageState {
-                    port_kind: self.port_kind,
-                    ws_url: std::mem::take(&mut self.ws_url),
-                    baud: self.baud,
-                    table_offset: self.table_offset,
-                    image: self.image.take(),
-                    image_offered: self.image_offered,
-                    log: std::mem::take(&mut self.log),
-                    rollback: self.rollback,
-                    firmware: self.firmware.take(),
-                    finished: self.finished.take(),
-                    status: Some(Status::new(Tone::Info, "disconnected")),
-                    ..PageState::default()
-                };
-            }
+            Action::Disconnected => self.disconnected(),
             Action::Layout(snap) => self.layout(snap),
-            Action::Otadata(od, checked) => {
-                for (p, s) in checked {
-                    self.slots.set(&p, s);
-                }
-                self.otadata = Some(od);
-                // The slot that boots now is no target for an update.
-                if self.target.is_some() && self.target == self.booted() {
-                    self.target = self.default_target();
-                }
-            }
+            Action::Otadata(od, checked) => self.otadata_read(od, checked),
             Action::SlotKnown(p, s) => {
                 self.slots.set(&p, s);
             }
@@ -519,28 +496,7 @@ impl PageState {
                 self.status = keep;
                 self.image_offered = !self.writing();
             }
-            Action::ImagePicked(name, bytes) => {
-                if self.writing() {
-                    // The choice is locked while a write runs (the page disables it too).
-                    self.say(
-                        Tone::Warning,
-                        "a write is running: finish or cancel it before picking another file",
-                    );
-                    return;
-                }
-                let image = Image::parse(&bytes).map_err(|e| e.to_string());
-                self.image_offered = false;
-                self.say(Tone::Info, format!("{name}: {} bytes picked", bytes.len()));
-                self.image = Some(Picked {
-                    md5: md5(&bytes),
-                    name,
-                    bytes: Rc::new(bytes),
-                    image,
-                });
-                if self.target.is_none() {
-                    self.target = self.default_target();
-                }
-            }
+            Action::ImagePicked(name, bytes) => self.image_picked(name, bytes),
             Action::ImageFailed(why) => {
                 if !self.writing() {
                     self.image = None;
@@ -557,23 +513,7 @@ impl PageState {
                     self.target = Some(t);
                 }
             }
-            Action::JobStarted(kind, what) => {
-                self.failed = None;
-                if !matches!(kind, JobKind::Connect | JobKind::ReadLayout) {
-                    self.fresh = false;
-                }
-                // Watching the console keeps the last result in view (e.g. "installed").
-                let keep = kind == JobKind::Console
-                    && self.status.as_ref().is_some_and(|s| s.tone == Tone::Done);
-                if !keep {
-                    self.say(Tone::Working, format!("{what}…"));
-                }
-                self.job = Job::Busy {
-                    kind,
-                    what,
-                    progress: None,
-                };
-            }
+            Action::JobStarted(kind, what) => self.job_started(kind, what),
             Action::JobStep(step) => {
                 if let Job::Busy { what, progress, .. } = &mut self.job {
                     *what = step.clone();
@@ -586,18 +526,7 @@ impl PageState {
                     *progress = Some(p);
                 }
             }
-            Action::JobDone(r) => {
-                let job = std::mem::replace(&mut self.job, Job::Idle);
-                match r {
-                    Ok(s) => self.say(Tone::Done, s),
-                    Err(failure) => {
-                        self.say(Tone::Error, failure.message.clone());
-                        if let Job::Busy { kind, .. } = job {
-                            self.failed = Some(JobFailed { job: kind, failure });
-                        }
-                    }
-                }
-            }
+            Action::JobDone(r) => self.job_done(r),
             Action::Refused(f) => self.say(Tone::Error, f.message),
             Action::SlotWriting(p) => {
                 self.slots.forget(&p);
@@ -609,35 +538,7 @@ impl PageState {
                 report,
                 file,
                 boot_next,
-            } => {
-                self.written.insert(
-                    partition.offset,
-                    Written {
-                        file,
-                        md5: report.md5,
-                    },
-                );
-                self.slots.set(&partition, slot);
-                let done = report.describe(&partition.name());
-                if boot_next {
-                    // Half the job: amber words until otadata is switched and read back.
-                    if let Job::Busy { what, progress, .. } = &mut self.job {
-                        *what = format!("{done}; switching otadata to {}", partition.name());
-                        *progress = None;
-                    }
-                    self.say(
-                        Tone::Working,
-                        format!("{done}; switching otadata to {}…", partition.name()),
-                    );
-                } else {
-                    self.job = Job::Idle;
-                    let still = match self.booted() {
-                        Some(b) if b != partition.name() => format!("; {b} still boots"),
-                        _ => String::new(),
-                    };
-                    self.say(Tone::Warning, format!("{done} (written only{still})"));
-                }
-            }
+            } => self.slot_written(partition, slot, report, file, boot_next),
             Action::Log { clock, text } => self.log.otaflash(&clock, &text),
             Action::Console { clock, text } => self.log.device(&clock, &text),
             Action::ClearLog => self.log.clear(),

@@ -341,6 +341,14 @@ impl Command {
         if p.len() != len {
             return Err(DecodeError::BadLength(opcode));
         }
+        Ok((Self::body(opcode, p)?, chk))
+    }
+
+    /// The command `opcode` with its payload `p`: the data-transfer commands, then the rest.
+    fn body(opcode: u8, p: &[u8]) -> Result<Command, DecodeError> {
+        if let Some(c) = Self::transfer(opcode, p)? {
+            return Ok(c);
+        }
         let w = words(p);
         let need = |n: usize| {
             if p.len() >= n * 4 {
@@ -349,73 +357,8 @@ impl Command {
                 Err(DecodeError::BadLength(opcode))
             }
         };
-        let data_cmd = |w: &[u32]| -> Result<(u32, Vec<u8>), DecodeError> {
-            if p.len() < 16 || w[0] as usize != p.len() - 16 {
-                return Err(DecodeError::BadLength(opcode));
-            }
-            Ok((w[1], p[16..].to_vec()))
-        };
         use Command::*;
-        let cmd = match opcode {
-            op::FLASH_BEGIN | op::FLASH_DEFL_BEGIN => {
-                if p.len() != 16 && p.len() != 20 {
-                    return Err(DecodeError::BadLength(opcode));
-                }
-                let (size, blocks, block_size, offset, encrypted) =
-                    (w[0], w[1], w[2], w[3], w.get(4).copied());
-                if opcode == op::FLASH_BEGIN {
-                    FlashBegin {
-                        size,
-                        blocks,
-                        block_size,
-                        offset,
-                        encrypted,
-                    }
-                } else {
-                    FlashDeflBegin {
-                        size,
-                        blocks,
-                        block_size,
-                        offset,
-                        encrypted,
-                    }
-                }
-            }
-            op::FLASH_DATA => {
-                let (seq, data) = data_cmd(&w)?;
-                FlashData { seq, data }
-            }
-            op::FLASH_DEFL_DATA => {
-                let (seq, data) = data_cmd(&w)?;
-                FlashDeflData { seq, data }
-            }
-            op::MEM_DATA => {
-                let (seq, data) = data_cmd(&w)?;
-                MemData { seq, data }
-            }
-            op::FLASH_END | op::FLASH_DEFL_END => {
-                let run = w.first().is_some_and(|&x| x != 0);
-                if opcode == op::FLASH_END {
-                    FlashEnd { run }
-                } else {
-                    FlashDeflEnd { run }
-                }
-            }
-            op::MEM_BEGIN => {
-                need(4)?;
-                MemBegin {
-                    size: w[0],
-                    blocks: w[1],
-                    block_size: w[2],
-                    addr: w[3],
-                }
-            }
-            op::MEM_END => {
-                need(2)?;
-                MemEnd {
-                    entry: (w[0] == 0).then_some(w[1]),
-                }
-            }
+        Ok(match opcode {
             op::SYNC => {
                 if p != SYNC_PAYLOAD {
                     return Err(DecodeError::BadLength(opcode));
@@ -500,8 +443,89 @@ impl Command {
             }
             op::RUN_USER_CODE => RunUserCode,
             other => return Err(DecodeError::Unknown(other)),
+        })
+    }
+
+    /// The commands that carry data to flash or RAM (BEGIN, DATA, END), or None for another
+    /// opcode.
+    fn transfer(opcode: u8, p: &[u8]) -> Result<Option<Command>, DecodeError> {
+        let w = words(p);
+        let need = |n: usize| {
+            if p.len() >= n * 4 {
+                Ok(())
+            } else {
+                Err(DecodeError::BadLength(opcode))
+            }
         };
-        Ok((cmd, chk))
+        let data_cmd = |w: &[u32]| -> Result<(u32, Vec<u8>), DecodeError> {
+            if p.len() < 16 || w[0] as usize != p.len() - 16 {
+                return Err(DecodeError::BadLength(opcode));
+            }
+            Ok((w[1], p[16..].to_vec()))
+        };
+        use Command::*;
+        Ok(Some(match opcode {
+            op::FLASH_BEGIN | op::FLASH_DEFL_BEGIN => {
+                if p.len() != 16 && p.len() != 20 {
+                    return Err(DecodeError::BadLength(opcode));
+                }
+                let (size, blocks, block_size, offset, encrypted) =
+                    (w[0], w[1], w[2], w[3], w.get(4).copied());
+                if opcode == op::FLASH_BEGIN {
+                    FlashBegin {
+                        size,
+                        blocks,
+                        block_size,
+                        offset,
+                        encrypted,
+                    }
+                } else {
+                    FlashDeflBegin {
+                        size,
+                        blocks,
+                        block_size,
+                        offset,
+                        encrypted,
+                    }
+                }
+            }
+            op::FLASH_DATA => {
+                let (seq, data) = data_cmd(&w)?;
+                FlashData { seq, data }
+            }
+            op::FLASH_DEFL_DATA => {
+                let (seq, data) = data_cmd(&w)?;
+                FlashDeflData { seq, data }
+            }
+            op::MEM_DATA => {
+                let (seq, data) = data_cmd(&w)?;
+                MemData { seq, data }
+            }
+            op::FLASH_END | op::FLASH_DEFL_END => {
+                let run = w.first().is_some_and(|&x| x != 0);
+                if opcode == op::FLASH_END {
+                    FlashEnd { run }
+                } else {
+                    FlashDeflEnd { run }
+                }
+            }
+            op::MEM_BEGIN => {
+                need(4)?;
+                MemBegin {
+                    size: w[0],
+                    blocks: w[1],
+                    block_size: w[2],
+                    addr: w[3],
+                }
+            }
+            op::MEM_END => {
+                need(2)?;
+                MemEnd {
+                    entry: (w[0] == 0).then_some(w[1]),
+                }
+            }
+            _ => return Ok(None),
+        }))
     }
 
     /// The response timeout esptool uses for this command (scaled by size where it scales).

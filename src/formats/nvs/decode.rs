@@ -67,154 +67,14 @@ struct Loaded {
 /// Decodes an NVS partition (whole pages; a trailing part page is ignored).
 pub fn decode(bytes: &[u8]) -> Nvs {
     let mut nvs = Nvs::default();
-    let mut loaded: Vec<Loaded> = vec![];
-    let (mut written_total, mut bad_crc_total) = (0usize, 0usize);
-    for (index, page) in bytes.chunks_exact(PAGE_SIZE).enumerate() {
-        let state = u32_at(page, 0);
-        let mut info = PageInfo {
-            index,
-            state: "empty",
-            seq: None,
-            version: None,
-            written: 0,
-            erased: 0,
-            empty: ENTRIES_PER_PAGE,
-        };
-        if state == page_state::UNINITIALIZED {
-            if page.iter().any(|&b| b != 0xFF) {
-                info.state = "corrupt";
-                nvs.problems.push(Problem::DirtyEmptyPage { page: index });
-            }
-            nvs.pages.push(info);
-            continue;
-        }
-        if header_crc(page) != u32_at(page, 28) {
-            info.state = "corrupt";
-            nvs.problems.push(Problem::PageHeaderCrc { page: index });
-            nvs.pages.push(info);
-            continue;
-        }
-        info.state = match state {
-            page_state::ACTIVE => "active",
-            page_state::FULL => "full",
-            page_state::FREEING => "freeing",
-            _ => {
-                info.state = "corrupt";
-                nvs.problems
-                    .push(Problem::BadPageState { page: index, state });
-                nvs.pages.push(info);
-                continue;
-            }
-        };
-        info.seq = Some(u32_at(page, 4));
-        info.version = Some(if page[8] == 0xFE { 2 } else { 1 });
-        let mut states: Vec<u8> = (0..ENTRIES_PER_PAGE)
-            .map(|i| (page[32 + i / 4] >> ((i % 4) * 2)) & 3)
-            .collect();
-        let entry = |i: usize| &page[FIRST_ENTRY + i * ENTRY_SIZE..][..ENTRY_SIZE];
-        // The active page: entries past the first empty one that hold data were being written
-        // when power went; the library erases them.
-        let mut end = ENTRIES_PER_PAGE;
-        if state == page_state::ACTIVE {
-            end = states
-                .iter()
-                .position(|&s| s == EMPTY)
-                .unwrap_or(ENTRIES_PER_PAGE);
-            while end < ENTRIES_PER_PAGE && u32_at(entry(end), 0) != 0xFFFF_FFFF {
-                nvs.problems.push(Problem::Unfinished {
-                    page: index,
-                    entry: end,
-                });
-                states[end] = 0;
-                end += 1;
-            }
-        }
-        let mut items: Vec<Raw> = vec![];
-        let mut i = 0;
-        while i < end {
-            if states[i] != WRITTEN {
-                i += 1;
-                continue;
-            }
-            let e = entry(i);
-            written_total += 1;
-            if entry_crc(e) != u32_at(e, 4) {
-                bad_crc_total += 1;
-                nvs.problems.push(Problem::EntryCrc {
-                    page: index,
-                    entry: i,
-                });
-                i += 1;
-                continue;
-            }
-            let (ns, typ, span, chunk) = (e[0], e[1], e[2] as usize, e[3]);
-            let key = key_of(e);
-            let mut raw = Raw {
-                page: index,
-                entry: i,
-                ns,
-                typ,
-                chunk,
-                key,
-                data: e[24..32].try_into().unwrap(),
-                payload: None,
-            };
-            if is_varlen(typ) {
-                if span == 0 || i + span > ENTRIES_PER_PAGE {
-                    nvs.problems.push(Problem::BadEntry {
-                        page: index,
-                        entry: i,
-                    });
-                    i += 1;
-                    continue;
-                }
-                if states[i..i + span].iter().any(|&s| s != WRITTEN) {
-                    nvs.problems.push(Problem::HalfWritten {
-                        page: index,
-                        entry: i,
-                        key: raw.key.clone(),
-                    });
-                    i += span;
-                    continue;
-                }
-                let size = u16::from_le_bytes([e[24], e[25]]) as usize;
-                if size > (span - 1) * ENTRY_SIZE {
-                    nvs.problems.push(Problem::BadEntry {
-                        page: index,
-                        entry: i,
-                    });
-                    i += span;
-                    continue;
-                }
-                let start = FIRST_ENTRY + (i + 1) * ENTRY_SIZE;
-                let data = page[start..start + size].to_vec();
-                let ok = crc32_le(0xFFFF_FFFF, &data) == u32_at(e, 28);
-                raw.payload = Some((data, ok));
-            }
-            // The same namespace, key and chunk earlier on this page: an update interrupted
-            // before the old item was erased. The later one counts.
-            if let Some(d) = items.iter().position(|o| o.same_slot(&raw)) {
-                let old = items.remove(d);
-                nvs.problems.push(Problem::Duplicate {
-                    namespace: format!("#{}", old.ns),
-                    key: old.key,
-                    page: old.page,
-                    entry: old.entry,
-                });
-            }
-            i += if is_varlen(typ) { span } else { 1 };
-            items.push(raw);
-        }
-        info.written = states.iter().filter(|&&s| s == WRITTEN).count();
-        info.erased = states.iter().filter(|&&s| s == 0).count();
-        info.empty = states.iter().filter(|&&s| s == EMPTY).count();
-        nvs.pages.push(info);
-        loaded.push(Loaded {
-            seq: u32_at(page, 4),
-            state,
-            items,
-        });
-    }
+    // Written entries, and those with a bad CRC.
+    let mut counts = (0usize, 0usize);
+    let mut loaded: Vec<Loaded> = bytes
+        .chunks_exact(PAGE_SIZE)
+        .enumerate()
+        .filter_map(|(index, page)| decode_page(index, page, &mut nvs, &mut counts))
+        .collect();
+    let (written_total, bad_crc_total) = counts;
     if written_total >= 2 && bad_crc_total == written_total {
         nvs.problems
             .retain(|p| !matches!(p, Problem::EntryCrc { .. }));
@@ -222,7 +82,184 @@ pub fn decode(bytes: &[u8]) -> Nvs {
         return nvs;
     }
     loaded.sort_by_key(|l| l.seq);
-    // The last item of the newest page, also in an older page: the library erases the older.
+    drop_older_duplicate(&mut loaded, &mut nvs);
+    let all: Vec<Raw> = loaded.into_iter().flat_map(|l| l.items).collect();
+    assemble(&mut nvs, all);
+    nvs
+}
+
+/// One page: its header and entry states (said in `nvs.pages` and `nvs.problems`), and the
+/// items it holds, or None for a page that holds none (empty, corrupt).
+fn decode_page(
+    index: usize,
+    page: &[u8],
+    nvs: &mut Nvs,
+    counts: &mut (usize, usize),
+) -> Option<Loaded> {
+    let state = u32_at(page, 0);
+    let mut info = PageInfo {
+        index,
+        state: "empty",
+        seq: None,
+        version: None,
+        written: 0,
+        erased: 0,
+        empty: ENTRIES_PER_PAGE,
+    };
+    if state == page_state::UNINITIALIZED {
+        if page.iter().any(|&b| b != 0xFF) {
+            info.state = "corrupt";
+            nvs.problems.push(Problem::DirtyEmptyPage { page: index });
+        }
+        nvs.pages.push(info);
+        return None;
+    }
+    if header_crc(page) != u32_at(page, 28) {
+        info.state = "corrupt";
+        nvs.problems.push(Problem::PageHeaderCrc { page: index });
+        nvs.pages.push(info);
+        return None;
+    }
+    info.state = match state {
+        page_state::ACTIVE => "active",
+        page_state::FULL => "full",
+        page_state::FREEING => "freeing",
+        _ => {
+            info.state = "corrupt";
+            nvs.problems
+                .push(Problem::BadPageState { page: index, state });
+            nvs.pages.push(info);
+            return None;
+        }
+    };
+    info.seq = Some(u32_at(page, 4));
+    info.version = Some(if page[8] == 0xFE { 2 } else { 1 });
+    let mut states: Vec<u8> = (0..ENTRIES_PER_PAGE)
+        .map(|i| (page[32 + i / 4] >> ((i % 4) * 2)) & 3)
+        .collect();
+    let entry = |i: usize| &page[FIRST_ENTRY + i * ENTRY_SIZE..][..ENTRY_SIZE];
+    // The active page: entries past the first empty one that hold data were being written
+    // when power went; the library erases them.
+    let mut end = ENTRIES_PER_PAGE;
+    if state == page_state::ACTIVE {
+        end = states
+            .iter()
+            .position(|&s| s == EMPTY)
+            .unwrap_or(ENTRIES_PER_PAGE);
+        while end < ENTRIES_PER_PAGE && u32_at(entry(end), 0) != 0xFFFF_FFFF {
+            nvs.problems.push(Problem::Unfinished {
+                page: index,
+                entry: end,
+            });
+            states[end] = 0;
+            end += 1;
+        }
+    }
+    let items = read_items(index, page, &states, end, nvs, counts);
+    info.written = states.iter().filter(|&&s| s == WRITTEN).count();
+    info.erased = states.iter().filter(|&&s| s == 0).count();
+    info.empty = states.iter().filter(|&&s| s == EMPTY).count();
+    nvs.pages.push(info);
+    Some(Loaded {
+        seq: u32_at(page, 4),
+        state,
+        items,
+    })
+}
+
+/// The written entries of a page up to `end` as raw items: CRCs checked, multi-entry items
+/// whole, an item written again on the same page counted once (the later one).
+fn read_items(
+    index: usize,
+    page: &[u8],
+    states: &[u8],
+    end: usize,
+    nvs: &mut Nvs,
+    counts: &mut (usize, usize),
+) -> Vec<Raw> {
+    let entry = |i: usize| &page[FIRST_ENTRY + i * ENTRY_SIZE..][..ENTRY_SIZE];
+    let mut items: Vec<Raw> = vec![];
+    let mut i = 0;
+    while i < end {
+        if states[i] != WRITTEN {
+            i += 1;
+            continue;
+        }
+        let e = entry(i);
+        counts.0 += 1;
+        if entry_crc(e) != u32_at(e, 4) {
+            counts.1 += 1;
+            nvs.problems.push(Problem::EntryCrc {
+                page: index,
+                entry: i,
+            });
+            i += 1;
+            continue;
+        }
+        let (ns, typ, span, chunk) = (e[0], e[1], e[2] as usize, e[3]);
+        let key = key_of(e);
+        let mut raw = Raw {
+            page: index,
+            entry: i,
+            ns,
+            typ,
+            chunk,
+            key,
+            data: e[24..32].try_into().unwrap(),
+            payload: None,
+        };
+        if is_varlen(typ) {
+            if span == 0 || i + span > ENTRIES_PER_PAGE {
+                nvs.problems.push(Problem::BadEntry {
+                    page: index,
+                    entry: i,
+                });
+                i += 1;
+                continue;
+            }
+            if states[i..i + span].iter().any(|&s| s != WRITTEN) {
+                nvs.problems.push(Problem::HalfWritten {
+                    page: index,
+                    entry: i,
+                    key: raw.key.clone(),
+                });
+                i += span;
+                continue;
+            }
+            let size = u16::from_le_bytes([e[24], e[25]]) as usize;
+            if size > (span - 1) * ENTRY_SIZE {
+                nvs.problems.push(Problem::BadEntry {
+                    page: index,
+                    entry: i,
+                });
+                i += span;
+                continue;
+            }
+            let start = FIRST_ENTRY + (i + 1) * ENTRY_SIZE;
+            let data = page[start..start + size].to_vec();
+            let ok = crc32_le(0xFFFF_FFFF, &data) == u32_at(e, 28);
+            raw.payload = Some((data, ok));
+        }
+        // The same namespace, key and chunk earlier on this page: an update interrupted
+        // before the old item was erased. The later one counts.
+        if let Some(d) = items.iter().position(|o| o.same_slot(&raw)) {
+            let old = items.remove(d);
+            nvs.problems.push(Problem::Duplicate {
+                namespace: format!("#{}", old.ns),
+                key: old.key,
+                page: old.page,
+                entry: old.entry,
+            });
+        }
+        i += if is_varlen(typ) { span } else { 1 };
+        items.push(raw);
+    }
+    items
+}
+
+/// The last item of the newest page, also in an older page (an update cut before the older
+/// was erased): the library erases the older, so it does not count.
+fn drop_older_duplicate(loaded: &mut [Loaded], nvs: &mut Nvs) {
     if let Some(last) = loaded.last().and_then(|l| l.items.last()).cloned() {
         let n = loaded.len();
         'pages: for l in loaded[..n - 1].iter_mut() {
@@ -245,9 +282,6 @@ pub fn decode(bytes: &[u8]) -> Nvs {
             }
         }
     }
-    let all: Vec<Raw> = loaded.into_iter().flat_map(|l| l.items).collect();
-    assemble(&mut nvs, all);
-    nvs
 }
 
 /// Names namespaces, turns items into values (blobs from their chunks) and reports what the
