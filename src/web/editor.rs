@@ -111,25 +111,7 @@ pub fn OtadataEditor(p: &EditorProps) -> Html {
         }
         _ => None,
     };
-    // On a device, an unknown selected slot is read whole once, as soon as it is previewed.
-    {
-        let (on_check, asked) = (p.on_check.clone(), asked.clone());
-        let want = preview.as_ref().and_then(|(o, _, sel, loads)| {
-            (loads == &Some(Loads::Unknown))
-                .then(|| (o.clone(), sel.clone()))
-                .and_then(|(o, s)| Some((o, s?)))
-        });
-        let disabled = p.disabled;
-        use_effect_with((want, disabled), move |(want, disabled)| {
-            if let (Some((o, part)), Some(cb), false) = (want, on_check, *disabled) {
-                let key = (o.clone(), part.offset);
-                if asked.borrow().as_ref() != Some(&key) {
-                    *asked.borrow_mut() = Some(key);
-                    cb.emit(part.clone());
-                }
-            }
-        });
-    }
+    use_check_the_selected_slot(p, &preview, asked.clone());
     let wont_load = matches!(preview, Some((_, _, _, Some(Loads::No(_)))));
     let checking = p.on_check.is_some() && matches!(preview, Some((_, _, _, Some(Loads::Unknown))));
     let apply = {
@@ -178,31 +160,81 @@ pub fn OtadataEditor(p: &EditorProps) -> Html {
                 match (&*draft, preview) {
                     (None, _) => html! {},
                     (Some(Err(e)), _) => html! { <p class="error" data-testid="editor-error">{ e.clone() }</p> },
-                    (Some(Ok(_)), Some((o, boot, selected, loads))) => {
-                        let sel_name = selected.as_ref().map(|s| s.name()).unwrap_or_default();
-                        html! {
-                            <div class="preview" data-testid="editor-preview">
-                                <h4>{"After the change"}</h4>
-                                { otadata_view(&o, Some(Ok(&boot)), Some(&p.table), "preview-") }
-                                if checking {
-                                    <p class="hint" data-testid="editor-checking">{ format!("Reading {sel_name}'s whole image to check that it loads…") }</p>
-                                }
-                                if let Some(Loads::No(why)) = &loads {
-                                    <div class="warnings" data-testid="editor-wont-load">
-                                        <p>{ format!("{sel_name} would not load: it is {}. The bootloader would skip it{}.", why.message(),
-                                            boot.booted_partition(&p.table).map(|b| format!(" and start {}", b.name())).unwrap_or_else(|| " and find nothing to start".into())) }</p>
-                                        <label><input type="checkbox" data-testid="editor-confirm" checked={*confirmed} onchange={on_confirm} />{" Write it anyway"}</label>
-                                    </div>
-                                }
-                                <button class="primary" data-testid="editor-apply" onclick={apply}
-                                    disabled={dis || checking || (wont_load && !*confirmed)}>{ p.apply_label.clone() }</button>
-                                <button onclick={cancel}>{"Cancel"}</button>
-                            </div>
-                        }
-                    }
+                    (Some(Ok(_)), Some(pre)) => preview_view(p, pre, checking, wont_load, *confirmed, on_confirm, apply, cancel),
                     (Some(Ok(_)), None) => html! {},
                 }
             }
+        </div>
+    }
+}
+
+/// What the previewed otadata selects: the sectors, the boot it predicts, the selected slot and
+/// whether it loads as far as known.
+type Preview = (
+    Otadata,
+    crate::formats::otadata::Boot,
+    Option<crate::formats::partition::Partition>,
+    Option<Loads>,
+);
+
+/// On a device, an unknown selected slot is read whole once, as soon as it is previewed.
+#[hook]
+fn use_check_the_selected_slot(
+    p: &EditorProps,
+    preview: &Option<Preview>,
+    asked: std::rc::Rc<std::cell::RefCell<Option<(Otadata, u32)>>>,
+) {
+    {
+        let on_check = p.on_check.clone();
+        let want = preview.as_ref().and_then(|(o, _, sel, loads)| {
+            (loads == &Some(Loads::Unknown))
+                .then(|| (o.clone(), sel.clone()))
+                .and_then(|(o, s)| Some((o, s?)))
+        });
+        let disabled = p.disabled;
+        use_effect_with((want, disabled), move |(want, disabled)| {
+            if let (Some((o, part)), Some(cb), false) = (want, on_check, *disabled) {
+                let key = (o.clone(), part.offset);
+                if asked.borrow().as_ref() != Some(&key) {
+                    *asked.borrow_mut() = Some(key);
+                    cb.emit(part.clone());
+                }
+            }
+        });
+    }
+}
+
+/// The otadata after the change, what it boots, and Apply (held back while the selected slot
+/// is being checked, and when it would not load unless the technician says so).
+#[allow(clippy::too_many_arguments)]
+fn preview_view(
+    p: &EditorProps,
+    (o, boot, selected, loads): Preview,
+    checking: bool,
+    wont_load: bool,
+    confirmed: bool,
+    on_confirm: Callback<Event>,
+    apply: Callback<MouseEvent>,
+    cancel: Callback<MouseEvent>,
+) -> Html {
+    let sel_name = selected.as_ref().map(|s| s.name()).unwrap_or_default();
+    html! {
+        <div class="preview" data-testid="editor-preview">
+            <h4>{"After the change"}</h4>
+            { otadata_view(&o, Some(Ok(&boot)), Some(&p.table), "preview-") }
+            if checking {
+                <p class="hint" data-testid="editor-checking">{ format!("Reading {sel_name}'s whole image to check that it loads…") }</p>
+            }
+            if let Some(Loads::No(why)) = &loads {
+                <div class="warnings" data-testid="editor-wont-load">
+                    <p>{ format!("{sel_name} would not load: it is {}. The bootloader would skip it{}.", why.message(),
+                        boot.booted_partition(&p.table).map(|b| format!(" and start {}", b.name())).unwrap_or_else(|| " and find nothing to start".into())) }</p>
+                    <label><input type="checkbox" data-testid="editor-confirm" checked={confirmed} onchange={on_confirm} />{" Write it anyway"}</label>
+                </div>
+            }
+            <button class="primary" data-testid="editor-apply" onclick={apply}
+                disabled={p.disabled || checking || (wont_load && !confirmed)}>{ p.apply_label.clone() }</button>
+            <button onclick={cancel}>{"Cancel"}</button>
         </div>
     }
 }

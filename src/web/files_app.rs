@@ -166,7 +166,10 @@ pub fn drop_zone(
         let dragging = dragging.clone();
         Callback::from(move |e: DragEvent| {
             e.prevent_default();
-            dragging.set(true);
+            // dragover fires continuously: render again only when it starts.
+            if !*dragging {
+                dragging.set(true);
+            }
         })
     };
     let on_drag_leave = {

@@ -9,7 +9,7 @@ use crate::formats::numbers::human_size;
 use crate::formats::otadata::OtaState;
 use crate::loader::Refusal;
 use crate::page::{Action, JobKind};
-use web_sys::{DragEvent, HtmlElement, HtmlInputElement, HtmlSelectElement};
+use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 /// The jobs whose progress shows in this panel (the rest show in their own panels).
@@ -38,61 +38,11 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
     let dragging = use_state(|| false);
     let chip = s.board.as_ref().map(|b| b.chip.pretty);
     let write_only = use_state(|| false);
-    // The firmware loaded for every panel (Update above): its app is the image to flash.
-    {
-        let d = d.clone();
-        let app = s
-            .firmware
-            .as_ref()
-            .and_then(|f| f.build.as_ref())
-            .and_then(|b| {
-                b.app(s.table())
-                    .map(|p| (p.name.clone(), p.bytes.as_ref().clone()))
-            });
-        use_effect_with(app, move |app| {
-            if let Some((name, bytes)) = app.clone() {
-                d.dispatch(Action::ImageOffered(name, bytes));
-            }
-        });
-    }
-    let pick = {
-        let (d, chip, engine) = (d.clone(), chip, p.engine.clone());
-        move |list: web_sys::FileList| {
-            let files: Vec<web_sys::File> =
-                (0..list.length()).filter_map(|i| list.get(i)).collect();
-            if files.is_empty() {
-                return;
-            }
-            let (d, engine) = (d.clone(), engine.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                let mut read = vec![];
-                for f in &files {
-                    match super::read_file(f).await {
-                        Ok(b) => read.push((f.name(), b)),
-                        Err(e) => return d.dispatch(Action::ImageFailed(e)),
-                    }
-                }
-                let json = read
-                    .iter()
-                    .any(|(n, _)| crate::formats::manifest::is_manifest_name(n));
-                if json {
-                    // A manifest is the firmware for every panel (Update above).
-                    engine.load_firmware_files(read, chip);
-                } else if read.len() == 1 {
-                    let (n, b) = read.remove(0);
-                    d.dispatch(Action::ImagePicked(n, b));
-                } else {
-                    d.dispatch(Action::ImageFailed(format!(
-                        "{} files picked and no manifest.json among them: pick one app image (or a manifest together with its .bin files)",
-                        read.len()
-                    )));
-                }
-            });
-        }
-    };
+    use_offer_the_firmware_app(s, d.clone());
+    let pick = picker(d.clone(), p.engine.clone(), chip);
     let locked = s.writing();
     let on_file = {
-        let pick = pick.clone();
+        let pick = picker(d.clone(), p.engine.clone(), chip);
         Callback::from(move |e: Event| {
             let input: HtmlInputElement = e.target_unchecked_into();
             if let Some(l) = input.files() {
@@ -101,32 +51,11 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
             input.set_value("");
         })
     };
-    let on_drop = {
-        let dragging = dragging.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            dragging.set(false);
-            if locked {
-                return;
-            }
-            if let Some(l) = e.data_transfer().and_then(|t| t.files()) {
-                pick(l);
-            }
-        })
-    };
-    let on_drag_over = {
-        let dragging = dragging.clone();
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            if !*dragging {
-                dragging.set(true);
-            }
-        })
-    };
-    let on_drag_leave = {
-        let dragging = dragging.clone();
-        Callback::from(move |_: DragEvent| dragging.set(false))
-    };
+    let (on_drop, on_drag_over, on_drag_leave) = super::files_app::drop_zone(&dragging, move |l| {
+        if !locked {
+            pick(l)
+        }
+    });
     let on_target = {
         let d = d.clone();
         Callback::from(move |e: Event| {
@@ -197,40 +126,8 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
         })
     };
 
-    // Keyboard focus follows the work: Cancel while writing, then "Boot … next" (or Flash).
-    let (cancel_ref, boot_ref, flash_ref, target_ref) = (
-        use_node_ref(),
-        use_node_ref(),
-        use_node_ref(),
-        use_node_ref(),
-    );
-    {
-        let refs = [boot_ref.clone(), flash_ref.clone(), target_ref.clone()];
-        let cancel = cancel_ref.clone();
-        let before = use_mut_ref(|| None::<JobKind>);
-        use_effect_with(s.job_kind(), move |kind| {
-            // The first of these that is there and enabled.
-            let focus = |r: &NodeRef| {
-                r.cast::<HtmlElement>()
-                    .filter(|el| !el.has_attribute("disabled"))
-                    .map(|el| el.focus().is_ok())
-                    .unwrap_or(false)
-            };
-            let was = *before.borrow();
-            match kind {
-                Some(JobKind::Flash) => {
-                    focus(&cancel);
-                }
-                None if matches!(was, Some(JobKind::Flash) | Some(JobKind::Otadata)) => {
-                    let _ = refs.iter().any(focus);
-                }
-                _ => {}
-            }
-            *before.borrow_mut() = *kind;
-        });
-    }
+    let [cancel_ref, boot_ref, flash_ref, target_ref] = use_focus_follows_the_work(s.job_kind());
 
-    let problems = s.image_problems();
     html! {
         <div class={classes!("flash", (*dragging).then_some("dragging"))} data-testid="flash-panel"
              ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>
@@ -241,19 +138,7 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
                         data-testid="image-file" onchange={on_file} disabled={locked} />
                 </label>
             </p>
-            if let Some(img) = &s.image {
-                <div class="picked" data-testid="picked">
-                    <p><strong data-testid="picked-name">{ &img.name }</strong>{ format!(" · {} bytes", img.bytes.len()) }</p>
-                    if let Ok(i) = &img.image { { image_view(i) } }
-                    if !problems.is_empty() {
-                        <ul class="warnings" data-testid="image-problems">
-                            { for problems.iter().map(|m| html!{ <li>{ format!("Not flashable: {}", m.message()) }
-                                { for refusal_hints(m).into_iter().map(|h| html!{ <span class="hint">{ format!(" — {h}") }</span> }) }
-                            </li> }) }
-                        </ul>
-                    }
-                </div>
-            }
+            { picked_view(s) }
             if let Some(n) = s.flash_notice().filter(|_| s.image.is_some()) {
                 <p class="notice" data-testid="flash-notice">{ n }</p>
             }
@@ -286,19 +171,7 @@ pub fn FlashPanel(p: &PanelProps) -> Html {
             }
             <JobBar state={p.state.clone()} kinds={FLASH_PANEL_JOBS.to_vec()} />
             if let Some(slot) = &offer {
-                <div class="row boot-next">
-                    <button class="primary" data-testid="set-boot" ref={boot_ref} onclick={on_set_boot}>{ format!("Boot {} next", slot.name()) }</button>
-                    <select onchange={on_state} data-testid="set-boot-state" aria-label="rollback state">
-                        { for [OtaState::Undefined, OtaState::New, OtaState::Valid].iter().map(|st| html!{ <option value={st.name()} selected={*st == *boot_state}>{ boot_state_words(*st) }</option> }) }
-                    </select>
-                    <span class="hint" data-testid="set-boot-what">{
-                        match (s.written_to(slot), s.slots.get(slot)) {
-                            (Some(w), Some(img)) => format!(" {} holds {} from {}, written and verified (MD5) just now. Booting it next writes both otadata sectors (the idle one first) and reads them back.", slot.name(), img.summary(), w.file),
-                            (None, Some(img)) => format!(" {} holds {}, read back and checked whole. Booting it next writes both otadata sectors (the idle one first) and reads them back.", slot.name(), img.summary()),
-                            _ => String::new(),
-                        }
-                    }</span>
-                </div>
+                { boot_next_row(s, slot, on_set_boot, on_state, *boot_state, boot_ref) }
             }
         </div>
     }
@@ -313,4 +186,150 @@ fn refusal_hints(r: &Refusal) -> Vec<&'static str> {
     }
     out.extend(r.hints().into_iter().map(|h| h.text()));
     out
+}
+
+/// Reads picked or dropped files: a manifest among them is the firmware for every panel, one
+/// file is the image to flash.
+fn picker(
+    d: UseReducerDispatcher<super::panels::Store>,
+    engine: super::engine::Engine,
+    chip: Option<&'static str>,
+) -> impl Fn(web_sys::FileList) + Clone + 'static {
+    move |list: web_sys::FileList| {
+        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        if files.is_empty() {
+            return;
+        }
+        let (d, engine) = (d.clone(), engine.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut read = vec![];
+            for f in &files {
+                match super::read_file(f).await {
+                    Ok(b) => read.push((f.name(), b)),
+                    Err(e) => return d.dispatch(Action::ImageFailed(e)),
+                }
+            }
+            let json = read
+                .iter()
+                .any(|(n, _)| crate::formats::manifest::is_manifest_name(n));
+            if json {
+                // A manifest is the firmware for every panel (Update above).
+                engine.load_firmware_files(read, chip);
+            } else if read.len() == 1 {
+                let (n, b) = read.remove(0);
+                d.dispatch(Action::ImagePicked(n, b));
+            } else {
+                d.dispatch(Action::ImageFailed(format!(
+                    "{} files picked and no manifest.json among them: pick one app image (or a manifest together with its .bin files)",
+                    read.len()
+                )));
+            }
+        });
+    }
+}
+
+/// Keyboard focus follows the work: Cancel while writing, then "Boot … next" (or Flash, or the
+/// slot choice) when the write or the switch ends. Refs for: cancel, boot next, flash, slot.
+#[hook]
+fn use_focus_follows_the_work(kind: Option<JobKind>) -> [NodeRef; 4] {
+    let refs = [
+        use_node_ref(),
+        use_node_ref(),
+        use_node_ref(),
+        use_node_ref(),
+    ];
+    let before = use_mut_ref(|| None::<JobKind>);
+    {
+        let refs = refs.clone();
+        use_effect_with(kind, move |kind| {
+            // The first of these that is there and enabled.
+            let focus = |r: &NodeRef| {
+                r.cast::<HtmlElement>()
+                    .filter(|el| !el.has_attribute("disabled"))
+                    .map(|el| el.focus().is_ok())
+                    .unwrap_or(false)
+            };
+            let was = *before.borrow();
+            match kind {
+                Some(JobKind::Flash) => {
+                    focus(&refs[0]);
+                }
+                None if matches!(was, Some(JobKind::Flash) | Some(JobKind::Otadata)) => {
+                    let _ = refs[1..].iter().any(focus);
+                }
+                _ => {}
+            }
+            *before.borrow_mut() = *kind;
+        });
+    }
+    refs
+}
+
+/// The picked image: what it is, and everything that stops it going into the target slot.
+fn picked_view(s: &crate::page::PageState) -> Html {
+    let Some(img) = &s.image else {
+        return html! {};
+    };
+    let problems = s.image_problems();
+    html! {
+        <div class="picked" data-testid="picked">
+            <p><strong data-testid="picked-name">{ &img.name }</strong>{ format!(" · {} bytes", img.bytes.len()) }</p>
+            if let Ok(i) = &img.image { { image_view(i) } }
+            if !problems.is_empty() {
+                <ul class="warnings" data-testid="image-problems">
+                    { for problems.iter().map(|m| html!{ <li>{ format!("Not flashable: {}", m.message()) }
+                        { for refusal_hints(m).into_iter().map(|h| html!{ <span class="hint">{ format!(" — {h}") }</span> }) }
+                    </li> }) }
+                </ul>
+            }
+        </div>
+    }
+}
+
+/// "Boot SLOT next" with its rollback state, and what the slot holds.
+fn boot_next_row(
+    s: &crate::page::PageState,
+    slot: &crate::formats::partition::Partition,
+    on_set_boot: Callback<MouseEvent>,
+    on_state: Callback<Event>,
+    boot_state: OtaState,
+    boot_ref: NodeRef,
+) -> Html {
+    html! {
+                <div class="row boot-next">
+                    <button class="primary" data-testid="set-boot" ref={boot_ref} onclick={on_set_boot}>{ format!("Boot {} next", slot.name()) }</button>
+                    <select onchange={on_state} data-testid="set-boot-state" aria-label="rollback state">
+                        { for [OtaState::Undefined, OtaState::New, OtaState::Valid].iter().map(|st| html!{ <option value={st.name()} selected={*st == boot_state}>{ boot_state_words(*st) }</option> }) }
+                    </select>
+                    <span class="hint" data-testid="set-boot-what">{
+                        match (s.written_to(slot), s.slots.get(slot)) {
+                            (Some(w), Some(img)) => format!(" {} holds {} from {}, written and verified (MD5) just now. Booting it next writes both otadata sectors (the idle one first) and reads them back.", slot.name(), img.summary(), w.file),
+                            (None, Some(img)) => format!(" {} holds {}, read back and checked whole. Booting it next writes both otadata sectors (the idle one first) and reads them back.", slot.name(), img.summary()),
+                            _ => String::new(),
+                        }
+                    }</span>
+                </div>
+    }
+}
+
+/// The firmware loaded for every panel (Update above): its app is offered as the image to
+/// flash.
+#[hook]
+fn use_offer_the_firmware_app(
+    s: &crate::page::PageState,
+    d: UseReducerDispatcher<super::panels::Store>,
+) {
+    let app = s
+        .firmware
+        .as_ref()
+        .and_then(|f| f.build.as_ref())
+        .and_then(|b| {
+            b.app(s.table())
+                .map(|p| (p.name.clone(), p.bytes.as_ref().clone()))
+        });
+    use_effect_with(app, move |app| {
+        if let Some((name, bytes)) = app.clone() {
+            d.dispatch(Action::ImageOffered(name, bytes));
+        }
+    });
 }

@@ -270,28 +270,7 @@ pub fn FleetView() -> Html {
     let f = &state.0;
     let devices: Devices = (*use_memo((), |_| Rc::new(RefCell::new(Vec::new())))).clone();
     let ws_url = use_state(|| "rfc2217+ws://127.0.0.1:5556".to_string());
-    let granted = use_state(Vec::<web_sys::SerialPort>::new);
-    // Ports this page was allowed to use before: offered again.
-    {
-        let granted = granted.clone();
-        use_effect_with((), move |_| {
-            if super::panels::has_web_serial() {
-                spawn_local(async move {
-                    if let Some(nav) = web_sys::window().map(|w| w.navigator()) {
-                        if let Ok(list) =
-                            wasm_bindgen_futures::JsFuture::from(nav.serial().get_ports()).await
-                        {
-                            let ports: Vec<web_sys::SerialPort> = js_sys::Array::from(&list)
-                                .iter()
-                                .map(wasm_bindgen::JsCast::unchecked_into)
-                                .collect();
-                            granted.set(ports);
-                        }
-                    }
-                });
-            }
-        });
-    }
+    let granted = use_granted_ports();
     let d = state.dispatcher();
     let running = f.running();
     let add_ws = {
@@ -342,59 +321,11 @@ pub fn FleetView() -> Html {
             });
         })
     };
-    let on_image = {
-        let d = d.clone();
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|l| l.get(0)) else {
-                return;
-            };
-            let d = d.clone();
-            spawn_local(async move {
-                match super::read_file(&file).await {
-                    Ok(b) => d.dispatch(FleetAction::Image(file.name(), b)),
-                    Err(e) => d.dispatch(FleetAction::Error(e)),
-                }
-            });
-        })
-    };
-    let on_files = {
-        let d = d.clone();
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(list) = input.files() else {
-                return;
-            };
-            let files: Vec<web_sys::File> =
-                (0..list.length()).filter_map(|i| list.get(i)).collect();
-            let d = d.clone();
-            spawn_local(async move {
-                let mut out = vec![];
-                for f in files {
-                    match super::read_file(&f).await {
-                        Ok(b) => out.push((f.name(), b)),
-                        Err(e) => return d.dispatch(FleetAction::Error(e)),
-                    }
-                }
-                d.dispatch(FleetAction::Files(out));
-            });
-        })
-    };
+    let on_image = pick_image(d.clone());
+    let on_files = pick_files(d.clone());
     let on_run = {
         let (d, devices, f) = (d.clone(), devices.clone(), f.clone());
         Callback::from(move |_: MouseEvent| run(&f, d.clone(), devices.clone()))
-    };
-    let save = |json: bool| {
-        let f = f.clone();
-        Callback::from(move |_: MouseEvent| {
-            let name = format!(
-                "otaflash-fleet-{}.{}",
-                stamp(),
-                if json { "json" } else { "csv" }
-            );
-            let text = if json { f.json() } else { f.csv() };
-            download(&name, text.as_bytes());
-        })
     };
     html! {
         <div class="fleet" data-testid="fleet-view">
@@ -420,20 +351,7 @@ pub fn FleetView() -> Html {
                 </p>
             }
             <div class="fleet-boards">
-                { for f.boards.iter().map(|b| {
-                    let (d, id) = (d.clone(), b.id);
-                    html! {
-                        <div class="card" data-testid="fleet-board" data-port={b.port.clone()}>
-                            <p><strong>{ &b.port }</strong>
-                                <button class="small" disabled={running} onclick={Callback::from(move |_: MouseEvent| d.dispatch(FleetAction::Remove(id)))}>{"Remove"}</button></p>
-                            if !b.chip.is_empty() {
-                                <p class="meta">{ format!("{} · {}", b.chip, b.mac) }</p>
-                                <p class="meta">{ format!("boots: {}", b.boots) }</p>
-                            }
-                            { state_view(&b.state) }
-                        </div>
-                    }
-                }) }
+                { boards_view(f, &d, running) }
             </div>
             <div class="row">
                 <label>{"Job "}
@@ -491,28 +409,7 @@ pub fn FleetView() -> Html {
             if let Some(e) = &f.error {
                 <p class="error">{ e.clone() }</p>
             }
-            if let Some(s) = f.summary() {
-                <p data-testid="fleet-summary">{ s }</p>
-                <div class="scroll-x">
-                    <table data-testid="fleet-records">
-                        <tr>{ for ["port", "chip", "MAC", "slot", "before → after", "MD5", "bytes", "s", "outcome", "message"].iter().map(|h| html!{ <th>{ *h }</th> }) }</tr>
-                        { for f.records().iter().map(|r| html! {
-                            <tr data-testid="fleet-record" data-outcome={r.outcome.word()}>
-                                // The chip's name and the MD5's start, in full on hover and in the
-                                // downloads: the table fits a 1280 px window.
-                                <td>{ &r.port }</td><td title={r.chip.clone()}>{ r.chip.split(" (").next().unwrap_or_default() }</td><td>{ &r.mac }</td><td>{ &r.slot }</td>
-                                <td>{ format!("{} → {}", r.before, r.after) }</td><td class="mono" title={r.md5.clone()}>{ r.md5.get(..8).map_or(r.md5.clone(), |m| format!("{m}…")) }</td>
-                                <td>{ r.written }</td><td>{ crate::formats::numbers::decimals(r.seconds, 1) }</td>
-                                <td>{ r.outcome.word() }</td><td>{ &r.message }</td>
-                            </tr>
-                        }) }
-                    </table>
-                </div>
-                <div class="row">
-                    <button onclick={save(false)} data-testid="fleet-csv">{"Download the records (CSV)"}</button>
-                    <button onclick={save(true)} data-testid="fleet-json">{"Download the records (JSON)"}</button>
-                </div>
-            }
+            { records_view(f) }
         </div>
     }
 }
@@ -539,4 +436,133 @@ pub fn mount(root: web_sys::Element) {
         }
     }
     yew::Renderer::<FleetView>::with_root(root).render();
+}
+
+/// Ports this page was allowed to use before (offered again).
+#[hook]
+fn use_granted_ports() -> UseStateHandle<Vec<web_sys::SerialPort>> {
+    let granted = use_state(Vec::<web_sys::SerialPort>::new);
+    {
+        let granted = granted.clone();
+        use_effect_with((), move |_| {
+            if super::panels::has_web_serial() {
+                spawn_local(async move {
+                    if let Some(nav) = web_sys::window().map(|w| w.navigator()) {
+                        if let Ok(list) =
+                            wasm_bindgen_futures::JsFuture::from(nav.serial().get_ports()).await
+                        {
+                            let ports: Vec<web_sys::SerialPort> = js_sys::Array::from(&list)
+                                .iter()
+                                .map(wasm_bindgen::JsCast::unchecked_into)
+                                .collect();
+                            granted.set(ports);
+                        }
+                    }
+                });
+            }
+        });
+    }
+    granted
+}
+
+/// The app for the "app into the idle slot" job.
+fn pick_image(d: UseReducerDispatcher<Store>) -> Callback<Event> {
+    Callback::from(move |e: Event| {
+        let input: HtmlInputElement = e.target_unchecked_into();
+        let Some(file) = input.files().and_then(|l| l.get(0)) else {
+            return;
+        };
+        let d = d.clone();
+        spawn_local(async move {
+            match super::read_file(&file).await {
+                Ok(b) => d.dispatch(FleetAction::Image(file.name(), b)),
+                Err(e) => d.dispatch(FleetAction::Error(e)),
+            }
+        });
+    })
+}
+
+/// The manifest and its files for the install job.
+fn pick_files(d: UseReducerDispatcher<Store>) -> Callback<Event> {
+    Callback::from(move |e: Event| {
+        let input: HtmlInputElement = e.target_unchecked_into();
+        let Some(list) = input.files() else {
+            return;
+        };
+        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        let d = d.clone();
+        spawn_local(async move {
+            let mut out = vec![];
+            for f in files {
+                match super::read_file(&f).await {
+                    Ok(b) => out.push((f.name(), b)),
+                    Err(e) => return d.dispatch(FleetAction::Error(e)),
+                }
+            }
+            d.dispatch(FleetAction::Files(out));
+        });
+    })
+}
+
+/// Saves the records as CSV or JSON.
+fn save(f: &Fleet, json: bool) -> Callback<MouseEvent> {
+    let f = f.clone();
+    Callback::from(move |_: MouseEvent| {
+        let name = format!(
+            "otaflash-fleet-{}.{}",
+            stamp(),
+            if json { "json" } else { "csv" }
+        );
+        let text = if json { f.json() } else { f.csv() };
+        download(&name, text.as_bytes());
+    })
+}
+
+/// Each board: its port, chip, what boots, and how its job stands.
+fn boards_view(f: &Fleet, d: &UseReducerDispatcher<Store>, running: bool) -> Html {
+    html! { <>
+    { for f.boards.iter().map(|b| {
+        let (d, id) = (d.clone(), b.id);
+        html! {
+            <div class="card" data-testid="fleet-board" data-port={b.port.clone()}>
+                <p><strong>{ &b.port }</strong>
+                    <button class="small" disabled={running} onclick={Callback::from(move |_: MouseEvent| d.dispatch(FleetAction::Remove(id)))}>{"Remove"}</button></p>
+                if !b.chip.is_empty() {
+                    <p class="meta">{ format!("{} · {}", b.chip, b.mac) }</p>
+                    <p class="meta">{ format!("boots: {}", b.boots) }</p>
+                }
+                { state_view(&b.state) }
+            </div>
+        }
+    }) }
+    </> }
+}
+
+/// The summary and a record per board, to download.
+fn records_view(f: &Fleet) -> Html {
+    let Some(s) = f.summary() else {
+        return html! {};
+    };
+    html! { <>
+        <p data-testid="fleet-summary">{ s }</p>
+        <div class="scroll-x">
+            <table data-testid="fleet-records">
+                <tr>{ for ["port", "chip", "MAC", "slot", "before → after", "MD5", "bytes", "s", "outcome", "message"].iter().map(|h| html!{ <th>{ *h }</th> }) }</tr>
+                { for f.records().iter().map(|r| html! {
+                    <tr data-testid="fleet-record" data-outcome={r.outcome.word()}>
+                        // The chip's name and the MD5's start, in full on hover and in the
+                        // downloads: the table fits a 1280 px window.
+                        <td>{ &r.port }</td><td title={r.chip.clone()}>{ r.chip.split(" (").next().unwrap_or_default() }</td><td>{ &r.mac }</td><td>{ &r.slot }</td>
+                        <td>{ format!("{} → {}", r.before, r.after) }</td><td class="mono" title={r.md5.clone()}>{ r.md5.get(..8).map_or(r.md5.clone(), |m| format!("{m}…")) }</td>
+                        <td>{ r.written }</td><td>{ crate::formats::numbers::decimals(r.seconds, 1) }</td>
+                        <td>{ r.outcome.word() }</td><td>{ &r.message }</td>
+                    </tr>
+                }) }
+            </table>
+        </div>
+        <div class="row">
+            <button onclick={save(f, false)} data-testid="fleet-csv">{"Download the records (CSV)"}</button>
+            <button onclick={save(f, true)} data-testid="fleet-json">{"Download the records (JSON)"}</button>
+        </div>
+    </> }
 }

@@ -191,64 +191,9 @@ pub fn NvsEditor(p: &EditorProps) -> Html {
         .find(|p| p.0 == *pick)
         .or(parts.first())
         .cloned();
-    let on_read = {
-        let (d, c, bridge) = (d.clone(), chosen.clone(), p.bridge.clone());
-        Callback::from(move |_: MouseEvent| {
-            let Some((label, offset, size)) = c.clone() else {
-                return;
-            };
-            let (d, bridge) = (d.clone(), bridge.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                d.dispatch(Msg::Busy(true));
-                match call(&bridge, "read", &[offset.into(), size.into()]).await {
-                    Ok(bytes) => d.dispatch(Msg::Nvs(NvsAction::Loaded {
-                        source: NvsSource::Device {
-                            label,
-                            offset,
-                            size,
-                        },
-                        bytes,
-                    })),
-                    Err(e) => d.dispatch(Msg::Note(true, format!("not read: {e}"))),
-                }
-                d.dispatch(Msg::Busy(false));
-            });
-        })
-    };
-    let on_open = {
-        let d = d.clone();
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|l| l.get(0)) else {
-                return;
-            };
-            input.set_value("");
-            let d = d.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                match super::read_file(&file).await {
-                    Ok(bytes) => d.dispatch(opened(file.name(), bytes)),
-                    Err(m) => d.dispatch(Msg::Note(true, m)),
-                }
-            });
-        })
-    };
-    let on_csv = {
-        let d = d.clone();
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|l| l.get(0)) else {
-                return;
-            };
-            input.set_value("");
-            let d = d.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(bytes) = super::read_file(&file).await {
-                    let text = String::from_utf8_lossy(&bytes).into_owned();
-                    d.dispatch(Msg::Nvs(NvsAction::ImportCsv(text)));
-                }
-            });
-        })
-    };
+    let on_read = read_from_board(d.clone(), chosen.clone(), p.bridge.clone());
+    let on_open = open_file(d.clone());
+    let on_csv = import_csv(d.clone());
     let head = html! {
         <div class="row">
             if connected && !parts.is_empty() {
@@ -283,92 +228,7 @@ pub fn NvsEditor(p: &EditorProps) -> Html {
     let changes = n.changes();
     let rewrite = check_rewrite(None, o, true);
     let image = n.image();
-    let edit_row = |e: &Entry| {
-        let (f, e) = (form.clone(), e.clone());
-        Callback::from(move |_: MouseEvent| {
-            f.set(Form {
-                ns: e.namespace.clone(),
-                key: e.key.clone(),
-                ty: e.value.type_name().into(),
-                value: e.value.text(),
-            })
-        })
-    };
-    let delete_row = |e: &Entry| {
-        let (d, e) = (d.clone(), e.clone());
-        Callback::from(move |_: MouseEvent| {
-            d.dispatch(Msg::Nvs(NvsAction::Delete {
-                namespace: e.namespace.clone(),
-                key: e.key.clone(),
-            }))
-        })
-    };
-    let field = |pick: fn(&mut Form, String)| {
-        let f = form.clone();
-        Callback::from(move |e: Event| {
-            let mut v = (*f).clone();
-            pick(&mut v, input_value(&e));
-            f.set(v);
-        })
-    };
-    let on_set = {
-        let (d, f) = (d.clone(), form.clone());
-        Callback::from(move |_: MouseEvent| {
-            d.dispatch(Msg::Nvs(NvsAction::Set {
-                namespace: f.ns.clone(),
-                key: f.key.clone(),
-                type_name: f.ty.clone(),
-                value: f.value.clone(),
-            }))
-        })
-    };
-    let on_write = {
-        let (d, n, bridge, board) = (d.clone(), n.clone(), p.bridge.clone(), board.clone());
-        Callback::from(move |_: MouseEvent| {
-            let (d, n, bridge, board) = (d.clone(), n.clone(), bridge.clone(), board.clone());
-            let NvsSource::Device { label, offset, .. } = n.source.clone() else {
-                return;
-            };
-            wasm_bindgen_futures::spawn_local(async move {
-                d.dispatch(Msg::Busy(true));
-                let r = async {
-                    let image = n.image().map_err(|e| e.to_string())?;
-                    // The partition as read, saved first.
-                    let name = format!(
-                        "{}-{}-{label}-before-{}.bin",
-                        board.chip,
-                        board.mac,
-                        stamp()
-                    );
-                    download(&name, &n.bytes);
-                    let back = call(
-                        &bridge,
-                        "write",
-                        &[offset.into(), Uint8Array::from(&image[..]).into()],
-                    )
-                    .await?;
-                    let decoded = nvs::decode(&back);
-                    if back != image || decoded.entries != text::grouped(&n.entries) {
-                        return Err(
-                            "read back, the partition does not hold what was written".into()
-                        );
-                    }
-                    Ok::<_, String>((back, name, decoded.entries.len()))
-                }
-                .await;
-                match r {
-                    Ok((back, name, keys)) => {
-                        d.dispatch(Msg::Nvs(NvsAction::Written(back)));
-                        d.dispatch(Msg::Note(false, format!(
-                            "'{label}' written and verified: MD5, then read back and decoded ({keys} keys as edited); the partition as it was is saved as {name}"
-                        )));
-                    }
-                    Err(e) => d.dispatch(Msg::Note(true, format!("not written: {e}"))),
-                }
-                d.dispatch(Msg::Busy(false));
-            });
-        })
-    };
+    let on_write = write_to_board(d.clone(), n.clone(), p.bridge.clone(), board.clone());
     let on_download = {
         let n = n.clone();
         Callback::from(move |_: MouseEvent| {
@@ -394,7 +254,6 @@ pub fn NvsEditor(p: &EditorProps) -> Html {
         let d = d.clone();
         Callback::from(move |_: MouseEvent| d.dispatch(Msg::Nvs(a.clone())))
     };
-    let f = &*form;
     html! {
         <div class="nvs" data-testid="nvs-panel">
             <h2>{"NVS settings"}</h2>
@@ -415,30 +274,7 @@ pub fn NvsEditor(p: &EditorProps) -> Html {
                 oninput={ let d = d.clone(); Callback::from(move |e: InputEvent| d.dispatch(Msg::Nvs(NvsAction::Search(e.target_unchecked_into::<HtmlInputElement>().value())))) }
                 onchange={ let d = d.clone(); Callback::from(move |e: Event| d.dispatch(Msg::Nvs(NvsAction::Search(input_value(&e))))) }
                 data-testid="nvs-search" aria-label="search" />
-            <div class="scroll-x">
-                <table data-testid="nvs-table">
-                    <tr><th>{"namespace"}</th><th>{"key"}</th><th>{"type"}</th><th>{"value"}</th><th></th></tr>
-                    { for n.visible().into_iter().map(|e| html!{
-                        <tr data-testid="nvs-row" data-key={format!("{}/{}", e.namespace, e.key)}>
-                            <td>{ &e.namespace }</td><td>{ &e.key }</td><td>{ e.value.type_name() }</td>
-                            <td class="value" data-testid="nvs-value">{ shown(&e.value) }</td>
-                            <td>
-                                <button onclick={edit_row(e)} disabled={!editable} data-testid="nvs-edit">{"Edit"}</button>
-                                <button onclick={delete_row(e)} disabled={!editable} data-testid="nvs-delete">{"Delete"}</button>
-                            </td>
-                        </tr>
-                    }) }
-                </table>
-            </div>
-            <div class="row nvs-form">
-                <input type="text" size="10" placeholder="namespace" value={f.ns.clone()} onchange={field(|f, v| f.ns = v)} data-testid="nvs-ns" aria-label="namespace" disabled={!editable} />
-                <input type="text" size="12" placeholder="key" value={f.key.clone()} onchange={field(|f, v| f.key = v)} data-testid="nvs-key" aria-label="key" disabled={!editable} />
-                <select onchange={field(|f, v| f.ty = v)} data-testid="nvs-type" aria-label="type" disabled={!editable}>
-                    { for TYPE_NAMES.iter().map(|t| html!{ <option value={*t} selected={f.ty == *t}>{ *t }</option> }) }
-                </select>
-                <input type="text" size="24" placeholder="value (blobs in hex)" value={f.value.clone()} onchange={field(|f, v| f.value = v)} data-testid="nvs-input" aria-label="value" disabled={!editable} />
-                <button onclick={on_set} disabled={!editable} data-testid="nvs-set">{"Set"}</button>
-            </div>
+            { entries_view(n, editable, &form, &d) }
             if let Some(err) = &n.error {
                 <p class="error" data-testid="nvs-error">{ err.clone() }</p>
             }
@@ -497,4 +333,188 @@ fn opened(name: String, bytes: Vec<u8>) -> Msg {
         },
         bytes: part,
     })
+}
+
+type Dispatch = UseReducerDispatcher<Editor>;
+
+/// Read: the chosen NVS partition from the board, as a page job.
+fn read_from_board(
+    d: Dispatch,
+    c: Option<(String, u32, u32)>,
+    bridge: JsValue,
+) -> Callback<MouseEvent> {
+    Callback::from(move |_: MouseEvent| {
+        let Some((label, offset, size)) = c.clone() else {
+            return;
+        };
+        let (d, bridge) = (d.clone(), bridge.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            d.dispatch(Msg::Busy(true));
+            match call(&bridge, "read", &[offset.into(), size.into()]).await {
+                Ok(bytes) => d.dispatch(Msg::Nvs(NvsAction::Loaded {
+                    source: NvsSource::Device {
+                        label,
+                        offset,
+                        size,
+                    },
+                    bytes,
+                })),
+                Err(e) => d.dispatch(Msg::Note(true, format!("not read: {e}"))),
+            }
+            d.dispatch(Msg::Busy(false));
+        });
+    })
+}
+
+/// Open an NVS image or a flash dump.
+fn open_file(d: Dispatch) -> Callback<Event> {
+    Callback::from(move |e: Event| {
+        let input: HtmlInputElement = e.target_unchecked_into();
+        let Some(file) = input.files().and_then(|l| l.get(0)) else {
+            return;
+        };
+        input.set_value("");
+        let d = d.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match super::read_file(&file).await {
+                Ok(bytes) => d.dispatch(opened(file.name(), bytes)),
+                Err(m) => d.dispatch(Msg::Note(true, m)),
+            }
+        });
+    })
+}
+
+/// Import the generator's CSV as the keys to hold.
+fn import_csv(d: Dispatch) -> Callback<Event> {
+    Callback::from(move |e: Event| {
+        let input: HtmlInputElement = e.target_unchecked_into();
+        let Some(file) = input.files().and_then(|l| l.get(0)) else {
+            return;
+        };
+        input.set_value("");
+        let d = d.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(bytes) = super::read_file(&file).await {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                d.dispatch(Msg::Nvs(NvsAction::ImportCsv(text)));
+            }
+        });
+    })
+}
+
+/// Write to the board: the partition as read saved first, the new image written and
+/// MD5-verified, read back and decoded, and compared with what was edited.
+fn write_to_board(d: Dispatch, n: NvsState, bridge: JsValue, board: Board) -> Callback<MouseEvent> {
+    Callback::from(move |_: MouseEvent| {
+        let (d, n, bridge, board) = (d.clone(), n.clone(), bridge.clone(), board.clone());
+        let NvsSource::Device { label, offset, .. } = n.source.clone() else {
+            return;
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            d.dispatch(Msg::Busy(true));
+            let r = async {
+                let image = n.image().map_err(|e| e.to_string())?;
+                // The partition as read, saved first.
+                let name = format!(
+                    "{}-{}-{label}-before-{}.bin",
+                    board.chip,
+                    board.mac,
+                    stamp()
+                );
+                download(&name, &n.bytes);
+                let back = call(
+                    &bridge,
+                    "write",
+                    &[offset.into(), Uint8Array::from(&image[..]).into()],
+                )
+                .await?;
+                let decoded = nvs::decode(&back);
+                if back != image || decoded.entries != text::grouped(&n.entries) {
+                    return Err("read back, the partition does not hold what was written".into());
+                }
+                Ok::<_, String>((back, name, decoded.entries.len()))
+            }
+            .await;
+            match r {
+                Ok((back, name, keys)) => {
+                    d.dispatch(Msg::Nvs(NvsAction::Written(back)));
+                    d.dispatch(Msg::Note(false, format!(
+                        "'{label}' written and verified: MD5, then read back and decoded ({keys} keys as edited); the partition as it was is saved as {name}"
+                    )));
+                }
+                Err(e) => d.dispatch(Msg::Note(true, format!("not written: {e}"))),
+            }
+            d.dispatch(Msg::Busy(false));
+        });
+    })
+}
+
+/// The keys (those the search finds), each with Edit and Delete, and the form that sets one.
+fn entries_view(n: &NvsState, editable: bool, form: &UseStateHandle<Form>, d: &Dispatch) -> Html {
+    let edit_row = |e: &Entry| {
+        let (f, e) = (form.clone(), e.clone());
+        Callback::from(move |_: MouseEvent| {
+            f.set(Form {
+                ns: e.namespace.clone(),
+                key: e.key.clone(),
+                ty: e.value.type_name().into(),
+                value: e.value.text(),
+            })
+        })
+    };
+    let delete_row = |e: &Entry| {
+        let (d, e) = (d.clone(), e.clone());
+        Callback::from(move |_: MouseEvent| {
+            d.dispatch(Msg::Nvs(NvsAction::Delete {
+                namespace: e.namespace.clone(),
+                key: e.key.clone(),
+            }))
+        })
+    };
+    let field = |pick: fn(&mut Form, String)| {
+        let f = form.clone();
+        Callback::from(move |e: Event| {
+            let mut v = (*f).clone();
+            pick(&mut v, input_value(&e));
+            f.set(v);
+        })
+    };
+    let on_set = {
+        let (d, f) = (d.clone(), form.clone());
+        Callback::from(move |_: MouseEvent| {
+            d.dispatch(Msg::Nvs(NvsAction::Set {
+                namespace: f.ns.clone(),
+                key: f.key.clone(),
+                type_name: f.ty.clone(),
+                value: f.value.clone(),
+            }))
+        })
+    };
+    let f = &**form;
+    html! { <>
+    <div class="scroll-x">
+        <table data-testid="nvs-table">
+            <tr><th>{"namespace"}</th><th>{"key"}</th><th>{"type"}</th><th>{"value"}</th><th></th></tr>
+            { for n.visible().into_iter().map(|e| html!{
+                <tr data-testid="nvs-row" data-key={format!("{}/{}", e.namespace, e.key)}>
+                    <td>{ &e.namespace }</td><td>{ &e.key }</td><td>{ e.value.type_name() }</td>
+                    <td class="value" data-testid="nvs-value">{ shown(&e.value) }</td>
+                    <td>
+                        <button onclick={edit_row(e)} disabled={!editable} data-testid="nvs-edit">{"Edit"}</button>
+                        <button onclick={delete_row(e)} disabled={!editable} data-testid="nvs-delete">{"Delete"}</button>
+                    </td>
+                </tr>
+            }) }
+        </table>
+    </div>
+    <div class="row nvs-form">
+        <input type="text" size="10" placeholder="namespace" value={f.ns.clone()} onchange={field(|f, v| f.ns = v)} data-testid="nvs-ns" aria-label="namespace" disabled={!editable} />
+        <input type="text" size="12" placeholder="key" value={f.key.clone()} onchange={field(|f, v| f.key = v)} data-testid="nvs-key" aria-label="key" disabled={!editable} />
+        <select onchange={field(|f, v| f.ty = v)} data-testid="nvs-type" aria-label="type" disabled={!editable}>
+            { for TYPE_NAMES.iter().map(|t| html!{ <option value={*t} selected={f.ty == *t}>{ *t }</option> }) }
+        </select>
+        <input type="text" size="24" placeholder="value (blobs in hex)" value={f.value.clone()} onchange={field(|f, v| f.value = v)} data-testid="nvs-input" aria-label="value" disabled={!editable} />
+        <button onclick={on_set} disabled={!editable} data-testid="nvs-set">{"Set"}</button>
+    </div>
+    </> }
 }

@@ -17,40 +17,7 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
     let confirmed = use_state(|| false);
     let chip = s.board.as_ref().map(|b| b.chip.pretty);
 
-    // ?manifest= is loaded once, at start.
-    {
-        let e = p.engine.clone();
-        use_effect_with((), move |_| {
-            if let Some(u) = url_param("manifest") {
-                e.load_firmware_url(u, None);
-            }
-        });
-    }
-    // A manifest is resolved for the chip once it is known.
-    {
-        let e = p.engine.clone();
-        use_effect_with(chip, move |chip| {
-            if let Some(c) = *chip {
-                e.resolve_firmware(c);
-            }
-        });
-    }
-    // The plan is made (reading the board, writing nothing) whenever there is a build, a board
-    // with its layout read, no plan yet and no job running.
-    {
-        let e = p.engine.clone();
-        let build = s.firmware.as_ref().and_then(|f| f.build.clone());
-        let want =
-            build.filter(|_| s.connected() && s.table.is_some() && s.plan.is_none() && !s.busy());
-        let offset = s.table_offset;
-        let confirmed = confirmed.clone();
-        use_effect_with(want, move |want| {
-            if let Some(b) = want {
-                confirmed.set(false);
-                e.plan_update(b.clone(), offset);
-            }
-        });
-    }
+    use_firmware_and_plan(p, chip, confirmed.clone());
 
     let on_url = {
         let url = url.clone();
@@ -123,21 +90,6 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
     let busy = s.busy();
     let locked = s.writing();
     let enabled = offer.as_ref().is_some_and(|o| o.enabled) && (!needs_yes || *confirmed);
-    let finished = s.finished.as_ref().map(|f| {
-        let tone = match f.verdict {
-            Verdict::Running => "done",
-            Verdict::Unconfirmed => "warning",
-            Verdict::NotRunning => "error",
-        };
-        html! {
-            <>
-                <p class={classes!("update-result", tone)} data-testid="update-result" data-verdict={tone}>{ &f.words }</p>
-                if !f.hints.is_empty() {
-                    <ul class="hint" data-testid="hints">{ for f.hints.iter().map(|h| html!{ <li>{ h.text() }</li> }) }</ul>
-                }
-            </>
-        }
-    });
     html! {
         <div class="update" data-testid="update-panel">
             <h2>{"Update"}</h2>
@@ -179,7 +131,69 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
                 </div>
             }
             <JobBar state={p.state.clone()} kinds={vec![JobKind::Update]} />
-            { finished.unwrap_or_default() }
+            { finished_view(s) }
         </div>
+    }
+}
+
+/// The firmware from `?manifest=` (once, at start), resolved for the chip once it is known;
+/// the plan made (reading the board, writing nothing) whenever there is a build, a board with
+/// its layout read, no plan yet and no job running — and the yes taken back with a new plan.
+#[hook]
+fn use_firmware_and_plan(
+    p: &PanelProps,
+    chip: Option<&'static str>,
+    confirmed: UseStateHandle<bool>,
+) {
+    let s = &p.state.0;
+    {
+        let e = p.engine.clone();
+        use_effect_with((), move |_| {
+            if let Some(u) = url_param("manifest") {
+                e.load_firmware_url(u, None);
+            }
+        });
+    }
+    {
+        let e = p.engine.clone();
+        use_effect_with(chip, move |chip| {
+            if let Some(c) = *chip {
+                e.resolve_firmware(c);
+            }
+        });
+    }
+    {
+        let e = p.engine.clone();
+        let build = s.firmware.as_ref().and_then(|f| f.build.clone());
+        let want =
+            build.filter(|_| s.connected() && s.table.is_some() && s.plan.is_none() && !s.busy());
+        let offset = s.table_offset;
+        let confirmed = confirmed.clone();
+        use_effect_with(want, move |want| {
+            if let Some(b) = want {
+                confirmed.set(false);
+                e.plan_update(b.clone(), offset);
+            }
+        });
+    }
+}
+
+/// How the last update ended, and what to try when it stopped on a failure.
+fn finished_view(s: &crate::page::PageState) -> Html {
+    let Some(f) = &s.finished else {
+        return html! {};
+    };
+    let tone = match f.verdict {
+        Verdict::Running => "done",
+        Verdict::Unconfirmed => "warning",
+        Verdict::NotRunning => "error",
+    };
+    html! {
+        <>
+            <p class={classes!("update-result", tone)} data-testid="update-result" data-verdict={tone}>{ &f.words }</p>
+            if !f.hints.is_empty() {
+                <ul class="hint" data-testid="hints">{ for f.hints.iter().map(|h| html!{ <li>{ h.text() }</li> }) }</ul>
+            }
+        </>
     }
 }
