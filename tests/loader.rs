@@ -46,6 +46,44 @@ fn connect_identifies_the_chip() {
     });
 }
 
+/// A board whose EN rises 200 ms after the host releases it (a large capacitor on EN): with
+/// the boot pin held the usual 50 ms the chip samples it high and boots its app; the next
+/// attempt holds it 500 ms (espflash's and esptool's sequence) and the ROM loader answers.
+#[test]
+fn a_board_with_a_slow_en_circuit_enters_download_mode_on_the_longer_hold() {
+    let slow = || port_with(|c| c.en_rise = std::time::Duration::from_millis(200));
+    block_on(async {
+        // One attempt (the short hold) is not enough: the model bites.
+        let mut l = Loader::new(slow());
+        let e = l.connect(Reset::Classic, 1).await.unwrap_err();
+        assert!(
+            matches!(e, Error::NoAnswer(NoAnswer::DownloadMode { ref console }) if console.contains("Loaded app from partition")),
+            "booted its app: {e:?}"
+        );
+        let mut l = Loader::new(slow());
+        let logged = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
+        let log = logged.clone();
+        l.on_event(move |e| {
+            if let otaflash::loader::Event::Log(m) = e {
+                log.borrow_mut().push(m)
+            }
+        });
+        let info = l.connect(Reset::Classic, 2).await.unwrap();
+        assert_eq!(info.chip.name, "esp32");
+        assert!(
+            logged
+                .borrow()
+                .iter()
+                .any(|m| m.contains("holding BOOT longer")),
+            "{:?}",
+            logged.borrow()
+        );
+        // Auto (USB ids unknown) gets there too: short hold, USB-JTAG, long hold.
+        let mut l = Loader::new(slow());
+        l.connect(Reset::Auto, 3).await.unwrap();
+    });
+}
+
 #[test]
 fn connect_with_auto_reset_and_no_reset() {
     block_on(async {

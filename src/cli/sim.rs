@@ -61,6 +61,10 @@ pub struct SimArgs {
     /// from the host.
     #[arg(long)]
     fault_disconnect_after: Option<u64>,
+    /// The board's EN pin rises this many milliseconds after it is released (a slow RC on EN;
+    /// IO0 is sampled then): a short boot-pin hold boots the app instead of download mode.
+    #[arg(long, default_value_t = 0)]
+    en_rise_ms: u64,
     /// Fault injection (tests): the chip hangs, as after a brown-out, once this many bytes have
     /// come from the host; the link stays up and nothing answers until a reset.
     #[arg(long)]
@@ -135,6 +139,7 @@ pub fn sim(a: SimArgs) -> CliResult {
         }
         c.faults.disconnect_after_h2d = a.fault_disconnect_after;
         c.faults.hang_after_h2d = a.fault_hang_after;
+        c.en_rise = std::time::Duration::from_millis(a.en_rise_ms);
         c.faults.stuck_bytes = a.fault_stuck.clone();
         c.security = a.security.unwrap_or_default();
         c.flash_key = flash_key;

@@ -14,12 +14,14 @@ pub mod error;
 mod flash;
 mod open;
 pub mod port;
+pub mod reset;
 pub mod stub;
 
 pub use error::{Error, FailKind, Hint, NoAnswer, Refusal, Rejected, Result, Via};
 pub use flash::{WriteOptions, WriteReport, REGION};
 pub use open::OpenOptions;
 pub use port::{Port, PortError};
+pub use reset::{reset_into_app, Reset};
 
 use crate::chips::security::Security;
 use crate::chips::{self, Chip, SpiRegs, UsbLink};
@@ -31,19 +33,6 @@ use std::time::Duration;
 
 pub const ROM_BAUD: u32 = 115_200;
 pub const DEFAULT_BAUD: u32 = 921_600;
-
-/// How to get the chip into download mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reset {
-    /// Alternate the classic DTR/RTS sequence and the USB-JTAG-serial one (esptool's default).
-    Auto,
-    /// Two-transistor auto-reset circuit on a USB-UART bridge.
-    Classic,
-    /// The USB-Serial-JTAG peripheral of C3/S3/C6 chips.
-    UsbJtag,
-    /// The chip is already in download mode (or was put there by hand).
-    None,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -149,14 +138,6 @@ pub enum Event {
     /// What the chip printed on its console (read outside the protocol: after a reset into
     /// its app).
     Console(String),
-}
-
-/// Resets the chip into its app: an EN pulse with IO0 high (esptool's `--after hard-reset`).
-pub async fn reset_into_app<P: Port>(port: &mut P) -> Result<()> {
-    port.set_signals(false, true).await?;
-    port.sleep(Duration::from_millis(100)).await;
-    port.set_signals(false, false).await?;
-    Ok(())
 }
 
 /// What the chip told us about itself.
@@ -428,32 +409,6 @@ impl<P: Port> Loader<P> {
         self.port.usb_ids().map(|(v, p)| UsbLink::of(v, p))
     }
 
-    async fn reset(&mut self, how: Reset) -> Result<()> {
-        let ms = |n| Duration::from_millis(n);
-        match how {
-            Reset::None => {}
-            Reset::Classic => {
-                // IO0 high + EN low (in reset), then IO0 low + EN high (boot, sampling IO0).
-                self.port.set_signals(false, true).await?;
-                self.port.sleep(ms(100)).await;
-                self.port.set_signals(true, false).await?;
-                self.port.sleep(ms(50)).await;
-                self.port.set_signals(false, false).await?;
-            }
-            Reset::UsbJtag | Reset::Auto => {
-                self.port.set_signals(false, false).await?;
-                self.port.sleep(ms(100)).await;
-                self.port.set_signals(true, false).await?;
-                self.port.sleep(ms(100)).await;
-                self.port.set_signals(true, true).await?;
-                self.port.set_signals(false, true).await?;
-                self.port.sleep(ms(100)).await;
-                self.port.set_signals(false, false).await?;
-            }
-        }
-        Ok(())
-    }
-
     /// Resets the chip into its app (EN pulse with IO0 high); the loader is gone then.
     pub async fn hard_reset(&mut self) -> Result<()> {
         // The console's rate first: the ROM and the bootloader print from the first moment
@@ -503,13 +458,7 @@ impl<P: Port> Loader<P> {
             );
         }
         let usb = self.usb_link();
-        let reset = match (reset, usb) {
-            // The port's USB ids say which sequence the chip understands (esptool does the
-            // same); unknown ids: try both, in turn.
-            (Reset::Auto, Some(UsbLink::SerialJtag)) => Reset::UsbJtag,
-            (Reset::Auto, Some(UsbLink::Bridge(_))) => Reset::Classic,
-            (r, _) => r,
-        };
+        let pulses = reset.for_link(usb).pulses();
         if can_reset {
             match usb {
                 Some(UsbLink::SerialJtag) => {
@@ -526,13 +475,17 @@ impl<P: Port> Loader<P> {
             }
         }
         for attempt in 0..attempts.max(1) {
-            if can_reset {
-                let how = match reset {
-                    Reset::Auto if attempt % 2 == 0 => Reset::Classic,
-                    Reset::Auto => Reset::UsbJtag,
-                    other => other,
-                };
-                self.reset(how).await?;
+            if let Some(&p) = pulses.get(attempt as usize % pulses.len().max(1)) {
+                if can_reset {
+                    if p == (reset::Pulse::Bridge {
+                        hold: reset::LONG_HOLD,
+                    }) {
+                        self.log(
+                            "no answer yet: holding BOOT longer after the reset (500 ms), for boards whose EN rises slowly",
+                        );
+                    }
+                    reset::pulse(&mut self.port, p).await?;
+                }
             }
             self.flush_input().await?;
             for _ in 0..5 {

@@ -122,6 +122,10 @@ pub struct Config {
     /// The flash-encryption key in its eFuses (XTS-AES-128, 256 bits; used when flash
     /// encryption is on, on the chips after the ESP32, in native builds).
     pub flash_key: [u8; 32],
+    /// How long after the host releases EN the chip leaves reset (an RC on the board's EN
+    /// pin; zero: at once). IO0 is sampled then, so a boot pin released sooner is read high
+    /// and the chip boots from flash.
+    pub en_rise: Duration,
 }
 
 /// The simulated chip's flash-encryption key unless one is given (`otaflash sim --flash-key`).
@@ -141,6 +145,7 @@ impl Config {
             usb_ids_told: true,
             security: Default::default(),
             flash_key: SIM_FLASH_KEY,
+            en_rise: Duration::ZERO,
         }
     }
 }
@@ -230,6 +235,8 @@ pub struct Esp32 {
     pending_error: Option<u8>,
     spi_regs: [u32; 64],
     signals: (bool, bool),
+    /// EN was released and rises at this time (see [`Config::en_rise`]).
+    en_rises_at: Option<Duration>,
     /// USB-Serial-JTAG: a download-boot request seen (DTR without RTS) and not yet taken.
     download_request: bool,
     /// USB-Serial-JTAG: whether the reset in progress ends in download mode.
@@ -280,6 +287,7 @@ impl Esp32 {
             pending_error: None,
             spi_regs: [0; 64],
             signals: (false, false),
+            en_rises_at: None,
             download_request: false,
             reset_to_download: false,
             last_boot: None,

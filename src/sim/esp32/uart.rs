@@ -43,6 +43,8 @@ impl Esp32 {
     /// asks only as the chip leaves reset, boots it from flash.
     pub fn set_signals(&mut self, t: Duration, dtr: bool, rts: bool) {
         let en_low = |(d, r): (bool, bool)| r && !d;
+        // A slow EN that rose before now did so with the lines as they were.
+        self.settle_en(t);
         let before = self.signals;
         self.signals = (dtr, rts);
         if self.config.usb == Some((chips::ESPRESSIF_VID, chips::USB_SERIAL_JTAG_PID)) {
@@ -62,9 +64,19 @@ impl Esp32 {
         if en_low(self.signals) && !en_low(before) {
             self.mode = Mode::Off;
             self.out.clear();
+            self.en_rises_at = None;
         } else if en_low(before) && !en_low(self.signals) {
-            let io0_low = dtr && !rts;
-            self.reset(t, io0_low);
+            self.en_rises_at = Some(t + self.config.en_rise);
+            self.settle_en(t);
+        }
+    }
+
+    /// EN has risen by `now`: the chip leaves reset, IO0 as the lines hold it then.
+    pub(super) fn settle_en(&mut self, now: Duration) {
+        if let Some(at) = self.en_rises_at.filter(|at| *at <= now) {
+            self.en_rises_at = None;
+            let (dtr, rts) = self.signals;
+            self.reset(at, dtr && !rts);
         }
     }
 
@@ -138,6 +150,7 @@ impl Esp32 {
         if self.disconnected {
             return;
         }
+        self.settle_en(t);
         let bt = self.byte_time();
         let start = (t + self.config.timing.usb_h2d).max(self.h2d_free);
         if start > self.h2d_free {
@@ -220,6 +233,7 @@ impl Esp32 {
 
     /// Bytes readable by the host at time `now` (the chip's work up to then is done first).
     pub fn take_output(&mut self, now: Duration) -> Vec<u8> {
+        self.settle_en(now);
         self.settle_stub_rx(now);
         self.run_crashes(now);
         let mut v = vec![];
@@ -242,6 +256,7 @@ impl Esp32 {
             self.out.front().map(|(at, _, _)| *at),
             self.stub_rx.run_end(),
             self.crash_at,
+            self.en_rises_at,
         ]
         .into_iter()
         .flatten()
