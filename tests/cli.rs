@@ -704,3 +704,86 @@ fn every_subcommand_has_help() {
         );
     }
 }
+
+/// The image rules checked from outside: images built by esptool (IDF's and `elf2image`'s),
+/// damaged as a flash or a download damages them — a data byte, the checksum byte, the
+/// appended SHA-256 — get the same verdicts from `esptool image-info` (checksum and hash
+/// valid or invalid) and from otaflash, and otaflash refuses to write exactly those esptool
+/// calls invalid.
+#[test]
+fn image_rules_agree_with_esptool_on_damaged_images() {
+    use otaflash::formats::bootable::{check_slot_image, Target};
+    let dir = tempfile::tempdir().unwrap();
+    let images = [
+        (
+            "idf-esp32",
+            std::fs::read(data("firmware/idf-v5.2.2_hello_world.bin")).unwrap(),
+            otaflash::chips::ESP32,
+        ),
+        (
+            "idf-esp32c3",
+            std::fs::read(data("firmware/idf-v5.2.2_c3_hello_world.bin")).unwrap(),
+            otaflash::chips::Chip::by_name("esp32c3").unwrap(),
+        ),
+        (
+            "elf2image-esp32",
+            common::images::app("esp32", "garden", "1.0.0", 40),
+            otaflash::chips::ESP32,
+        ),
+        (
+            "elf2image-esp32c3",
+            common::images::app("esp32c3", "garden", "1.0.0", 40),
+            otaflash::chips::Chip::by_name("esp32c3").unwrap(),
+        ),
+    ];
+    let mut checked = 0;
+    for (name, good, chip) in images {
+        // The extended header's hash_appended flag (byte 23); the checksum byte ends the
+        // padded segments, before the hash when there is one.
+        let hashed = good[23] == 1;
+        let checksum_at = good.len() - if hashed { 33 } else { 1 };
+        let mut variants = vec![("as built", good.clone())];
+        let mut data_byte = good.clone();
+        data_byte[0x100] ^= 0x01;
+        variants.push(("a data byte", data_byte));
+        let mut sum = good.clone();
+        sum[checksum_at] ^= 0x40;
+        variants.push(("the checksum byte", sum));
+        if hashed {
+            let mut hash = good.clone();
+            *hash.last_mut().unwrap() ^= 0x01;
+            variants.push(("the appended hash", hash));
+        }
+        for (what, bytes) in variants {
+            let path = dir.path().join(format!("{name}.bin"));
+            std::fs::write(&path, &bytes).unwrap();
+            let info = String::from_utf8_lossy(&common::esptool(&["image-info", p(&path)]).stdout)
+                .to_string();
+            let verdict = |k: &str| {
+                let l = info.lines().find(|l| l.starts_with(k)).unwrap_or_else(|| {
+                    panic!("{name}, {what}: no '{k}' in esptool's answer: {info}")
+                });
+                l.contains("(valid)")
+            };
+            let esptool_sum = verdict("Checksum:");
+            let esptool_hash = if hashed {
+                verdict("Validation hash:")
+            } else {
+                true
+            };
+            let v = ok_json(&["image", p(&path), "--json"]);
+            assert_eq!(v["checksum_ok"], esptool_sum, "{name}, {what}: checksum");
+            if hashed {
+                assert_eq!(v["sha256_ok"], esptool_hash, "{name}, {what}: hash");
+            }
+            let (_, refusals) = check_slot_image(&bytes, None, Target::chip(chip, None));
+            assert_eq!(
+                refusals.is_empty(),
+                esptool_sum && esptool_hash,
+                "{name}, {what}: refused {refusals:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4 * 4, "every image, every damage");
+}
