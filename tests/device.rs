@@ -138,6 +138,7 @@ fn flash_slot_then_boot_it_on_an_esp32c3() {
     let table = table(&mut d);
     let known = block_on(d.snapshot(0x8000)).unwrap().slots;
     let e = block_on(d.write_slot(&table, "app1", &hello(), &known, false)).unwrap_err();
+    assert!(wrong_chip(&e), "{e:?}");
     assert!(e.to_string().contains("built for ESP32"), "{e}");
     let c3_hello = read("firmware/idf-v5.2.2_c3_hello_world.bin");
     let w = block_on(d.write_slot(&table, "app1", &c3_hello, &known, false)).unwrap();
@@ -173,6 +174,7 @@ fn flash_slot_then_boot_it_on_every_chip() {
         let foreign = images::app(other, "hello", "2.0", 64);
         let before = block_on(d.loader().read_flash(0x150000, 0x1000)).unwrap();
         let e = block_on(d.write_slot(&table, "app1", &foreign, &known, false)).unwrap_err();
+        assert!(wrong_chip(&e), "{name}: {e:?}");
         assert!(e.to_string().contains("built for ESP32-"), "{name}: {e}");
         let after = block_on(d.loader().read_flash(0x150000, 0x1000)).unwrap();
         assert_eq!(before, after, "{name}: nothing written");
@@ -180,6 +182,10 @@ fn flash_slot_then_boot_it_on_every_chip() {
         let rev = chip.rom.unwrap().sim.revision_full as u32;
         let later = images::app_for_revisions(name, "hello", "2.1", 64, Some(rev + 1));
         let e = block_on(d.write_slot(&table, "app1", &later, &known, false)).unwrap_err();
+        assert!(
+            matches!(&e, Error::Refused(Refusal::Image(p)) if matches!(p[..], [ImageProblem::ChipTooOld { .. }])),
+            "{name}: {e:?}"
+        );
         assert!(e.to_string().contains("revision"), "{name}: {e}");
         let after = block_on(d.loader().read_flash(0x150000, 0x1000)).unwrap();
         assert_eq!(before, after, "{name}: nothing written");
@@ -521,4 +527,9 @@ fn a_table_the_bootloader_rejects_is_not_written_by() {
     let e = block_on(d.set_boot(&table, "app0", OtaState::Undefined, &nothing_known(), false))
         .unwrap_err();
     assert_eq!(e, Error::Refused(Refusal::TableRejected));
+}
+
+/// Refused before writing: the image is for another chip.
+fn wrong_chip(e: &Error) -> bool {
+    matches!(e, Error::Refused(Refusal::Image(p)) if matches!(p[..], [ImageProblem::WrongChip { .. }]))
 }

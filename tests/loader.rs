@@ -524,6 +524,10 @@ fn stub_reports_a_failed_write_on_the_next_command() {
             .command(&Command::FlashDeflEnd { run: true }, 0)
             .await
             .unwrap_err();
+        assert!(
+            matches!(e, Error::Device(r) if r.stub && r.error.status == 0xC7),
+            "{e:?}"
+        );
         assert!(e.to_string().contains("inflate error (error 0xC7)"), "{e}");
     });
 }
