@@ -317,11 +317,13 @@ fn erase_from_the_page() {
         let mut want = start.clone();
         want[0x9000..0xE000].fill(0xFF);
         assert!(f == want, "only NVS");
-        // A range.
+        // A range that is not whole sectors: the device layer refuses it, nothing is erased,
+        // and the tools panel says so as a refusal with what to give instead.
+        let before = std::fs::read(&board.flash).unwrap();
         choose(&c, "erase-what", "*range").await;
         find(&c, "erase-offset")
             .await
-            .send_keys("0xe000\t")
+            .send_keys("0xe001\t")
             .await
             .unwrap();
         find(&c, "erase-size")
@@ -329,6 +331,28 @@ fn erase_from_the_page() {
             .send_keys("0x2000\t")
             .await
             .unwrap();
+        find(&c, "erase-confirm").await.click().await.unwrap();
+        enabled(&c, "erase", 10).await;
+        find(&c, "erase").await.click().await.unwrap();
+        let said = wait_text(&c, "job-failed", "multiples of 4 KiB", 30).await;
+        assert_eq!(
+            attr(&c, "job-failed", "data-kind").await.as_deref(),
+            Some("refused")
+        );
+        assert!(said.contains("0x1000 (4096 bytes"), "the hint: {said}");
+        assert_eq!(
+            attr(&c, "status", "data-tone").await.as_deref(),
+            Some("error")
+        );
+        shot_at(&c, "erase-2-refused", "install-shell").await;
+        assert!(
+            std::fs::read(&board.flash).unwrap() == before,
+            "nothing erased"
+        );
+        // A range.
+        let offset = find(&c, "erase-offset").await;
+        offset.clear().await.unwrap();
+        offset.send_keys("0xe000\t").await.unwrap();
         wait_text(&c, "erase-loses", "otadata (data ota)", 10).await;
         find(&c, "erase-confirm").await.click().await.unwrap();
         find(&c, "erase").await.click().await.unwrap();

@@ -4,7 +4,8 @@
 //! (which keeps its flash across reloads) and `otaflash sim --ws` over RFC 2217 (its flash file
 //! checked byte for byte): a slot update that keeps NVS and the previous app, "already up to
 //! date", a full install after a yes when the table differs, the 37-byte case refused, and a
-//! dropped bridge noticed without a click. Apps are made by `esptool elf2image` with app
+//! dropped bridge noticed without a click, and a board that hangs part-way said with what to
+//! try. Apps are made by `esptool elf2image` with app
 //! descriptions naming their versions. Screenshots land in target/screenshots/.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -329,6 +330,71 @@ fn update_over_rfc2217() {
 }
 
 /// A phone-width window: the plan, the button and the progress stay on screen.
+/// The board hangs while the new app is on its way (`otaflash sim --fault-hang-after`: the
+/// bridge stays up, the chip answers nothing): the update says it stopped, in red, that the
+/// board still boots what it booted (otadata untouched, checked in the flash file), with the
+/// hints for a board that went quiet on a network bridge; the read-back that follows fails too,
+/// and the plan line says the board could not be read.
+#[test]
+fn an_update_that_stops_part_way_says_what_holds_and_what_to_try() {
+    let fw = firmware_dir();
+    let web = serve_dist_with(Some(fw.path().to_path_buf()));
+    let mut start = images::chip_flash("esp32");
+    start[0x8000..0x9000].fill(0xFF);
+    start[0x8000..0x8000 + board_table().len()].copy_from_slice(&board_table());
+    start[0x10000..0x150000].fill(0xFF);
+    start[0x10000..0x10000 + v1().len()].copy_from_slice(&v1());
+    // Connecting and reading the board take some 25 KB from the host; the app's compressed
+    // stream several hundred: the chip hangs inside it.
+    let board = WsBoard::start_with(&start, "none", "esp32", &["--fault-hang-after", "200000"]);
+    let otadata = otadata_of(&board.flash);
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!(
+            "http://127.0.0.1:{web}/?port={}&manifest=/fw/v2/manifest.json",
+            board.ws
+        ))
+        .await
+        .unwrap();
+        watch_errors(&c).await;
+        connect(&c).await;
+        wait_text(
+            &c,
+            "update-plan",
+            "Writes Garden Sensor 1.1.0 into app1",
+            30,
+        )
+        .await;
+        enabled(&c, "update", 30).await;
+        find(&c, "update").await.click().await.unwrap();
+        let said = wait_text(&c, "update-result", "the update stopped", 120).await;
+        assert!(
+            said.contains("stopped answering") && said.contains("still boots app0"),
+            "{said}"
+        );
+        assert_eq!(
+            attr(&c, "update-result", "data-verdict").await.as_deref(),
+            Some("error")
+        );
+        let hints = text(&c, "hints").await;
+        assert!(
+            hints.contains("power supply and cable") && hints.contains("bridge runs"),
+            "{hints}"
+        );
+        // The page then reads the board back; it does not answer either.
+        wait_text(&c, "update-plan", "could not be read", 120).await;
+        assert_eq!(
+            attr(&c, "status", "data-tone").await.as_deref(),
+            Some("error")
+        );
+        shot_at(&c, "update-5-stopped", "update-panel").await;
+        assert_eq!(otadata_of(&board.flash), otadata, "otadata untouched");
+        let (_, errors) = caught(&c).await;
+        assert_eq!(errors, serde_json::json!([]));
+        c.close().await.unwrap();
+    });
+}
+
 #[test]
 fn update_at_400_px() {
     let fw = firmware_dir();

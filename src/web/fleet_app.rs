@@ -467,18 +467,9 @@ fn use_granted_ports() -> UseStateHandle<Vec<web_sys::SerialPort>> {
 
 /// The app for the "app into the idle slot" job.
 fn pick_image(d: UseReducerDispatcher<Store>) -> Callback<Event> {
-    Callback::from(move |e: Event| {
-        let input: HtmlInputElement = e.target_unchecked_into();
-        let Some(file) = input.files().and_then(|l| l.get(0)) else {
-            return;
-        };
-        let d = d.clone();
-        spawn_local(async move {
-            match super::read_file(&file).await {
-                Ok(b) => d.dispatch(FleetAction::Image(file.name(), b)),
-                Err(e) => d.dispatch(FleetAction::Error(e)),
-            }
-        });
+    super::one_file_picked(move |name, read| match read {
+        Ok(b) => d.dispatch(FleetAction::Image(name, b)),
+        Err(e) => d.dispatch(FleetAction::Error(e)),
     })
 }
 

@@ -36,6 +36,26 @@ pub fn start_in(root: web_sys::Element) -> yew::AppHandle<App> {
 }
 
 /// Reads a browser `File` into bytes.
+/// A file input's change: the one file picked, read, handed to `then` with its name (the input
+/// is emptied, so picking the same file again reads it again).
+pub fn one_file_picked(
+    then: impl Fn(String, Result<Vec<u8>, String>) + Clone + 'static,
+) -> yew::Callback<web_sys::Event> {
+    use yew::TargetCast;
+    yew::Callback::from(move |e: web_sys::Event| {
+        let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+        let Some(file) = input.files().and_then(|l| l.get(0)) else {
+            return;
+        };
+        input.set_value("");
+        let then = then.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let read = read_file(&file).await;
+            then(file.name(), read);
+        });
+    })
+}
+
 pub async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
     let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
         .await

@@ -368,37 +368,19 @@ fn read_from_board(
 
 /// Open an NVS image or a flash dump.
 fn open_file(d: Dispatch) -> Callback<Event> {
-    Callback::from(move |e: Event| {
-        let input: HtmlInputElement = e.target_unchecked_into();
-        let Some(file) = input.files().and_then(|l| l.get(0)) else {
-            return;
-        };
-        input.set_value("");
-        let d = d.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            match super::read_file(&file).await {
-                Ok(bytes) => d.dispatch(opened(file.name(), bytes)),
-                Err(m) => d.dispatch(Msg::Note(true, m)),
-            }
-        });
+    super::one_file_picked(move |name, read| match read {
+        Ok(bytes) => d.dispatch(opened(name, bytes)),
+        Err(m) => d.dispatch(Msg::Note(true, m)),
     })
 }
 
 /// Import the generator's CSV as the keys to hold.
 fn import_csv(d: Dispatch) -> Callback<Event> {
-    Callback::from(move |e: Event| {
-        let input: HtmlInputElement = e.target_unchecked_into();
-        let Some(file) = input.files().and_then(|l| l.get(0)) else {
-            return;
-        };
-        input.set_value("");
-        let d = d.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Ok(bytes) = super::read_file(&file).await {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                d.dispatch(Msg::Nvs(NvsAction::ImportCsv(text)));
-            }
-        });
+    super::one_file_picked(move |_, read| {
+        if let Ok(bytes) = read {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            d.dispatch(Msg::Nvs(NvsAction::ImportCsv(text)));
+        }
     })
 }
 

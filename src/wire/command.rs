@@ -350,13 +350,6 @@ impl Command {
             return Ok(c);
         }
         let w = words(p);
-        let need = |n: usize| {
-            if p.len() >= n * 4 {
-                Ok(())
-            } else {
-                Err(DecodeError::BadLength(opcode))
-            }
-        };
         use Command::*;
         Ok(match opcode {
             op::SYNC => {
@@ -381,11 +374,11 @@ impl Command {
                 )
             }
             op::READ_REG => {
-                need(1)?;
+                need(p, 1, opcode)?;
                 ReadReg { addr: w[0] }
             }
             op::SPI_SET_PARAMS => {
-                need(6)?;
+                need(p, 6, opcode)?;
                 SpiSetParams {
                     id: w[0],
                     total_size: w[1],
@@ -396,28 +389,28 @@ impl Command {
                 }
             }
             op::SPI_ATTACH => {
-                need(1)?;
+                need(p, 1, opcode)?;
                 SpiAttach {
                     config: w[0],
                     rom_form: p.len() >= 8,
                 }
             }
             op::READ_FLASH_SLOW => {
-                need(2)?;
+                need(p, 2, opcode)?;
                 ReadFlashSlow {
                     offset: w[0],
                     len: w[1],
                 }
             }
             op::CHANGE_BAUDRATE => {
-                need(2)?;
+                need(p, 2, opcode)?;
                 ChangeBaud {
                     new: w[0],
                     old: w[1],
                 }
             }
             op::SPI_FLASH_MD5 => {
-                need(2)?;
+                need(p, 2, opcode)?;
                 SpiFlashMd5 {
                     offset: w[0],
                     size: w[1],
@@ -426,14 +419,14 @@ impl Command {
             op::GET_SECURITY_INFO => GetSecurityInfo,
             op::ERASE_FLASH => EraseFlash,
             op::ERASE_REGION => {
-                need(2)?;
+                need(p, 2, opcode)?;
                 EraseRegion {
                     offset: w[0],
                     size: w[1],
                 }
             }
             op::READ_FLASH => {
-                need(4)?;
+                need(p, 4, opcode)?;
                 ReadFlash {
                     offset: w[0],
                     size: w[1],
@@ -450,13 +443,6 @@ impl Command {
     /// opcode.
     fn transfer(opcode: u8, p: &[u8]) -> Result<Option<Command>, DecodeError> {
         let w = words(p);
-        let need = |n: usize| {
-            if p.len() >= n * 4 {
-                Ok(())
-            } else {
-                Err(DecodeError::BadLength(opcode))
-            }
-        };
         let data_cmd = |w: &[u32]| -> Result<(u32, Vec<u8>), DecodeError> {
             if p.len() < 16 || w[0] as usize != p.len() - 16 {
                 return Err(DecodeError::BadLength(opcode));
@@ -510,7 +496,7 @@ impl Command {
                 }
             }
             op::MEM_BEGIN => {
-                need(4)?;
+                need(p, 4, opcode)?;
                 MemBegin {
                     size: w[0],
                     blocks: w[1],
@@ -519,7 +505,7 @@ impl Command {
                 }
             }
             op::MEM_END => {
-                need(2)?;
+                need(p, 2, opcode)?;
                 MemEnd {
                     entry: (w[0] == 0).then_some(w[1]),
                 }
@@ -734,6 +720,15 @@ impl std::fmt::Display for StatusError {
             StatusError::Device(e) => e.fmt(f),
             StatusError::Short(n) => write!(f, "only a {n}-byte status in the response"),
         }
+    }
+}
+
+/// The payload `p` of `opcode` holds at least `n` words.
+fn need(p: &[u8], n: usize, opcode: u8) -> Result<(), DecodeError> {
+    if p.len() >= n * 4 {
+        Ok(())
+    } else {
+        Err(DecodeError::BadLength(opcode))
     }
 }
 
