@@ -69,10 +69,11 @@ pub async fn pulse<P: Port>(port: &mut P, pulse: Pulse) -> Result<()> {
     let ms = Duration::from_millis;
     match pulse {
         Pulse::Bridge { hold } => {
-            // Both lines known (through both asserted, which the circuit ignores), then EN low
-            // with IO0 high, then EN released with IO0 low, held, then IO0 released.
-            port.set_signals(false, false).await?;
-            port.set_signals(true, true).await?;
+            // EN low with IO0 high, then EN released with IO0 low, held, then IO0 released.
+            // (espflash's tight sequence first passes through both lines asserted to know their
+            // state; through an RFC 2217 serial server that asserted DTR already starts a reset
+            // of its own — esp_rfc2217_server resets on DTR — and the chip would be reset twice,
+            // so it is left out: a Port always sets both lines.)
             port.set_signals(false, true).await?;
             port.sleep(ms(100)).await;
             port.set_signals(true, false).await?;
