@@ -686,3 +686,101 @@ fn the_rom_answers_a_short_command_written_right_behind_another() {
         assert_eq!(md5_answers(&mut l, Duration::from_secs(3)).await, 2);
     });
 }
+
+/// The simulated app speaks Improv Wi-Fi on its console (wire::improv, both sides): device
+/// info, the networks it sees, a wrong password said as such, then the right one and the
+/// address to visit — read back through the same port as the console text around it.
+#[test]
+fn the_simulated_app_provisions_wifi_over_improv() {
+    use otaflash::wire::improv::{command, ErrorState, Packet, Reader, State};
+    use std::time::Duration;
+    let mut p = port(Timing::REALISTIC);
+    p.dev.reset(Duration::ZERO, false);
+    block_on(async {
+        let mut reader = Reader::default();
+        let r = &mut reader;
+        let info = improv_ask(&mut p, r, Packet::request(command::DEVICE_INFO), |x| {
+            matches!(x, Packet::Result { .. })
+        })
+        .await;
+        assert_eq!(
+            info[0],
+            Packet::Result {
+                command: command::DEVICE_INFO,
+                strings: vec![
+                    "hello_world".into(),
+                    "v1.4.1-2-g0296947-dirty".into(),
+                    "ESP32".into(),
+                    "hello-world-0e514d".into()
+                ]
+            }
+        );
+        let scan = improv_ask(
+            &mut p,
+            r,
+            Packet::request(command::WIFI_NETWORKS),
+            |x| matches!(x, Packet::Result { strings, .. } if strings.is_empty()),
+        )
+        .await;
+        assert_eq!(scan.len(), 4, "three networks, then the end: {scan:?}");
+        let wrong = improv_ask(
+            &mut p,
+            r,
+            Packet::wifi_settings("GardenNet", "potato"),
+            |x| matches!(x, Packet::State(State::Ready)),
+        )
+        .await;
+        assert!(
+            wrong.contains(&Packet::Error(ErrorState::UnableToConnect)),
+            "{wrong:?}"
+        );
+        let right = improv_ask(
+            &mut p,
+            r,
+            Packet::wifi_settings("GardenNet", "tomato-soup"),
+            |x| matches!(x, Packet::Result { .. }),
+        )
+        .await;
+        assert!(
+            right.contains(&Packet::State(State::Provisioned)),
+            "{right:?}"
+        );
+        assert_eq!(
+            right.last(),
+            Some(&Packet::Result {
+                command: command::SEND_WIFI_SETTINGS,
+                strings: vec!["http://hello-world-0e514d.local/".into()]
+            })
+        );
+    });
+}
+
+/// Sends an Improv request to the app's console and reads answers until `until` says done.
+async fn improv_ask(
+    p: &mut SimPort,
+    reader: &mut otaflash::wire::improv::Reader,
+    packet: otaflash::wire::improv::Packet,
+    until: fn(&otaflash::wire::improv::Packet) -> bool,
+) -> Vec<otaflash::wire::improv::Packet> {
+    use otaflash::loader::Port;
+    use otaflash::wire::improv::Read;
+    p.write(&packet.encode()).await.unwrap();
+    let mut got = vec![];
+    let mut buf = [0u8; 1024];
+    for _ in 0..200 {
+        let n = p
+            .read(&mut buf, std::time::Duration::from_millis(50))
+            .await
+            .unwrap();
+        for r in reader.push(&buf[..n]) {
+            if let Read::Packet(x) = r {
+                let done = until(&x);
+                got.push(x);
+                if done {
+                    return got;
+                }
+            }
+        }
+    }
+    panic!("no answer: {got:?}");
+}

@@ -28,6 +28,8 @@ impl Esp32 {
         self.baud = ROM_BAUD;
         self.rom_baud_value = ROM_BAUD;
         self.app_line.clear();
+        self.app_info = None;
+        self.improv = Default::default();
         self.decoder.reset();
         self.stub_rx = StubRx::new(t);
         self.write = None;
@@ -194,6 +196,24 @@ impl Esp32 {
                     .ok()
                     .and_then(|i| i.app);
                 log.push_str(&app_start_lines(app.as_ref(), self.rom().sim.revision_full));
+                let mac = self.config.mac;
+                self.app_info = Some(super::improv::AppInfo {
+                    firmware: app
+                        .as_ref()
+                        .map_or("app".into(), |a| a.project_name.clone()),
+                    version: app.as_ref().map_or(String::new(), |a| a.version.clone()),
+                    chip: self.config.chip.pretty.to_string(),
+                    // A host name: letters, digits and hyphens.
+                    device: format!(
+                        "{}-{:02x}{:02x}{:02x}",
+                        app.as_ref()
+                            .map_or("esp", |a| a.project_name.as_str())
+                            .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+                        mac[3],
+                        mac[4],
+                        mac[5]
+                    ),
+                });
                 if app.as_ref().is_some_and(marked_to_crash) {
                     // It panics soon after starting, and the bootloader starts it again.
                     self.crash_pending = true;
@@ -217,9 +237,21 @@ impl Esp32 {
     /// The simulated app's console: it does not run the app's code, but answers each line the
     /// host sends so that a serial console can be tried end to end.
     pub(super) fn app_console(&mut self, at: Duration, b: u8) {
-        if self.last_boot.is_none() {
+        let Some(info) = self.app_info.clone().filter(|_| self.last_boot.is_some()) else {
             return;
+        };
+        // Improv Wi-Fi requests are answered by the app's service; the rest is console text.
+        let answer = self.improv.receive(&[b], &info);
+        for (delay, p) in answer.send {
+            self.emit_raw(at + delay, p.encode());
         }
+        for b in answer.text {
+            self.app_text(at, b);
+        }
+    }
+
+    /// A byte of text on the app's console: each line is answered.
+    fn app_text(&mut self, at: Duration, b: u8) {
         if b == b'\n' || b == b'\r' {
             if !self.app_line.is_empty() {
                 let line =

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 mod boot;
 mod flash_ops;
+pub mod improv;
 mod protocol;
 mod regs;
 mod uart;
@@ -249,6 +250,9 @@ pub struct Esp32 {
     crash_at: Option<Duration>,
     /// The simulated app's console: the line being received.
     app_line: Vec<u8>,
+    /// The running app as its Improv Wi-Fi service tells it, and the service.
+    app_info: Option<improv::AppInfo>,
+    improv: improv::ImprovService,
     /// Every frame handled: (op name, ok) — a cheap trace for tests.
     pub trace: Vec<(&'static str, bool)>,
 }
@@ -294,6 +298,8 @@ impl Esp32 {
             crash_pending: false,
             crash_at: None,
             app_line: vec![],
+            app_info: None,
+            improv: Default::default(),
             trace: vec![],
         };
         d.reset(Duration::ZERO, true);
