@@ -908,3 +908,84 @@ fn failures_say_their_kind_in_the_exit_status_and_json() {
         "{v}"
     );
 }
+
+/// `otaflash wifi` over RFC 2217: the board is reset into its app, which speaks Improv Wi-Fi
+/// (the simulated app's service): what it is, the networks it sees, a wrong password refused
+/// by the app in words with what to try (exit 2, kind "board"), the right one giving the
+/// address to visit.
+#[test]
+fn wifi_set_up_over_improv() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let sim = Sim::start("real", Some(&arduino_flash()));
+    let url = format!("rfc2217://127.0.0.1:{}", sim.rfc2217);
+    let out = run(&["wifi", "--port", &url, "--scan", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["firmware"], "hello_world", "{v}");
+    assert_eq!(v["chip"], "ESP32", "{v}");
+    assert_eq!(v["provisioned"], false, "{v}");
+    let ssids: Vec<&str> = v["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["ssid"].as_str().unwrap())
+        .collect();
+    assert_eq!(ssids, ["GardenNet", "Workshop", "Guest"], "strongest first");
+
+    let out = run(&[
+        "wifi",
+        "--port",
+        &url,
+        "--ssid",
+        "GardenNet",
+        "--password",
+        "potato",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "board", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect to the network"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("password"),
+        "{v}"
+    );
+
+    let out = run(&[
+        "wifi",
+        "--port",
+        &url,
+        "--ssid",
+        "GardenNet",
+        "--password",
+        "tomato-soup",
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("Connected to GardenNet. Visit the device: http://hello-world-0e514d.local/"),
+        "{said}"
+    );
+}

@@ -13,6 +13,7 @@ mod report;
 mod sim;
 mod tcp;
 mod update;
+mod wifi;
 
 use crate::formats::numbers::parse_u32_arg;
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +53,8 @@ enum Command {
     Erase(install::EraseArgs),
     /// Show, edit, convert or make an NVS partition (a file, a CSV, or on a device).
     Nvs(nvs::NvsArgs),
+    /// Set up the board app's Wi-Fi over Improv: what it is, the networks it sees, credentials.
+    Wifi(wifi::WifiArgs),
     /// Serve a simulated chip (an ESP32 unless --chip says) over TCP and/or WebSocket.
     Sim(sim::SimArgs),
 }
@@ -253,6 +256,7 @@ pub fn main() -> ExitCode {
         Command::Update(a) => update::update(a),
         Command::Erase(a) => install::erase(a),
         Command::Nvs(a) => nvs::nvs(a),
+        Command::Wifi(a) => wifi::wifi(a),
         Command::Sim(a) => sim::sim(a),
     };
     match result {

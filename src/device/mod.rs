@@ -4,6 +4,7 @@
 //! in [`crate::formats::bootable`]; this layer only reads what they need.
 
 pub mod fleet;
+pub mod improv;
 mod install;
 pub mod nvs;
 pub mod update;

@@ -25,6 +25,8 @@ pub enum Error {
     Protocol(String),
     /// Stopped on request, between blocks (nothing half-done beyond the block in flight).
     Cancelled,
+    /// The running app's Improv Wi-Fi service answered with an error state.
+    Improv(crate::wire::improv::ErrorState),
 }
 
 /// A command the ROM loader or the stub answered with an error status, kept as sent.
@@ -225,6 +227,8 @@ pub enum Hint {
     OtherSlot,
     /// The app does not fit its slot.
     BiggerSlot,
+    /// The board's app could not join the network with what was sent.
+    WifiPassword,
 }
 
 /// What kind of failure ended a job: the page's colours and the CLI's exit status follow it
@@ -284,6 +288,7 @@ impl Hint {
             Hint::WholeSectors => "Give a start and a size that are multiples of 0x1000 (4096 bytes, one flash sector).",
             Hint::OtherSlot => "Write the other OTA slot (the Update panel picks the idle one), or make another slot boot first.",
             Hint::BiggerSlot => "Use a build made for this board's partition table, or install one with larger app slots (a full install says what it replaces).",
+            Hint::WifiPassword => "Check the network's name and password (both are case-sensitive) and that the board is in range of it, then send them again.",
             Hint::RawBridgeBaud => "A raw bridge to a real serial port (ser2net, a serial server) keeps its own rate and cannot follow the chip to another one: reset the board (EN/RESET) and connect again without a baud rate (no --baud, no &baud=), which stays at 115200.",
         }
     }
@@ -322,6 +327,7 @@ impl Error {
             }
             Error::Port(_) => vec![DataCable, PortBusy],
             Error::Refused(r) => r.hints(),
+            Error::Improv(crate::wire::improv::ErrorState::UnableToConnect) => vec![WifiPassword],
             _ => vec![],
         }
     }
@@ -362,6 +368,7 @@ impl fmt::Display for Error {
             Error::NoAnswer(n) => f.write_str(&n.message()),
             Error::Refused(r) => f.write_str(&r.message()),
             Error::Cancelled => f.write_str("cancelled"),
+            Error::Improv(e) => f.write_str(&e.message()),
         }
     }
 }
