@@ -6,8 +6,16 @@ const SHELL = ['./', 'index.html', 'init.js', 'otaflash-web.js', 'otaflash-web_b
   // The simulated chip, loaded on demand, but wanted offline too (the page's default board).
   'sim/otaflash-sim.js', 'sim/otaflash-sim_bg.wasm'];
 
+// A site built by scripts/build-site.sh lists all its files (precache.json): kept at install,
+// so every panel, module and stub works offline after the first visit.
+const listed = () => fetch('precache.json', { cache: 'no-store' })
+  .then((r) => (r.ok ? r.json() : []))
+  .catch(() => []);
+
 self.addEventListener('install', (e) => {
-  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+  e.waitUntil(listed()
+    .then((all) => caches.open(CACHE).then((c) => c.addAll([...new Set([...SHELL, ...all])])))
+    .then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (e) => {

@@ -1,0 +1,154 @@
+//! End to end: the site `scripts/build-site.sh` makes, served by a plain static server under a
+//! sub-path (/tools/otaflash/, GitHub Pages style), works there and keeps working offline after
+//! the first visit — the page, the in-page simulated chip, the stubs and the modules loaded on
+//! demand all come from the service worker's cache once the server is gone.
+#![cfg(not(target_arch = "wasm32"))]
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+
+use browser::*;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Serves `dir` under `prefix` on 127.0.0.1 while `online` holds; otherwise every connection is
+/// closed at once (the network is gone).
+fn serve_under(dir: PathBuf, prefix: &'static str, online: Arc<AtomicBool>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let (dir, online) = (dir.clone(), online.clone());
+            std::thread::spawn(move || {
+                let mut s = s;
+                if !online.load(Ordering::SeqCst) {
+                    return;
+                }
+                let mut req = vec![0u8; 8192];
+                let n = s.read(&mut req).unwrap_or(0);
+                let line = String::from_utf8_lossy(&req[..n]).to_string();
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .split('?')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let file = path.strip_prefix(prefix).map(|rel| {
+                    let rel = if rel.is_empty() { "index.html" } else { rel };
+                    dir.join(rel)
+                });
+                let body = file
+                    .filter(|_| !path.contains(".."))
+                    .and_then(|f| std::fs::read(&f).ok().map(|b| (f, b)));
+                let (status, mime, body) = match body {
+                    Some((f, b)) => ("200 OK", mime(&f), b),
+                    None => ("404 Not Found", "text/plain", b"not found".to_vec()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            });
+        }
+    });
+    port
+}
+
+fn mime(f: &Path) -> &'static str {
+    match f.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css",
+        Some("json") => "application/json",
+        Some("webmanifest") => "application/manifest+json",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn js(c: &fantoccini::Client, script: &str) -> serde_json::Value {
+    c.execute_async(script, vec![]).await.unwrap()
+}
+
+/// The page's stylesheet came and applies (an address outside the sub-path would not).
+async fn styled(c: &fantoccini::Client) -> bool {
+    js(
+        c,
+        "arguments[0]([...document.styleSheets].some((s) => s.href && s.href.endsWith('style.css') && s.cssRules.length > 0));",
+    )
+    .await
+        == serde_json::json!(true)
+}
+
+#[test]
+fn the_built_site_works_under_a_sub_path_and_offline_after_the_first_visit() {
+    let out = tempfile::tempdir().unwrap();
+    // The release page is built already (scripts/test.sh builds it first).
+    let built = std::process::Command::new("bash")
+        .arg(root().join("scripts/build-site.sh"))
+        .arg(out.path())
+        .args(["--base", "/tools/otaflash/"])
+        .env("OTAFLASH_SITE_NO_BUILD", "1")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let listed: Vec<String> =
+        serde_json::from_slice(&std::fs::read(out.path().join("precache.json")).unwrap()).unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|f| f == "install/otaflash-install_bg.wasm")
+            && listed.iter().any(|f| f == "stub/esp32c3.json"),
+        "{listed:?}"
+    );
+    let online = Arc::new(AtomicBool::new(true));
+    let port = serve_under(out.path().to_path_buf(), "/tools/otaflash/", online.clone());
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        let url = format!("http://127.0.0.1:{port}/tools/otaflash/?port=sim");
+        c.goto(&url).await.unwrap();
+        find(&c, "connect").await;
+        assert!(styled(&c).await, "styled under the sub-path");
+        // The service worker keeps every listed file, then controls the page.
+        let cached = until("the service worker to keep the site", 60, || async {
+            let n = js(
+                &c,
+                "const done = arguments[0];
+                 navigator.serviceWorker.ready
+                   .then(() => caches.keys())
+                   .then((ks) => Promise.all(ks.map((k) => caches.open(k).then((c) => c.keys()))))
+                   .then((all) => done(navigator.serviceWorker.controller ? all.flat().length : 0))
+                   .catch(() => done(0));",
+            )
+            .await
+            .as_u64()
+            .unwrap_or(0);
+            (n as usize >= listed.len()).then_some(n)
+        })
+        .await;
+        eprintln!("{cached} files kept by the service worker");
+        // The server goes away: the page, the simulated chip and a module still load.
+        online.store(false, Ordering::SeqCst);
+        c.goto(&url).await.unwrap();
+        find(&c, "connect").await.click().await.unwrap();
+        wait_text(&c, "chip", "ESP32", 30).await;
+        assert!(styled(&c).await, "styled offline");
+        open_tools(&c).await;
+        find(&c, "backup").await;
+        shot(&c, "site-offline").await;
+        c.close().await.unwrap();
+    });
+}
