@@ -9,71 +9,8 @@ mod browser;
 mod common;
 
 use browser::*;
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// Serves `dir` under `prefix` on 127.0.0.1 while `online` holds; otherwise every connection is
-/// closed at once (the network is gone).
-fn serve_under(dir: PathBuf, prefix: &'static str, online: Arc<AtomicBool>) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let (dir, online) = (dir.clone(), online.clone());
-            std::thread::spawn(move || {
-                let mut s = s;
-                if !online.load(Ordering::SeqCst) {
-                    return;
-                }
-                let mut req = vec![0u8; 8192];
-                let n = s.read(&mut req).unwrap_or(0);
-                let line = String::from_utf8_lossy(&req[..n]).to_string();
-                let path = line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .split('?')
-                    .next()
-                    .unwrap()
-                    .to_string();
-                let file = path.strip_prefix(prefix).map(|rel| {
-                    let rel = if rel.is_empty() { "index.html" } else { rel };
-                    dir.join(rel)
-                });
-                let body = file
-                    .filter(|_| !path.contains(".."))
-                    .and_then(|f| std::fs::read(&f).ok().map(|b| (f, b)));
-                let (status, mime, body) = match body {
-                    Some((f, b)) => ("200 OK", mime(&f), b),
-                    None => ("404 Not Found", "text/plain", b"not found".to_vec()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes());
-                let _ = s.write_all(&body);
-            });
-        }
-    });
-    port
-}
-
-fn mime(f: &Path) -> &'static str {
-    match f.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript",
-        Some("wasm") => "application/wasm",
-        Some("css") => "text/css",
-        Some("json") => "application/json",
-        Some("webmanifest") => "application/manifest+json",
-        Some("png") => "image/png",
-        _ => "application/octet-stream",
-    }
-}
 
 async fn js(c: &fantoccini::Client, script: &str) -> serde_json::Value {
     c.execute_async(script, vec![]).await.unwrap()
@@ -115,7 +52,12 @@ fn the_built_site_works_under_a_sub_path_and_offline_after_the_first_visit() {
         "{listed:?}"
     );
     let online = Arc::new(AtomicBool::new(true));
-    let port = serve_under(out.path().to_path_buf(), "/tools/otaflash/", online.clone());
+    let dir = out.path().to_path_buf();
+    // Under /tools/otaflash/ only, as a static host serves a sub-folder.
+    let port = serve(Some(online.clone()), move |path| {
+        let rel = path.strip_prefix("/tools/otaflash/")?;
+        Some(dir.join(if rel.is_empty() { "index.html" } else { rel }))
+    });
     run(async {
         let (c, _driver, _profile) = browser().await;
         let url = format!("http://127.0.0.1:{port}/tools/otaflash/?port=sim");

@@ -813,10 +813,7 @@ fn raw_tcp_takes_the_baud_asked_for() {
 #[test]
 fn failures_say_their_kind_in_the_exit_status_and_json() {
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = otaflash_out(args);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "{args:?}: {e}: {}{}",
@@ -915,12 +912,7 @@ fn failures_say_their_kind_in_the_exit_status_and_json() {
 /// address to visit.
 #[test]
 fn wifi_set_up_over_improv() {
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = otaflash_out;
     let sim = Sim::start("real", Some(&arduino_flash()));
     let url = format!("rfc2217://127.0.0.1:{}", sim.rfc2217);
     let out = run(&["wifi", "--port", &url, "--scan", "--json"]);
@@ -988,4 +980,12 @@ fn wifi_set_up_over_improv() {
         said.contains("Connected to GardenNet. Visit the device: http://hello-world-0e514d.local/"),
         "{said}"
     );
+}
+
+/// Runs the `otaflash` binary with `args`.
+fn otaflash_out(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_otaflash"))
+        .args(args)
+        .output()
+        .unwrap()
 }

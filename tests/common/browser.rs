@@ -30,13 +30,40 @@ pub fn serve_dist_with(fw: Option<PathBuf>) -> u16 {
         dist.join("otaflash-web_bg.wasm").exists(),
         "dist/ has no release build of the page: run `trunk build --release` (scripts/test.sh does)"
     );
+    serve(None, move |path| {
+        let rel = if path == "/" {
+            "index.html"
+        } else {
+            path.trim_start_matches('/')
+        };
+        Some(
+            match (rel.strip_prefix("t/"), rel.strip_prefix("fw/"), &fw) {
+                (Some(f), _, _) => fixtures.join(f),
+                (_, Some(f), Some(dir)) => dir.join(f),
+                _ => dist.join(rel),
+            },
+        )
+    })
+}
+
+/// A static server on 127.0.0.1 (a thread per connection): `file` says which file answers a
+/// path (None: 404). While `online` is false every connection is closed at once (the network
+/// is gone).
+pub fn serve(
+    online: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    file: impl Fn(&str) -> Option<PathBuf> + Send + Sync + 'static,
+) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
+    let file = std::sync::Arc::new(file);
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
-            let (dist, fixtures, fw) = (dist.clone(), fixtures.clone(), fw.clone());
+            let (file, online) = (file.clone(), online.clone());
             std::thread::spawn(move || {
                 let mut s = s;
+                if online.is_some_and(|o| !o.load(std::sync::atomic::Ordering::SeqCst)) {
+                    return;
+                }
                 let mut req = vec![0u8; 8192];
                 let n = s.read(&mut req).unwrap_or(0);
                 let line = String::from_utf8_lossy(&req[..n])
@@ -52,29 +79,12 @@ pub fn serve_dist_with(fw: Option<PathBuf>) -> u16 {
                     .next()
                     .unwrap()
                     .to_string();
-                let rel = if path == "/" {
-                    "index.html".to_string()
-                } else {
-                    path.trim_start_matches('/').to_string()
-                };
-                let file = match (rel.strip_prefix("t/"), rel.strip_prefix("fw/"), &fw) {
-                    (Some(f), _, _) => fixtures.join(f),
-                    (_, Some(f), Some(dir)) => dir.join(f),
-                    _ => dist.join(&rel),
-                };
-                let (status, body) = match (rel.contains(".."), std::fs::read(&file)) {
-                    (false, Ok(b)) => ("200 OK", b),
-                    _ => ("404 Not Found", b"not found".to_vec()),
-                };
-                let mime = match file.extension().and_then(|e| e.to_str()) {
-                    Some("html") => "text/html; charset=utf-8",
-                    Some("js") => "text/javascript",
-                    Some("wasm") => "application/wasm",
-                    Some("css") => "text/css",
-                    Some("json") => "application/json",
-                    Some("webmanifest") => "application/manifest+json",
-                    Some("png") => "image/png",
-                    _ => "application/octet-stream",
+                let found = file(&path)
+                    .filter(|_| !path.contains(".."))
+                    .and_then(|f| std::fs::read(&f).ok().map(|b| (f, b)));
+                let (status, mime, body) = match found {
+                    Some((f, b)) => ("200 OK", mime_of(&f), b),
+                    None => ("404 Not Found", "text/plain", b"not found".to_vec()),
                 };
                 let head = format!("HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
                 let _ = s.write_all(head.as_bytes());
@@ -83,6 +93,19 @@ pub fn serve_dist_with(fw: Option<PathBuf>) -> u16 {
         }
     });
     port
+}
+
+fn mime_of(file: &Path) -> &'static str {
+    match file.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css",
+        Some("json") => "application/json",
+        Some("webmanifest") => "application/manifest+json",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
 }
 
 /// A process killed when dropped, with every process it started (chromedriver runs in a
