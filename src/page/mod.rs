@@ -396,7 +396,7 @@ pub enum Action {
     /// What the update will do on this board.
     UpdatePlanned(UpdatePlan),
     /// The board could not be read to plan the update.
-    UpdatePlanFailed(String),
+    UpdatePlanFailed(Failure),
     /// How the update ended (confirmed running, not confirmed, not running).
     UpdateFinished(Verdict, String),
     /// The update stopped on a failure before the app could run (words: what was done, what
@@ -551,7 +551,13 @@ impl PageState {
             Action::FirmwareResolved(b) => self.firmware_resolved(b),
             Action::FirmwareFailed(why) => self.firmware_failed(why),
             Action::UpdatePlanned(p) => self.update_planned(p),
-            Action::UpdatePlanFailed(why) => self.say(Tone::Error, why),
+            Action::UpdatePlanFailed(f) => {
+                self.say(Tone::Error, f.message.clone());
+                self.failed = Some(JobFailed {
+                    job: JobKind::Update,
+                    failure: f,
+                });
+            }
             Action::UpdateFinished(v, words) => self.update_finished(v, words, vec![]),
             Action::UpdateStopped(f) => {
                 self.update_finished(Verdict::NotRunning, f.message.clone(), f.hints.clone());

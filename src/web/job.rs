@@ -67,7 +67,13 @@ pub fn JobBar(p: &JobBarProps) -> Html {
     else {
         // The last job here failed: what happened and what to try, where it was asked for.
         return match &s.failed {
-            Some(f) if p.kinds.contains(&f.job) && f.job != JobKind::Update => {
+            // An update that stopped says it in its result line (with the hints).
+            Some(f)
+                if p.kinds.contains(&f.job)
+                    && s.finished
+                        .as_ref()
+                        .is_none_or(|d| d.words != f.failure.message) =>
+            {
                 failure_view(&f.failure, "job-failed")
             }
             _ => html! {},

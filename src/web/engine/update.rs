@@ -105,14 +105,17 @@ impl Engine {
         let me = self.clone();
         spawn_local(async move {
             let r = d.plan_update(&build, table_offset).await;
+            let via = d.loader().port().via();
             me.put_back(d);
             match r {
                 Ok((plan, _)) => me.send(Action::UpdatePlanned(plan)),
                 // A lost link was said already.
                 Err(_) if me.lost.get() => {}
-                Err(e) => me.send(Action::UpdatePlanFailed(format!(
-                    "could not read the board to plan the update: {e}"
-                ))),
+                Err(e) => {
+                    let mut f = crate::page::Failure::of(&e, via);
+                    f.message = format!("could not read the board to plan the update: {e}");
+                    me.send(Action::UpdatePlanFailed(f))
+                }
             }
         });
     }
