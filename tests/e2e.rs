@@ -853,7 +853,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         enabled(&c, "backup", 30).await; // the device is idle
         choose(&c, "backup-what", "otadata").await;
         find(&c, "backup").await.click().await.unwrap();
-        let (name, bytes) = downloaded_like(&profile, "esp32-240ac40e514d-otadata-").await;
+        let (name, bytes) = downloaded_like(&c, &profile, "esp32-240ac40e514d-otadata-").await;
         assert!(bytes == original[0xE000..0x10000], "{name}");
         assert!(
             name.ends_with(".bin")
@@ -862,7 +862,7 @@ fn page_edits_otadata_backs_up_and_takes_a_manifest() {
         );
         choose(&c, "backup-what", "*flash").await;
         find(&c, "backup").await.click().await.unwrap();
-        let (_, whole) = downloaded_like(&profile, "esp32-240ac40e514d-flash-").await;
+        let (_, whole) = downloaded_like(&c, &profile, "esp32-240ac40e514d-flash-").await;
         assert!(whole == std::fs::read(flash).unwrap());
         shot(&c, "edit-4-backed-up").await;
         c.close().await.unwrap();

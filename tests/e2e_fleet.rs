@@ -114,7 +114,7 @@ fn page_flashes_four_boards_one_unplugged() {
         }
         // The record, as CSV.
         find(&c, "fleet-csv").await.click().await.unwrap();
-        let (name, csv) = downloaded_like(&profile, "otaflash-fleet-").await;
+        let (name, csv) = downloaded_like(&c, &profile, "otaflash-fleet-").await;
         assert!(name.ends_with(".csv"), "{name}");
         let csv = String::from_utf8(csv).unwrap();
         let rows: Vec<&str> = csv.lines().collect();

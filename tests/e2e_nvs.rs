@@ -143,7 +143,7 @@ fn page_edits_nvs_on_the_board() {
         let note = wait_text(&c, "nvs-note", "written and verified", 60).await;
         assert!(note.contains("5 keys as edited"), "{note}");
         // The backup: the partition as it was, saved before the write.
-        let (name, backup) = downloaded_like(&profile, "esp32-240ac40e514d-nvs-before-").await;
+        let (name, backup) = downloaded_like(&c, &profile, "esp32-240ac40e514d-nvs-before-").await;
         assert!(name.ends_with(".bin"), "{name}");
         assert_eq!(backup, image);
         // The board holds the edited settings.

@@ -512,25 +512,48 @@ pub async fn focused(c: &Client) -> String {
 }
 
 /// Waits for a download whose name starts with `prefix`; returns its name and bytes.
-pub async fn downloaded_like(profile: &tempfile::TempDir, prefix: &str) -> (String, Vec<u8>) {
+pub async fn downloaded_like(
+    c: &Client,
+    profile: &tempfile::TempDir,
+    prefix: &str,
+) -> (String, Vec<u8>) {
     let dir = downloads(profile);
-    let dir = &dir;
-    until(&format!("a download named {prefix}…"), 30, || async move {
-        let entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
-        // Chromium writes into a .crdownload file and renames it when done: wait for none.
-        if entries
-            .iter()
-            .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
-        {
-            return None;
+    let mut page = Progressing::new();
+    let mut bytes = (u64::MAX, Instant::now());
+    loop {
+        if let Some(found) = saved_like(&dir, prefix) {
+            return found;
         }
-        let e = entries
-            .into_iter()
-            .find(|e| e.file_name().to_string_lossy().starts_with(prefix))?;
-        let n = e.file_name().to_string_lossy().to_string();
-        Some((n, std::fs::read(e.path()).ok()?))
-    })
-    .await
+        // Waits while the page works (a whole-flash read comes before the file) or the file
+        // grows, up to 30 s after both stopped.
+        let now = download_bytes(&dir);
+        if now != bytes.0 {
+            bytes = (now, Instant::now());
+        }
+        let page_stalled = page.stalled(c, STALL.as_secs()).await;
+        assert!(
+            !(page_stalled && bytes.1.elapsed() > STALL),
+            "timed out waiting for a download named {prefix}… ({now} bytes in the folder)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The finished download whose name starts with `prefix` (Chromium writes into a .crdownload
+/// file and renames it when done: none may be left).
+fn saved_like(dir: &Path, prefix: &str) -> Option<(String, Vec<u8>)> {
+    let entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
+    if entries
+        .iter()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
+    {
+        return None;
+    }
+    let e = entries
+        .into_iter()
+        .find(|e| e.file_name().to_string_lossy().starts_with(prefix))?;
+    let n = e.file_name().to_string_lossy().to_string();
+    Some((n, std::fs::read(e.path()).ok()?))
 }
 
 /// No CSP violation and no script error happened since `watch_errors`.
