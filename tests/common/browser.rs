@@ -389,14 +389,12 @@ pub async fn wait_text(c: &Client, id: &str, needle: &str, secs: u64) -> String 
 pub async fn status_contains(c: &Client, needle: &str, secs: u64) -> String {
     let mut work = Progressing::new();
     loop {
-        let t = text(c, "status").await;
+        // The words and the tone read together: the status may change between two reads
+        // (a busy machine), and an error that is the awaited words must not end the wait.
+        let (t, tone) = status_now(c).await;
         if t.contains(needle) {
             return t;
         }
-        let tone = match c.find(Locator::Css(&css("status"))).await {
-            Ok(e) => e.attr("data-tone").await.ok().flatten().unwrap_or_default(),
-            Err(_) => String::new(),
-        };
         if tone == "error" || work.stalled(c, secs).await {
             panic!(
                 "waiting for status containing {needle:?}, the page shows: {t}\nlog: {}",
@@ -405,6 +403,20 @@ pub async fn status_contains(c: &Client, needle: &str, secs: u64) -> String {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The status line's words and tone, read at once.
+async fn status_now(c: &Client) -> (String, String) {
+    let v = c
+        .execute(
+            "const s = document.querySelector('[data-testid=status]'); \
+             return s ? [s.innerText, s.getAttribute('data-tone') || ''] : ['', ''];",
+            vec![],
+        )
+        .await
+        .unwrap_or_default();
+    let at = |i: usize| v[i].as_str().unwrap_or_default().to_string();
+    (at(0), at(1))
 }
 
 pub async fn shot(c: &Client, name: &str) {
