@@ -237,6 +237,24 @@ impl JobKind {
                 | JobKind::NvsWrite
         )
     }
+
+    /// What the job is, in a word or two ("Install", "Erase"), to head what it says.
+    pub fn title(self) -> &'static str {
+        match self {
+            JobKind::Connect => "Connect",
+            JobKind::ReadLayout => "Reading the board",
+            JobKind::Update => "Update",
+            JobKind::Flash => "Flash",
+            JobKind::Verify => "Verify",
+            JobKind::Otadata => "otadata",
+            JobKind::Backup => "Backup",
+            JobKind::Console => "Console",
+            JobKind::Load => "Loading",
+            JobKind::Install => "Install",
+            JobKind::Erase => "Erase",
+            JobKind::NvsRead | JobKind::NvsWrite => "NVS",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

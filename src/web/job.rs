@@ -74,7 +74,7 @@ pub fn JobBar(p: &JobBarProps) -> Html {
                         .as_ref()
                         .is_none_or(|d| d.words != f.failure.message) =>
             {
-                failure_view(&f.failure, "job-failed")
+                failure_view(&f.failure, "job-failed", Some(f.job.title()))
             }
             _ => html! {},
         };
@@ -97,11 +97,15 @@ pub fn JobBar(p: &JobBarProps) -> Html {
     }
 }
 
-/// A failure in words, its kind (`data-kind`: refused, board, verify) and what to try.
-pub fn failure_view(f: &Failure, testid: &'static str) -> Html {
+/// A failure in words, headed by the job it ended (several jobs share a panel), its kind
+/// (`data-kind`: refused, board, verify) and what to try.
+pub fn failure_view(f: &Failure, testid: &'static str, job: Option<&'static str>) -> Html {
     html! {
         <div class="hint" data-testid={testid} data-kind={f.kind.word()}>
-            <p class="error">{ f.message.clone() }</p>
+            <p class="error">
+                if let Some(j) = job { <strong>{ format!("{j}: ") }</strong> }
+                { f.message.clone() }
+            </p>
             if !f.hints.is_empty() {
                 <ul data-testid="hints">{ for f.hints.iter().map(|h| html!{ <li>{ h.text() }</li> }) }</ul>
             }

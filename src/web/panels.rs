@@ -334,7 +334,7 @@ fn ConnectBar(p: &PanelProps) -> Html {
                 }</p>
             }
             if let Link::Failed(f) = &s.link {
-                { super::job::failure_view(f, "connect-help") }
+                { super::job::failure_view(f, "connect-help", None) }
             }
         </div>
     }
