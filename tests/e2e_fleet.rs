@@ -136,22 +136,8 @@ fn page_flashes_four_boards_one_unplugged() {
         }
         // And as JSON: every board, one failed.
         find(&c, "fleet-json").await.click().await.unwrap();
-        let dir = downloads(&profile);
-        let dir = &dir;
-        let json = until("the JSON download", 30, || async move {
-            let entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
-            if entries
-                .iter()
-                .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
-            {
-                return None;
-            }
-            let e = entries
-                .into_iter()
-                .find(|e| e.file_name().to_string_lossy().ends_with(".json"))?;
-            std::fs::read(e.path()).ok()
-        })
-        .await;
+        let (_, json) =
+            downloaded_where(&c, &profile, "the JSON download", |n| n.ends_with(".json")).await;
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["boards"].as_array().unwrap().len(), 4, "{v}");
         assert_eq!(v["failed"], 1, "{v}");

@@ -44,6 +44,16 @@ fn board_table() -> Vec<u8> {
     .unwrap()
 }
 
+/// An ESP32 flash with the board's table and v1 in app0 (which boots).
+fn board_running_v1() -> Vec<u8> {
+    let mut f = images::chip_flash("esp32");
+    f[0x8000..0x9000].fill(0xFF);
+    f[0x8000..0x8000 + board_table().len()].copy_from_slice(&board_table());
+    f[0x10000..0x150000].fill(0xFF);
+    f[0x10000..0x10000 + v1().len()].copy_from_slice(&v1());
+    f
+}
+
 /// A table unlike the board's: Arduino's default as its tools build it (eeprom and spiffs where
 /// the board has spiffs and coredump).
 fn other_table() -> Vec<u8> {
@@ -202,11 +212,7 @@ fn update_with_the_in_page_simulator() {
 fn update_over_rfc2217() {
     let fw = firmware_dir();
     let web = serve_dist_with(Some(fw.path().to_path_buf()));
-    let mut start = images::chip_flash("esp32");
-    start[0x8000..0x9000].fill(0xFF);
-    start[0x8000..0x8000 + board_table().len()].copy_from_slice(&board_table());
-    start[0x10000..0x150000].fill(0xFF);
-    start[0x10000..0x10000 + v1().len()].copy_from_slice(&v1());
+    let mut start = board_running_v1();
     start[0x9000..0x9010].copy_from_slice(b"settings: keep!!");
     let mut board = WsBoard::start(&start, "real");
     run(async {
@@ -339,11 +345,7 @@ fn update_over_rfc2217() {
 fn an_update_that_stops_part_way_says_what_holds_and_what_to_try() {
     let fw = firmware_dir();
     let web = serve_dist_with(Some(fw.path().to_path_buf()));
-    let mut start = images::chip_flash("esp32");
-    start[0x8000..0x9000].fill(0xFF);
-    start[0x8000..0x8000 + board_table().len()].copy_from_slice(&board_table());
-    start[0x10000..0x150000].fill(0xFF);
-    start[0x10000..0x10000 + v1().len()].copy_from_slice(&v1());
+    let start = board_running_v1();
     // Connecting and reading the board take some 25 KB from the host; the app's compressed
     // stream several hundred: the chip hangs inside it.
     let board = WsBoard::start_with(&start, "none", "esp32", &["--fault-hang-after", "200000"]);

@@ -889,21 +889,7 @@ fn failures_say_their_kind_in_the_exit_status_and_json() {
         hello.to_str().unwrap(),
     ]);
     assert_eq!(code, Some(2), "{v}");
-    assert_eq!(v["error"]["kind"], "board", "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("stopped answering"),
-        "{v}"
-    );
-    assert!(
-        v["error"]["hints"][0]
-            .as_str()
-            .unwrap()
-            .contains("power supply and cable"),
-        "{v}"
-    );
+    assert_error(&v, "board", "stopped answering", "power supply and cable");
 }
 
 /// `otaflash wifi` over RFC 2217: the board is reset into its app, which speaks Improv Wi-Fi
@@ -945,21 +931,7 @@ fn wifi_set_up_over_improv() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "board", "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("could not connect to the network"),
-        "{v}"
-    );
-    assert!(
-        v["error"]["hints"][0]
-            .as_str()
-            .unwrap()
-            .contains("password"),
-        "{v}"
-    );
+    assert_error(&v, "board", "could not connect to the network", "password");
 
     let out = run(&[
         "wifi",
@@ -988,4 +960,18 @@ fn otaflash_out(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// A `--json` error object of `kind` whose message and first hint say these words.
+fn assert_error(v: &serde_json::Value, kind: &str, message: &str, hint: &str) {
+    let e = &v["error"];
+    assert_eq!(e["kind"], kind, "{v}");
+    assert!(
+        e["message"].as_str().unwrap_or_default().contains(message),
+        "{v}"
+    );
+    assert!(
+        e["hints"][0].as_str().unwrap_or_default().contains(hint),
+        "{v}"
+    );
 }

@@ -152,20 +152,22 @@ pub fn install(a: InstallArgs) -> CliResult {
     let at = a.manifest.display().to_string();
     let m =
         Manifest::parse(&read_input(&a.manifest)?).map_err(|e| Failure(format!("{at}: {e}")))?;
-    // Every build's parts, read before any board is opened (the chip says which one is used).
-    let builds = runtime().block_on(async {
+    // Every build's parts, read before any board is opened (the chip says which one is used;
+    // a build whose files are missing stops the install only on its chip).
+    let builds: Vec<Result<Vec<Part>, String>> = runtime().block_on(async {
         let mut v = vec![];
         for b in &m.builds {
-            v.push(super::update::fetch_parts(&m, &at, &b.chip_family).await?);
+            let parts = super::update::fetch_parts(&m, &at, &b.chip_family).await;
+            v.push(parts.map_err(|f| f.message));
         }
-        Ok::<_, Failure>(v)
-    })?;
+        v
+    });
     run_install(&a.opts, |chip| {
         let b = m
             .build_for(Some(chip))
             .map_err(|e| Failure(format!("{at}: {e}")))?;
         let i = m.builds.iter().position(|x| x == b).unwrap_or(0);
-        Ok(builds[i].clone())
+        builds[i].clone().map_err(Failure)
     })
 }
 

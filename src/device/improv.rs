@@ -56,8 +56,8 @@ impl<'a, P: Port> Improv<'a, P> {
         Ok(())
     }
 
-    /// Sends `req` and collects packets until `done` says so; a device error state ends it.
-    /// `again`: the request is sent again each second without an answer (the app starting).
+    /// Sends `req` and collects packets until `done` says so ([`Improv::collect`]); `again`:
+    /// the request is sent again each second without an answer (the app starting).
     async fn ask(
         &mut self,
         req: Packet,
@@ -66,15 +66,27 @@ impl<'a, P: Port> Improv<'a, P> {
         again: bool,
     ) -> Result<Vec<Packet>> {
         self.send(&req).await?;
+        self.collect(done, within, again.then_some(&req)).await
+    }
+
+    /// Reads packets until `done` says so; a device error state ends it. `resend`: sent again
+    /// each second while nothing came.
+    async fn collect(
+        &mut self,
+        done: impl Fn(&Packet) -> bool,
+        within: Duration,
+        resend: Option<&Packet>,
+    ) -> Result<Vec<Packet>> {
         let began = self.port.elapsed();
         let mut last_sent = began;
         let mut got = vec![];
         let mut buf = vec![0u8; 1024];
         while self.port.elapsed() - began < within {
-            if again && got.is_empty() && self.port.elapsed() - last_sent >= Duration::from_secs(1)
-            {
-                self.send(&req).await?;
-                last_sent = self.port.elapsed();
+            if let Some(req) = resend.filter(|_| got.is_empty()) {
+                if self.port.elapsed() - last_sent >= Duration::from_secs(1) {
+                    self.send(req).await?;
+                    last_sent = self.port.elapsed();
+                }
             }
             let n = self.port.read(&mut buf, Duration::from_millis(100)).await?;
             for r in self.reader.push(&buf[..n]) {
@@ -119,39 +131,12 @@ impl<'a, P: Port> Improv<'a, P> {
         let url = match got.iter().find_map(url_of) {
             Some(u) => Some(u),
             None => self
-                .ask_more(|p| url_of(p).is_some(), ANSWER)
+                .collect(|p| url_of(p).is_some(), ANSWER, None)
                 .await
                 .ok()
                 .and_then(|v| v.iter().find_map(url_of)),
         };
         Ok((state, url))
-    }
-
-    /// Reads more packets (no request) until `done`.
-    async fn ask_more(
-        &mut self,
-        done: impl Fn(&Packet) -> bool,
-        within: Duration,
-    ) -> Result<Vec<Packet>> {
-        let began = self.port.elapsed();
-        let mut got = vec![];
-        let mut buf = vec![0u8; 1024];
-        while self.port.elapsed() - began < within {
-            let n = self.port.read(&mut buf, Duration::from_millis(100)).await?;
-            for r in self.reader.push(&buf[..n]) {
-                match r {
-                    Read::Text(t) => self.console.extend(t),
-                    Read::Packet(p) => {
-                        let end = done(&p);
-                        got.push(p);
-                        if end {
-                            return Ok(got);
-                        }
-                    }
-                }
-            }
-        }
-        Err(Error::Timeout("no Improv Wi-Fi answer".into()))
     }
 
     pub async fn info(&mut self) -> Result<DeviceInfo> {

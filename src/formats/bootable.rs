@@ -563,12 +563,15 @@ impl SlotRefusal {
     pub fn message(&self) -> String {
         match self {
             SlotRefusal::NotAnImage(m) => m.clone(),
-            SlotRefusal::NotAnAppSlot { label, kind } => {
-                format!("'{label}' is a {kind} partition, not an app slot")
-            }
+            SlotRefusal::NotAnAppSlot { label, kind } => not_an_app_slot(label, kind),
             SlotRefusal::Image(p) => p.message(),
         }
     }
+}
+
+/// "'nvs' is a data nvs partition, not an app slot".
+pub fn not_an_app_slot(label: &str, kind: &str) -> String {
+    format!("'{label}' is a {kind} partition, not an app slot")
 }
 
 /// An image or a file bigger than the slot it goes into: the one "too big" fact of the page,

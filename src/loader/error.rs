@@ -157,7 +157,7 @@ impl Refusal {
                 .join("; "),
             Refusal::NoPartition(label) => format!("there is no partition named '{label}'"),
             Refusal::NotAnAppSlot { label, kind } => {
-                format!("'{label}' is a {kind} partition, not an app slot")
+                crate::formats::bootable::not_an_app_slot(label, kind)
             }
             Refusal::BootsNow(label) => format!(
                 "'{label}' holds the app that boots now; write the other OTA slot"

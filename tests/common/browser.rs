@@ -529,15 +529,28 @@ pub async fn downloaded_like(
     profile: &tempfile::TempDir,
     prefix: &str,
 ) -> (String, Vec<u8>) {
+    downloaded_where(c, profile, &format!("a download named {prefix}…"), |n| {
+        n.starts_with(prefix)
+    })
+    .await
+}
+
+/// The finished download whose name `wanted` accepts. Waits while the page works (a
+/// whole-flash read comes before the file) or the downloads grow, up to 30 s after both
+/// stopped.
+pub async fn downloaded_where(
+    c: &Client,
+    profile: &tempfile::TempDir,
+    what: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> (String, Vec<u8>) {
     let dir = downloads(profile);
     let mut page = Progressing::new();
     let mut bytes = (u64::MAX, Instant::now());
     loop {
-        if let Some(found) = saved_like(&dir, prefix) {
+        if let Some(found) = saved_where(&dir, &wanted) {
             return found;
         }
-        // Waits while the page works (a whole-flash read comes before the file) or the file
-        // grows, up to 30 s after both stopped.
         let now = download_bytes(&dir);
         if now != bytes.0 {
             bytes = (now, Instant::now());
@@ -545,15 +558,15 @@ pub async fn downloaded_like(
         let page_stalled = page.stalled(c, STALL.as_secs()).await;
         assert!(
             !(page_stalled && bytes.1.elapsed() > STALL),
-            "timed out waiting for a download named {prefix}… ({now} bytes in the folder)"
+            "timed out waiting for {what} ({now} bytes in the folder)"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// The finished download whose name starts with `prefix` (Chromium writes into a .crdownload
-/// file and renames it when done: none may be left).
-fn saved_like(dir: &Path, prefix: &str) -> Option<(String, Vec<u8>)> {
+/// The finished download whose name `wanted` accepts (Chromium writes into a .crdownload file
+/// and renames it when done: none may be left).
+fn saved_where(dir: &Path, wanted: &impl Fn(&str) -> bool) -> Option<(String, Vec<u8>)> {
     let entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
     if entries
         .iter()
@@ -563,7 +576,7 @@ fn saved_like(dir: &Path, prefix: &str) -> Option<(String, Vec<u8>)> {
     }
     let e = entries
         .into_iter()
-        .find(|e| e.file_name().to_string_lossy().starts_with(prefix))?;
+        .find(|e| wanted(&e.file_name().to_string_lossy()))?;
     let n = e.file_name().to_string_lossy().to_string();
     Some((n, std::fs::read(e.path()).ok()?))
 }

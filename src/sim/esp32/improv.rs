@@ -231,4 +231,17 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn an_unknown_command_and_a_malformed_request_are_said_as_the_specification_lists() {
+        let mut s = ImprovService::default();
+        let a = s.receive(&Packet::request(0x7F).encode(), &app());
+        assert_eq!(packets(&a), [&Packet::Error(ErrorState::UnknownCommand)]);
+        let bad = Packet::Rpc {
+            command: command::SEND_WIFI_SETTINGS,
+            data: vec![9, b'x'],
+        };
+        let a = s.receive(&bad.encode(), &app());
+        assert_eq!(packets(&a), [&Packet::Error(ErrorState::InvalidRpc)]);
+    }
 }

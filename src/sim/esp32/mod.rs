@@ -123,9 +123,12 @@ pub struct Config {
     /// The flash-encryption key in its eFuses (XTS-AES-128, 256 bits; used when flash
     /// encryption is on, on the chips after the ESP32, in native builds).
     pub flash_key: [u8; 32],
-    /// How long after the host releases EN the chip leaves reset (an RC on the board's EN
-    /// pin; zero: at once). IO0 is sampled then, so a boot pin released sooner is read high
-    /// and the chip boots from flash.
+    /// How long after the host releases EN the chip leaves reset (zero: at once). Espressif's
+    /// hardware design guidelines put an RC delay on CHIP_PU (EN), and the strapping pins,
+    /// IO0 among them, are latched as the chip leaves reset (ESP32 datasheet, "Strapping
+    /// Pins"): a boot pin released sooner is read high and the chip boots from flash. That is
+    /// the board esptool's `reset.py` and espflash's `connection/reset.rs` retry with the
+    /// longer hold for.
     pub en_rise: Duration,
 }
 
