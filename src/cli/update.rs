@@ -96,6 +96,9 @@ async fn build_for(source: &Source, chip: &Chip) -> Result<Build, Failure> {
                 name: manifest.name.clone(),
                 version: manifest.version.clone(),
                 parts,
+                improv: manifest
+                    .build_for(Some(chip.pretty))
+                    .is_ok_and(|b| b.improv),
             })
         }
     }

@@ -239,8 +239,28 @@ impl<P: Port> Device<P> {
         build: &Build,
         table_offset: u32,
     ) -> Result<(UpdatePlan, Snapshot)> {
+        self.plan_update_as(build, table_offset, false).await
+    }
+
+    /// The same; `erase_first`: the whole flash erased first, always a full install
+    /// ([`update::decide_erase_first`], ESP Web Tools' `erase-first`).
+    pub async fn plan_update_as(
+        &mut self,
+        build: &Build,
+        table_offset: u32,
+        erase_first: bool,
+    ) -> Result<(UpdatePlan, Snapshot)> {
         let snap = self.snapshot(table_offset).await?;
         let running = running(&snap);
+        if erase_first {
+            let board = update::Board {
+                install: self.install_board(&snap, table_offset),
+                running: running.as_ref(),
+                slots: &snap.slots,
+            };
+            let plan = update::decide_erase_first(build, &board);
+            return Ok((plan, snap));
+        }
         let regions = {
             let board = update::Board {
                 install: self.install_board(&snap, table_offset),

@@ -1,6 +1,7 @@
-//! ESP Web Tools manifests: `name`, `version`, `new_install_prompt_erase`, and `builds`, each a
-//! `chipFamily` ("ESP32", "ESP32-S3", …) with `parts` (`path`, `offset`). Other members (such as
-//! `new_install_improv_wait_time`) are accepted and ignored. One reader for the page and the CLI.
+//! ESP Web Tools manifests: `name`, `version`, `new_install_prompt_erase`,
+//! `new_install_improv_wait_time`, and `builds`, each a `chipFamily` ("ESP32", "ESP32-S3", …)
+//! with `parts` (`path`, `offset`) and `improv` (the app speaks Improv Wi-Fi). Other members
+//! are accepted and ignored. One reader for the page and the CLI.
 
 use super::json::{self, Value};
 use super::numbers::parse_u32;
@@ -15,6 +16,8 @@ pub struct Part {
 pub struct Build {
     pub chip_family: String,
     pub parts: Vec<Part>,
+    /// The app speaks Improv Wi-Fi over serial.
+    pub improv: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +26,9 @@ pub struct Manifest {
     pub version: Option<String>,
     /// ESP Web Tools asks whether to erase the flash first on a new install.
     pub prompt_erase: bool,
+    /// How long to wait for the app's Improv answer after an install, in seconds (ESP Web
+    /// Tools' default 10; 0: do not ask).
+    pub improv_wait: u32,
     pub builds: Vec<Build>,
 }
 
@@ -72,7 +78,12 @@ impl Manifest {
                     offset,
                 });
             }
-            out.push(Build { chip_family, parts });
+            let improv = b.get("improv").and_then(Value::as_bool).unwrap_or(false);
+            out.push(Build {
+                chip_family,
+                parts,
+                improv,
+            });
         }
         if out.is_empty() {
             return Err("the manifest's \"builds\" list is empty".into());
@@ -85,6 +96,10 @@ impl Manifest {
                 .get("new_install_prompt_erase")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            improv_wait: v
+                .get("new_install_improv_wait_time")
+                .and_then(offset)
+                .unwrap_or(10),
             builds: out,
         })
     }

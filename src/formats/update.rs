@@ -26,6 +26,8 @@ pub struct Build {
     pub version: Option<String>,
     /// The parts at their offsets (a manifest's build for the chip), or one app image.
     pub parts: Vec<Part>,
+    /// The app speaks Improv Wi-Fi (the manifest's build says `"improv": true`).
+    pub improv: bool,
 }
 
 impl Build {
@@ -35,6 +37,7 @@ impl Build {
             name: None,
             version: None,
             parts: vec![Part::new(file, 0x10000, bytes)],
+            improv: false,
         }
     }
 
@@ -285,7 +288,20 @@ pub fn decide(
     {
         return slot_update(build, board, table, a, label);
     }
-    full_install(build, board, label, current, &build_table)
+    full_install(build, board, label, current, &build_table, false)
+}
+
+/// The update when the page asks for the whole flash to be erased first (ESP Web Tools'
+/// `erase-first`): always a full install after erasing everything, whatever the board holds.
+pub fn decide_erase_first(build: &Build, board: &Board) -> UpdatePlan {
+    full_install(
+        build,
+        board,
+        build.label(),
+        board.install.current,
+        &build.table(),
+        true,
+    )
 }
 
 fn slot_update(
@@ -391,8 +407,11 @@ fn full_install(
     label: String,
     current: Option<&PartitionTable>,
     build_table: &Option<PartitionTable>,
+    erase_first: bool,
 ) -> UpdatePlan {
-    let why = if board.install.unreadable {
+    let why = if erase_first {
+        "this page erases the whole flash before installing".to_string()
+    } else if board.install.unreadable {
         "what the board holds cannot be read".to_string()
     } else if current.is_none() {
         "the board has no partition table (blank, or another layout)".to_string()
@@ -418,7 +437,7 @@ fn full_install(
         &board.install,
         install::PlanOptions::default(),
     );
-    let erase = probe.layout_changes;
+    let erase = erase_first || probe.layout_changes;
     let plan = install::plan(
         parts,
         &board.install,

@@ -16,14 +16,16 @@ use crate::loader::{FailKind, Hint, Phase, Progress, Refusal, Via, WriteReport};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+pub mod button;
 pub mod fleet;
+pub mod improv;
 pub mod install;
 pub mod nvs;
 mod reduce;
 mod timeline;
 mod update;
 pub use timeline::{LogLine, Source, Timeline};
-pub use update::{Finished, Firmware, Offer};
+pub use update::{Finished, Firmware, FirmwareStage, Offer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortKind {
@@ -341,6 +343,8 @@ pub struct PageState {
     pub finished: Option<Finished>,
     /// The last job's failure, until the next job starts.
     pub failed: Option<JobFailed>,
+    /// Wi-Fi set-up over Improv with the app running (None: not started since the connect).
+    pub wifi: Option<improv::WifiSetup>,
 }
 
 #[derive(Debug, Clone)]
@@ -410,7 +414,8 @@ pub enum Action {
     },
     /// The build for the connected chip, its parts read.
     FirmwareResolved(Build),
-    FirmwareFailed(String),
+    /// The firmware could not be used: at which stage, and why in words.
+    FirmwareFailed(FirmwareStage, String),
     /// What the update will do on this board.
     UpdatePlanned(UpdatePlan),
     /// The board could not be read to plan the update.
@@ -424,6 +429,8 @@ pub enum Action {
     ImageOffered(String, Vec<u8>),
     /// The link to the board went away with no click (a bridge closed, a port unplugged).
     LinkLost(String),
+    /// Wi-Fi set-up over Improv: a request, or the app's answer.
+    Wifi(improv::WifiNews),
 }
 
 impl Default for PageState {
@@ -453,6 +460,7 @@ impl Default for PageState {
             plan: None,
             finished: None,
             failed: None,
+            wifi: None,
         }
     }
 }
@@ -473,7 +481,10 @@ impl PageState {
             Action::SetBaud(b) => self.baud = Some(b),
             Action::SetTableOffset(o) => self.table_offset = o,
             Action::SetRollback(r) => self.rollback = r,
+            Action::Wifi(news) => self.wifi.get_or_insert_with(Default::default).apply(news),
             Action::Connecting => {
+                // Back to download mode (or a new board): the app no longer listens.
+                self.wifi = None;
                 self.link = Link::Connecting;
                 self.say(Tone::Working, "connecting…");
             }
@@ -567,7 +578,7 @@ impl PageState {
                 version,
             } => self.firmware_loaded(from, name, version),
             Action::FirmwareResolved(b) => self.firmware_resolved(b),
-            Action::FirmwareFailed(why) => self.firmware_failed(why),
+            Action::FirmwareFailed(_, why) => self.firmware_failed(why),
             Action::UpdatePlanned(p) => self.update_planned(p),
             Action::UpdatePlanFailed(f) => {
                 self.say(Tone::Error, f.message.clone());

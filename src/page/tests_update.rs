@@ -12,7 +12,7 @@ fn flash() -> Vec<u8> {
     demo::arduino_like_flash(crate::chips::ESP32)
 }
 
-fn v2() -> Build {
+pub(super) fn v2() -> Build {
     Build {
         name: Some("Garden Sensor".into()),
         version: Some("1.1.0".into()),
@@ -21,11 +21,12 @@ fn v2() -> Build {
             demo::app_image(crate::chips::ESP32, Some(("garden", "1.1.0")), 2000),
         )
         .parts,
+        improv: false,
     }
 }
 
 /// The plan the device layer would make for the demo board (app0 runs).
-fn plan_for(s: &PageState, build: &Build) -> crate::formats::update::UpdatePlan {
+pub(super) fn plan_for(s: &PageState, build: &Build) -> crate::formats::update::UpdatePlan {
     let f = flash();
     let t = s.table().unwrap();
     let install = crate::formats::install::Board {
@@ -190,7 +191,10 @@ fn the_firmware_app_offered_to_the_flash_panel_goes_with_other_firmware() {
         "mine.bin".into(),
         v2().parts[0].bytes.to_vec(),
     ));
-    s.apply(Action::FirmwareFailed("HTTP 404".into()));
+    s.apply(Action::FirmwareFailed(
+        crate::page::FirmwareStage::Manifest,
+        "HTTP 404".into(),
+    ));
     assert_eq!(s.image.as_ref().unwrap().name, "mine.bin");
 }
 

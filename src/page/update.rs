@@ -5,6 +5,17 @@ use super::{PageState, Status, Tone};
 use crate::device::update::Verdict;
 use crate::formats::update::{Build, Decision, UpdatePlan};
 
+/// Where loading the firmware failed (ESP Web Tools tells these apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirmwareStage {
+    /// The manifest (or the picked files) could not be read.
+    Manifest,
+    /// The manifest has no build for the connected chip.
+    NoBuild,
+    /// A part of the build could not be fetched (or was not picked).
+    Parts,
+}
+
 /// The firmware to put on the board: a manifest (from `?manifest=`, the address box or picked
 /// files) or one app image.
 #[derive(Debug, Clone, PartialEq, Default)]

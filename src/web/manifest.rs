@@ -6,6 +6,7 @@
 use super::engine::fetch_bytes;
 use crate::formats::install;
 use crate::formats::manifest::{Manifest, PartsAt, Where};
+use crate::page::FirmwareStage;
 
 /// Where a manifest's parts come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,12 +92,24 @@ impl Source {
 
     /// What the update puts on a `chip`: the build for it, every part read, named as the
     /// manifest names the product.
-    pub async fn update_build(&self, chip: &str) -> Result<crate::formats::update::Build, String> {
-        let parts = self.install_parts(chip).await?;
+    pub async fn update_build(
+        &self,
+        chip: &str,
+    ) -> Result<crate::formats::update::Build, (FirmwareStage, String)> {
+        let build = self
+            .manifest
+            .build_for(Some(chip))
+            .map_err(|e| (FirmwareStage::NoBuild, e))?;
+        let improv = build.improv;
+        let parts = self
+            .install_parts(chip)
+            .await
+            .map_err(|e| (FirmwareStage::Parts, e))?;
         Ok(crate::formats::update::Build {
             name: self.manifest.name.clone(),
             version: self.manifest.version.clone(),
             parts,
+            improv,
         })
     }
 

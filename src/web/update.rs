@@ -53,7 +53,10 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
                     match super::read_file(f).await {
                         Ok(b) => read.push((f.name(), b)),
                         Err(why) => {
-                            return e.send(crate::page::Action::FirmwareFailed(why));
+                            return e.send(crate::page::Action::FirmwareFailed(
+                                crate::page::FirmwareStage::Parts,
+                                why,
+                            ));
                         }
                     }
                 }

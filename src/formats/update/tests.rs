@@ -49,6 +49,7 @@ fn manifest_build() -> Build {
             Part::new("boot_app0.bin", 0xE000, fw("arduino_boot_app0.bin")),
             Part::new("app.bin", 0x10000, fw("arduino_StartCounter.ino.bin")),
         ],
+        improv: false,
     }
 }
 
@@ -226,4 +227,32 @@ fn an_app_for_another_chip_is_refused_before_anything_is_written() {
         p.sentence
     );
     assert!(p.sentence.contains("ESP32-S3"), "{}", p.sentence);
+}
+
+/// `erase-first` (ESP Web Tools' attribute): a full install after erasing the whole flash even
+/// where a slot update would do, and what that loses is said (NVS with its settings).
+#[test]
+fn erase_first_is_a_full_install_with_erase_that_names_what_is_lost() {
+    let t = arduino_table();
+    let slots = Slots::default();
+    let app0 = t.find("app0").unwrap().clone();
+    let board = Board {
+        install: install_board(Some(&t)),
+        running: Some(&app0),
+        slots: &slots,
+    };
+    let p = decide_erase_first(&manifest_build(), &board);
+    let Decision::Install { erase, .. } = &p.decision else {
+        panic!("{}", said(&p));
+    };
+    assert!(*erase, "{}", said(&p));
+    assert!(
+        p.sentence
+            .contains("erases the whole flash before installing")
+            && p.sentence.contains("after erasing the whole flash"),
+        "{}",
+        said(&p)
+    );
+    assert!(!p.needs_yes().is_empty(), "{}", said(&p));
+    assert!(p.sentence.contains("nvs"), "{}", said(&p));
 }

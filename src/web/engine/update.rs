@@ -7,7 +7,7 @@ use crate::device::update::{confirm, expected, Done, Verdict};
 use crate::device::OpenFailed;
 use crate::formats::update::{Build, UpdatePlan};
 use crate::loader::Port;
-use crate::page::{Action, JobKind};
+use crate::page::{Action, FirmwareStage, JobKind};
 use crate::web::manifest;
 use wasm_bindgen_futures::spawn_local;
 
@@ -22,7 +22,7 @@ impl Engine {
                 Ok(src) => me.take_source(src, chip),
                 Err(e) => {
                     *me.firmware.borrow_mut() = None;
-                    me.send(Action::FirmwareFailed(e));
+                    me.send(Action::FirmwareFailed(FirmwareStage::Manifest, e));
                 }
             }
         });
@@ -42,7 +42,10 @@ impl Engine {
                 let (name, m) = files.remove(i);
                 match manifest::Source::files(&name, &m, files) {
                     Ok(src) => self.take_source(src, chip),
-                    Err(e) => self.send(Action::FirmwareFailed(format!("{name}: {e}"))),
+                    Err(e) => self.send(Action::FirmwareFailed(
+                        FirmwareStage::Manifest,
+                        format!("{name}: {e}"),
+                    )),
                 }
             }
             None if files.len() == 1 => {
@@ -55,7 +58,7 @@ impl Engine {
                 });
                 self.send(Action::FirmwareResolved(Build::app_image(&name, bytes)));
             }
-            None => self.send(Action::FirmwareFailed(format!(
+            None => self.send(Action::FirmwareFailed(FirmwareStage::Manifest, format!(
                 "{} files picked and no manifest.json among them: pick one app image, or a manifest together with its .bin files",
                 files.len()
             ))),
@@ -83,7 +86,9 @@ impl Engine {
         spawn_local(async move {
             match src.update_build(chip).await {
                 Ok(b) => me.send(Action::FirmwareResolved(b)),
-                Err(e) => me.send(Action::FirmwareFailed(format!("{}: {e}", src.from))),
+                Err((stage, e)) => {
+                    me.send(Action::FirmwareFailed(stage, format!("{}: {e}", src.from)))
+                }
             }
         });
     }
