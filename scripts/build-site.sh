@@ -38,4 +38,5 @@ m['scope'] = base
 json.dump(m, open('manifest.webmanifest', 'w'), indent=2, ensure_ascii=False)
 PY
 rm .files
+echo "install button: <script type=\"module\" src=\"https://YOUR-HOST${base}install-button.js\"></script>"
 echo "site in $out_abs ($(du -sh . | cut -f1)), for https://YOUR-HOST$base — $(wc -l < <(python3 -c "import json;print('\n'.join(json.load(open('precache.json'))))")) files kept offline"

@@ -1,7 +1,7 @@
 //! The log and serial console: one timeline of what otaflash did and what the chip printed, with
 //! timestamps. The console works without download mode (open the port, reset into the app,
-//! watch), takes lines to send, and from download mode goes back there when stopped, so that
-//! flashing again needs no new connect.
+//! watch), takes lines to send, sets up Wi-Fi over Improv while it runs, and from download mode
+//! goes back there when stopped, so that flashing again needs no new connect.
 
 use super::engine::download;
 use super::panels::PanelProps;
@@ -119,6 +119,7 @@ pub fn ConsolePanel(p: &PanelProps) -> Html {
                         oninput={on_line} onkeydown={on_key} data-testid="console-line" aria-label="a line to send" />
                     <button onclick={on_send} data-testid="console-send">{"Send"}</button>
                 </div>
+                <super::wifi::WifiPanel wifi={s.wifi.clone()} engine={p.engine.clone()} />
             }
             <div class="row">
                 <label class="inline"><input type="checkbox" checked={*stamps} onchange={toggle(&stamps)} data-testid="log-stamps" />{" timestamps"}</label>

@@ -15,11 +15,12 @@ use crate::page::{Action, BoardInfo, Failure, JobKind, PortKind};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
+mod console;
 mod update;
+mod wifi;
 
 pub type Dispatch = Rc<dyn Fn(Action)>;
 
@@ -81,6 +82,15 @@ pub struct Engine {
     /// Work asked for while a job had the device (the update's plan, the console after an
     /// install): run in turn as the device comes back.
     queued: Rc<RefCell<VecDeque<Queued>>>,
+    /// Wi-Fi set-up requests for the app, sent by the console between its reads.
+    wifi_asks: Rc<RefCell<VecDeque<crate::page::improv::WifiAsk>>>,
+    /// The update erases the whole flash first (the install button's `erase-first`).
+    erase_first: Rc<Cell<bool>>,
+    /// A port the technician chose already (the install button asks before its dialog
+    /// loads): the next Web Serial connect opens it instead of asking again.
+    given: Rc<RefCell<Option<web_sys::SerialPort>>>,
+    /// The view closed ([`Engine::close`]): the device is released as it comes back.
+    closing: Rc<Cell<bool>>,
     dispatch: Dispatch,
 }
 
@@ -185,6 +195,15 @@ fn board_info(d: &Device<AnyPort>) -> BoardInfo {
     }
 }
 
+/// Resets the board into its app (where the link can) and closes its port.
+async fn release(d: Box<Device<AnyPort>>) {
+    let mut loader = d.into_loader();
+    if loader.port().can_reset() {
+        let _ = loader.hard_reset().await;
+    }
+    loader.into_port().close().await;
+}
+
 impl Engine {
     pub fn new(dispatch: Dispatch) -> Engine {
         Engine {
@@ -197,6 +216,10 @@ impl Engine {
             firmware: Rc::new(RefCell::new(None)),
             lost: Rc::new(Cell::new(false)),
             queued: Rc::new(RefCell::new(VecDeque::new())),
+            wifi_asks: Rc::new(RefCell::new(VecDeque::new())),
+            erase_first: Rc::new(Cell::new(false)),
+            given: Rc::new(RefCell::new(None)),
+            closing: Rc::new(Cell::new(false)),
             dispatch,
         }
     }
@@ -299,9 +322,29 @@ impl Engine {
         }
     }
 
+    /// The port the next Web Serial connect opens (chosen already, in a user gesture).
+    pub fn give_port(&self, port: web_sys::SerialPort) {
+        *self.given.borrow_mut() = Some(port);
+    }
+
+    /// Updates erase the whole flash first and install everything (ESP Web Tools'
+    /// `erase-first`).
+    pub fn set_erase_first(&self, yes: bool) {
+        self.erase_first.set(yes);
+    }
+
     pub fn cancel(&self) {
         self.cancel.set(true);
         self.stop_console.set(true);
+    }
+
+    /// The port given already, else the one the technician picks now.
+    async fn chosen_port(&self, filtered: bool) -> Result<web_sys::SerialPort, String> {
+        let given = self.given.borrow_mut().take();
+        match given {
+            Some(p) => Ok(p),
+            None => WebSerialPort::request(filtered).await,
+        }
     }
 
     /// Opens the port the technician chose (`filtered`: offer only the usual ESP32 USB
@@ -327,7 +370,7 @@ impl Engine {
                 .await
                 .map(AnyPort::Ws)
                 .map_err(|m| failure(m, vec![loader::Hint::BridgeRunning])),
-            PortKind::Serial => match WebSerialPort::request(filtered).await {
+            PortKind::Serial => match self.chosen_port(filtered).await {
                 Ok(p) => WebSerialPort::open(p, ROM_BAUD)
                     .await
                     .map(AnyPort::Serial)
@@ -353,7 +396,8 @@ impl Engine {
     fn open_options(&self, baud: Option<u32>) -> OpenOptions {
         let fetch: FetchStub = Rc::new(|chip| {
             Box::pin(async move {
-                let b = fetch_bytes(&format!("stub/{}.json", chip.name)).await?;
+                let b =
+                    fetch_bytes(&super::assets::url(&format!("stub/{}.json", chip.name))).await?;
                 StubImage::from_json(&String::from_utf8_lossy(&b))
             })
         });
@@ -421,7 +465,10 @@ impl Engine {
     /// The device back in its slot after a job — unless the link was lost meanwhile: then the
     /// port is closed and the page was told.
     pub(super) fn put_back(&self, d: Box<Device<AnyPort>>) {
-        if self.lost.get() {
+        if self.closing.get() {
+            *self.slot.borrow_mut() = Slot::Empty;
+            spawn_local(release(d));
+        } else if self.lost.get() {
             *self.slot.borrow_mut() = Slot::Empty;
             spawn_local(async move { d.into_loader().into_port().close().await });
         } else {
@@ -462,6 +509,21 @@ impl Engine {
             q.retain(|x| !x.plan);
         }
         q.push_back(Queued { plan, run });
+    }
+
+    /// The view is gone (the install dialog closed): the console ends, and the board is reset
+    /// into its app and its port closed — now, or when the job that has it hands it back. A
+    /// board left in download mode would not run what was installed.
+    pub fn close(&self) {
+        self.closing.set(true);
+        self.stop_console.set(true);
+        self.queued.borrow_mut().clear();
+        let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Empty);
+        match taken {
+            Slot::Device(d) => spawn_local(release(d)),
+            Slot::Busy => *self.slot.borrow_mut() = Slot::Busy,
+            Slot::Empty => {}
+        }
     }
 
     pub fn disconnect(&self) {
@@ -803,117 +865,5 @@ impl Engine {
                 }
             },
         );
-    }
-
-    /// A line typed into the console, sent with CR LF.
-    pub fn send_line(&self, line: &str) {
-        let mut b = line.as_bytes().to_vec();
-        b.extend_from_slice(b"\r\n");
-        self.outbox.borrow_mut().push_back(b);
-    }
-
-    /// Reads the console until stopped, sending what was typed meanwhile.
-    async fn pump_console(&self, port: &mut AnyPort) -> Result<(), loader::Error> {
-        let mut buf = vec![0u8; 4096];
-        while !self.stop_console.get() {
-            let out: Vec<Vec<u8>> = self.outbox.borrow_mut().drain(..).collect();
-            for b in out {
-                port.write(&b).await?;
-            }
-            let n = port.read(&mut buf, Duration::from_millis(50)).await?;
-            self.console(&buf[..n]);
-        }
-        Ok(())
-    }
-
-    /// The serial console without download mode: opens the port, resets the chip into its
-    /// app (where the port can), and shows what it prints until stopped.
-    pub fn open_console(&self, kind: PortKind, ws_url: String, baud: u32, filtered: bool) {
-        self.disconnect();
-        self.stop_console.set(false);
-        self.outbox.borrow_mut().clear();
-        *self.slot.borrow_mut() = Slot::Busy;
-        let me = self.clone();
-        spawn_local(async move {
-            let mut port = match me.open_port(kind, &ws_url, filtered).await {
-                Ok(p) => p,
-                Err(f) => {
-                    *me.slot.borrow_mut() = Slot::Empty;
-                    return me.send(Action::ConnectFailed(f));
-                }
-            };
-            me.send(Action::ConsoleOpened);
-            me.send(Action::JobStarted(
-                JobKind::Console,
-                "watching the serial console".into(),
-            ));
-            let via = port.via();
-            let r = async {
-                port.set_baud(baud).await?;
-                if port.can_reset() {
-                    loader::reset_into_app(&mut port).await?;
-                    me.log("reset the chip into its app");
-                }
-                me.pump_console(&mut port).await
-            }
-            .await;
-            port.close().await;
-            *me.slot.borrow_mut() = Slot::Empty;
-            me.send(Action::Disconnected);
-            me.send(Action::JobDone(match r {
-                Ok(()) => Ok("console closed".into()),
-                Err(e) => Err(Failure::of(&e, via)),
-            }));
-        });
-    }
-
-    /// From download mode: resets the chip into its app and shows what it prints; Stop goes
-    /// back into download mode on the same port (no new connect needed to flash again).
-    pub fn watch_console(&self, baud: u32, link_baud: Option<u32>, table_offset: u32) {
-        let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
-        let Slot::Device(d) = taken else {
-            let busy = matches!(taken, Slot::Busy);
-            *self.slot.borrow_mut() = taken;
-            if busy {
-                // After the job that has the device (e.g. the update's plan).
-                let me = self.clone();
-                self.when_free(
-                    false,
-                    Box::new(move || me.watch_console(baud, link_baud, table_offset)),
-                );
-            }
-            return;
-        };
-        self.stop_console.set(false);
-        self.outbox.borrow_mut().clear();
-        self.send(Action::JobStarted(
-            JobKind::Console,
-            "watching the serial console".into(),
-        ));
-        let me = self.clone();
-        spawn_local(async move {
-            let mut loader = d.into_loader();
-            let r = async {
-                if loader.port().can_reset() {
-                    loader.hard_reset().await?;
-                    me.log("reset the chip into its app");
-                } else {
-                    me.log("this link cannot reset the chip (raw bytes, no DTR/RTS): press EN/RESET on the board to start its app");
-                }
-                loader.port().set_baud(baud).await?;
-                me.pump_console(loader.port()).await
-            }
-            .await;
-            if let Err(e) = r {
-                me.log(format!("console: {e}"));
-            }
-            me.send(Action::JobDone(Ok(
-                "console stopped; back to download mode…".into(),
-            )));
-            me.log("back into download mode");
-            me.cancel.set(false);
-            me.send(Action::Connecting);
-            me.open_device(loader, link_baud, table_offset).await;
-        });
     }
 }

@@ -4,8 +4,8 @@
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = "
-export async function open_lazy(name, root, arg) {
-  const base = new URL(name + '/', document.baseURI);
+export async function open_lazy(at, name, root, arg) {
+  const base = new URL(name + '/', at);
   const m = await import(new URL('otaflash-' + name + '.js', base).href);
   await m.default({ module_or_path: new URL('otaflash-' + name + '_bg.wasm', base) });
   m.mount(root, arg);
@@ -13,6 +13,7 @@ export async function open_lazy(name, root, arg) {
 extern "C" {
     #[wasm_bindgen(catch)]
     async fn open_lazy(
+        at: &str,
         name: &str,
         root: &web_sys::Element,
         arg: &JsValue,
@@ -32,7 +33,7 @@ impl std::fmt::Display for NotLoaded {
 
 /// Loads the module `name` and mounts it on `root` with `arg`.
 pub async fn open(name: &str, root: &web_sys::Element, arg: &JsValue) -> Result<(), NotLoaded> {
-    open_lazy(name, root, arg)
+    open_lazy(&super::assets::base(), name, root, arg)
         .await
         .map(|_| ())
         .map_err(|e| NotLoaded(e.as_string().unwrap_or_else(|| format!("{e:?}"))))

@@ -1,8 +1,10 @@
 //! The web page (wasm32): Yew function components over the same engine as the CLI.
 
 mod app;
+pub mod assets;
 mod backup;
 mod console;
+pub mod dialog;
 mod editor;
 pub mod engine;
 pub mod files_app;
@@ -22,6 +24,7 @@ pub mod ports;
 pub mod sim_port;
 mod update;
 mod views;
+mod wifi;
 
 pub use app::App;
 

@@ -12,15 +12,20 @@ use std::time::Duration;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = "
-export async function load_sim(chip, saved, blank) {
-  const base = new URL('sim/', document.baseURI);
+export async function load_sim(at, chip, saved, blank) {
+  const base = new URL('sim/', at);
   const m = await import(new URL('otaflash-sim.js', base).href);
   await m.default({ module_or_path: new URL('otaflash-sim_bg.wasm', base) });
   return new m.SimChip(chip, saved, blank);
 }")]
 extern "C" {
     #[wasm_bindgen(catch)]
-    async fn load_sim(chip: &str, saved: Option<Vec<u8>>, blank: bool) -> Result<JsValue, JsValue>;
+    async fn load_sim(
+        at: &str,
+        chip: &str,
+        saved: Option<Vec<u8>>,
+        blank: bool,
+    ) -> Result<JsValue, JsValue>;
 }
 
 #[wasm_bindgen]
@@ -92,12 +97,14 @@ impl PageSim {
         blank: bool,
         key: Option<String>,
     ) -> Result<PageSim, String> {
-        let handle = load_sim(chip.name, saved, blank).await.map_err(|e| {
-            format!(
-                "the simulated chip did not load: {}",
-                e.as_string().unwrap_or_else(|| format!("{e:?}"))
-            )
-        })?;
+        let handle = load_sim(&super::assets::base(), chip.name, saved, blank)
+            .await
+            .map_err(|e| {
+                format!(
+                    "the simulated chip did not load: {}",
+                    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+                )
+            })?;
         Ok(PageSim {
             chip,
             handle: Rc::new(handle.unchecked_into()),

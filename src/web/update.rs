@@ -14,10 +14,9 @@ use yew::prelude::*;
 pub fn UpdatePanel(p: &PanelProps) -> Html {
     let s = &p.state.0;
     let url = use_state(|| url_param("manifest").unwrap_or_default());
-    let confirmed = use_state(|| false);
     let chip = s.board.as_ref().map(|b| b.chip.pretty);
 
-    use_firmware_and_plan(p, chip, confirmed.clone());
+    use_firmware(p, chip);
 
     let on_url = {
         let url = url.clone();
@@ -64,6 +63,79 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
             });
         })
     };
+    let locked = s.writing();
+    html! {
+        <div class="update" data-testid="update-panel">
+            <h2>{"Update"}</h2>
+            if let Some(f) = &s.firmware {
+                <p class="firmware" data-testid="firmware">
+                    <strong data-testid="firmware-label">{ f.label() }</strong>
+                    if f.from != f.label() { <span class="hint">{ format!(" · from {}", f.from) }</span> }
+                </p>
+            } else {
+                <p class="hint">{"The firmware to put on the board: the link you were sent loads it, or give a manifest address on this site, or pick a manifest.json with its .bin files (or one app image)."}</p>
+            }
+            <div class="row">
+                <label>{"Manifest "}
+                    <input type="text" size="30" placeholder="firmware/manifest.json" value={(*url).clone()} oninput={on_url} ref={url_box} data-testid="manifest-url" disabled={locked} />
+                </label>
+                <button onclick={on_load} disabled={url.is_empty() || locked} data-testid="manifest-load">{"Load"}</button>
+                <label class={classes!("button", locked.then_some("disabled"))}>{"Choose files"}
+                    <input type="file" multiple=true accept=".bin,.json,application/octet-stream,application/json"
+                        data-testid="firmware-files" onchange={on_files} disabled={locked} />
+                </label>
+            </div>
+            <UpdateOffer state={p.state.clone()} engine={p.engine.clone()} />
+        </div>
+    }
+}
+
+/// The firmware from `?manifest=` (once, at start), resolved for the chip once it is known.
+#[hook]
+fn use_firmware(p: &PanelProps, chip: Option<&'static str>) {
+    {
+        let e = p.engine.clone();
+        use_effect_with((), move |_| {
+            if let Some(u) = url_param("manifest") {
+                e.load_firmware_url(u, None);
+            }
+        });
+    }
+    {
+        let e = p.engine.clone();
+        use_effect_with(chip, move |chip| {
+            if let Some(c) = *chip {
+                e.resolve_firmware(c);
+            }
+        });
+    }
+}
+
+/// The plan for the connected board and the loaded firmware (made, reading the board and
+/// writing nothing, whenever there is a build, a board with its layout read, no plan yet and
+/// no job running), what it loses with a yes to tick (taken back with each new plan), the
+/// button, the progress and how it ended. The page's update panel and the install dialog.
+#[component]
+pub fn UpdateOffer(p: &PanelProps) -> Html {
+    let s = &p.state.0;
+    let confirmed = use_state(|| false);
+    {
+        let e = p.engine.clone();
+        let build = s.firmware.as_ref().and_then(|f| f.build.clone());
+        let want =
+            build.filter(|_| s.connected() && s.table.is_some() && s.plan.is_none() && !s.busy());
+        let offset = s.table_offset;
+        use_effect_with(want, move |want| {
+            if let Some(b) = want {
+                e.plan_update(b.clone(), offset);
+            }
+        });
+    }
+    {
+        let confirmed = confirmed.clone();
+        let said = s.plan.as_ref().map(|p| p.sentence.clone());
+        use_effect_with(said, move |_| confirmed.set(false));
+    }
     let on_confirm = {
         let c = confirmed.clone();
         Callback::from(move |e: Event| {
@@ -91,29 +163,9 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
         })
     };
     let busy = s.busy();
-    let locked = s.writing();
     let enabled = offer.as_ref().is_some_and(|o| o.enabled) && (!needs_yes || *confirmed);
     html! {
-        <div class="update" data-testid="update-panel">
-            <h2>{"Update"}</h2>
-            if let Some(f) = &s.firmware {
-                <p class="firmware" data-testid="firmware">
-                    <strong data-testid="firmware-label">{ f.label() }</strong>
-                    if f.from != f.label() { <span class="hint">{ format!(" · from {}", f.from) }</span> }
-                </p>
-            } else {
-                <p class="hint">{"The firmware to put on the board: the link you were sent loads it, or give a manifest address on this site, or pick a manifest.json with its .bin files (or one app image)."}</p>
-            }
-            <div class="row">
-                <label>{"Manifest "}
-                    <input type="text" size="30" placeholder="firmware/manifest.json" value={(*url).clone()} oninput={on_url} ref={url_box} data-testid="manifest-url" disabled={locked} />
-                </label>
-                <button onclick={on_load} disabled={url.is_empty() || locked} data-testid="manifest-load">{"Load"}</button>
-                <label class={classes!("button", locked.then_some("disabled"))}>{"Choose files"}
-                    <input type="file" multiple=true accept=".bin,.json,application/octet-stream,application/json"
-                        data-testid="firmware-files" onchange={on_files} disabled={locked} />
-                </label>
-            </div>
+        <>
             if let Some(o) = &offer {
                 <p class="plan" data-testid="update-plan">{ &o.sentence }</p>
                 if o.detail.iter().any(|d| !o.needs_yes.contains(d)) {
@@ -135,54 +187,12 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
             }
             <JobBar state={p.state.clone()} kinds={vec![JobKind::Update]} />
             { finished_view(s) }
-        </div>
-    }
-}
-
-/// The firmware from `?manifest=` (once, at start), resolved for the chip once it is known;
-/// the plan made (reading the board, writing nothing) whenever there is a build, a board with
-/// its layout read, no plan yet and no job running — and the yes taken back with a new plan.
-#[hook]
-fn use_firmware_and_plan(
-    p: &PanelProps,
-    chip: Option<&'static str>,
-    confirmed: UseStateHandle<bool>,
-) {
-    let s = &p.state.0;
-    {
-        let e = p.engine.clone();
-        use_effect_with((), move |_| {
-            if let Some(u) = url_param("manifest") {
-                e.load_firmware_url(u, None);
-            }
-        });
-    }
-    {
-        let e = p.engine.clone();
-        use_effect_with(chip, move |chip| {
-            if let Some(c) = *chip {
-                e.resolve_firmware(c);
-            }
-        });
-    }
-    {
-        let e = p.engine.clone();
-        let build = s.firmware.as_ref().and_then(|f| f.build.clone());
-        let want =
-            build.filter(|_| s.connected() && s.table.is_some() && s.plan.is_none() && !s.busy());
-        let offset = s.table_offset;
-        let confirmed = confirmed.clone();
-        use_effect_with(want, move |want| {
-            if let Some(b) = want {
-                confirmed.set(false);
-                e.plan_update(b.clone(), offset);
-            }
-        });
+        </>
     }
 }
 
 /// How the last update ended, and what to try when it stopped on a failure.
-fn finished_view(s: &crate::page::PageState) -> Html {
+pub(super) fn finished_view(s: &crate::page::PageState) -> Html {
     let Some(f) = &s.finished else {
         return html! {};
     };

@@ -269,6 +269,15 @@ pub async fn browser() -> (Client, Proc, tempfile::TempDir) {
 
 /// A fresh headless Chromium with a window of this size.
 pub async fn browser_sized(width: u32, height: u32) -> (Client, Proc, tempfile::TempDir) {
+    browser_with(width, height, &[]).await
+}
+
+/// The same with more Chromium switches (`--disable-blink-features=Serial`, …).
+pub async fn browser_with(
+    width: u32,
+    height: u32,
+    switches: &[&str],
+) -> (Client, Proc, tempfile::TempDir) {
     let port = free_port();
     let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     let child = Command::new(&driver)
@@ -295,6 +304,12 @@ pub async fn browser_sized(width: u32, height: u32) -> (Client, Proc, tempfile::
         }
     });
     let mut caps = caps;
+    for sw in switches {
+        caps["goog:chromeOptions"]["args"]
+            .as_array_mut()
+            .unwrap()
+            .push((*sw).into());
+    }
     if width < 500 {
         // Chromium's windows are at least 500 px wide: a phone-sized viewport is emulated.
         caps["goog:chromeOptions"]["mobileEmulation"] = serde_json::json!({

@@ -109,7 +109,9 @@ impl Engine {
         };
         let me = self.clone();
         spawn_local(async move {
-            let r = d.plan_update(&build, table_offset).await;
+            let r = d
+                .plan_update_as(&build, table_offset, me.erase_first.get())
+                .await;
             let via = d.loader().port().via();
             me.put_back(d);
             match r {

@@ -1,0 +1,131 @@
+//! The serial console with the app running: from download mode (and back) or without it,
+//! lines typed sent with CR LF, and Wi-Fi set-up over Improv on the same link
+//! ([`Engine::ask_wifi`]): the requests go out between console reads.
+
+use super::{Engine, Slot};
+use crate::loader::{self, Port};
+use crate::page::{Action, Failure, JobKind, PortKind};
+use crate::web::ports::AnyPort;
+use std::time::Duration;
+use wasm_bindgen_futures::spawn_local;
+
+impl Engine {
+    /// A line typed into the console, sent with CR LF.
+    pub fn send_line(&self, line: &str) {
+        let mut b = line.as_bytes().to_vec();
+        b.extend_from_slice(b"\r\n");
+        self.outbox.borrow_mut().push_back(b);
+    }
+
+    /// Reads the console until stopped, sending what was typed meanwhile.
+    async fn pump_console(&self, port: &mut AnyPort) -> Result<(), loader::Error> {
+        let mut buf = vec![0u8; 4096];
+        while !self.stop_console.get() {
+            let out: Vec<Vec<u8>> = self.outbox.borrow_mut().drain(..).collect();
+            for b in out {
+                port.write(&b).await?;
+            }
+            self.answer_wifi(port).await;
+            let n = port.read(&mut buf, Duration::from_millis(50)).await?;
+            self.console(&buf[..n]);
+        }
+        Ok(())
+    }
+
+    /// The serial console without download mode: opens the port, resets the chip into its
+    /// app (where the port can), and shows what it prints until stopped.
+    pub fn open_console(&self, kind: PortKind, ws_url: String, baud: u32, filtered: bool) {
+        self.disconnect();
+        self.stop_console.set(false);
+        self.outbox.borrow_mut().clear();
+        *self.slot.borrow_mut() = Slot::Busy;
+        let me = self.clone();
+        spawn_local(async move {
+            let mut port = match me.open_port(kind, &ws_url, filtered).await {
+                Ok(p) => p,
+                Err(f) => {
+                    *me.slot.borrow_mut() = Slot::Empty;
+                    return me.send(Action::ConnectFailed(f));
+                }
+            };
+            me.send(Action::ConsoleOpened);
+            me.send(Action::JobStarted(
+                JobKind::Console,
+                "watching the serial console".into(),
+            ));
+            let via = port.via();
+            let r = async {
+                port.set_baud(baud).await?;
+                if port.can_reset() {
+                    loader::reset_into_app(&mut port).await?;
+                    me.log("reset the chip into its app");
+                }
+                me.pump_console(&mut port).await
+            }
+            .await;
+            port.close().await;
+            *me.slot.borrow_mut() = Slot::Empty;
+            me.send(Action::Disconnected);
+            me.send(Action::JobDone(match r {
+                Ok(()) => Ok("console closed".into()),
+                Err(e) => Err(Failure::of(&e, via)),
+            }));
+        });
+    }
+
+    /// From download mode: resets the chip into its app and shows what it prints; Stop goes
+    /// back into download mode on the same port (no new connect needed to flash again).
+    pub fn watch_console(&self, baud: u32, link_baud: Option<u32>, table_offset: u32) {
+        let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Busy);
+        let Slot::Device(d) = taken else {
+            let busy = matches!(taken, Slot::Busy);
+            *self.slot.borrow_mut() = taken;
+            if busy {
+                // After the job that has the device (e.g. the update's plan).
+                let me = self.clone();
+                self.when_free(
+                    false,
+                    Box::new(move || me.watch_console(baud, link_baud, table_offset)),
+                );
+            }
+            return;
+        };
+        self.stop_console.set(false);
+        self.outbox.borrow_mut().clear();
+        self.send(Action::JobStarted(
+            JobKind::Console,
+            "watching the serial console".into(),
+        ));
+        let me = self.clone();
+        spawn_local(async move {
+            let mut loader = d.into_loader();
+            let r = async {
+                if loader.port().can_reset() {
+                    loader.hard_reset().await?;
+                    me.log("reset the chip into its app");
+                } else {
+                    me.log("this link cannot reset the chip (raw bytes, no DTR/RTS): press EN/RESET on the board to start its app");
+                }
+                loader.port().set_baud(baud).await?;
+                me.pump_console(loader.port()).await
+            }
+            .await;
+            me.wifi_asks.borrow_mut().clear();
+            if me.closing.get() {
+                // The view is gone: the app keeps running.
+                *me.slot.borrow_mut() = Slot::Empty;
+                return loader.into_port().close().await;
+            }
+            if let Err(e) = r {
+                me.log(format!("console: {e}"));
+            }
+            me.send(Action::JobDone(Ok(
+                "console stopped; back to download mode…".into(),
+            )));
+            me.log("back into download mode");
+            me.cancel.set(false);
+            me.send(Action::Connecting);
+            me.open_device(loader, link_baud, table_offset).await;
+        });
+    }
+}
