@@ -16,7 +16,7 @@ done
 printf '%-24s %8d bytes gzipped (budget 307200 = 300 KB)\n' "page" "$total"
 # Loaded only when opened (not part of the budget): the NVS editor, the fleet view and the
 # simulated chip.
-for name in nvs fleet sim install files dialog; do
+for name in nvs fleet sim install files dialog wifi otadata; do
   if [ -f "$name/otaflash-${name}_bg.wasm" ]; then
     printf '%-24s %8d bytes gzipped, loaded on demand\n' "$name" \
       $(( $(gzip -9c "$name/otaflash-${name}_bg.wasm" | wc -c) + $(gzip -9c "$name/otaflash-$name.js" | wc -c) ))

@@ -262,6 +262,36 @@ fn console_without_download_mode() {
             .await
             .unwrap();
         wait_text(&c, "log", "the app got: version", 10).await;
+        // Wi-Fi set-up over Improv from the console (a module loaded on demand): what the app
+        // is, the networks it sees, a network joined with the address to visit; Improv's
+        // packets stay out of the log.
+        find(&c, "wifi-start").await.click().await.unwrap();
+        wait_text(&c, "wifi-device", "hello-world-", 30).await;
+        until("the networks the app sees", 30, || async {
+            c.find(fantoccini::Locator::Css(
+                "[data-testid=wifi-ssid] option[value=Workshop]",
+            ))
+            .await
+            .ok()
+        })
+        .await;
+        choose(&c, "wifi-ssid", "Workshop").await;
+        find(&c, "wifi-password")
+            .await
+            .send_keys("solder-fumes")
+            .await
+            .unwrap();
+        find(&c, "wifi-connect").await.click().await.unwrap();
+        let joined = wait_text(&c, "wifi-joined", "Connected to Workshop", 30).await;
+        assert!(
+            joined.contains("Visit the device: http://hello-world-"),
+            "{joined}"
+        );
+        shot(&c, "console-wifi").await;
+        assert!(
+            !text(&c, "log").await.contains("IMPROV"),
+            "Improv's packets stay out of the log"
+        );
         // Timestamps can be hidden, the log cleared.
         find(&c, "log-stamps").await.click().await.unwrap();
         let first = text(&c, "log")

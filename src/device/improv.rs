@@ -61,7 +61,7 @@ impl<'a, P: Port> Improv<'a, P> {
     async fn ask(
         &mut self,
         req: Packet,
-        done: impl Fn(&Packet) -> bool,
+        done: &dyn Fn(&Packet) -> bool,
         within: Duration,
         again: bool,
     ) -> Result<Vec<Packet>> {
@@ -73,7 +73,7 @@ impl<'a, P: Port> Improv<'a, P> {
     /// each second while nothing came.
     async fn collect(
         &mut self,
-        done: impl Fn(&Packet) -> bool,
+        done: &dyn Fn(&Packet) -> bool,
         within: Duration,
         resend: Option<&Packet>,
     ) -> Result<Vec<Packet>> {
@@ -118,7 +118,7 @@ impl<'a, P: Port> Improv<'a, P> {
         let got = self
             .ask(
                 Packet::request(command::CURRENT_STATE),
-                |p| matches!(p, Packet::State(_)),
+                &|p| matches!(p, Packet::State(_)),
                 DETECT,
                 true,
             )
@@ -131,7 +131,7 @@ impl<'a, P: Port> Improv<'a, P> {
         let url = match got.iter().find_map(url_of) {
             Some(u) => Some(u),
             None => self
-                .collect(|p| url_of(p).is_some(), ANSWER, None)
+                .collect(&|p| url_of(p).is_some(), ANSWER, None)
                 .await
                 .ok()
                 .and_then(|v| v.iter().find_map(url_of)),
@@ -143,7 +143,7 @@ impl<'a, P: Port> Improv<'a, P> {
         let got = self
             .ask(
                 Packet::request(command::DEVICE_INFO),
-                |p| is_result(p, command::DEVICE_INFO),
+                &|p| is_result(p, command::DEVICE_INFO),
                 ANSWER,
                 false,
             )
@@ -166,7 +166,7 @@ impl<'a, P: Port> Improv<'a, P> {
         let got = self
             .ask(
                 Packet::request(command::WIFI_NETWORKS),
-                |p| matches!(p, Packet::Result { command: c, strings } if *c == command::WIFI_NETWORKS && strings.is_empty()),
+                &|p| matches!(p, Packet::Result { command: c, strings } if *c == command::WIFI_NETWORKS && strings.is_empty()),
                 ANSWER * 4,
                 false,
             )
@@ -198,7 +198,7 @@ impl<'a, P: Port> Improv<'a, P> {
         let got = self
             .ask(
                 Packet::wifi_settings(ssid, password),
-                |p| is_result(p, command::SEND_WIFI_SETTINGS),
+                &|p| is_result(p, command::SEND_WIFI_SETTINGS),
                 JOIN,
                 false,
             )

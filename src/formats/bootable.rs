@@ -20,6 +20,9 @@ use crate::chips::Chip;
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod loads;
+pub use loads::SlotLoads;
+
 /// The bootloader refuses segments of 16 MB or more.
 const MAX_SEGMENT_LEN: u32 = 16 << 20;
 /// The MMU page: a flash-mapped segment's data sits at the same offset within a page as its

@@ -1,6 +1,6 @@
 //! Wi-Fi set-up over Improv with the app running (the console, the install dialog): what the
 //! app said it is, the networks it sees, the set-up asked for and how it ended. Pure: the
-//! engine asks the app ([`crate::device::improv::Improv`]) and reports [`WifiNews`].
+//! Wi-Fi panel asks the app ([`crate::device::improv::Improv`]) and reports [`WifiNews`].
 
 use super::Failure;
 use crate::device::improv::{DeviceInfo, Network};

@@ -343,8 +343,6 @@ pub struct PageState {
     pub finished: Option<Finished>,
     /// The last job's failure, until the next job starts.
     pub failed: Option<JobFailed>,
-    /// Wi-Fi set-up over Improv with the app running (None: not started since the connect).
-    pub wifi: Option<improv::WifiSetup>,
 }
 
 #[derive(Debug, Clone)]
@@ -429,8 +427,6 @@ pub enum Action {
     ImageOffered(String, Vec<u8>),
     /// The link to the board went away with no click (a bridge closed, a port unplugged).
     LinkLost(String),
-    /// Wi-Fi set-up over Improv: a request, or the app's answer.
-    Wifi(improv::WifiNews),
 }
 
 impl Default for PageState {
@@ -460,7 +456,6 @@ impl Default for PageState {
             plan: None,
             finished: None,
             failed: None,
-            wifi: None,
         }
     }
 }
@@ -481,10 +476,7 @@ impl PageState {
             Action::SetBaud(b) => self.baud = Some(b),
             Action::SetTableOffset(o) => self.table_offset = o,
             Action::SetRollback(r) => self.rollback = r,
-            Action::Wifi(news) => self.wifi.get_or_insert_with(Default::default).apply(news),
             Action::Connecting => {
-                // Back to download mode (or a new board): the app no longer listens.
-                self.wifi = None;
                 self.link = Link::Connecting;
                 self.say(Tone::Working, "connecting…");
             }

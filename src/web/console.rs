@@ -119,7 +119,7 @@ pub fn ConsolePanel(p: &PanelProps) -> Html {
                         oninput={on_line} onkeydown={on_key} data-testid="console-line" aria-label="a line to send" />
                     <button onclick={on_send} data-testid="console-send">{"Send"}</button>
                 </div>
-                <super::wifi::WifiPanel wifi={s.wifi.clone()} engine={p.engine.clone()} />
+                <super::wifi_shell::WifiShell engine={p.engine.clone()} />
             }
             <div class="row">
                 <label class="inline"><input type="checkbox" checked={*stamps} onchange={toggle(&stamps)} data-testid="log-stamps" />{" timestamps"}</label>

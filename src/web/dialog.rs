@@ -12,7 +12,6 @@ use super::wifi::WifiPanel;
 use crate::chips::Chip;
 use crate::device::update::Verdict;
 use crate::page::button::{Details, Event, Events};
-use crate::page::improv::WifiAsk;
 use crate::page::{Action, Link, PortKind, Source};
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -116,6 +115,10 @@ pub fn Dialog(p: &DialogProps) -> Html {
             }))
         })
     };
+    let link = {
+        let e = (*engine).clone();
+        use_memo((), move |_| e.wifi_link())
+    };
     let s = &state.0;
 
     // Connect once; the engine lets the board go (reset into its app) when the dialog closes.
@@ -172,7 +175,6 @@ pub fn Dialog(p: &DialogProps) -> Html {
         use_effect_with(improv && running, move |go| {
             if *go {
                 e.watch_console(115_200, baud, offset);
-                e.ask_wifi(WifiAsk::Hello);
             }
         });
     }
@@ -230,8 +232,8 @@ pub fn Dialog(p: &DialogProps) -> Html {
             if let Some(f) = s.failed.as_ref().filter(|_| s.finished.is_none()) {
                 { super::job::failure_view(&f.failure, "dialog-job-failed", Some(f.job.title())) }
             }
-            if improv && (running || s.wifi.is_some()) {
-                <WifiPanel wifi={s.wifi.clone()} engine={(*engine).clone()} />
+            if improv && running {
+                <WifiPanel link={(*link).clone()} />
             }
             <details class="logs" open={ask.show_log} data-testid="dialog-logs">
                 <summary>{"Logs & console"}</summary>

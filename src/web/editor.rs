@@ -5,7 +5,7 @@
 //! image was not read whole is checked first; one that would not load needs a confirmation.
 
 use super::views::otadata_view;
-use crate::formats::bootable::{Loads, Slots};
+use crate::formats::bootable::{Loads, SlotLoads};
 use crate::formats::otadata::{self, OtaState, Otadata};
 use crate::formats::partition::{Partition, PartitionTable};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -19,9 +19,9 @@ pub struct EditorProps {
     #[prop_or_default]
     pub original: Option<Otadata>,
     pub rollback: bool,
-    /// What is known of the app slots (a dump's, or the device's).
+    /// Whether each app slot loads, as far as known (a dump's, or the device's).
     #[prop_or_default]
-    pub slots: Slots,
+    pub slots: SlotLoads,
     /// On a device: read a slot's whole image to check it.
     #[prop_or_default]
     pub on_check: Option<Callback<Partition>>,
@@ -237,4 +237,78 @@ fn preview_view(
             <button onclick={cancel}>{"Cancel"}</button>
         </div>
     }
+}
+
+/// The module the page loads when the editor is opened on a device (`otadata/`): the editor on
+/// `root`, fed by `bridge` — `props()`, `subscribe(f)`, `check(offset)`, `apply(bytes,
+/// confirmed)` (see the page's `editor_shell`).
+pub fn mount(root: web_sys::Element, bridge: wasm_bindgen::JsValue) {
+    use js_sys::{Array, Function, Reflect, Uint8Array};
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+    let get = |k: &str| {
+        Reflect::get(&bridge, &k.into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+    };
+    let (Some(props), Some(subscribe), Some(check), Some(apply)) =
+        (get("props"), get("subscribe"), get("check"), get("apply"))
+    else {
+        return;
+    };
+    let on_check = Callback::from(move |p: Partition| {
+        let _ = check.call1(&JsValue::NULL, &p.offset.into());
+    });
+    let on_apply = Callback::from(move |(o, force): (Otadata, bool)| {
+        let _ = apply.call2(
+            &JsValue::NULL,
+            &Uint8Array::from(o.as_bytes()),
+            &force.into(),
+        );
+    });
+    let read = move |js: &JsValue| -> Option<EditorProps> {
+        let at = |k: &str| Reflect::get(js, &k.into()).ok();
+        let bytes = |k: &str| {
+            at(k)
+                .filter(|v| v.is_object())
+                .map(|v| Uint8Array::new(&v).to_vec())
+        };
+        let rows: Vec<Vec<String>> = at("slots")
+            .map(|v| Array::from(&v))
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        Array::from(&r)
+                            .iter()
+                            .filter_map(|w| w.as_string())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(EditorProps {
+            table: PartitionTable::parse(&bytes("table")?).ok()?,
+            current: Otadata::parse(&bytes("current")?).ok()?,
+            original: bytes("original").and_then(|b| Otadata::parse(&b).ok()),
+            rollback: at("rollback")?.as_bool()?,
+            slots: SlotLoads::from_words(&rows),
+            on_check: Some(on_check.clone()),
+            on_apply: on_apply.clone(),
+            apply_label: "Write to the device".into(),
+            disabled: at("disabled")?.as_bool()?,
+        })
+    };
+    let Some(first) = read(&props.call0(&JsValue::NULL).unwrap_or_default()) else {
+        return;
+    };
+    let app = std::rc::Rc::new(std::cell::RefCell::new(
+        yew::Renderer::<OtadataEditor>::with_root_and_props(root, first).render(),
+    ));
+    let follow = Closure::<dyn Fn(JsValue)>::new(move |js: JsValue| {
+        if let Some(p) = read(&js) {
+            app.borrow_mut().update(p);
+        }
+    });
+    let _ = subscribe.call1(&JsValue::NULL, follow.as_ref());
+    follow.forget();
 }

@@ -20,9 +20,10 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 mod console;
 mod update;
-mod wifi;
 
 pub type Dispatch = Rc<dyn Fn(Action)>;
+/// Told every piece the console reads.
+pub type Tap = Rc<dyn Fn(&[u8])>;
 
 /// Where the port is now.
 enum Slot {
@@ -82,8 +83,10 @@ pub struct Engine {
     /// Work asked for while a job had the device (the update's plan, the console after an
     /// install): run in turn as the device comes back.
     queued: Rc<RefCell<VecDeque<Queued>>>,
-    /// Wi-Fi set-up requests for the app, sent by the console between its reads.
-    wifi_asks: Rc<RefCell<VecDeque<crate::page::improv::WifiAsk>>>,
+    /// Who else reads the console (Wi-Fi set-up over Improv: [`super::wifi`]).
+    tap: Rc<RefCell<Option<Tap>>>,
+    /// The console's text, Improv's packets taken out of it.
+    improv_packets: Rc<RefCell<crate::wire::improv::Reader>>,
     /// The update erases the whole flash first (the install button's `erase-first`).
     erase_first: Rc<Cell<bool>>,
     /// A port the technician chose already (the install button asks before its dialog
@@ -216,7 +219,8 @@ impl Engine {
             firmware: Rc::new(RefCell::new(None)),
             lost: Rc::new(Cell::new(false)),
             queued: Rc::new(RefCell::new(VecDeque::new())),
-            wifi_asks: Rc::new(RefCell::new(VecDeque::new())),
+            tap: Rc::new(RefCell::new(None)),
+            improv_packets: Rc::new(RefCell::new(Default::default())),
             erase_first: Rc::new(Cell::new(false)),
             given: Rc::new(RefCell::new(None)),
             closing: Rc::new(Cell::new(false)),

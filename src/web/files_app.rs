@@ -248,7 +248,7 @@ fn file_card(state: &UseReducerHandle<Workbench>, id: u64, f: &OpenedFile) -> Ht
                             <details>
                                 <summary>{"Edit and download"}</summary>
                                 <OtadataEditor table={table.clone()} current={o.clone()} original={Some(o.clone())} rollback={state.rollback}
-                                    slots={slots.clone()}
+                                    slots={crate::formats::bootable::SlotLoads::from(slots)}
                                     apply_label="Download the new otadata (8 KiB, for its partition)"
                                     on_apply={Callback::from(move |(n, _): (crate::formats::otadata::Otadata, bool)| super::engine::download(&format!("otadata-of-{name}"), n.as_bytes()))} />
                             </details>

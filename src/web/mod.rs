@@ -5,7 +5,8 @@ pub mod assets;
 mod backup;
 mod console;
 pub mod dialog;
-mod editor;
+pub mod editor;
+mod editor_shell;
 pub mod engine;
 pub mod files_app;
 mod flash;
@@ -24,7 +25,8 @@ pub mod ports;
 pub mod sim_port;
 mod update;
 mod views;
-mod wifi;
+pub mod wifi;
+mod wifi_shell;
 
 pub use app::App;
 

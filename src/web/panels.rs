@@ -3,7 +3,7 @@
 //! console have their own files.
 
 use super::console::ConsolePanel;
-use super::editor::OtadataEditor;
+use super::editor_shell::EditorShell;
 use super::engine::{fetch_bytes, Engine};
 use super::flash::FlashPanel;
 use super::fleet_shell::FleetShell;
@@ -424,16 +424,6 @@ fn LayoutPanel(p: &PanelProps) -> Html {
             let booted = s.booted();
             let od_view = match (&s.otadata, t.otadata()) {
                 (Some(od), Some(_)) => {
-                    let on_apply = {
-                        let (e, t, slots) = (p.engine.clone(), t.clone(), s.slots.clone());
-                        Callback::from(move |(o, force)| {
-                            e.write_otadata(t.clone(), o, slots.clone(), force)
-                        })
-                    };
-                    let on_check = {
-                        let e = p.engine.clone();
-                        Callback::from(move |part| e.verify_slot(part))
-                    };
                     html! {
                     <>
                         { otadata_view(od, boot.as_ref().map(Ok), Some(t), "") }
@@ -442,9 +432,8 @@ fn LayoutPanel(p: &PanelProps) -> Html {
                             { if *editing { "Close the editor" } else { "Edit otadata" } }
                         </button>
                         if *editing {
-                            <OtadataEditor table={t.clone()} current={od.clone()} original={s.otadata_at_connect.clone()} rollback={s.rollback}
-                                slots={s.slots.clone()} on_check={Some(on_check)}
-                                apply_label="Write to the device" disabled={busy} on_apply={on_apply} />
+                            <EditorShell table={t.clone()} current={od.clone()} original={s.otadata_at_connect.clone()} rollback={s.rollback}
+                                slots={s.slots.clone()} disabled={busy} engine={p.engine.clone()} />
                         }
                     </>
                     }

@@ -1,6 +1,6 @@
 //! The serial console with the app running: from download mode (and back) or without it,
-//! lines typed sent with CR LF, and Wi-Fi set-up over Improv on the same link
-//! ([`Engine::ask_wifi`]): the requests go out between console reads.
+//! lines typed sent with CR LF, and what it reads also handed to a tap (Wi-Fi set-up over
+//! Improv, [`crate::web::wifi`], which writes its requests through [`Engine::send_bytes`]).
 
 use super::{Engine, Slot};
 use crate::loader::{self, Port};
@@ -17,6 +17,44 @@ impl Engine {
         self.outbox.borrow_mut().push_back(b);
     }
 
+    /// The way to the running app for Wi-Fi set-up ([`crate::web::wifi::Link`]).
+    pub fn wifi_link(&self) -> crate::web::wifi::Link {
+        let (a, b) = (self.clone(), self.clone());
+        crate::web::wifi::Link {
+            write: std::rc::Rc::new(move |v| a.send_bytes(v)),
+            listen: std::rc::Rc::new(move |t| b.set_tap(t)),
+        }
+    }
+
+    /// Bytes for the app as they are (Improv's requests).
+    pub fn send_bytes(&self, b: Vec<u8>) {
+        self.outbox.borrow_mut().push_back(b);
+    }
+
+    /// `tap` is told what the console reads from now on (None: no one); it ends with the
+    /// console.
+    pub fn set_tap(&self, tap: Option<super::Tap>) {
+        *self.tap.borrow_mut() = tap;
+    }
+
+    /// What the console read: to the tap, and to the log without Improv's packets.
+    fn console_read(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let tap = self.tap.borrow().clone();
+        if let Some(t) = tap {
+            t(bytes);
+        }
+        let mut text = vec![];
+        for r in self.improv_packets.borrow_mut().push(bytes) {
+            if let crate::wire::improv::Read::Text(t) = r {
+                text.extend(t);
+            }
+        }
+        self.console(&text);
+    }
+
     /// Reads the console until stopped, sending what was typed meanwhile.
     async fn pump_console(&self, port: &mut AnyPort) -> Result<(), loader::Error> {
         let mut buf = vec![0u8; 4096];
@@ -25,9 +63,8 @@ impl Engine {
             for b in out {
                 port.write(&b).await?;
             }
-            self.answer_wifi(port).await;
             let n = port.read(&mut buf, Duration::from_millis(50)).await?;
-            self.console(&buf[..n]);
+            self.console_read(&buf[..n]);
         }
         Ok(())
     }
@@ -110,7 +147,7 @@ impl Engine {
                 me.pump_console(loader.port()).await
             }
             .await;
-            me.wifi_asks.borrow_mut().clear();
+            *me.tap.borrow_mut() = None;
             if me.closing.get() {
                 // The view is gone: the app keeps running.
                 *me.slot.borrow_mut() = Slot::Empty;
