@@ -173,7 +173,13 @@ fn states(ev: &[Value]) -> Vec<String> {
 /// Opens the vendor's page (`query`: how otaflash finds the board), checks the button as the
 /// page styled it, clicks it and runs the update to "finished". Returns the seconds from the
 /// click to "finished".
-async fn update_from_the_button(c: &Client, port: u16, query: &str, shots: &str) -> f64 {
+async fn update_from_the_button(
+    c: &Client,
+    port: u16,
+    query: &str,
+    before_click: Option<&str>,
+    shots: &str,
+) -> f64 {
     c.goto(&format!("http://127.0.0.1:{port}/vendor/{query}"))
         .await
         .unwrap();
@@ -213,6 +219,20 @@ async fn update_from_the_button(c: &Client, port: u16, query: &str, shots: &str)
     )
     .await
     .unwrap();
+    // Before a click the page has fetched the button's script and nothing else of otaflash
+    // (what scripts/page-weight.sh weighs).
+    let fetched = c
+        .execute(
+            "return performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)
+               .filter((p) => p.startsWith('/tools/otaflash/'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched, json!(["/tools/otaflash/install-button.js"]));
+    if let Some(script) = before_click {
+        c.execute_async(script, vec![]).await.unwrap();
+    }
     shot(c, &format!("{shots}-page")).await;
     let clicked_at = c
         .execute("return performance.now();", vec![])
@@ -275,6 +295,27 @@ async fn update_from_the_button(c: &Client, port: u16, query: &str, shots: &str)
     let writing: Vec<&Value> = ev.iter().filter(|e| e["state"] == "writing").collect();
     assert_eq!(writing.last().unwrap()["details"]["percentage"], json!(100));
     assert!(writing.len() > 3, "writing reports its progress");
+    // Where the time goes, from the click: each state's first event.
+    let mut seen_states = vec![];
+    for e in &ev {
+        let st = e["state"].as_str().unwrap();
+        if !seen_states.iter().any(|(s, _)| s == st) {
+            seen_states.push((
+                st.to_string(),
+                (e["at"].as_f64().unwrap() - clicked_at) / 1000.0,
+            ));
+        }
+    }
+    let last_write = writing.last().unwrap()["at"].as_f64().unwrap();
+    println!(
+        "states at (s from click): {}; last write at {:.2}",
+        seen_states
+            .iter()
+            .map(|(s, t)| format!("{s} {t:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (last_write - clicked_at) / 1000.0
+    );
     println!(
         "click → finished: {:.2} s (events), {:.2} s (test clock)",
         (last["at"].as_f64().unwrap() - clicked_at) / 1000.0,
@@ -341,7 +382,7 @@ fn the_button_updates_the_in_page_board_and_sets_up_wifi() {
     let (port, _site, _vendor) = sites(true);
     run(async {
         let (c, _driver, _profile) = browser().await;
-        let secs = update_from_the_button(&c, port, "?otaflash-port=sim", "button-sim").await;
+        let secs = update_from_the_button(&c, port, "?otaflash-port=sim", None, "button-sim").await;
         println!("in-page simulated ESP32, 1 MB app: {secs:.2} s from click to finished");
         wifi_from_the_dialog(&c, "button-sim").await;
     });
@@ -355,7 +396,7 @@ fn the_button_updates_a_board_over_rfc2217() {
     run(async {
         let (c, _driver, _profile) = browser_sized(400, 900).await;
         let query = format!("?otaflash-port={}", board.ws.replace('+', "%2B"));
-        let secs = update_from_the_button(&c, port, &query, "button-rfc2217").await;
+        let secs = update_from_the_button(&c, port, &query, None, "button-rfc2217").await;
         println!("ESP32 over RFC 2217, 1 MB app: {secs:.2} s from click to finished");
         wifi_from_the_dialog(&c, "button-rfc2217").await;
     });
@@ -363,6 +404,87 @@ fn the_button_updates_a_board_over_rfc2217() {
     let f = std::fs::read(&board.flash).unwrap();
     let app = std::fs::read(_vendor.path().join("firmware/garden-sensor.bin")).unwrap();
     assert_eq!(&f[0x150000..0x150000 + app.len()], &app[..]);
+}
+
+/// A USB serial port as Web Serial gives one (what `navigator.serial.requestPort()` resolves
+/// to: real Readable/WritableStreams, setSignals driving the reset circuit), wired to the
+/// simulated ESP32 of otaflash's own module (`sim/`, the chip the page simulates): the button
+/// asks for the port in the click, as ESP Web Tools does, and the dialog talks through it.
+const USB_PORT: &str = "const done = arguments[0];
+(async () => {
+  const at = new URL('/tools/otaflash/sim/', location.href);
+  const m = await import(new URL('otaflash-sim.js', at).href);
+  await m.default({ module_or_path: new URL('otaflash-sim_bg.wasm', at) });
+  const chip = new m.SimChip('esp32', undefined, false);
+  const t0 = performance.now();
+  const now = () => (performance.now() - t0) / 1000;
+  let ctrl = null, timer = null, dtr = false, rts = false;
+  const pump = () => {
+    const t = now(), next = chip.next_output_at();
+    if (ctrl && next >= 0 && next <= t) {
+      const out = chip.take_output(t);
+      if (out.length) ctrl.enqueue(out);
+    }
+  };
+  const port = {
+    readable: null, writable: null, opened: 0, closed: 0, asked: 0,
+    async open({ baudRate }) {
+      if (this.readable) throw new DOMException('The port is already open.', 'InvalidStateError');
+      chip.set_host_baud(baudRate);
+      chip.plugged_in();
+      this.opened++;
+      this.readable = new ReadableStream({ start(c) { ctrl = c; }, cancel() { ctrl = null; } });
+      this.writable = new WritableStream({ write(b) { chip.receive(now(), b); } });
+      timer = setInterval(pump, 4);
+    },
+    async close() {
+      clearInterval(timer);
+      ctrl = null; this.readable = null; this.writable = null; this.closed++;
+    },
+    async setSignals(s) {
+      if ('dataTerminalReady' in s) dtr = !!s.dataTerminalReady;
+      if ('requestToSend' in s) rts = !!s.requestToSend;
+      chip.set_signals(now(), dtr, rts);
+    },
+    getInfo() { return { usbVendorId: 0x10c4, usbProductId: 0xea60 }; },
+    addEventListener() {}, removeEventListener() {},
+  };
+  window.usbPort = port;
+  navigator.serial.requestPort = async () => { port.asked++; return port; };
+  done(true);
+})().catch((e) => done(String(e)));";
+
+#[test]
+fn the_button_asks_for_a_usb_port_and_updates_through_web_serial() {
+    let (port, _site, _vendor) = sites(false);
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        let secs = update_from_the_button(&c, port, "", Some(USB_PORT), "button-usb").await;
+        println!(
+            "USB (Web Serial) to the simulated ESP32, 1 MB app: {secs:.2} s from click to finished"
+        );
+        let usb = c
+            .execute(
+                "return [usbPort.asked, usbPort.opened, usbPort.closed];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(usb[0], json!(1), "the port is asked for once, in the click");
+        // No Improv in this build: no Wi-Fi set-up offered.
+        assert_eq!(dialog_text(&c, "wifi").await, None);
+        // Closing the dialog lets the board go: reset into its app, the port closed.
+        dialog_click(&c, "dialog-close").await;
+        until("the port to be closed", 30, || async {
+            let v = c
+                .execute("return usbPort.closed >= usbPort.opened;", vec![])
+                .await
+                .unwrap();
+            (v == json!(true)).then_some(())
+        })
+        .await;
+        assert_clean(&c).await;
+    });
 }
 
 /// The slots for a browser that cannot: no Web Serial (`unsupported`), an insecure page

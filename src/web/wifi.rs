@@ -8,6 +8,7 @@
 //! loads it on demand as a module of its own (`wifi/`, `mount`) with a JS bridge, so that it
 //! does not weigh on the page's start.
 
+use super::engine::Tap;
 use super::job::failure_view;
 use super::ports::{now_ms, sleep};
 use crate::device::improv::Improv;
@@ -27,7 +28,7 @@ use yew::prelude::*;
 #[derive(Clone)]
 pub struct Link {
     pub write: Rc<dyn Fn(Vec<u8>)>,
-    pub listen: Rc<dyn Fn(Option<Rc<dyn Fn(&[u8])>>)>,
+    pub listen: Rc<dyn Fn(Option<Tap>)>,
 }
 
 impl PartialEq for Link {
@@ -301,7 +302,7 @@ pub fn mount(root: web_sys::Element, bridge: wasm_bindgen::JsValue) {
                 let _ = f.call1(&JsValue::NULL, &Uint8Array::from(&b[..]));
             }
         }),
-        listen: Rc::new(move |tap: Option<Rc<dyn Fn(&[u8])>>| {
+        listen: Rc::new(move |tap: Option<Tap>| {
             let Some(f) = &listen else { return };
             let arg = match tap {
                 Some(t) => {
