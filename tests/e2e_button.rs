@@ -406,6 +406,78 @@ fn the_button_updates_a_board_over_rfc2217() {
     assert_eq!(&f[0x150000..0x150000 + app.len()], &app[..]);
 }
 
+/// `erase-first` (the page's attribute): a full install after erasing the whole flash, said
+/// before anything is written with what it loses, run only after a yes; the events say
+/// erasing before writing. `show-log` opens the logs.
+#[test]
+fn erase_first_is_a_full_install_after_a_yes() {
+    let (port, _site, _vendor) = sites(false);
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!(
+            "http://127.0.0.1:{port}/vendor/?otaflash-port=sim"
+        ))
+        .await
+        .unwrap();
+        watch_errors(&c).await;
+        let host = until("the button", 30, || async {
+            c.find(fantoccini::Locator::Css(
+                "esp-web-install-button[install-supported]",
+            ))
+            .await
+            .ok()
+        })
+        .await;
+        c.execute(
+            "const b = document.querySelector('esp-web-install-button');
+             b.eraseFirst = true; b.setAttribute('show-log', '');
+             window.seen = [];
+             b.addEventListener('state-changed', (e) => window.seen.push({state: e.detail.state, details: e.detail.details}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+        host.click().await.unwrap();
+        let plan = dialog_says(
+            &c,
+            "update-plan",
+            "erases the whole flash before installing",
+            60,
+        )
+        .await;
+        assert!(
+            plan.contains("after erasing the whole flash") && plan.contains("Loses nvs"),
+            "{plan}"
+        );
+        let open = in_button(&c, "return q('dialog-logs').open;", vec![]).await;
+        assert_eq!(open, json!(true), "show-log opens the logs");
+        let disabled = in_button(&c, "return q('update').disabled;", vec![]).await;
+        assert_eq!(disabled, json!(true), "nothing runs before the yes");
+        shot(&c, "button-erase-first").await;
+        dialog_click(&c, "update-confirm").await;
+        dialog_click(&c, "update").await;
+        let result = dialog_says(&c, "update-result", "Running", 600).await;
+        assert!(
+            result.starts_with(&format!("Running {NAME} {VERSION} from app0")),
+            "{result}"
+        );
+        let ev = events(&c).await;
+        assert_eq!(
+            states(&ev),
+            [
+                "initializing",
+                "manifest",
+                "preparing",
+                "erasing",
+                "writing",
+                "finished"
+            ],
+            "{ev:#?}"
+        );
+        assert_clean(&c).await;
+    });
+}
+
 /// A USB serial port as Web Serial gives one (what `navigator.serial.requestPort()` resolves
 /// to: real Readable/WritableStreams, setSignals driving the reset circuit), wired to the
 /// simulated ESP32 of otaflash's own module (`sim/`, the chip the page simulates): the button

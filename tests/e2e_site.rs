@@ -48,7 +48,11 @@ fn the_built_site_works_under_a_sub_path_and_offline_after_the_first_visit() {
         listed
             .iter()
             .any(|f| f == "install/otaflash-install_bg.wasm")
-            && listed.iter().any(|f| f == "stub/esp32c3.json"),
+            && listed.iter().any(|f| f == "stub/esp32c3.json")
+            // The install button and its dialog are part of the site.
+            && listed.iter().any(|f| f == "install-button.js")
+            && listed.iter().any(|f| f == "dialog/otaflash-dialog_bg.wasm")
+            && listed.iter().any(|f| f == "dialog/dialog.css"),
         "{listed:?}"
     );
     let online = Arc::new(AtomicBool::new(true));

@@ -100,7 +100,8 @@ impl Source {
             .manifest
             .build_for(Some(chip))
             .map_err(|e| (FirmwareStage::NoBuild, e))?;
-        let improv = build.improv;
+        // `new_install_improv_wait_time: 0` turns Wi-Fi set-up after an install off.
+        let improv = build.improv && self.manifest.improv_wait > 0;
         let parts = self
             .install_parts(chip)
             .await
