@@ -27,19 +27,7 @@ const VERSION: &str = "1.2.0";
 /// and firmware: the Arduino build's bootloader, table and boot_app0 with a 1 MB app) under
 /// /vendor/. Returns the server's port and the folders (kept while the test runs).
 fn sites(improv: bool) -> (u16, tempfile::TempDir, tempfile::TempDir) {
-    let site = tempfile::tempdir().unwrap();
-    let built = std::process::Command::new("bash")
-        .arg(root().join("scripts/build-site.sh"))
-        .arg(site.path())
-        .args(["--base", "/tools/otaflash/"])
-        .env("OTAFLASH_SITE_NO_BUILD", "1")
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    let site = build_site("/tools/otaflash/");
     let vendor = tempfile::tempdir().unwrap();
     for f in ["index.html", "vendor.css"] {
         std::fs::copy(

@@ -28,20 +28,7 @@ async fn styled(c: &fantoccini::Client) -> bool {
 
 #[test]
 fn the_built_site_works_under_a_sub_path_and_offline_after_the_first_visit() {
-    let out = tempfile::tempdir().unwrap();
-    // The release page is built already (scripts/test.sh builds it first).
-    let built = std::process::Command::new("bash")
-        .arg(root().join("scripts/build-site.sh"))
-        .arg(out.path())
-        .args(["--base", "/tools/otaflash/"])
-        .env("OTAFLASH_SITE_NO_BUILD", "1")
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    let out = build_site("/tools/otaflash/");
     let listed: Vec<String> =
         serde_json::from_slice(&std::fs::read(out.path().join("precache.json")).unwrap()).unwrap();
     assert!(

@@ -243,14 +243,9 @@ fn preview_view(
 /// `root`, fed by `bridge` — `props()`, `subscribe(f)`, `check(offset)`, `apply(bytes,
 /// confirmed)` (see the page's `editor_shell`).
 pub fn mount(root: web_sys::Element, bridge: wasm_bindgen::JsValue) {
-    use js_sys::{Array, Function, Reflect, Uint8Array};
+    use js_sys::{Array, Reflect, Uint8Array};
     use wasm_bindgen::prelude::*;
-    use wasm_bindgen::JsCast;
-    let get = |k: &str| {
-        Reflect::get(&bridge, &k.into())
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok())
-    };
+    let get = |k: &str| super::lazy::bridge_fn(&bridge, k);
     let (Some(props), Some(subscribe), Some(check), Some(apply)) =
         (get("props"), get("subscribe"), get("check"), get("apply"))
     else {

@@ -20,6 +20,14 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
 }
 
+/// The function `name` of a module's bridge, if it has one.
+pub fn bridge_fn(bridge: &JsValue, name: &str) -> Option<js_sys::Function> {
+    use wasm_bindgen::JsCast;
+    js_sys::Reflect::get(bridge, &name.into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+}
+
 /// A part of the page that did not load (offline before it was cached, a server error): what
 /// the browser said.
 #[derive(Debug, Clone, PartialEq)]

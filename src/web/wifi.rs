@@ -287,14 +287,9 @@ fn wifi_view(w: &WifiSetup, client: &Client) -> Html {
 /// The module the page loads on demand (`wifi/`): the panel on `root`, linked to the page's
 /// console by `bridge` — `write(bytes)` and `listen(f | null)` (see the page's `wifi_shell`).
 pub fn mount(root: web_sys::Element, bridge: wasm_bindgen::JsValue) {
-    use js_sys::{Function, Reflect, Uint8Array};
+    use js_sys::Uint8Array;
     use wasm_bindgen::prelude::*;
-    use wasm_bindgen::JsCast;
-    let get = |k: &str| {
-        Reflect::get(&bridge, &k.into())
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok())
-    };
+    let get = |k: &str| super::lazy::bridge_fn(&bridge, k);
     let (write, listen) = (get("write"), get("listen"));
     let link = Link {
         write: Rc::new(move |b: Vec<u8>| {

@@ -46,6 +46,25 @@ pub fn serve_dist_with(fw: Option<PathBuf>) -> u16 {
     })
 }
 
+/// `scripts/build-site.sh OUT --base BASE` into a fresh folder, from the release page built
+/// already (scripts/test.sh builds it first).
+pub fn build_site(base: &str) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let built = Command::new("bash")
+        .arg(root().join("scripts/build-site.sh"))
+        .arg(out.path())
+        .args(["--base", base])
+        .env("OTAFLASH_SITE_NO_BUILD", "1")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    out
+}
+
 /// A static server on 127.0.0.1 (a thread per connection): `file` says which file answers a
 /// path (None: 404). While `online` is false every connection is closed at once (the network
 /// is gone).
