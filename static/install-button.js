@@ -148,6 +148,15 @@ class InstallButton extends HTMLElement {
       dialog.remove();
       this.removeAttribute('active');
     };
+    // What stops the dialog before it runs, said in its place with a way out.
+    const stopped = (text, e) => {
+      box.textContent = text;
+      const b = document.createElement('button');
+      b.textContent = 'Close';
+      b.addEventListener('click', close);
+      box.append(' ', b);
+      this.say('error', text, undefined, { error: 'failed_initialize', details: String(e) });
+    };
     let m;
     try {
       [m, this._manifest] = await Promise.all([
@@ -155,17 +164,11 @@ class InstallButton extends HTMLElement {
         fetch(manifest).then((r) => r.json()).catch(() => undefined),
       ]);
     } catch (e) {
-      box.textContent = `The installer did not load: ${e.message ?? e}. Check the connection and try again.`;
-      const b = document.createElement('button');
-      b.textContent = 'Close';
-      b.addEventListener('click', close);
-      box.append(' ', b);
-      await port?.close?.().catch(() => {});
-      this.say('error', box.textContent, undefined, { error: 'failed_initialize', details: String(e) });
+      stopped(`The installer did not load: ${e.message ?? e}. Check the connection and try again.`, e);
       return;
     }
     const root = document.createElement('div');
-    box.replaceWith(root);
+    box.after(root);
     try {
       handle = m.open(root, {
         manifest,
@@ -178,9 +181,10 @@ class InstallButton extends HTMLElement {
         emit: (state, message, chipFamily, details) => this.say(state, message, chipFamily, details),
         close,
       });
+      box.remove();
     } catch (e) {
-      root.className = 'loading';
-      root.textContent = String(e);
+      root.remove();
+      stopped(String(e), e);
     }
   }
 }

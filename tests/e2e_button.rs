@@ -533,8 +533,8 @@ fn the_button_asks_for_a_usb_port_and_updates_through_web_serial() {
         assert_eq!(usb[0], json!(1), "the port is asked for once, in the click");
         // No Improv in this build: no Wi-Fi set-up offered.
         assert_eq!(dialog_text(&c, "wifi").await, None);
-        // Closing the dialog lets the board go: reset into its app, the port closed.
-        dialog_click(&c, "dialog-close").await;
+        // Done: the board is let go at once (reset into its app, the port closed), while the
+        // dialog still says how it ended.
         until("the port to be closed", 30, || async {
             let v = c
                 .execute("return usbPort.closed >= usbPort.opened;", vec![])
@@ -543,6 +543,9 @@ fn the_button_asks_for_a_usb_port_and_updates_through_web_serial() {
             (v == json!(true)).then_some(())
         })
         .await;
+        let said = dialog_text(&c, "update-result").await.unwrap_or_default();
+        assert!(said.starts_with("Running Garden Sensor"), "{said}");
+        dialog_click(&c, "dialog-close").await;
         assert_clean(&c).await;
     });
 }

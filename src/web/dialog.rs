@@ -172,9 +172,14 @@ pub fn Dialog(p: &DialogProps) -> Html {
     {
         let e = (*engine).clone();
         let (baud, offset) = (s.baud, s.table_offset);
-        use_effect_with(improv && running, move |go| {
-            if *go {
+        let ended = s.finished.is_some() || running;
+        use_effect_with((ended, improv && running), move |(ended, wifi)| {
+            if *wifi {
                 e.watch_console(115_200, baud, offset);
+            } else if *ended {
+                // Done: the board is let go into its app now (the update's check held it in
+                // download mode), not when the dialog closes.
+                e.close();
             }
         });
     }
