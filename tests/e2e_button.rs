@@ -550,6 +550,51 @@ fn the_button_asks_for_a_usb_port_and_updates_through_web_serial() {
     });
 }
 
+/// No board where the button looks: the dialog says why with what to try and offers "Try
+/// again", which is a new run (initializing, then error again).
+#[test]
+fn a_failed_connect_says_why_and_can_be_tried_again() {
+    let (port, _site, _vendor) = sites(false);
+    let nobody = free_port();
+    run(async {
+        let (c, _driver, _profile) = browser().await;
+        c.goto(&format!(
+            "http://127.0.0.1:{port}/vendor/?otaflash-port=rfc2217%2Bws://127.0.0.1:{nobody}"
+        ))
+        .await
+        .unwrap();
+        let host = until("the button", 30, || async {
+            c.find(fantoccini::Locator::Css(
+                "esp-web-install-button[install-supported]",
+            ))
+            .await
+            .ok()
+        })
+        .await;
+        c.execute(
+            "window.seen = [];
+             document.querySelector('esp-web-install-button').addEventListener('state-changed',
+               (e) => window.seen.push({state: e.detail.state, details: e.detail.details}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+        host.click().await.unwrap();
+        let why = dialog_says(&c, "dialog-failed", "Connect", 60).await;
+        assert!(why.contains("bridge"), "what to try: {why}");
+        shot(&c, "button-connect-failed").await;
+        dialog_click(&c, "dialog-retry").await;
+        until("the second try to fail too", 60, || async {
+            let ev = events(&c).await;
+            (states(&ev) == ["initializing", "error", "initializing", "error"]).then_some(())
+        })
+        .await;
+        let ev = events(&c).await;
+        assert_eq!(ev[1]["details"]["error"], json!("failed_initialize"));
+        dialog_click(&c, "dialog-close").await;
+    });
+}
+
 /// The slots for a browser that cannot: no Web Serial (`unsupported`), an insecure page
 /// (`not-allowed`, checked first) — each with its default words and `install-unsupported`.
 #[test]

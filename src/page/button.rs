@@ -130,6 +130,10 @@ impl Events {
 
     /// What `action` tells the embedding page.
     pub fn on(&mut self, action: &Action) -> Vec<Event> {
+        // "Try again" after a failure is a new run.
+        if matches!(action, Action::Connecting) && self.last == Some(State::Error) {
+            *self = Events::default();
+        }
         if self.ended() {
             return vec![];
         }

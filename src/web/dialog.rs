@@ -121,10 +121,11 @@ pub fn Dialog(p: &DialogProps) -> Html {
     };
     let s = &state.0;
 
-    // Connect once; the engine lets the board go (reset into its app) when the dialog closes.
-    {
+    // Connect once (and again on "Try again"); the engine lets the board go (reset into its
+    // app) when the run ends or the dialog closes.
+    let connect = {
         let (e, ask) = ((*engine).clone(), ask.clone());
-        use_effect_with((), move |_| {
+        move || {
             e.set_erase_first(ask.erase_first);
             let (kind, url) = match &ask.device {
                 Device::Serial(port) => {
@@ -141,7 +142,16 @@ pub fn Dialog(p: &DialogProps) -> Html {
                 crate::formats::partition::DEFAULT_TABLE_OFFSET,
                 false,
             );
-            let e = e.clone();
+        }
+    };
+    let on_retry = {
+        let connect = connect.clone();
+        Callback::from(move |_: MouseEvent| connect())
+    };
+    {
+        let e = (*engine).clone();
+        use_effect_with((), move |_| {
+            connect();
             move || e.close()
         });
     }
@@ -222,6 +232,7 @@ pub fn Dialog(p: &DialogProps) -> Html {
             }
             if let Link::Failed(f) = &s.link {
                 { super::job::failure_view(f, "dialog-failed", Some("Connect")) }
+                <p><button onclick={on_retry} data-testid="dialog-retry">{"Try again"}</button></p>
             }
             if let Some(problem) = s.firmware.as_ref().and_then(|f| f.problem.clone()) {
                 <p class="error" data-testid="dialog-firmware-problem">{ problem }</p>

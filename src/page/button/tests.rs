@@ -185,12 +185,25 @@ fn failures_carry_esp_web_tools_codes() {
         "error write_failed"
     );
     let e = Error::Timeout("no answer".into());
+    let failed = Action::ConnectFailed(Failure::of(&e, Via::Serial(None)));
+    assert_eq!(
+        names(&run(&[Action::Connecting, failed.clone()])),
+        ["initializing", "error failed_initialize"]
+    );
+    // Trying again is a new run; after "finished" nothing more is said.
     assert_eq!(
         names(&run(&[
             Action::Connecting,
-            Action::ConnectFailed(Failure::of(&e, Via::Serial(None)))
+            failed,
+            Action::Connecting,
+            Action::Connected(board())
         ])),
-        ["initializing", "error failed_initialize"]
+        [
+            "initializing",
+            "error failed_initialize",
+            "initializing",
+            "initializing✓"
+        ]
     );
     let mut s = connected();
     let b = v2();
