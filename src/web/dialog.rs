@@ -97,10 +97,28 @@ fn emit(f: &js_sys::Function, e: &Event) {
     );
 }
 
-#[component]
-pub fn Dialog(p: &DialogProps) -> Html {
-    let ask = &p.ask;
-    let state = use_reducer(Store::default);
+/// Whether the build speaks Improv, and whether its app runs now (the update confirmed it,
+/// or the board ran it already).
+fn improv_and_running(s: &crate::page::PageState) -> (bool, bool) {
+    let improv = s
+        .firmware
+        .as_ref()
+        .and_then(|f| f.build.as_ref())
+        .is_some_and(|b| b.improv);
+    let running = s
+        .finished
+        .as_ref()
+        .is_some_and(|f| f.verdict == Verdict::Running)
+        || (s.fresh && s.plan.as_ref().is_some_and(|p| p.is_already()));
+    (improv, running)
+}
+
+/// The run: the engine (its actions also made into ESP Web Tools' events), connected once
+/// (again on "Try again", the callback returned), the manifest fetched once the chip is known
+/// (ESP Web Tools' order: initializing, manifest), and at the end the board let go into its
+/// app — or its console kept running for Wi-Fi set-up.
+#[hook]
+fn use_run(ask: &Ask, state: &UseReducerHandle<Store>) -> (Engine, Callback<MouseEvent>) {
     let engine = {
         let d = state.dispatcher();
         let f = ask.emit.clone();
@@ -115,16 +133,9 @@ pub fn Dialog(p: &DialogProps) -> Html {
             }))
         })
     };
-    let link = {
-        let e = (*engine).clone();
-        use_memo((), move |_| e.wifi_link())
-    };
     let s = &state.0;
-
-    // Connect once (and again on "Try again"); the engine lets the board go (reset into its
-    // app) when the run ends or the dialog closes.
     let connect = {
-        let (e, ask) = ((*engine).clone(), ask.clone());
+        let (e, ask) = (engine.clone(), ask.clone());
         move || {
             e.set_erase_first(ask.erase_first);
             let (kind, url) = match &ask.device {
@@ -144,20 +155,19 @@ pub fn Dialog(p: &DialogProps) -> Html {
             );
         }
     };
-    let on_retry = {
+    let retry = {
         let connect = connect.clone();
         Callback::from(move |_: MouseEvent| connect())
     };
     {
-        let e = (*engine).clone();
+        let e = engine.clone();
         use_effect_with((), move |_| {
             connect();
             move || e.close()
         });
     }
-    // The manifest, once the chip is known (ESP Web Tools' order: initializing, manifest).
     {
-        let (e, url) = ((*engine).clone(), ask.manifest.clone());
+        let (e, url) = (engine.clone(), ask.manifest.clone());
         let chip = s.board.as_ref().map(|b| b.chip.pretty);
         let asked = use_mut_ref(|| false);
         use_effect_with(chip, move |chip| {
@@ -168,20 +178,10 @@ pub fn Dialog(p: &DialogProps) -> Html {
             }
         });
     }
-    // Running, and the build speaks Improv: the console with Wi-Fi set-up.
-    let improv = s
-        .firmware
-        .as_ref()
-        .and_then(|f| f.build.as_ref())
-        .is_some_and(|b| b.improv);
-    let running = s
-        .finished
-        .as_ref()
-        .is_some_and(|f| f.verdict == Verdict::Running)
-        || (s.fresh && s.plan.as_ref().is_some_and(|p| p.is_already()));
     {
-        let e = (*engine).clone();
+        let e = engine.clone();
         let (baud, offset) = (s.baud, s.table_offset);
+        let (improv, running) = improv_and_running(s);
         let ended = s.finished.is_some() || running;
         use_effect_with((ended, improv && running), move |(ended, wifi)| {
             if *wifi {
@@ -193,6 +193,20 @@ pub fn Dialog(p: &DialogProps) -> Html {
             }
         });
     }
+    ((*engine).clone(), retry)
+}
+
+#[component]
+pub fn Dialog(p: &DialogProps) -> Html {
+    let ask = &p.ask;
+    let state = use_reducer(Store::default);
+    let (engine, on_retry) = use_run(ask, &state);
+    let link = {
+        let e = engine.clone();
+        use_memo((), move |_| e.wifi_link())
+    };
+    let s = &state.0;
+    let (improv, running) = improv_and_running(s);
 
     let on_close = {
         let f = ask.close.clone();
@@ -242,7 +256,7 @@ pub fn Dialog(p: &DialogProps) -> Html {
                 { super::update::finished_view(s) }
             } else {
                 <div class={classes!("offer", ask.hide_progress.then_some("hide-progress"))}>
-                    <UpdateOffer state={state.clone()} engine={(*engine).clone()} />
+                    <UpdateOffer state={state.clone()} engine={engine.clone()} />
                 </div>
             }
             if let Some(f) = s.failed.as_ref().filter(|_| s.finished.is_none()) {
