@@ -172,6 +172,7 @@ class InstallButton extends HTMLElement {
     try {
       handle = m.open(root, {
         manifest,
+        name: [this._manifest?.name, this._manifest?.version].filter((x) => typeof x === 'string').join(' ') || undefined,
         base: here.href,
         eraseFirst: this.eraseFirst,
         hideProgress: this.hideProgress,

@@ -581,6 +581,11 @@ fn a_failed_connect_says_why_and_can_be_tried_again() {
         .unwrap();
         host.click().await.unwrap();
         let why = dialog_says(&c, "dialog-failed", "Connect", 60).await;
+        // Named from the manifest though the board was never reached.
+        assert_eq!(
+            dialog_text(&c, "dialog-title").await.as_deref(),
+            Some("Install Garden Sensor 1.2.0")
+        );
         assert!(why.contains("bridge"), "what to try: {why}");
         shot(&c, "button-connect-failed").await;
         dialog_click(&c, "dialog-retry").await;

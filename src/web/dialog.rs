@@ -22,6 +22,8 @@ use yew::prelude::*;
 pub struct Ask {
     /// The manifest's absolute address.
     pub manifest: String,
+    /// What the manifest calls the firmware, if the button read it ("Garden Sensor 1.2.0").
+    pub name: Option<String>,
     pub erase_first: bool,
     pub hide_progress: bool,
     pub show_log: bool,
@@ -217,8 +219,9 @@ pub fn Dialog(p: &DialogProps) -> Html {
     let title = s
         .firmware
         .as_ref()
-        .map(|f| format!("Install {}", f.label()))
-        .unwrap_or_else(|| "Install".into());
+        .map(|f| f.label())
+        .or_else(|| ask.name.clone())
+        .map_or_else(|| "Install".into(), |n| format!("Install {n}"));
     let board = s.board.as_ref().map(|b| {
         format!(
             "{} · {} flash · MAC {}",
@@ -320,6 +323,7 @@ pub fn open(root: web_sys::Element, opts: JsValue) -> Result<yew::AppHandle<Dial
     };
     let ask = Ask {
         manifest: text(&opts, "manifest").ok_or("the button names no manifest")?,
+        name: text(&opts, "name"),
         erase_first: flag(&opts, "eraseFirst"),
         hide_progress: flag(&opts, "hideProgress"),
         show_log: flag(&opts, "showLog"),
