@@ -86,6 +86,12 @@ async fn connect(c: &Client) {
 async fn load(c: &Client, url: &str) {
     let field = find(c, "manifest-url").await;
     field.clear().await.unwrap();
+    // The page took the emptied field (Load has nothing to load): a render meanwhile cannot
+    // put the old address back under what is typed next.
+    until("the emptied address to be taken", 30, || async {
+        (attr(c, "manifest-load", "disabled").await.is_some()).then_some(())
+    })
+    .await;
     field.send_keys(url).await.unwrap();
     // The change event fires on leaving the field.
     field.send_keys("\t").await.unwrap();

@@ -24,6 +24,14 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
             url.set(e.target_unchecked_into::<HtmlInputElement>().value())
         })
     };
+    // A change without typing (the field emptied by a script or an autofill) is taken too:
+    // the next render would otherwise put the old address back.
+    let on_url_change = {
+        let url = url.clone();
+        Callback::from(move |e: Event| {
+            url.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
     // The address as the box holds it when Load is clicked (its change event may not have
     // been rendered yet).
     let url_box = use_node_ref();
@@ -77,7 +85,7 @@ pub fn UpdatePanel(p: &PanelProps) -> Html {
             }
             <div class="row">
                 <label>{"Manifest "}
-                    <input type="text" size="30" placeholder="firmware/manifest.json" value={(*url).clone()} oninput={on_url} ref={url_box} data-testid="manifest-url" disabled={locked} />
+                    <input type="text" size="30" placeholder="firmware/manifest.json" value={(*url).clone()} oninput={on_url} onchange={on_url_change} ref={url_box} data-testid="manifest-url" disabled={locked} />
                 </label>
                 <button onclick={on_load} disabled={url.is_empty() || locked} data-testid="manifest-load">{"Load"}</button>
                 <label class={classes!("button", locked.then_some("disabled"))}>{"Choose files"}
