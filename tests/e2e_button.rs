@@ -77,6 +77,11 @@ fn file_at(site: &Path, vendor: &Path, path: &str) -> Option<PathBuf> {
     if let Some(rel) = path.strip_prefix("/tools/otaflash/") {
         return Some(site.join(if rel.is_empty() { "index.html" } else { rel }));
     }
+    // The example page of examples/install-button, beside the site as its README puts it.
+    if let Some(rel) = path.strip_prefix("/tools/start-counter/") {
+        let dir = root().join("examples/install-button");
+        return Some(dir.join(if rel.is_empty() { "index.html" } else { rel }));
+    }
     let rel = path.strip_prefix("/vendor/")?;
     Some(vendor.join(if rel.is_empty() { "index.html" } else { rel }))
 }
@@ -633,6 +638,25 @@ fn the_unsupported_and_not_allowed_slots_show() {
         assert!(v[1].as_str().unwrap().contains("Chrome or Edge"), "{v}");
         assert_eq!(v[2], json!(false));
         shot(&c, "button-unsupported").await;
+        // The example page puts its own words in the slot.
+        c.goto(&format!("http://127.0.0.1:{port}/tools/start-counter/"))
+            .await
+            .unwrap();
+        let (c, _) = slot(c).await;
+        let own = c
+            .execute(
+                "const s = document.querySelector('esp-web-install-button').shadowRoot.querySelector('slot');
+                 return s.assignedNodes().map((n) => n.textContent).join('');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            own.as_str()
+                .unwrap()
+                .contains("This browser cannot reach USB boards"),
+            "{own}"
+        );
     });
     run(async {
         // A name that is not localhost: an insecure context, though it reaches 127.0.0.1.
