@@ -5,163 +5,22 @@
 //! headless Chromium against the simulated chip — in the page, and over RFC 2217 — the button
 //! shows with `install-supported`, wears the page's colours, a click opens otaflash's update,
 //! the `state-changed` events come in ESP Web Tools' order ending in "finished" (a 1 MB app, at
-//! real timing), and Wi-Fi is set up over Improv on the app (a wrong password said as such).
-//! Without Web Serial the `unsupported` slot shows; on an insecure page, `not-allowed`.
+//! real timing), and Wi-Fi is set up over Improv on the app (a wrong password said as such);
+//! also through a Web Serial port asked for in the click, and with `erase-first`. When the
+//! button cannot install: tests/e2e_button_support.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
 #[path = "common/browser.rs"]
 mod browser;
+#[path = "common/button.rs"]
+mod button;
 mod common;
 
 use browser::*;
+use button::*;
 use fantoccini::Client;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// What the app is called in the manifest and in its own description.
-const NAME: &str = "Garden Sensor";
-const VERSION: &str = "1.2.0";
-
-/// The otaflash site under /tools/otaflash/ and the vendor's page (the fixture, its manifest
-/// and firmware: the Arduino build's bootloader, table and boot_app0 with a 1 MB app) under
-/// /vendor/. Returns the server's port and the folders (kept while the test runs).
-fn sites(improv: bool) -> (u16, tempfile::TempDir, tempfile::TempDir) {
-    let site = build_site("/tools/otaflash/");
-    let vendor = tempfile::tempdir().unwrap();
-    for f in ["index.html", "vendor.css"] {
-        std::fs::copy(
-            root().join("tests/data/button").join(f),
-            vendor.path().join(f),
-        )
-        .unwrap();
-    }
-    let fw = vendor.path().join("firmware");
-    std::fs::create_dir(&fw).unwrap();
-    let data = root().join("tests/data/firmware");
-    for (from, to) in [
-        ("arduino_bootloader_dio_40m.bin", "bootloader.bin"),
-        ("arduino_boot_app0.bin", "boot_app0.bin"),
-    ] {
-        std::fs::copy(data.join(from), fw.join(to)).unwrap();
-    }
-    // The table the simulated boards hold (the Arduino default with a coredump partition), so
-    // that the update is a slot update.
-    let board = otaflash::sim::demo::arduino_like_flash(otaflash::chips::ESP32);
-    std::fs::write(fw.join("partitions.bin"), &board[0x8000..0x8C00]).unwrap();
-    let app = otaflash::sim::demo::app_image(
-        otaflash::chips::ESP32,
-        Some(("garden-sensor", VERSION)),
-        1 << 20,
-    );
-    std::fs::write(fw.join("garden-sensor.bin"), app).unwrap();
-    let manifest = json!({
-        "name": NAME, "version": VERSION, "new_install_prompt_erase": true,
-        "builds": [{
-            "chipFamily": "ESP32", "improv": improv,
-            "parts": [
-                {"path": "bootloader.bin", "offset": 4096},
-                {"path": "partitions.bin", "offset": 32768},
-                {"path": "boot_app0.bin", "offset": 57344},
-                {"path": "garden-sensor.bin", "offset": 65536}
-            ]
-        }]
-    });
-    std::fs::write(fw.join("manifest.json"), manifest.to_string()).unwrap();
-    let (s, v) = (site.path().to_path_buf(), vendor.path().to_path_buf());
-    let port = serve(None, move |path| file_at(&s, &v, path));
-    (port, site, vendor)
-}
-
-fn file_at(site: &Path, vendor: &Path, path: &str) -> Option<PathBuf> {
-    if let Some(rel) = path.strip_prefix("/tools/otaflash/") {
-        return Some(site.join(if rel.is_empty() { "index.html" } else { rel }));
-    }
-    // The example page of examples/install-button, beside the site as its README puts it.
-    if let Some(rel) = path.strip_prefix("/tools/start-counter/") {
-        let dir = root().join("examples/install-button");
-        return Some(dir.join(if rel.is_empty() { "index.html" } else { rel }));
-    }
-    let rel = path.strip_prefix("/vendor/")?;
-    Some(vendor.join(if rel.is_empty() { "index.html" } else { rel }))
-}
-
-/// Runs `body` in the page with `q(id)` finding a test id inside the button's dialog.
-async fn in_button(c: &Client, body: &str, args: Vec<Value>) -> Value {
-    let script = format!(
-        "const host = document.querySelector('esp-web-install-button');
-         const q = (id) => host && host.shadowRoot && host.shadowRoot.querySelector('[data-testid=\"' + id + '\"]');
-         {body}"
-    );
-    c.execute(&script, args).await.unwrap()
-}
-
-async fn dialog_text(c: &Client, id: &str) -> Option<String> {
-    in_button(
-        c,
-        "const e = q(arguments[0]); return e ? e.textContent : null;",
-        vec![id.into()],
-    )
-    .await
-    .as_str()
-    .map(str::to_string)
-}
-
-/// Waits until the dialog's `id` says `needle`.
-async fn dialog_says(c: &Client, id: &str, needle: &str, secs: u64) -> String {
-    until(
-        &format!("the dialog's {id} to say {needle:?}"),
-        secs,
-        || async { dialog_text(c, id).await.filter(|t| t.contains(needle)) },
-    )
-    .await
-}
-
-async fn dialog_click(c: &Client, id: &str) {
-    until(&format!("the dialog's {id} to be enabled"), 30, || async {
-        let done = in_button(
-            c,
-            "const e = q(arguments[0]); if (!e || e.disabled) return false; e.click(); return true;",
-            vec![id.into()],
-        )
-        .await;
-        (done == json!(true)).then_some(())
-    })
-    .await
-}
-
-/// Sets a form field in the dialog as typing would.
-async fn dialog_set(c: &Client, id: &str, value: &str) {
-    in_button(
-        c,
-        "const e = q(arguments[0]); e.value = arguments[1];
-         e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true}));",
-        vec![id.into(), value.into()],
-    )
-    .await;
-}
-
-/// The state-changed events so far: `[state, message, details]`, with their times.
-async fn events(c: &Client) -> Vec<Value> {
-    c.execute("return window.seen || [];", vec![])
-        .await
-        .unwrap()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// The states in order, each run of one state said once.
-fn states(ev: &[Value]) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
-    for e in ev {
-        let s = e["state"].as_str().unwrap().to_string();
-        if out.last() != Some(&s) {
-            out.push(s);
-        }
-    }
-    out
-}
 
 /// Opens the vendor's page (`query`: how otaflash finds the board), checks the button as the
 /// page styled it, clicks it and runs the update to "finished". Returns the seconds from the
@@ -177,16 +36,7 @@ async fn update_from_the_button(
         .await
         .unwrap();
     watch_errors(c).await;
-    let host = until("the button to be defined", 30, || async {
-        let e = c
-            .find(fantoccini::Locator::Css(
-                "esp-web-install-button[install-supported]",
-            ))
-            .await
-            .ok()?;
-        Some(e)
-    })
-    .await;
+    let host = supported_button(c).await;
     // The page's CSS variables reach the default button.
     let look = in_button(
         c,
@@ -413,14 +263,7 @@ fn erase_first_is_a_full_install_after_a_yes() {
         .await
         .unwrap();
         watch_errors(&c).await;
-        let host = until("the button", 30, || async {
-            c.find(fantoccini::Locator::Css(
-                "esp-web-install-button[install-supported]",
-            ))
-            .await
-            .ok()
-        })
-        .await;
+        let host = supported_button(&c).await;
         c.execute(
             "const b = document.querySelector('esp-web-install-button');
              b.eraseFirst = true; b.setAttribute('show-log', '');
@@ -552,126 +395,5 @@ fn the_button_asks_for_a_usb_port_and_updates_through_web_serial() {
         assert!(said.starts_with("Running Garden Sensor"), "{said}");
         dialog_click(&c, "dialog-close").await;
         assert_clean(&c).await;
-    });
-}
-
-/// No board where the button looks: the dialog says why with what to try and offers "Try
-/// again", which is a new run (initializing, then error again).
-#[test]
-fn a_failed_connect_says_why_and_can_be_tried_again() {
-    let (port, _site, _vendor) = sites(false);
-    let nobody = free_port();
-    run(async {
-        let (c, _driver, _profile) = browser().await;
-        c.goto(&format!(
-            "http://127.0.0.1:{port}/vendor/?otaflash-port=rfc2217%2Bws://127.0.0.1:{nobody}"
-        ))
-        .await
-        .unwrap();
-        let host = until("the button", 30, || async {
-            c.find(fantoccini::Locator::Css(
-                "esp-web-install-button[install-supported]",
-            ))
-            .await
-            .ok()
-        })
-        .await;
-        c.execute(
-            "window.seen = [];
-             document.querySelector('esp-web-install-button').addEventListener('state-changed',
-               (e) => window.seen.push({state: e.detail.state, details: e.detail.details}));",
-            vec![],
-        )
-        .await
-        .unwrap();
-        host.click().await.unwrap();
-        let why = dialog_says(&c, "dialog-failed", "Connect", 60).await;
-        // Named from the manifest though the board was never reached.
-        assert_eq!(
-            dialog_text(&c, "dialog-title").await.as_deref(),
-            Some("Install Garden Sensor 1.2.0")
-        );
-        assert!(why.contains("bridge"), "what to try: {why}");
-        shot(&c, "button-connect-failed").await;
-        dialog_click(&c, "dialog-retry").await;
-        until("the second try to fail too", 60, || async {
-            let ev = events(&c).await;
-            (states(&ev) == ["initializing", "error", "initializing", "error"]).then_some(())
-        })
-        .await;
-        let ev = events(&c).await;
-        assert_eq!(ev[1]["details"]["error"], json!("failed_initialize"));
-        dialog_click(&c, "dialog-close").await;
-    });
-}
-
-/// The slots for a browser that cannot: no Web Serial (`unsupported`), an insecure page
-/// (`not-allowed`, checked first) — each with its default words and `install-unsupported`.
-#[test]
-fn the_unsupported_and_not_allowed_slots_show() {
-    let (port, _site, _vendor) = sites(false);
-    let slot = |c: Client| async move {
-        let found = until("the button to say why it cannot", 30, || async {
-            let v = c
-                .execute(
-                    "const h = document.querySelector('esp-web-install-button');
-                     if (!h || !h.shadowRoot || !h.hasAttribute('install-unsupported')) return null;
-                     const s = h.shadowRoot.querySelector('slot');
-                     return [s.name, s.textContent, h.hasAttribute('install-supported')];",
-                    vec![],
-                )
-                .await
-                .unwrap();
-            (!v.is_null()).then_some(v)
-        })
-        .await;
-        (c, found)
-    };
-    run(async {
-        let (c, _driver, _profile) =
-            browser_with(1280, 900, &["--disable-blink-features=Serial"]).await;
-        c.goto(&format!("http://127.0.0.1:{port}/vendor/"))
-            .await
-            .unwrap();
-        let (c, v) = slot(c).await;
-        assert_eq!(v[0], json!("unsupported"));
-        assert!(v[1].as_str().unwrap().contains("Chrome or Edge"), "{v}");
-        assert_eq!(v[2], json!(false));
-        shot(&c, "button-unsupported").await;
-        // The example page puts its own words in the slot.
-        c.goto(&format!("http://127.0.0.1:{port}/tools/start-counter/"))
-            .await
-            .unwrap();
-        let (c, _) = slot(c).await;
-        let own = c
-            .execute(
-                "const s = document.querySelector('esp-web-install-button').shadowRoot.querySelector('slot');
-                 return s.assignedNodes().map((n) => n.textContent).join('');",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert!(
-            own.as_str()
-                .unwrap()
-                .contains("This browser cannot reach USB boards"),
-            "{own}"
-        );
-    });
-    run(async {
-        // A name that is not localhost: an insecure context, though it reaches 127.0.0.1.
-        let (c, _driver, _profile) = browser_with(
-            1280,
-            900,
-            &["--host-resolver-rules=MAP vendor.test 127.0.0.1"],
-        )
-        .await;
-        c.goto(&format!("http://vendor.test:{port}/vendor/"))
-            .await
-            .unwrap();
-        let (c, v) = slot(c).await;
-        assert_eq!(v[0], json!("not-allowed"));
-        assert!(v[1].as_str().unwrap().contains("HTTPS"), "{v}");
-        shot(&c, "button-not-allowed").await;
     });
 }
