@@ -98,7 +98,9 @@ async fn build_for(source: &Source, chip: &Chip) -> Result<Build, Failure> {
                 parts,
                 improv: manifest
                     .build_for(Some(chip.pretty))
-                    .is_ok_and(|b| b.improv),
+                    .is_ok_and(|b| b.improv)
+                    .then_some(manifest.improv_wait)
+                    .filter(|w| *w > 0),
             })
         }
     }

@@ -39,6 +39,8 @@ pub struct Improv<'a, P: Port> {
     /// The console text read between the packets.
     pub console: Vec<u8>,
     pub state: Option<State>,
+    /// How long the app may take to answer the first request ([`DETECT`] unless set).
+    detect: Duration,
 }
 
 impl<'a, P: Port> Improv<'a, P> {
@@ -48,7 +50,15 @@ impl<'a, P: Port> Improv<'a, P> {
             reader: Reader::default(),
             console: vec![],
             state: None,
+            detect: DETECT,
         }
+    }
+
+    /// The app gets `d` to answer the first request (a manifest's
+    /// `new_install_improv_wait_time`).
+    pub fn detect_within(mut self, d: Duration) -> Self {
+        self.detect = d;
+        self
     }
 
     async fn send(&mut self, p: &Packet) -> Result<()> {
@@ -119,7 +129,7 @@ impl<'a, P: Port> Improv<'a, P> {
             .ask(
                 Packet::request(command::CURRENT_STATE),
                 &|p| matches!(p, Packet::State(_)),
-                DETECT,
+                self.detect,
                 true,
             )
             .await?;

@@ -321,6 +321,13 @@ mod tests {
         )
         .unwrap();
         assert!(m.prompt_erase);
+        assert_eq!((m.improv_wait, m.builds[0].improv), (0, false));
+        // Improv per build; the wait as ESP Web Tools' default when not given.
+        let i = Manifest::parse(
+            br#"{"builds":[{"chipFamily":"ESP32","improv":true,"parts":[{"path":"a.bin","offset":0}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!((i.improv_wait, i.builds[0].improv), (10, true));
         assert_eq!(m.builds[0].parts[0].offset, 0x1000);
         assert_eq!(m.builds[0].parts[1].offset, 0x8000);
         assert!(Manifest::parse(b"{}")

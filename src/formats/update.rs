@@ -26,8 +26,10 @@ pub struct Build {
     pub version: Option<String>,
     /// The parts at their offsets (a manifest's build for the chip), or one app image.
     pub parts: Vec<Part>,
-    /// The app speaks Improv Wi-Fi (the manifest's build says `"improv": true`).
-    pub improv: bool,
+    /// The app speaks Improv Wi-Fi (the manifest's build says `"improv": true`): how many
+    /// seconds it gets to answer once it runs (the manifest's `new_install_improv_wait_time`,
+    /// 10 by default). None: it does not (or the manifest turns it off with 0).
+    pub improv: Option<u32>,
 }
 
 impl Build {
@@ -37,7 +39,7 @@ impl Build {
             name: None,
             version: None,
             parts: vec![Part::new(file, 0x10000, bytes)],
-            improv: false,
+            improv: None,
         }
     }
 

@@ -21,7 +21,7 @@ pub(super) fn v2() -> Build {
             demo::app_image(crate::chips::ESP32, Some(("garden", "1.1.0")), 2000),
         )
         .parts,
-        improv: false,
+        improv: None,
     }
 }
 

@@ -99,14 +99,14 @@ fn emit(f: &js_sys::Function, e: &Event) {
     );
 }
 
-/// Whether the build speaks Improv, and whether its app runs now (the update confirmed it,
-/// or the board ran it already).
-fn improv_and_running(s: &crate::page::PageState) -> (bool, bool) {
+/// Whether the build speaks Improv (how long its app gets to answer), and whether its app runs
+/// now (the update confirmed it, or the board ran it already).
+fn improv_and_running(s: &crate::page::PageState) -> (Option<u32>, bool) {
     let improv = s
         .firmware
         .as_ref()
         .and_then(|f| f.build.as_ref())
-        .is_some_and(|b| b.improv);
+        .and_then(|b| b.improv);
     let running = s
         .finished
         .as_ref()
@@ -185,15 +185,18 @@ fn use_run(ask: &Ask, state: &UseReducerHandle<Store>) -> (Engine, Callback<Mous
         let (baud, offset) = (s.baud, s.table_offset);
         let (improv, running) = improv_and_running(s);
         let ended = s.finished.is_some() || running;
-        use_effect_with((ended, improv && running), move |(ended, wifi)| {
-            if *wifi {
-                e.watch_console(115_200, baud, offset);
-            } else if *ended {
-                // Done: the board is let go into its app now (the update's check held it in
-                // download mode), not when the dialog closes.
-                e.close();
-            }
-        });
+        use_effect_with(
+            (ended, improv.is_some() && running),
+            move |(ended, wifi)| {
+                if *wifi {
+                    e.watch_console(115_200, baud, offset);
+                } else if *ended {
+                    // Done: the board is let go into its app now (the update's check held it in
+                    // download mode), not when the dialog closes.
+                    e.close();
+                }
+            },
+        );
     }
     ((*engine).clone(), retry)
 }
@@ -265,8 +268,8 @@ pub fn Dialog(p: &DialogProps) -> Html {
             if let Some(f) = s.failed.as_ref().filter(|_| s.finished.is_none()) {
                 { super::job::failure_view(&f.failure, "dialog-job-failed", Some(f.job.title())) }
             }
-            if improv && running {
-                <WifiPanel link={(*link).clone()} />
+            if let (Some(wait), true) = (improv, running) {
+                <WifiPanel link={(*link).clone()} {wait} />
             }
             <details class="logs" open={ask.show_log} data-testid="dialog-logs">
                 <summary>{"Logs & console"}</summary>

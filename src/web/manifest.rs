@@ -101,7 +101,8 @@ impl Source {
             .build_for(Some(chip))
             .map_err(|e| (FirmwareStage::NoBuild, e))?;
         // `new_install_improv_wait_time: 0` turns Wi-Fi set-up after an install off.
-        let improv = build.improv && self.manifest.improv_wait > 0;
+        let wait = self.manifest.improv_wait;
+        let improv = (build.improv && wait > 0).then_some(wait);
         let parts = self
             .install_parts(chip)
             .await

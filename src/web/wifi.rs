@@ -104,6 +104,7 @@ struct Client {
     asks: Rc<RefCell<VecDeque<WifiAsk>>>,
     running: Rc<std::cell::Cell<bool>>,
     tell: Rc<dyn Fn(WifiNews)>,
+    wait: Duration,
 }
 
 impl Client {
@@ -123,7 +124,7 @@ impl Client {
                     write: me.link.write.clone(),
                     epoch: now_ms(),
                 };
-                let mut improv = Improv::new(&mut port);
+                let mut improv = Improv::new(&mut port).detect_within(me.wait);
                 let r = ask_app(&mut improv, &ask, &*me.tell).await;
                 let via = loader::Via::Serial(None);
                 match r {
@@ -176,6 +177,9 @@ async fn ask_app<P: Port>(
 #[derive(Properties, PartialEq)]
 pub struct WifiProps {
     pub link: Link,
+    /// Seconds the app gets to answer at first (10 as ESP Web Tools waits by default).
+    #[prop_or(10)]
+    pub wait: u32,
 }
 
 /// Asks the app at once, then shows the set-up.
@@ -183,8 +187,9 @@ pub struct WifiProps {
 pub fn WifiPanel(p: &WifiProps) -> Html {
     let store = use_reducer(Store::default);
     let client = {
-        let (link, d) = (p.link.clone(), store.dispatcher());
+        let (link, d, wait) = (p.link.clone(), store.dispatcher(), p.wait);
         use_memo((), move |_| Client {
+            wait: Duration::from_secs(wait as u64),
             link,
             inbox: Rc::new(RefCell::new(VecDeque::new())),
             asks: Rc::new(RefCell::new(VecDeque::new())),
@@ -311,5 +316,5 @@ pub fn mount(root: web_sys::Element, bridge: wasm_bindgen::JsValue) {
             let _ = f.call1(&JsValue::NULL, &arg);
         }),
     };
-    yew::Renderer::<WifiPanel>::with_root_and_props(root, WifiProps { link }).render();
+    yew::Renderer::<WifiPanel>::with_root_and_props(root, WifiProps { link, wait: 10 }).render();
 }

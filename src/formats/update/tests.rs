@@ -49,7 +49,7 @@ fn manifest_build() -> Build {
             Part::new("boot_app0.bin", 0xE000, fw("arduino_boot_app0.bin")),
             Part::new("app.bin", 0x10000, fw("arduino_StartCounter.ino.bin")),
         ],
-        improv: false,
+        improv: None,
     }
 }
 
