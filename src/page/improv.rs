@@ -78,11 +78,9 @@ impl WifiSetup {
             } => {
                 self.silent = false;
                 self.info = Some(info);
-                if provisioned {
-                    self.joined = Some(Joined { ssid: None, url });
-                }
                 // A scan follows when it is not set up: still asking.
                 if provisioned {
+                    self.joined = Some(Joined { ssid: None, url });
                     self.asking = None;
                 }
             }

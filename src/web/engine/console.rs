@@ -14,7 +14,7 @@ impl Engine {
     pub fn send_line(&self, line: &str) {
         let mut b = line.as_bytes().to_vec();
         b.extend_from_slice(b"\r\n");
-        self.outbox.borrow_mut().push_back(b);
+        self.send_bytes(b);
     }
 
     /// The way to the running app for Wi-Fi set-up ([`crate::web::wifi::Link`]).
@@ -35,6 +35,14 @@ impl Engine {
     /// console.
     pub fn set_tap(&self, tap: Option<super::Tap>) {
         *self.tap.borrow_mut() = tap;
+    }
+
+    /// A new console: nothing left to send from the last one, and a packet cut off at its end
+    /// is no reason to hide this one's text.
+    fn console_starts(&self) {
+        self.stop_console.set(false);
+        self.outbox.borrow_mut().clear();
+        *self.improv_packets.borrow_mut() = Default::default();
     }
 
     /// What the console read: to the tap, and to the log without Improv's packets.
@@ -73,8 +81,7 @@ impl Engine {
     /// app (where the port can), and shows what it prints until stopped.
     pub fn open_console(&self, kind: PortKind, ws_url: String, baud: u32, filtered: bool) {
         self.disconnect();
-        self.stop_console.set(false);
-        self.outbox.borrow_mut().clear();
+        self.console_starts();
         *self.slot.borrow_mut() = Slot::Busy;
         let me = self.clone();
         spawn_local(async move {
@@ -127,8 +134,7 @@ impl Engine {
             }
             return;
         };
-        self.stop_console.set(false);
-        self.outbox.borrow_mut().clear();
+        self.console_starts();
         self.send(Action::JobStarted(
             JobKind::Console,
             "watching the serial console".into(),
